@@ -268,15 +268,34 @@ impl Func {
     }
 }
 
-/// A set of functions, looked up by name.
+/// A set of functions, looked up by name, with module-level attributes
+/// (for an imported `.mlxfn`: `shapeless`, `metadata`, `mlx_version`).
+/// Several functions of one name are several traces of one program (MLX's
+/// export of one function at several input signatures).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Module {
     pub funcs: Vec<Func>,
+    /// Sorted by name.
+    pub attrs: Vec<(String, Attr)>,
 }
 
 impl Module {
     pub fn new(funcs: Vec<Func>) -> Self {
-        Module { funcs }
+        Module {
+            funcs,
+            attrs: Vec::new(),
+        }
+    }
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
+        self.attrs.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+    }
+    /// Sets a module attribute, keeping the list sorted.
+    pub fn set_attr(&mut self, name: impl Into<String>, value: Attr) {
+        let name = name.into();
+        match self.attrs.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+            Ok(i) => self.attrs[i].1 = value,
+            Err(i) => self.attrs.insert(i, (name, value)),
+        }
     }
     pub fn func(&self, name: &str) -> Option<&Func> {
         self.funcs.iter().find(|f| f.name == name)
@@ -284,6 +303,7 @@ impl Module {
     pub fn compact(&self) -> Module {
         Module {
             funcs: self.funcs.iter().map(Func::compact).collect(),
+            attrs: self.attrs.clone(),
         }
     }
 }
