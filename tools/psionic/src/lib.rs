@@ -5,3 +5,4 @@
 //! graph and may depend on every other Psionic crate.
 
 pub mod filecheck;
+pub mod lit;
