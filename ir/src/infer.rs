@@ -666,22 +666,24 @@ pub fn concatenate(t: Types, attrs: &Attrs) -> Out {
                 first.dtype
             ));
         }
-        for i in 0..o.rank() {
-            if i != axis && !dims_agree(o.shape[i], shape[i]) {
+        for (i, (&od, sd)) in o.shape.iter().zip(shape.iter_mut()).enumerate() {
+            if i != axis && !dims_agree(od, *sd) {
                 return Err(format!(
                     "operand {k} has size {} on axis {i}, expected {}",
-                    fmt_dim(o.shape[i]),
-                    fmt_dim(shape[i])
+                    fmt_dim(od),
+                    fmt_dim(*sd)
                 ));
             }
-            if i != axis && shape[i] == DYN {
-                shape[i] = o.shape[i];
+            if i != axis && *sd == DYN {
+                *sd = od;
             }
         }
         total = if total == DYN || o.shape[axis] == DYN {
             DYN
         } else {
-            total + o.shape[axis]
+            total
+                .checked_add(o.shape[axis])
+                .ok_or_else(|| "concatenated size overflows".to_string())?
         };
     }
     shape[axis] = total;
