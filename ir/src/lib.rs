@@ -13,8 +13,10 @@ pub mod func;
 pub mod infer;
 pub mod literal;
 pub mod ops;
+pub mod specialize;
 pub mod text;
 pub mod types;
+pub mod verify;
 
 pub use attr::{Attr, AttrKind, Attrs};
 pub use dtype::{DType, DTypeKind};

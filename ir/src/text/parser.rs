@@ -943,7 +943,7 @@ fn push_leaf(out: &mut Vec<u8>, dtype: DType, t: &Token) -> Result<(), ParseErro
             if !is_int {
                 return Err(err_at(
                     t,
-                    format!("expected an integer for a {d} element, found `{text}`"),
+                    format!("expected an integer for an element of type {d}, found `{text}`"),
                 ));
             }
             let v: i128 = text
@@ -969,7 +969,7 @@ fn push_leaf(out: &mut Vec<u8>, dtype: DType, t: &Token) -> Result<(), ParseErro
             if !is_number {
                 return Err(err_at(
                     t,
-                    format!("expected a number for a {d} element, found `{text}`"),
+                    format!("expected a number for an element of type {d}, found `{text}`"),
                 ));
             }
             let bad = || err_at(t, format!("`{text}` is not a number"));
