@@ -8,6 +8,7 @@
 //! frontend: everything else depends on it.
 
 pub mod attr;
+pub mod docs;
 pub mod dtype;
 pub mod func;
 pub mod infer;
