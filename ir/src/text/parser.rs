@@ -11,10 +11,11 @@ use crate::attr::{Attr, AttrKind, Attrs};
 use crate::dtype::DType;
 use crate::func::{Func, Loc, Module, Value};
 use crate::literal::Literal;
-use crate::ops::{attr_name, OpDef, Opcode};
+use crate::ops::{attr_name, OpDef, Opcode, OP_DEFS};
 use crate::types::TensorType;
 use half::{bf16, f16};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Deepest nesting of `[` accepted (a guard against stack exhaustion).
 const MAX_NESTING: usize = 64;
@@ -63,6 +64,15 @@ pub fn parse_func(src: &str) -> Result<Func, ParseError> {
     let f = p.func()?;
     p.expect(&Tok::Eof, "expected end of input after the function")?;
     Ok(f)
+}
+
+/// Op lookup by name through an index of [`crate::ops::OP_DEFS`], built once.
+fn lookup_op(name: &str) -> Option<Opcode> {
+    static INDEX: OnceLock<HashMap<&'static str, Opcode>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| OP_DEFS.iter().map(|d| (d.name, d.opcode)).collect())
+        .get(name)
+        .copied()
 }
 
 fn err_at(t: &Token, message: impl Into<String>) -> ParseError {
@@ -409,7 +419,7 @@ impl Parser {
         let op_tok = self.bump()?;
         let opcode = match &op_tok.tok {
             Tok::Ident(n) => {
-                Opcode::from_name(n).ok_or_else(|| err_at(&op_tok, format!("unknown op `{n}`")))?
+                lookup_op(n).ok_or_else(|| err_at(&op_tok, format!("unknown op `{n}`")))?
             }
             other => {
                 return Err(err_at(
