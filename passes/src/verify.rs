@@ -21,16 +21,15 @@ impl Pass for Verify {
     }
 }
 
-// TEMPORARY until psionic_ir::verify and psionic_ir::text land on main.
-pub(crate) fn verify_func_text(_f: &Func) -> Result<(), String> {
-    Ok(())
+/// Verifies one function; the message carries the verifier's location.
+pub(crate) fn verify_func_text(f: &Func) -> Result<(), String> {
+    psionic_ir::verify::verify_func(f).map_err(|e| e.to_string())
 }
+
 pub(crate) fn verify_module_text(m: &Module) -> Result<(), String> {
-    for f in &m.funcs {
-        verify_func_text(f)?;
-    }
-    Ok(())
+    psionic_ir::verify::verify_module(m).map_err(|e| e.to_string())
 }
+
 pub(crate) fn print_module_text(m: &Module) -> String {
-    format!("{m:#?}")
+    psionic_ir::text::print_module(m)
 }

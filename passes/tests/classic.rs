@@ -57,6 +57,7 @@ fn check(f: &Func) {
     for r in &f.results {
         assert!(defined[r.index()]);
     }
+    psionic_ir::verify::verify_func(f).unwrap();
 }
 
 fn run(f: &mut Func, pipeline: &str, ctx: &PassContext) -> Vec<psionic_passes::PassReport> {
