@@ -120,6 +120,32 @@ pub fn bits(dtype: DType) -> u32 {
     dtype.size() as u32 * 8
 }
 
+/// `x` rounded to f32 with round-to-odd: truncated toward zero, with the last
+/// mantissa bit set when inexact. Rounding that to a format with at most 22
+/// mantissa bits (f16, bf16) gives the correctly rounded result, which a
+/// plain f64 -> f32 -> f16 chain does not (double rounding).
+fn f32_round_to_odd(x: f64) -> f32 {
+    let t = x as f32;
+    if !t.is_finite() || t as f64 == x {
+        return t;
+    }
+    let mut bits = t.to_bits();
+    if (t as f64).abs() > x.abs() {
+        bits -= 1;
+    }
+    f32::from_bits(bits | 1)
+}
+
+/// f64 to f16, rounded once to nearest even.
+pub fn f64_to_f16(x: f64) -> f16 {
+    f16::from_f32(f32_round_to_odd(x))
+}
+
+/// f64 to bf16, rounded once to nearest even.
+pub fn f64_to_bf16(x: f64) -> bf16 {
+    bf16::from_f32(f32_round_to_odd(x))
+}
+
 fn lit(dtype: DType, shape: &[usize], bytes: Vec<u8>) -> Result<Literal, String> {
     Literal::from_bytes(dtype, shape.to_vec(), bytes).map_err(|e| e.0)
 }
@@ -144,10 +170,10 @@ pub fn encode_floats(dtype: DType, shape: &[usize], v: &[f64]) -> Result<Literal
     match dtype {
         DType::F16 => v
             .iter()
-            .for_each(|&x| out.extend(f16::from_f64(x).to_le_bytes())),
+            .for_each(|&x| out.extend(f64_to_f16(x).to_le_bytes())),
         DType::BF16 => v
             .iter()
-            .for_each(|&x| out.extend(bf16::from_f64(x).to_le_bytes())),
+            .for_each(|&x| out.extend(f64_to_bf16(x).to_le_bytes())),
         DType::F32 => v.iter().for_each(|&x| out.extend((x as f32).to_le_bytes())),
         DType::F64 => v.iter().for_each(|&x| out.extend(x.to_le_bytes())),
         d => return Err(format!("internal: float data encoded as {d}")),
@@ -267,4 +293,28 @@ pub fn from_bytes(dtype: DType, shape: &[usize], bytes: Vec<u8>) -> Result<Liter
 pub fn static_shape(t: &psionic_ir::TensorType) -> Result<Vec<usize>, String> {
     t.static_shape()
         .ok_or_else(|| format!("internal: result type {t} is not static"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_rounding_is_single() {
+        // Just above the halfway point between 1 and the next value: a
+        // double rounding through f32 lands on the tie and rounds down.
+        let x = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
+        assert_eq!(f64_to_f16(x).to_f64(), 1.0 + 2f64.powi(-10));
+        let x = 1.0 + 2f64.powi(-8) + 2f64.powi(-40);
+        assert_eq!(f64_to_bf16(x).to_f64(), 1.0 + 2f64.powi(-7));
+        // Exact ties still go to even; overflow, NaN and signed zero survive.
+        assert_eq!(f64_to_f16(1.0 + 2f64.powi(-11)).to_f64(), 1.0);
+        assert_eq!(f64_to_f16(65520.0).to_f64(), f64::INFINITY);
+        assert_eq!(f64_to_f16(65519.9).to_f64(), 65504.0);
+        assert!(f64_to_bf16(f64::NAN).to_f64().is_nan());
+        assert!(f64_to_f16(-0.0).to_f64().is_sign_negative());
+        assert_eq!(f64_to_bf16(1e39).to_f64(), f64::INFINITY);
+        assert_eq!(f64_to_f16(2f64.powi(-25) + 2f64.powi(-60)).to_f64(), 2f64.powi(-24));
+        assert_eq!(f64_to_f16(2f64.powi(-25)).to_f64(), 0.0);
+    }
 }

@@ -490,10 +490,23 @@ fn float_to_int(v: f64, to: DType) -> i128 {
     }
 }
 
-/// Integer to float, rounded once to the target (f32 directly from the exact value).
+/// Integer to float, rounded once to the target: f32 and f64 directly from
+/// the exact value; for f16/bf16 (encoded from f64 later) large values are
+/// rounded to odd in f64 so that the final rounding is the only one.
 fn int_to_float(v: i128, to: DType) -> f64 {
     match to {
         DType::F32 => v as f32 as f64,
+        DType::F16 | DType::BF16 => {
+            let t = v as f64;
+            if t as i128 == v || !t.is_finite() {
+                return t;
+            }
+            let mut bits = t.to_bits();
+            if (t as i128).abs() > v.abs() {
+                bits -= 1;
+            }
+            f64::from_bits(bits | 1)
+        }
         _ => v as f64,
     }
 }
