@@ -1,3 +1,4 @@
 //! (to be written)
 
+pub mod files;
 pub mod io;
