@@ -4,5 +4,6 @@
 //! Nothing here is used by other crates; it sits at the top of the crate
 //! graph and may depend on every other Psionic crate.
 
+pub mod cli;
 pub mod filecheck;
 pub mod lit;
