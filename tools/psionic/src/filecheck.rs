@@ -17,7 +17,9 @@
 //!
 //! Patterns are literal text, except `{{regex}}` (a regular expression of
 //! the `regex` crate), `[[NAME:regex]]` (matches `regex` and binds NAME to the
-//! matched text) and `[[NAME]]` (the text bound earlier, matched literally).
+//! matched text), `[[NAME]]` (the text bound earlier, matched literally) and
+//! `[[@LINE]]`, `[[@LINE+N]]`, `[[@LINE-N]]` (the number of the check file's
+//! line holding the directive, plus or minus N: for errors that name a line).
 //! A run of spaces or tabs in literal text matches any non-empty run of
 //! horizontal whitespace. Leading and trailing whitespace of a pattern is
 //! ignored. Matches never span lines.
@@ -212,6 +214,17 @@ fn compile(
                 .ok_or_else(|| err(format!("`[[` without `]]` in `{pattern}`")))?;
             let inner = &body[..end];
             rest = &body[end + 2..];
+            if let Some(expr) = inner.strip_prefix("@LINE") {
+                let offset: i64 = match expr.trim() {
+                    "" => 0,
+                    e => e
+                        .replace(' ', "")
+                        .parse()
+                        .map_err(|_| err(format!("bad line expression `[[{inner}]]`")))?,
+                };
+                re.push_str(&(line as i64 + offset).to_string());
+                continue;
+            }
             match inner.split_once(':') {
                 Some((name, user)) => {
                     if !valid_var(name) {
@@ -660,6 +673,9 @@ mod tests {
         ok("CHECK: tensor.{{(exp|log)}} %0", IR);
         ok("CHECK: {{^}}  return %2{{$}}", IR);
         fails("CHECK: [[Y]]", IR, "variable `Y` is not defined");
+        ok("\n\nCHECK: %[[@LINE-2]] = tensor.exp %[[@LINE - 3]]", IR);
+        fails("CHECK: %[[@LINE+1]] = tensor.exp", IR, "not found");
+        fails("CHECK: [[@LINE*2]]", IR, "bad line expression");
         fails("CHECK: {{(}}", IR, "bad regex");
         fails(
             "CHECK: [[X:a]] [[X]]",

@@ -12,8 +12,23 @@ fn lit(path: &Path) -> datatest_stable::Result<()> {
         bless: std::env::var_os("PSIONIC_BLESS").is_some_and(|v| v == "1"),
         scratch: std::env::temp_dir().join(format!("psionic-lit-{}", std::process::id())),
     };
-    run_file(&path, &cfg).map_err(|e| e.into())
+    run_file(&path, &cfg).map_err(|e| Box::new(LitFailure(e)) as _)
 }
+
+/// A failure report whose `Debug` (what the harness prints) keeps newlines.
+struct LitFailure(String);
+
+impl std::fmt::Debug for LitFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::fmt::Display for LitFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for LitFailure {}
 
 datatest_stable::harness! {
     { test = lit, root = "../../tests/lit", pattern = r".*\.pir$" },
