@@ -23,7 +23,7 @@
 //! `psionic opt FILE | psionic opt -` prints the same text.
 
 use crate::filecheck;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -232,28 +232,61 @@ fn run_stage(stage: &Stage, stdin: &[u8], file: &Path, cfg: &LitConfig) -> Resul
             }
         }
         "psionic" => {
-            let mut child = Command::new(&cfg.psionic)
-                .args(args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
+            let mut cmd = Command::new(&cfg.psionic);
+            cmd.args(args).stdin(Stdio::piped());
+            // With 2>&1 both streams share one pipe, interleaved as a shell
+            // would give them.
+            let merged = if stage.merge_stderr {
+                let (reader, writer) =
+                    std::io::pipe().map_err(|e| format!("cannot create a pipe: {e}"))?;
+                let w2 = writer
+                    .try_clone()
+                    .map_err(|e| format!("cannot create a pipe: {e}"))?;
+                cmd.stdout(writer).stderr(w2);
+                Some(reader)
+            } else {
+                cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+                None
+            };
+            let mut child = cmd
                 .spawn()
                 .map_err(|e| format!("cannot start {}: {e}", cfg.psionic.display()))?;
+            // Drop our copies of the pipe's write end (held by `cmd`).
+            drop(cmd);
             // Write stdin from a thread so a large output cannot deadlock us.
             let mut pipe = child.stdin.take().ok_or("no stdin pipe")?;
             let data = stdin.to_vec();
             let writer = std::thread::spawn(move || {
                 let _ = pipe.write_all(&data);
             });
-            let out = child
-                .wait_with_output()
-                .map_err(|e| format!("waiting for psionic: {e}"))?;
+            let outcome = match merged {
+                Some(mut reader) => {
+                    let mut buf = Vec::new();
+                    reader
+                        .read_to_end(&mut buf)
+                        .map_err(|e| format!("reading psionic's output: {e}"))?;
+                    let status = child
+                        .wait()
+                        .map_err(|e| format!("waiting for psionic: {e}"))?;
+                    Outcome {
+                        stdout: buf,
+                        stderr: Vec::new(),
+                        code: status.code(),
+                    }
+                }
+                None => {
+                    let out = child
+                        .wait_with_output()
+                        .map_err(|e| format!("waiting for psionic: {e}"))?;
+                    Outcome {
+                        stdout: out.stdout,
+                        stderr: out.stderr,
+                        code: out.status.code(),
+                    }
+                }
+            };
             let _ = writer.join();
-            Ok(Outcome {
-                stdout: out.stdout,
-                stderr: out.stderr,
-                code: out.status.code(),
-            })
+            Ok(outcome)
         }
         other => Err(format!(
             "unknown command `{other}` (lit runs `psionic`, `FileCheck` and `not`)"
