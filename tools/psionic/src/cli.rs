@@ -309,8 +309,11 @@ fn fmt_values(l: &Literal) -> String {
     let shown = n.min(16);
     let vals: Vec<String> = (0..shown)
         .map(|i| {
-            if l.dtype().is_float() {
-                format!("{}", l.get_f64(i))
+            if l.dtype() == DType::F64 {
+                format!("{:?}", l.get_f64(i))
+            } else if l.dtype().is_float() {
+                // f16, bf16 and f32 values are exact in f32: print its shortest form.
+                format!("{:?}", l.get_f64(i) as f32)
             } else if l.dtype() == DType::Bool {
                 (l.get_i64(i) != 0).to_string()
             } else if l.dtype() == DType::U64 {
