@@ -1,0 +1,3 @@
+//! Array files: `.npy`/`.npz`, safetensors, GGUF.
+
+pub mod npy;
