@@ -1,4 +1,4 @@
-//! (to be written)
+//! `psionic-mlx`: the MLX-shaped API over Psionic's IR.
 
 pub mod files;
 pub mod io;

@@ -1,10 +1,12 @@
-//! Reading and writing tensors in other programs' file formats.
+//! Array files: `.npy`/`.npz`, safetensors, GGUF.
 //!
 //! Every loader refuses malformed input with an [`IoError`] that names the
 //! file, the tensor and the problem; every writer writes atomically (a
 //! temporary file in the same folder, then a rename), so a failed or
 //! interrupted write never leaves a half-written file behind.
 
+pub mod gguf;
+pub mod npy;
 pub mod safetensors;
 
 use std::fmt;
