@@ -339,7 +339,7 @@ impl PassManager {
                     message: format!("left IR the verifier rejects: {message}"),
                 })?;
             }
-            if self.options.print_after_all || self.options.print_after.iter().any(|p| *p == name) {
+            if self.options.print_after_all || self.options.print_after.contains(&name) {
                 let text = crate::verify::print_module_text(module);
                 let io = |e: std::io::Error| PassError {
                     pass: name.clone(),
