@@ -323,3 +323,65 @@ fn passes_are_idempotent_on_their_output() {
     assert_eq!(f, once);
     assert_eq!(opcodes(&f), ["tensor.exp", "tensor.add"]);
 }
+
+/// A deliberately broken pass: retypes the first op's result.
+struct Breaker;
+impl psionic_passes::Pass for Breaker {
+    fn name(&self) -> &str {
+        "breaker"
+    }
+    fn run(&self, f: &mut Func, _: &PassContext) -> Result<psionic_passes::PassStats, String> {
+        let r = f.ops[0].results[0];
+        f.value_types[r.index()] = f32t(&[7]);
+        Ok(Default::default())
+    }
+}
+
+#[test]
+fn verify_each_names_the_pass_that_broke_the_ir() {
+    let mut f = Func::new("f", vec![f32t(&[3])]);
+    let x = f.params[0];
+    let e = f.push1(Opcode::Exp, &[x], Attrs::new()).unwrap();
+    f.results = vec![e];
+    let mut pm = PassManager::from_pipeline("cse").unwrap();
+    pm.add(Box::new(Breaker));
+    pm.options.verify_each = true;
+    let mut m = psionic_ir::Module::new(vec![f.clone()]);
+    let err = pm
+        .run(&mut m, &PassContext::default(), &mut std::io::sink())
+        .unwrap_err();
+    assert_eq!(err.pass, "breaker");
+    assert!(
+        err.to_string().contains("left IR the verifier rejects"),
+        "{err}"
+    );
+    // Without verify-each the breakage goes through (and the verify pass catches it).
+    pm.options.verify_each = false;
+    let mut m = psionic_ir::Module::new(vec![f]);
+    pm.run(&mut m, &PassContext::default(), &mut std::io::sink())
+        .unwrap();
+    let v = PassManager::from_pipeline("verify").unwrap();
+    let err = v
+        .run(&mut m, &PassContext::default(), &mut std::io::sink())
+        .unwrap_err();
+    assert_eq!(err.pass, "verify");
+    assert_eq!(err.func.as_deref(), Some("f"));
+}
+
+#[test]
+fn print_after_dumps_only_named_passes() {
+    let mut f = Func::new("f", vec![f32t(&[3])]);
+    let x = f.params[0];
+    let e = f.push1(Opcode::Exp, &[x], Attrs::new()).unwrap();
+    f.results = vec![e];
+    let mut pm = PassManager::from_pipeline("cse,dce,cse").unwrap();
+    pm.options.print_after = vec!["cse".into()];
+    let mut m = psionic_ir::Module::new(vec![f]);
+    let mut out = Vec::new();
+    let reports = pm.run(&mut m, &PassContext::default(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.matches("IR Dump After cse").count(), 2);
+    assert!(!text.contains("After dce"));
+    assert_eq!(reports.len(), 3);
+    assert!(text.contains("tensor.exp"));
+}
