@@ -1,0 +1,62 @@
+//! Linear-time guard: large ops must stay well under a second in a release
+//! build. Ignored by default (debug builds are slower); run with
+//! `cargo test -p psionic-runtime --release --test perf -- --ignored`.
+
+mod common;
+use common::*;
+use psionic_ir::{Attr, DType, Literal, Opcode::*};
+use std::time::{Duration, Instant};
+
+fn timed(what: &str, f: impl FnOnce() -> Literal) -> Literal {
+    let t = Instant::now();
+    let r = f();
+    let e = t.elapsed();
+    eprintln!("{what}: {e:?}");
+    assert!(e < Duration::from_secs(1), "{what} took {e:?}");
+    r
+}
+
+#[test]
+#[ignore]
+fn large_ops_are_fast_in_release() {
+    let n = 4096;
+    let x = Literal::f32s(vec![n, n], &vec![1.0f32; n * n]).unwrap();
+    for axes in [vec![0], vec![1], vec![0, 1]] {
+        let r = timed(&format!("reduce_sum {n}x{n} axes {axes:?}"), || {
+            op(ReduceSum, &[("axes", Attr::Ints(axes.clone()))], &[&x])
+        });
+        let want = if axes.len() == 2 {
+            (n * n) as f64
+        } else {
+            n as f64
+        };
+        assert_eq!(r.get_f64(0), want);
+    }
+    timed("reduce_max 4096x4096 axis 0", || {
+        op(ReduceMax, &[("axes", Attr::Ints(vec![0]))], &[&x])
+    });
+    timed("transpose 4096x4096", || {
+        op(Transpose, &[("perm", ints_attr(&[1, 0]))], &[&x])
+    });
+    timed("exp 4096x4096", || op(Exp, &[], &[&x]));
+    timed("add 4096x4096", || op(Add, &[], &[&x, &x]));
+    timed("cumsum 4096x4096 axis 0", || {
+        op(Cumsum, &[("axis", Attr::Int(0))], &[&x])
+    });
+    let i = ints(DType::I32, &[n, n], &vec![3; n * n]);
+    timed("reduce_sum i32 4096x4096", || {
+        op(ReduceSum, &[("axes", Attr::Ints(vec![0, 1]))], &[&i])
+    });
+    let m = 512;
+    let a = Literal::f32s(vec![m, m], &vec![0.5f32; m * m]).unwrap();
+    let c = timed("matmul 512^3", || op(Matmul, &[], &[&a, &a]));
+    assert_eq!(c.get_f64(0), 128.0);
+    let s = Literal::f32s(
+        vec![1 << 20],
+        &(0..1 << 20)
+            .map(|i| ((i * 7919) % 1000) as f32)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    timed("sort 1M", || op(Sort, &[("axis", Attr::Int(0))], &[&s]));
+}
