@@ -47,7 +47,10 @@ fn finite_f32() -> impl Strategy<Value = f32> {
     ]
 }
 
-const UNARY: &[(Opcode, fn(f32) -> f32)] = &[
+type UnaryCase = (Opcode, fn(f32) -> f32);
+type BinaryCase = (Opcode, fn(f32, f32) -> f32);
+
+const UNARY: &[UnaryCase] = &[
     (Exp, f32::exp),
     (Log, f32::ln),
     (Sin, f32::sin),
@@ -82,7 +85,7 @@ proptest! {
     #[test]
     fn f32_arithmetic_matches_native_exactly(a in prop::collection::vec(finite_f32(), 16), b in prop::collection::vec(finite_f32(), 16)) {
         let (la, lb) = (f32_lit(&a), f32_lit(&b));
-        let cases: [(Opcode, fn(f32, f32) -> f32); 5] = [
+        let cases: [BinaryCase; 5] = [
             (Add, |x, y| x + y),
             (Subtract, |x, y| x - y),
             (Multiply, |x, y| x * y),
@@ -175,7 +178,7 @@ proptest! {
         prop_assert_eq!(&s, &f);
         // Sum over all axes does not depend on the layout.
         let all = ("axes", Attr::Ints(vec![0, 1, 2]));
-        prop_assert_eq!(op(ReduceSum, &[all.clone()], &[&t]), op(ReduceSum, &[all], &[&x]));
+        prop_assert_eq!(op(ReduceSum, std::slice::from_ref(&all), &[&t]), op(ReduceSum, &[all], &[&x]));
     }
 }
 
@@ -217,11 +220,11 @@ proptest! {
             max[o] = max[o].max(val);
         }
         let a = ("axes", Attr::Ints(axes.clone()));
-        prop_assert_eq!(op(ReduceSum, &[a.clone()], &[&x]).to_i64_vec(), sum);
-        prop_assert_eq!(op(ReduceMax, &[a.clone()], &[&x]).to_i64_vec(), max);
+        prop_assert_eq!(op(ReduceSum, std::slice::from_ref(&a), &[&x]).to_i64_vec(), sum);
+        prop_assert_eq!(op(ReduceMax, std::slice::from_ref(&a), &[&x]).to_i64_vec(), max);
         // Softmax over the same axes sums to 1 per group (when groups are non-empty).
         let xf = op(Cast, &[("dtype", Attr::DType(DType::F64))], &[&x]);
-        let sm = op(Softmax, &[a.clone()], &[&xf]);
+        let sm = op(Softmax, std::slice::from_ref(&a), &[&xf]);
         let tot = op(ReduceSum, &[a], &[&sm]).to_f64_vec();
         prop_assert!(tot.iter().all(|t| (t - 1.0).abs() < 1e-12 || n == 0), "{:?}", tot);
         if let Some(&ax) = axes.first() {
