@@ -21,7 +21,7 @@ pub enum Data {
     Complex(Vec<C>),
 }
 
-fn arr<const N: usize>(b: &[u8]) -> [u8; N] {
+pub fn arr<const N: usize>(b: &[u8]) -> [u8; N] {
     let mut a = [0u8; N];
     a.copy_from_slice(b);
     a

@@ -8,7 +8,9 @@
 use psionic_ir::{DType, Literal, Opcode};
 
 use super::complex::C;
-use super::data::{bits, decode, encode, encode_complex, encode_floats, encode_ints, wrap, Data};
+use super::data::{
+    arr, bits, decode, encode, encode_complex, encode_floats, encode_ints, wrap, Data,
+};
 use super::special::{erf, erfinv};
 
 fn unsupported(op: Opcode, dt: DType) -> String {
@@ -254,6 +256,14 @@ pub fn unary(op: Opcode, x: &Literal) -> Result<Literal, String> {
     }
     // Check support once, then map without per-element error plumbing.
     match d {
+        Data::Float(v) if dt == DType::F32 => {
+            let f = unary_float_fn(op).ok_or_else(|| unsupported(op, dt))?;
+            let mut out = Vec::with_capacity(v.len() * 4);
+            for x in v {
+                out.extend_from_slice(&(f(x) as f32).to_le_bytes());
+            }
+            super::data::from_bytes(dt, shape, out)
+        }
         Data::Int(v) => {
             unary_int(op, 0, dt).ok_or_else(|| unsupported(op, dt))?;
             let out: Vec<i128> = v
@@ -377,6 +387,16 @@ fn binary_complex(op: Opcode, a: C, b: C) -> Option<C> {
 pub fn binary(op: Opcode, a: &Literal, b: &Literal) -> Result<Literal, String> {
     let dt = a.dtype();
     let shape = a.shape();
+    if dt == DType::F32 {
+        // Fast path for the common dtype: straight from bytes to bytes.
+        let f = binary_float_fn(op).ok_or_else(|| unsupported(op, dt))?;
+        let mut out = Vec::with_capacity(a.bytes().len());
+        for (x, y) in a.bytes().chunks_exact(4).zip(b.bytes().chunks_exact(4)) {
+            let (x, y) = (f32::from_le_bytes(arr(x)), f32::from_le_bytes(arr(y)));
+            out.extend_from_slice(&(f(x as f64, y as f64) as f32).to_le_bytes());
+        }
+        return super::data::from_bytes(dt, shape, out);
+    }
     match (decode(a), decode(b)) {
         (Data::Int(x), Data::Int(y)) => {
             binary_int(op, 1, 1, dt).ok_or_else(|| unsupported(op, dt))?;
