@@ -24,7 +24,9 @@ fn timed(what: &str, limit: Option<Duration>, f: impl FnOnce() -> Literal) -> Li
     let (t, c) = (Instant::now(), thread_cpu());
     let r = f();
     let wall = t.elapsed();
-    let cpu = c.and_then(|c0| thread_cpu().map(|c1| c1 - c0)).unwrap_or(wall);
+    let cpu = c
+        .and_then(|c0| thread_cpu().map(|c1| c1 - c0))
+        .unwrap_or(wall);
     eprintln!("{what}: cpu {cpu:?}, wall {wall:?}");
     if let Some(limit) = limit {
         assert!(cpu < limit, "{what} took {cpu:?} of CPU");
@@ -76,5 +78,7 @@ fn large_ops_are_fast_in_release() {
             .collect::<Vec<_>>(),
     )
     .unwrap();
-    timed("sort 1M", None, || op(Sort, &[("axis", Attr::Int(0))], &[&s]));
+    timed("sort 1M", None, || {
+        op(Sort, &[("axis", Attr::Int(0))], &[&s])
+    });
 }

@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use psionic_ir::{Attr, Attrs, DType, Func, Opcode, TensorType, DYN};
-use psionic_runtime::interp::run_func;
+use psionic_runtime::interp::{run_func, run_func_with_stats};
 
 /// f(x: ?x3 f32, y: 3 f32) = (x + broadcast_like(y, x), sum(x*x, axis 1))
 fn shapeless() -> Func {
@@ -144,7 +144,10 @@ fn long_chains_run_and_results_may_repeat_and_be_params() {
     f.push1(Opcode::Exp, &[x], Attrs::new()).unwrap();
     f.results = vec![v, v, x];
     let input = lit(DType::F64, &[1000], &vec![0.5; 1000]);
-    let out = run_func(&f, std::slice::from_ref(&input)).unwrap();
+    let (out, stats) = run_func_with_stats(&f, std::slice::from_ref(&input)).unwrap();
+    // Liveness: the parameter, the constant, and the chain's two newest values.
+    assert_eq!(stats.peak_live_values, 4, "{stats:?}");
+    assert_eq!(stats.peak_live_bytes, 4 * 8000, "{stats:?}");
     assert_eq!(out.len(), 3);
     assert_vals(&out[0], &vec![10_000.5; 1000]);
     assert_eq!(out[0], out[1]);
