@@ -16,7 +16,14 @@ fn parse_lit(v: &Value) -> Literal {
         .map(|d| d.as_u64().expect("dim") as usize)
         .collect();
     let vals = v["values"].as_array().expect("values");
-    if dt.is_float() {
+    if dt == DType::C64 {
+        let parts: Vec<f32> = vals
+            .iter()
+            .map(|s| s.as_str().expect("str").parse().expect("float"))
+            .collect();
+        let bytes: Vec<u8> = parts.iter().flat_map(|p| p.to_le_bytes()).collect();
+        Literal::from_bytes(dt, shape, bytes).expect("literal")
+    } else if dt.is_float() {
         let f: Vec<f64> = vals
             .iter()
             .map(|s| s.as_str().expect("str").parse().expect("float"))
@@ -75,6 +82,27 @@ fn eps(dt: DType) -> f64 {
 fn compare(got: &Literal, want: &Literal, ulps: u64) -> Option<String> {
     if got.dtype() != want.dtype() || got.shape() != want.shape() {
         return Some(format!("got {} want {}", got.ty(), want.ty()));
+    }
+    if got.dtype() == DType::C64 {
+        let parts = |l: &Literal| -> Vec<f64> {
+            l.bytes()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+                .collect()
+        };
+        let (g, w) = (parts(got), parts(want));
+        let scale = w.iter().fold(1.0f64, |m, x| m.max(x.abs()));
+        for (i, (&a, &b)) in g.iter().zip(&w).enumerate() {
+            let ok = (a.is_nan() && b.is_nan())
+                || a == b
+                || (ulps > 0 && (a - b).abs() <= ulps as f64 * eps(DType::F32) * scale);
+            if !ok {
+                return Some(format!(
+                    "part {i}: got {a:e} want {b:e} (all: got {g:?} want {w:?})"
+                ));
+            }
+        }
+        return None;
     }
     if !got.dtype().is_float() {
         return (got.to_i64_vec() != want.to_i64_vec())

@@ -19,6 +19,7 @@ DT = {
     "f32": mx.float32, "f16": mx.float16, "bf16": mx.bfloat16, "f64": mx.float64,
     "i8": mx.int8, "i16": mx.int16, "i32": mx.int32, "i64": mx.int64,
     "u8": mx.uint8, "u16": mx.uint16, "u32": mx.uint32, "u64": mx.uint64, "bool": mx.bool_,
+    "c64": mx.complex64,
 }
 NAME = {v: k for k, v in DT.items()}
 
@@ -26,6 +27,10 @@ NAME = {v: k for k, v in DT.items()}
 def enc(a):
     a = mx.array(a) if not isinstance(a, mx.array) else a
     name = NAME[a.dtype]
+    if name == "c64":
+        vals = np.array(a).reshape(-1)
+        pairs = [[repr(float(v.real)), repr(float(v.imag))] for v in vals]
+        return {"dtype": name, "shape": list(a.shape), "values": [x for p in pairs for x in p]}
     if name in ("bf16",):
         vals = np.array(a.astype(mx.float32)).reshape(-1)
     else:
@@ -231,6 +236,61 @@ a, b = f32(2, 3, 7), f32(2, 7, 4)
 case("tensor.matmul", {}, [a, b], [a @ b], 8)
 c = f32(2, 3, 4)
 case("tensor.addmm", {"alpha": 0.5, "beta": 2.0}, [c, a, b], [mx.addmm(c, a, b, alpha=0.5, beta=2.0)], 8)
+
+# ---- complex64 ----
+def c64(*shape):
+    re = rng.uniform(-2, 2, size=shape).astype(np.float32)
+    im = rng.uniform(-2, 2, size=shape).astype(np.float32)
+    return mx.array(re + 1j * im)
+
+
+a, b = c64(2, 3), c64(2, 3)
+for name in ["add", "subtract"]:
+    case("tensor." + name, {}, [a, b], [BIN[name](a, b)])
+# MLX rounds each partial product to f32; the interpreter rounds once.
+case("tensor.multiply", {}, [a, b], [mx.multiply(a, b)], 2)
+case("tensor.divide", {}, [a, b], [mx.divide(a, b)], 4)
+case("tensor.negative", {}, [a], [mx.negative(a)])
+case("tensor.square", {}, [a], [mx.square(a)], 2)
+for name in ["exp", "sqrt", "log", "sin", "cos", "tanh"]:
+    case("tensor." + name, {}, [a], [getattr(mx, name)(a)], 16)
+case("tensor.equal", {}, [a, a], [mx.equal(a, a)])
+case("tensor.transpose", {"perm": [1, 0]}, [a], [a.T])
+case("tensor.slice", {"start": [1, 2], "stop": [-1, -1], "strides": [-1, -2]}, [a], [a[::-1, ::-2]])
+case("tensor.concatenate", {"axis": 0}, [a, b], [mx.concatenate([a, b])])
+case("tensor.reduce_sum", {"axes": [1]}, [a], [mx.sum(a, axis=1)], 4)
+case("tensor.matmul", {}, [a, b.T], [a @ b.T], 16)
+x = f32(4)
+case("tensor.cast", {"dtype": "c64"}, [x], [x.astype(mx.complex64)])
+case("tensor.cast", {"dtype": "f32"}, [a], [a.astype(mx.float32)])
+
+# ---- more indexing ----
+src = f32(4, 5)
+i0 = mx.array([0, 2, -1], dtype=mx.int32)
+i1 = mx.array([1, -2, 0], dtype=mx.int32)
+# Two indexed axes with 2x2 windows: out[k] = src[i0[k]:i0[k]+2, i1[k]:i1[k]+2] (wrapped).
+def window(r, c):
+    r, c = r % 4, c % 5
+    return src[r:r + 2, c:c + 2]
+i0w = mx.array([0, 2, -2], dtype=mx.int32)
+i1w = mx.array([1, -2, 0], dtype=mx.int32)
+want = mx.stack([window(int(r), int(c)) for r, c in zip(np.array(i0w), np.array(i1w))])
+case("tensor.gather", {"axes": [0, 1], "slice_sizes": [2, 2]}, [src, i0w, i1w], [want])
+case("tensor.gather", {"axes": [1], "slice_sizes": [4, 1]}, [src, i1.reshape(3, 1)], [mx.take(src, i1.reshape(3, 1), axis=1).transpose(1, 2, 0).reshape(3, 1, 4, 1)])
+dst = mx.zeros((4, 5))
+upd = f32(3, 1, 1)
+want = dst.at[i0, i1].add(upd.reshape(3))
+case("tensor.scatter", {"axes": [0, 1], "reduce": "sum"}, [dst, i0, i1, upd], [want], 2)
+want = dst.at[i0, i1].minimum(upd.reshape(3))
+case("tensor.scatter", {"axes": [0, 1], "reduce": "min"}, [dst, i0, i1, upd], [want])
+ds = mx.array([1, 3], dtype=mx.int32)
+case("tensor.dynamic_slice", {"axes": [0, 1], "sizes": [2, 2]}, [src, ds], [mx.slice(src, ds, (0, 1), (2, 2))])
+u = f32(2, 2)
+case("tensor.dynamic_slice_update", {"axes": [0, 1]}, [src, u, ds], [mx.slice_update(src, u, ds, (0, 1))])
+ti = mx.array([[0, -1, 2, 1, 0]], dtype=mx.int32)
+vals = f32(1, 5)
+# Distinct indices along axis 0 per column, so overwrite and add agree with MLX.
+case("tensor.scatter_axis", {"axis": 0}, [src, ti, vals], [mx.put_along_axis(src, ti, vals, axis=0)])
 
 # ---- creation ----
 case("tensor.arange", {"start": 2.0, "stop": -3.0, "step": -1.5, "dtype": "f32"}, [], [mx.arange(2.0, -3.0, -1.5, dtype=mx.float32)])
