@@ -17,6 +17,7 @@ pub mod func;
 pub mod infer;
 pub mod literal;
 pub mod ops;
+pub mod psifn;
 pub mod specialize;
 pub mod text;
 pub mod types;
