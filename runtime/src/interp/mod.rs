@@ -2,7 +2,7 @@
 //! against.
 //!
 //! [`run_func`] checks the inputs against the function's parameters (a
-//! [`DYN`](psionic_ir::DYN) dimension accepts any size), then evaluates ops in
+//! [`DYN`] dimension accepts any size), then evaluates ops in
 //! order with [`eval_op`], freeing each value after its last use. [`eval_op`]
 //! computes result types from the concrete operand types with
 //! [`psionic_ir::ops::infer_types`] (so shapeless functions run at any shape
@@ -19,6 +19,21 @@
 //! - NaN propagates through maximum/minimum and max/min reductions, wins
 //!   argmax/argmin (first NaN), and sorts last;
 //! - c64 is a pair of f32s computed as an f64 complex number.
+//!
+//! Where MLX's CPU backend is undefined or differs, the op table's summaries
+//! decide: integer `x / 0`, `x // 0`, `x % 0` are 0; integer powers with a
+//! negative exponent are 0 (1 for base 1); shifts by a negative amount or by
+//! the bit width or more give 0 (left) or the sign fill (right); float casts
+//! to integers saturate; dynamic-slice starts clamp; gather/scatter indices
+//! wrap once when negative and are otherwise an error when out of range;
+//! `sign(NaN)` is NaN; float `floor_divide` is `floor(a / b)` of the exact
+//! quotient (NumPy's `9` for `1 // 0.1f`, where MLX's f32 quotient gives 10);
+//! float `arange` is `start + i*step` rounded once (MLX accumulates).
+//!
+//! Code under [`extra`] may use the private helpers of this module:
+//! `data` (decode/encode between literals and `Data`, strides, strided
+//! views), `complex::C`, `elementwise` (cast, NaN-aware max/min) and
+//! `layout` (broadcast, `update_at` for scatter-like writes).
 //!
 //! [`compare_literals`] checks another evaluator's result against this one's
 //! (exact for integers, ulps or an absolute tolerance for floats).
