@@ -49,7 +49,8 @@ fn kind_placeholder(k: AttrKind) -> &'static str {
     }
 }
 
-/// The text syntax of one op, with placeholders.
+/// The text syntax of one op, with placeholders (required attributes only,
+/// sorted by name as printed).
 pub fn op_syntax(def: &OpDef) -> String {
     let results = match def.opcode {
         Opcode::DivMod => "%q, %r",
@@ -74,10 +75,11 @@ pub fn op_syntax(def: &OpDef) -> String {
             format!(" {}", names.join(", "))
         }
     };
-    let required: Vec<String> = def
-        .attrs
+    // Sorted by name, as the printer writes them.
+    let mut specs: Vec<_> = def.attrs.iter().filter(|s| s.required).collect();
+    specs.sort_by_key(|s| s.name);
+    let required: Vec<String> = specs
         .iter()
-        .filter(|s| s.required)
         .map(|s| format!("{} = {}", s.name, kind_placeholder(s.kind)))
         .collect();
     let attrs = if required.is_empty() {

@@ -294,3 +294,10 @@ fn extreme_sizes_give_errors_not_panics() {
         format!("2:7: error: `tensor.reshape`: element count of [{big}, {big}] overflows")
     );
 }
+
+#[test]
+fn byte_order_mark_and_crlf_are_accepted() {
+    let src = "\u{feff}func @f(%a: tensor<f32>) -> (tensor<f32>) {\r\n  %b = tensor.abs %a : tensor<f32>\r\n  return %b\r\n}\r\n";
+    let f = parse_func(src).unwrap();
+    assert_eq!(f.ops[0].loc, psionic_ir::Loc::new(2, 8));
+}

@@ -157,3 +157,20 @@ proptest! {
         }
     }
 }
+
+/// A longer run for local hunting: `cargo test -p psionic-ir --test text_fuzz -- --ignored`.
+#[test]
+#[ignore]
+fn long_mutation_run() {
+    for seed in 0..40_000u64 {
+        let mut r = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let m = random_module(&mut r, 8);
+        let text = print_module(&m);
+        for _ in 0..8 {
+            let t = mutate(&mut r, &text);
+            if let Err(e) = check_text(&t) {
+                panic!("seed {seed}: {e}\n{t}");
+            }
+        }
+    }
+}

@@ -389,7 +389,11 @@ fn casts_to_half_types_round_once() {
     // 2^60 + 2^52 + 1 is just above the halfway point between two bf16 values
     // (8 mantissa bits): rounding through f64 first would land on the tie.
     let v = (1i64 << 60) + (1 << 52) + 1;
-    let b = op(Cast, &[("dtype", Attr::DType(DType::BF16))], &[&ints(DType::I64, &[1], &[v])]);
+    let b = op(
+        Cast,
+        &[("dtype", Attr::DType(DType::BF16))],
+        &[&ints(DType::I64, &[1], &[v])],
+    );
     assert_eq!(b.get_f64(0), ((1u64 << 60) + (1 << 53)) as f64);
     let x = lit(DType::F64, &[1], &[1.0 + 2f64.powi(-11) + 2f64.powi(-40)]);
     let h = op(Cast, &[("dtype", Attr::DType(DType::F16))], &[&x]);

@@ -151,3 +151,35 @@ fn scatter_with_duplicates() {
     );
     assert_ints(&r, &[3, 4, 0, 0, 1, 2]);
 }
+
+#[test]
+fn malformed_index_ops_are_errors_not_panics() {
+    let x = f32s(&[4], &[0.0; 4]);
+    let idx = ints(DType::I32, &[2], &[0, 1]);
+    // Updates whose leading shape is not the index shape.
+    let upd = f32s(&[3, 1], &[1.0, 2.0, 3.0]);
+    let e = op_err(Scatter, &[("axes", ints_attr(&[0]))], &[&x, &idx, &upd]);
+    assert!(e.contains("do not match 2 index positions"), "{e}");
+    let m = f32s(&[3, 3], &[0.0; 9]);
+    let e = op_err(
+        DynamicSlice,
+        &[("axes", ints_attr(&[0, 0])), ("sizes", ints_attr(&[1, 1]))],
+        &[&m, &ints(DType::I32, &[2], &[2, 2])],
+    );
+    assert!(e.contains("twice"), "{e}");
+    let e = op_err(
+        Gather,
+        &[
+            ("axes", ints_attr(&[0, 0])),
+            ("slice_sizes", ints_attr(&[1, 1])),
+        ],
+        &[&m, &idx, &idx],
+    );
+    assert!(e.contains("twice"), "{e}");
+    let e = op_err(
+        TakeAlongAxis,
+        &[("axis", Attr::Int(0))],
+        &[&x, &ints(DType::I32, &[1], &[-5])],
+    );
+    assert!(e.contains("-5 is out of range"), "{e}");
+}

@@ -11,10 +11,17 @@ fn f32_lit(v: &[f32]) -> Literal {
     Literal::f32s(vec![v.len()], v).unwrap()
 }
 fn f64_lit(v: &[f32]) -> Literal {
-    lit(DType::F64, &[v.len()], &v.iter().map(|&x| x as f64).collect::<Vec<_>>())
+    lit(
+        DType::F64,
+        &[v.len()],
+        &v.iter().map(|&x| x as f64).collect::<Vec<_>>(),
+    )
 }
 fn f32_out(l: &Literal) -> Vec<f32> {
-    l.bytes().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    l.bytes()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
 }
 
 /// Distance in units in the last place (0 for equal values or two NaNs).
@@ -33,10 +40,17 @@ fn ulps(a: f32, b: f32) -> u64 {
 }
 
 fn finite_f32() -> impl Strategy<Value = f32> {
-    prop_oneof![-100.0f32..100.0, -1.0f32..1.0, any::<f32>().prop_filter("finite", |x| x.is_finite())]
+    prop_oneof![
+        -100.0f32..100.0,
+        -1.0f32..1.0,
+        any::<f32>().prop_filter("finite", |x| x.is_finite())
+    ]
 }
 
-const UNARY: &[(Opcode, fn(f32) -> f32)] = &[
+type UnaryCase = (Opcode, fn(f32) -> f32);
+type BinaryCase = (Opcode, fn(f32, f32) -> f32);
+
+const UNARY: &[UnaryCase] = &[
     (Exp, f32::exp),
     (Log, f32::ln),
     (Sin, f32::sin),
@@ -71,7 +85,7 @@ proptest! {
     #[test]
     fn f32_arithmetic_matches_native_exactly(a in prop::collection::vec(finite_f32(), 16), b in prop::collection::vec(finite_f32(), 16)) {
         let (la, lb) = (f32_lit(&a), f32_lit(&b));
-        let cases: [(Opcode, fn(f32, f32) -> f32); 5] = [
+        let cases: [BinaryCase; 5] = [
             (Add, |x, y| x + y),
             (Subtract, |x, y| x - y),
             (Multiply, |x, y| x * y),
@@ -164,6 +178,92 @@ proptest! {
         prop_assert_eq!(&s, &f);
         // Sum over all axes does not depend on the layout.
         let all = ("axes", Attr::Ints(vec![0, 1, 2]));
-        prop_assert_eq!(op(ReduceSum, &[all.clone()], &[&t]), op(ReduceSum, &[all], &[&x]));
+        prop_assert_eq!(op(ReduceSum, std::slice::from_ref(&all), &[&t]), op(ReduceSum, &[all], &[&x]));
+    }
+}
+
+/// Row-major index -> multi-index.
+fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for d in (0..shape.len()).rev() {
+        idx[d] = i % shape[d];
+        i /= shape[d];
+    }
+    idx
+}
+fn ravel(idx: &[usize], shape: &[usize]) -> usize {
+    idx.iter().zip(shape).fold(0, |a, (&i, &d)| a * d + i)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn reductions_match_a_naive_loop(
+        shape in prop::collection::vec(0usize..5, 0..5),
+        mask in any::<u8>(),
+        seed in any::<u64>(),
+    ) {
+        let n: usize = shape.iter().product();
+        let v: Vec<i64> = (0..n as u64).map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 19) as i64 - 9).collect();
+        let x = ints(DType::I32, &shape, &v);
+        let axes: Vec<i64> = (0..shape.len() as i64).filter(|a| mask & (1 << a) != 0).collect();
+        let out_shape: Vec<usize> = shape.iter().enumerate().filter(|(i, _)| !axes.contains(&(*i as i64))).map(|(_, &d)| d).collect();
+        let m: usize = out_shape.iter().product();
+        let mut sum = vec![0i64; m];
+        let mut max = vec![i32::MIN as i64; m];
+        for (i, &val) in v.iter().enumerate() {
+            let idx = unravel(i, &shape);
+            let oi: Vec<usize> = idx.iter().enumerate().filter(|(d, _)| !axes.contains(&(*d as i64))).map(|(_, &k)| k).collect();
+            let o = ravel(&oi, &out_shape);
+            sum[o] += val;
+            max[o] = max[o].max(val);
+        }
+        let a = ("axes", Attr::Ints(axes.clone()));
+        prop_assert_eq!(op(ReduceSum, std::slice::from_ref(&a), &[&x]).to_i64_vec(), sum);
+        prop_assert_eq!(op(ReduceMax, std::slice::from_ref(&a), &[&x]).to_i64_vec(), max);
+        // Softmax over the same axes sums to 1 per group (when groups are non-empty).
+        let xf = op(Cast, &[("dtype", Attr::DType(DType::F64))], &[&x]);
+        let sm = op(Softmax, std::slice::from_ref(&a), &[&xf]);
+        let tot = op(ReduceSum, &[a], &[&sm]).to_f64_vec();
+        prop_assert!(tot.iter().all(|t| (t - 1.0).abs() < 1e-12 || n == 0), "{:?}", tot);
+        if let Some(&ax) = axes.first() {
+            if shape[ax as usize] > 0 {
+                let am = op(Argmax, &[("axis", Attr::Int(ax))], &[&x]).to_i64_vec();
+                let os: Vec<usize> = shape.iter().enumerate().filter(|(i, _)| *i as i64 != ax).map(|(_, &d)| d).collect();
+                let mut best = vec![(i64::MIN, 0i64); os.iter().product()];
+                for (i, &val) in v.iter().enumerate() {
+                    let idx = unravel(i, &shape);
+                    let mut oi = idx.clone();
+                    let k = oi.remove(ax as usize);
+                    let o = ravel(&oi, &os);
+                    if val > best[o].0 { best[o] = (val, k as i64); }
+                }
+                prop_assert_eq!(am, best.iter().map(|b| b.1).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn big_transposes_and_flips_match_index_math(a in 30usize..70, b in 30usize..70, c in 1usize..3) {
+        let shape = [c, a, b];
+        let n = a * b * c;
+        let x = ints(DType::I32, &shape, &(0..n as i64).collect::<Vec<_>>());
+        let t = op(Transpose, &[("perm", ints_attr(&[0, 2, 1]))], &[&x]).to_i64_vec();
+        for (i, &val) in t.iter().enumerate() {
+            let idx = unravel(i, &[c, b, a]);
+            prop_assert_eq!(val as usize, ravel(&[idx[0], idx[2], idx[1]], &shape));
+        }
+        let f = op(Flip, &[("axes", ints_attr(&[1, 2]))], &[&x]).to_i64_vec();
+        for (i, &val) in f.iter().enumerate() {
+            let idx = unravel(i, &shape);
+            prop_assert_eq!(val as usize, ravel(&[idx[0], a - 1 - idx[1], b - 1 - idx[2]], &shape));
+        }
+        let cs = op(Cumsum, &[("axis", Attr::Int(1)), ("reverse", Attr::Bool(true))], &[&x]).to_i64_vec();
+        for (i, &val) in cs.iter().enumerate() {
+            let idx = unravel(i, &shape);
+            let want: i64 = (idx[1]..a).map(|k| ravel(&[idx[0], k, idx[2]], &shape) as i64).sum();
+            prop_assert_eq!(val, want);
+        }
     }
 }

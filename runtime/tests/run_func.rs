@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use psionic_ir::{Attr, Attrs, DType, Func, Opcode, TensorType, DYN};
-use psionic_runtime::interp::run_func;
+use psionic_runtime::interp::{run_func, run_func_with_stats};
 
 /// f(x: ?x3 f32, y: 3 f32) = (x + broadcast_like(y, x), sum(x*x, axis 1))
 fn shapeless() -> Func {
@@ -144,9 +144,33 @@ fn long_chains_run_and_results_may_repeat_and_be_params() {
     f.push1(Opcode::Exp, &[x], Attrs::new()).unwrap();
     f.results = vec![v, v, x];
     let input = lit(DType::F64, &[1000], &vec![0.5; 1000]);
-    let out = run_func(&f, std::slice::from_ref(&input)).unwrap();
+    let (out, stats) = run_func_with_stats(&f, std::slice::from_ref(&input)).unwrap();
+    // Liveness: the parameter, the constant, and the chain's two newest values.
+    assert_eq!(stats.peak_live_values, 4, "{stats:?}");
+    assert_eq!(stats.peak_live_bytes, 4 * 8000, "{stats:?}");
     assert_eq!(out.len(), 3);
     assert_vals(&out[0], &vec![10_000.5; 1000]);
     assert_eq!(out[0], out[1]);
     assert_eq!(out[2], input);
+}
+
+#[test]
+fn runs_a_function_parsed_from_text() {
+    let src = r#"
+func @main(%0: tensor<2x3xf32>, %1: tensor<3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>) {
+  %2 = tensor.broadcast %1 {shape = [2, 3]} : tensor<2x3xf32>
+  %3 = tensor.add %0, %2 : tensor<2x3xf32>
+  %4, %5 = tensor.divmod %3, %0 : tensor<2x3xf32>, tensor<2x3xf32>
+  %6 = tensor.constant {value = dense<[1.0, 2.0, 3.0]> : tensor<3xf32>} : tensor<3xf32>
+  return %3, %4, %5
+}
+"#;
+    let f = psionic_ir::text::parse_func(src).unwrap();
+    let x = f32s(&[2, 3], &[1.0, -2.0, 3.0, 4.0, 5.0, -6.0]);
+    let y = f32s(&[3], &[0.5, 0.5, -7.0]);
+    let out = run_func(&f, &[x, y]).unwrap();
+    assert_vals(&out[0], &[1.5, -1.5, -4.0, 4.5, 5.5, -13.0]);
+    // floor((x + y) / x) and its remainder, Python signs.
+    assert_vals(&out[1], &[1.0, 0.0, -2.0, 1.0, 1.0, 2.0]);
+    assert_vals(&out[2], &[0.5, -1.5, 2.0, 0.5, 0.5, -1.0]);
 }

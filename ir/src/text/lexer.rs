@@ -121,6 +121,8 @@ pub struct Lexer {
 
 impl Lexer {
     pub fn new(src: &str) -> Self {
+        // A byte-order mark some editors write is not part of the text.
+        let src = src.strip_prefix('\u{feff}').unwrap_or(src);
         Lexer {
             chars: src.chars().collect(),
             pos: 0,

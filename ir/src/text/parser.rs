@@ -550,16 +550,13 @@ impl Parser {
                 .find(|s| s.name == name)
                 .map(|s| s.kind)
                 .unwrap_or(AttrKind::Int);
-            let value = raw_to_kind(raw, kind, &vt).map_err(|found| {
-                err_at(
-                    &vt,
-                    format!(
-                        "attribute `{name}` of `{}` must be {}, found {found}",
-                        def.name,
-                        kind_article(kind)
-                    ),
+            let value = raw_to_kind(raw, kind, &vt, |found| {
+                format!(
+                    "attribute `{name}` of `{}` must be {}, found {found}",
+                    def.name,
+                    kind_article(kind)
                 )
-            })??;
+            })?;
             attrs.set(name, value);
             let t = self.bump()?;
             match &t.tok {
@@ -791,11 +788,15 @@ fn kind_article(k: AttrKind) -> String {
     }
 }
 
-/// Converts a written value to `kind`. The outer error is "found X" (wrong
-/// kind); the inner one a located problem with a value of the right kind.
-#[allow(clippy::result_large_err)]
-fn raw_to_kind(raw: Raw, kind: AttrKind, t: &Token) -> Result<Result<Attr, ParseError>, String> {
-    Ok(match (kind, raw) {
+/// Converts a written value to `kind`. A value of another kind gives the
+/// message `wrong_kind` builds from a description of what was found.
+fn raw_to_kind(
+    raw: Raw,
+    kind: AttrKind,
+    t: &Token,
+    wrong_kind: impl FnOnce(String) -> String,
+) -> Result<Attr, ParseError> {
+    match (kind, raw) {
         (AttrKind::Bool, Raw::Bool(b)) => Ok(Attr::Bool(b)),
         (AttrKind::Int, Raw::Int(s)) => parse_i64(&s, t).map(Attr::Int),
         (AttrKind::Float, Raw::Int(s) | Raw::Float(s)) => parse_f64(&s, t).map(Attr::Float),
@@ -805,10 +806,7 @@ fn raw_to_kind(raw: Raw, kind: AttrKind, t: &Token) -> Result<Result<Attr, Parse
             let mut v = Vec::with_capacity(items.len());
             for (r, it) in &items {
                 if let Raw::Int(s) = r {
-                    match parse_i64(s, it) {
-                        Ok(x) => v.push(x),
-                        Err(e) => return Ok(Err(e)),
-                    }
+                    v.push(parse_i64(s, it)?);
                 }
             }
             Ok(Attr::Ints(v))
@@ -819,8 +817,8 @@ fn raw_to_kind(raw: Raw, kind: AttrKind, t: &Token) -> Result<Result<Attr, Parse
             None => Err(err_at(t, format!("unknown dtype `{w}`"))),
         },
         (AttrKind::Dense, Raw::Dense(l)) => Ok(Attr::Dense(l)),
-        (_, raw) => return Err(raw.describe()),
-    })
+        (_, raw) => Err(err_at(t, wrong_kind(raw.describe()))),
+    }
 }
 
 /// Converts a written value to the attribute its syntax names.
@@ -834,13 +832,9 @@ fn raw_to_any(raw: Raw, t: &Token) -> Result<Attr, ParseError> {
         Raw::List(_) => AttrKind::Ints,
         Raw::Dense(_) => AttrKind::Dense,
     };
-    match raw_to_kind(raw, kind, t) {
-        Ok(r) => r,
-        Err(found) => Err(err_at(
-            t,
-            format!("expected an attribute value (bool, int, float, int list, string, dtype or dense tensor), found {found}"),
-        )),
-    }
+    raw_to_kind(raw, kind, t, |found| {
+        format!("expected an attribute value (bool, int, float, int list, string, dtype or dense tensor), found {found}")
+    })
 }
 
 fn parse_i64(s: &str, t: &Token) -> Result<i64, ParseError> {

@@ -21,7 +21,7 @@ pub enum Data {
     Complex(Vec<C>),
 }
 
-fn arr<const N: usize>(b: &[u8]) -> [u8; N] {
+pub fn arr<const N: usize>(b: &[u8]) -> [u8; N] {
     let mut a = [0u8; N];
     a.copy_from_slice(b);
     a
@@ -120,31 +120,7 @@ pub fn bits(dtype: DType) -> u32 {
     dtype.size() as u32 * 8
 }
 
-/// `x` rounded to f32 with round-to-odd: truncated toward zero, with the last
-/// mantissa bit set when inexact. Rounding that to a format with at most 22
-/// mantissa bits (f16, bf16) gives the correctly rounded result, which a
-/// plain f64 -> f32 -> f16 chain does not (double rounding).
-fn f32_round_to_odd(x: f64) -> f32 {
-    let t = x as f32;
-    if !t.is_finite() || t as f64 == x {
-        return t;
-    }
-    let mut bits = t.to_bits();
-    if (t as f64).abs() > x.abs() {
-        bits -= 1;
-    }
-    f32::from_bits(bits | 1)
-}
-
-/// f64 to f16, rounded once to nearest even.
-pub fn f64_to_f16(x: f64) -> f16 {
-    f16::from_f32(f32_round_to_odd(x))
-}
-
-/// f64 to bf16, rounded once to nearest even.
-pub fn f64_to_bf16(x: f64) -> bf16 {
-    bf16::from_f32(f32_round_to_odd(x))
-}
+pub use psionic_ir::literal::{f64_to_bf16, f64_to_f16};
 
 fn lit(dtype: DType, shape: &[usize], bytes: Vec<u8>) -> Result<Literal, String> {
     Literal::from_bytes(dtype, shape.to_vec(), bytes).map_err(|e| e.0)
@@ -254,6 +230,49 @@ pub fn offsets(shape: &[usize], strides: &[isize], base: isize) -> Vec<usize> {
     v
 }
 
+/// Side of the square tiles a transposing copy walks in (keeps reads within
+/// a few pages instead of one page per element).
+const TILE: usize = 32;
+
+fn gather_n<const N: usize>(b: &[u8], shape: &[usize], strides: &[isize], base: isize) -> Vec<u8> {
+    let n: usize = shape.iter().product();
+    let mut out = vec![0u8; n * N];
+    let r = shape.len();
+    if r >= 2
+        && strides[r - 1] != 1
+        && strides[r - 1] != 0
+        && shape[r - 1] >= TILE
+        && shape[r - 2] >= TILE
+    {
+        let (ra, rb) = (shape[r - 2], shape[r - 1]);
+        let (sa, sb) = (strides[r - 2], strides[r - 1]);
+        let mut planes = out.chunks_exact_mut(ra * rb * N);
+        for_each_offset(&shape[..r - 2], &strides[..r - 2], base, |o| {
+            let Some(plane) = planes.next() else { return };
+            for ti in (0..ra).step_by(TILE) {
+                for tj in (0..rb).step_by(TILE) {
+                    for i in ti..(ti + TILE).min(ra) {
+                        let row = o as isize + i as isize * sa;
+                        for j in tj..(tj + TILE).min(rb) {
+                            let s = (row + j as isize * sb) as usize;
+                            let d = i * rb + j;
+                            plane[d * N..d * N + N].copy_from_slice(&b[s * N..s * N + N]);
+                        }
+                    }
+                }
+            }
+        });
+        return out;
+    }
+    let mut chunks = out.chunks_exact_mut(N);
+    for_each_offset(shape, strides, base, |o| {
+        if let Some(c) = chunks.next() {
+            c.copy_from_slice(&b[o * N..o * N + N]);
+        }
+    });
+    out
+}
+
 /// A new literal of `shape` whose elements are read from `src` at the
 /// offsets of a strided view (`strides` may be 0 or negative).
 pub fn view(
@@ -262,13 +281,13 @@ pub fn view(
     strides: &[isize],
     base: isize,
 ) -> Result<Literal, String> {
-    let s = src.dtype().size();
     let b = src.bytes();
-    let n: usize = shape.iter().product();
-    let mut out = Vec::with_capacity(n * s);
-    for_each_offset(shape, strides, base, |o| {
-        out.extend_from_slice(&b[o * s..o * s + s]);
-    });
+    let out = match src.dtype().size() {
+        1 => gather_n::<1>(b, shape, strides, base),
+        2 => gather_n::<2>(b, shape, strides, base),
+        4 => gather_n::<4>(b, shape, strides, base),
+        _ => gather_n::<8>(b, shape, strides, base),
+    };
     lit(src.dtype(), shape, out)
 }
 
@@ -314,7 +333,10 @@ mod tests {
         assert!(f64_to_bf16(f64::NAN).to_f64().is_nan());
         assert!(f64_to_f16(-0.0).to_f64().is_sign_negative());
         assert_eq!(f64_to_bf16(1e39).to_f64(), f64::INFINITY);
-        assert_eq!(f64_to_f16(2f64.powi(-25) + 2f64.powi(-60)).to_f64(), 2f64.powi(-24));
+        assert_eq!(
+            f64_to_f16(2f64.powi(-25) + 2f64.powi(-60)).to_f64(),
+            2f64.powi(-24)
+        );
         assert_eq!(f64_to_f16(2f64.powi(-25)).to_f64(), 0.0);
     }
 }

@@ -8,7 +8,9 @@
 use psionic_ir::{DType, Literal, Opcode};
 
 use super::complex::C;
-use super::data::{bits, decode, encode, encode_complex, encode_floats, encode_ints, wrap, Data};
+use super::data::{
+    arr, bits, decode, encode, encode_complex, encode_floats, encode_ints, wrap, Data,
+};
 use super::special::{erf, erfinv};
 
 fn unsupported(op: Opcode, dt: DType) -> String {
@@ -118,41 +120,41 @@ fn sign_f(x: f64) -> f64 {
     }
 }
 
-fn unary_float(op: Opcode, x: f64) -> Option<f64> {
+fn unary_float_fn(op: Opcode) -> Option<fn(f64) -> f64> {
     use Opcode::*;
     Some(match op {
-        Abs => x.abs(),
-        Negative => -x,
-        Sign => sign_f(x),
-        Square => x * x,
-        Sqrt => x.sqrt(),
-        Rsqrt => 1.0 / x.sqrt(),
-        Reciprocal => 1.0 / x,
-        Exp => x.exp(),
-        Expm1 => x.exp_m1(),
-        Log => x.ln(),
-        Log1p => x.ln_1p(),
-        Log2 => x.log2(),
-        Log10 => x.log10(),
-        Sin => x.sin(),
-        Cos => x.cos(),
-        Tan => x.tan(),
-        Arcsin => x.asin(),
-        Arccos => x.acos(),
-        Arctan => x.atan(),
-        Sinh => x.sinh(),
-        Cosh => x.cosh(),
-        Tanh => x.tanh(),
-        Arcsinh => x.asinh(),
-        Arccosh => x.acosh(),
-        Arctanh => x.atanh(),
-        Sigmoid => sigmoid(x),
-        Erf => erf(x),
-        Erfinv => erfinv(x),
-        Floor => x.floor(),
-        Ceil => x.ceil(),
-        Round => x.round_ties_even(),
-        StopGradient | Copy => x,
+        Abs => f64::abs,
+        Negative => |x| -x,
+        Sign => sign_f,
+        Square => |x| x * x,
+        Sqrt => f64::sqrt,
+        Rsqrt => |x| 1.0 / x.sqrt(),
+        Reciprocal => |x| 1.0 / x,
+        Exp => f64::exp,
+        Expm1 => f64::exp_m1,
+        Log => f64::ln,
+        Log1p => f64::ln_1p,
+        Log2 => f64::log2,
+        Log10 => f64::log10,
+        Sin => f64::sin,
+        Cos => f64::cos,
+        Tan => f64::tan,
+        Arcsin => f64::asin,
+        Arccos => f64::acos,
+        Arctan => f64::atan,
+        Sinh => f64::sinh,
+        Cosh => f64::cosh,
+        Tanh => f64::tanh,
+        Arcsinh => f64::asinh,
+        Arccosh => f64::acosh,
+        Arctanh => f64::atanh,
+        Sigmoid => sigmoid,
+        Erf => erf,
+        Erfinv => erfinv,
+        Floor => f64::floor,
+        Ceil => f64::ceil,
+        Round => f64::round_ties_even,
+        StopGradient | Copy => |x| x,
         _ => return None,
     })
 }
@@ -252,26 +254,35 @@ pub fn unary(op: Opcode, x: &Literal) -> Result<Literal, String> {
         };
         return encode_ints(DType::Bool, shape, &v);
     }
+    // Check support once, then map without per-element error plumbing.
     match d {
+        Data::Float(v) if dt == DType::F32 => {
+            let f = unary_float_fn(op).ok_or_else(|| unsupported(op, dt))?;
+            let mut out = Vec::with_capacity(v.len() * 4);
+            for x in v {
+                out.extend_from_slice(&(f(x) as f32).to_le_bytes());
+            }
+            super::data::from_bytes(dt, shape, out)
+        }
         Data::Int(v) => {
-            let out = v
+            unary_int(op, 0, dt).ok_or_else(|| unsupported(op, dt))?;
+            let out: Vec<i128> = v
                 .iter()
-                .map(|&a| unary_int(op, a, dt).ok_or_else(|| unsupported(op, dt)))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|&a| unary_int(op, a, dt).unwrap_or(0))
+                .collect();
             encode_ints(dt, shape, &out)
         }
         Data::Float(v) => {
-            let out = v
-                .iter()
-                .map(|&a| unary_float(op, a).ok_or_else(|| unsupported(op, dt)))
-                .collect::<Result<Vec<_>, _>>()?;
+            let f = unary_float_fn(op).ok_or_else(|| unsupported(op, dt))?;
+            let out: Vec<f64> = v.into_iter().map(f).collect();
             encode_floats(dt, shape, &out)
         }
         Data::Complex(v) => {
-            let out = v
+            unary_complex(op, C::ONE).ok_or_else(|| unsupported(op, dt))?;
+            let out: Vec<C> = v
                 .iter()
-                .map(|&a| unary_complex(op, a).ok_or_else(|| unsupported(op, dt)))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|&a| unary_complex(op, a).unwrap_or_default())
+                .collect();
             encode_complex(shape, &out)
         }
     }
@@ -324,20 +335,20 @@ pub fn binary_int(op: Opcode, a: i128, b: i128, dt: DType) -> Option<i128> {
     })
 }
 
-pub fn binary_float(op: Opcode, a: f64, b: f64) -> Option<f64> {
+pub fn binary_float_fn(op: Opcode) -> Option<fn(f64, f64) -> f64> {
     use Opcode::*;
     Some(match op {
-        Add => a + b,
-        Subtract => a - b,
-        Multiply => a * b,
-        Divide => a / b,
-        FloorDivide => (a / b).floor(),
-        Remainder => rem_float(a, b),
-        Power => a.powf(b),
-        Maximum => fmax(a, b),
-        Minimum => fmin(a, b),
-        Arctan2 => a.atan2(b),
-        LogAddExp => logaddexp(a, b),
+        Add => |a, b| a + b,
+        Subtract => |a, b| a - b,
+        Multiply => |a, b| a * b,
+        Divide => |a, b| a / b,
+        FloorDivide => |a, b| (a / b).floor(),
+        Remainder => rem_float,
+        Power => f64::powf,
+        Maximum => fmax,
+        Minimum => fmin,
+        Arctan2 => f64::atan2,
+        LogAddExp => logaddexp,
         _ => return None,
     })
 }
@@ -376,29 +387,38 @@ fn binary_complex(op: Opcode, a: C, b: C) -> Option<C> {
 pub fn binary(op: Opcode, a: &Literal, b: &Literal) -> Result<Literal, String> {
     let dt = a.dtype();
     let shape = a.shape();
+    if dt == DType::F32 {
+        // Fast path for the common dtype: straight from bytes to bytes.
+        let f = binary_float_fn(op).ok_or_else(|| unsupported(op, dt))?;
+        let mut out = Vec::with_capacity(a.bytes().len());
+        for (x, y) in a.bytes().chunks_exact(4).zip(b.bytes().chunks_exact(4)) {
+            let (x, y) = (f32::from_le_bytes(arr(x)), f32::from_le_bytes(arr(y)));
+            out.extend_from_slice(&(f(x as f64, y as f64) as f32).to_le_bytes());
+        }
+        return super::data::from_bytes(dt, shape, out);
+    }
     match (decode(a), decode(b)) {
         (Data::Int(x), Data::Int(y)) => {
-            let out = x
+            binary_int(op, 1, 1, dt).ok_or_else(|| unsupported(op, dt))?;
+            let out: Vec<i128> = x
                 .iter()
                 .zip(&y)
-                .map(|(&p, &q)| binary_int(op, p, q, dt).ok_or_else(|| unsupported(op, dt)))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|(&p, &q)| binary_int(op, p, q, dt).unwrap_or(0))
+                .collect();
             encode_ints(dt, shape, &out)
         }
         (Data::Float(x), Data::Float(y)) => {
-            let out = x
-                .iter()
-                .zip(&y)
-                .map(|(&p, &q)| binary_float(op, p, q).ok_or_else(|| unsupported(op, dt)))
-                .collect::<Result<Vec<_>, _>>()?;
+            let f = binary_float_fn(op).ok_or_else(|| unsupported(op, dt))?;
+            let out: Vec<f64> = x.iter().zip(&y).map(|(&p, &q)| f(p, q)).collect();
             encode_floats(dt, shape, &out)
         }
         (Data::Complex(x), Data::Complex(y)) => {
-            let out = x
+            binary_complex(op, C::ONE, C::ONE).ok_or_else(|| unsupported(op, dt))?;
+            let out: Vec<C> = x
                 .iter()
                 .zip(&y)
-                .map(|(&p, &q)| binary_complex(op, p, q).ok_or_else(|| unsupported(op, dt)))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|(&p, &q)| binary_complex(op, p, q).unwrap_or_default())
+                .collect();
             encode_complex(shape, &out)
         }
         _ => Err(format!("internal: `{op}` operands decoded differently")),

@@ -9,6 +9,16 @@ use psionic_ir::Literal;
 use super::data::{decode, from_bytes, offsets, strides, view, Data};
 use super::layout::update_at;
 
+/// Index axes must be distinct: two indices on one axis would add offsets.
+fn distinct_axes(axes: &[i64]) -> Result<(), String> {
+    for (i, a) in axes.iter().enumerate() {
+        if axes[..i].contains(a) {
+            return Err(format!("axes {axes:?} name axis {a} twice"));
+        }
+    }
+    Ok(())
+}
+
 fn ints(l: &Literal) -> Result<Vec<i128>, String> {
     match decode(l) {
         Data::Int(v) => Ok(v),
@@ -23,6 +33,7 @@ fn dynamic_base(
     starts: &Literal,
     axes: &[i64],
 ) -> Result<isize, String> {
+    distinct_axes(axes)?;
     let st = strides(shape);
     let s = ints(starts)?;
     let mut base = 0isize;
@@ -85,6 +96,7 @@ fn index_bases(
     axes: &[i64],
     sizes: &[usize],
 ) -> Result<Vec<isize>, String> {
+    distinct_axes(axes)?;
     let st = strides(x_shape);
     let m = idx.first().map_or(1, |l| l.num_elements());
     let mut bases = vec![0isize; m];
@@ -137,6 +149,12 @@ pub fn scatter(
     }
     let bases = index_bases(x.shape(), idx, axes, slice)?;
     let inner = offsets(slice, &strides(x.shape()), 0);
+    if bases.len() * inner.len() != upd.num_elements() {
+        return Err(format!(
+            "updates of shape {us:?} do not match {} index positions of slices of shape {slice:?}",
+            bases.len()
+        ));
+    }
     let mut pos = Vec::with_capacity(upd.num_elements());
     for &base in &bases {
         pos.extend(inner.iter().map(|&q| base as usize + q));

@@ -2,7 +2,7 @@
 //! against.
 //!
 //! [`run_func`] checks the inputs against the function's parameters (a
-//! [`DYN`](psionic_ir::DYN) dimension accepts any size), then evaluates ops in
+//! [`DYN`] dimension accepts any size), then evaluates ops in
 //! order with [`eval_op`], freeing each value after its last use. [`eval_op`]
 //! computes result types from the concrete operand types with
 //! [`psionic_ir::ops::infer_types`] (so shapeless functions run at any shape
@@ -20,9 +20,28 @@
 //!   argmax/argmin (first NaN), and sorts last;
 //! - c64 is a pair of f32s computed as an f64 complex number.
 //!
+//! Where MLX's CPU backend is undefined or differs, the op table's summaries
+//! decide: integer `x / 0`, `x // 0`, `x % 0` are 0; integer powers with a
+//! negative exponent are 0 (1 for base 1); shifts by a negative amount or by
+//! the bit width or more give 0 (left) or the sign fill (right); float casts
+//! to integers saturate; dynamic-slice starts clamp; gather/scatter indices
+//! wrap once when negative and are otherwise an error when out of range;
+//! `sign(NaN)` is NaN; float `floor_divide` is `floor(a / b)` of the exact
+//! quotient (NumPy's `9` for `1 // 0.1f`, where MLX's f32 quotient gives 10);
+//! float `arange` is `start + i*step` rounded once (MLX accumulates).
+//!
+//! Code under [`extra`] may use the private helpers of this module:
+//! `data` (decode/encode between literals and `Data`, strides, strided
+//! views), `complex::C`, `elementwise` (cast, NaN-aware max/min) and
+//! `layout` (broadcast, `update_at` for scatter-like writes).
+//!
+//! [`compare_literals`] checks another evaluator's result against this one's
+//! (exact for integers, ulps or an absolute tolerance for floats).
+//!
 //! Correctness comes before speed, but every op is linear in its elements
 //! (sorts n log n, matmul m·k·n), with plain strided loops.
 
+mod check;
 mod complex;
 mod contract;
 mod data;
@@ -39,6 +58,7 @@ use std::fmt;
 use psionic_ir::ops::infer_types;
 use psionic_ir::{Attrs, DType, Func, Literal, Loc, Opcode, TensorType, DYN};
 
+pub use check::{compare_literals, ulp_distance};
 use data::{encode_floats, encode_ints, from_bytes, static_shape};
 
 /// Why a function could not be interpreted: which op (or input) and what went wrong.
@@ -92,11 +112,29 @@ fn agrees(declared: &TensorType, actual: &TensorType) -> bool {
             .all(|(&d, &a)| d == DYN || d == a)
 }
 
+/// What a run held at its peak, for checking that values are freed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Most values alive at once (parameters included).
+    pub peak_live_values: usize,
+    /// Most bytes held by live values at once (a buffer shared by two values,
+    /// as after a reshape, counts twice).
+    pub peak_live_bytes: usize,
+}
+
 /// Runs `f` on `inputs` and returns its results.
 ///
 /// Inputs must match the parameters in count, dtype and shape (a `DYN`
 /// dimension accepts any size). Each value is dropped after its last use.
 pub fn run_func(f: &Func, inputs: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
+    run_func_with_stats(f, inputs).map(|(r, _)| r)
+}
+
+/// [`run_func`], also reporting the peak of live values.
+pub fn run_func_with_stats(
+    f: &Func,
+    inputs: &[Literal],
+) -> Result<(Vec<Literal>, RunStats), RuntimeError> {
     if inputs.len() != f.params.len() {
         return Err(RuntimeError::input(format!(
             "function @{} takes {} inputs, got {}",
@@ -141,6 +179,14 @@ pub fn run_func(f: &Func, inputs: &[Literal]) -> Result<Vec<Literal>, RuntimeErr
             values[p.index()] = None;
         }
     }
+    let mut stats = RunStats::default();
+    let (mut live, mut live_bytes) = (0usize, 0usize);
+    for l in values.iter().flatten() {
+        live += 1;
+        live_bytes += l.bytes().len();
+    }
+    stats.peak_live_values = live;
+    stats.peak_live_bytes = live_bytes;
 
     for (i, op) in f.ops.iter().enumerate() {
         let err = |message: String| RuntimeError {
@@ -176,17 +222,28 @@ pub fn run_func(f: &Func, inputs: &[Literal]) -> Result<Vec<Literal>, RuntimeErr
                 )));
             }
             if last_use[v.index()].is_some() {
-                values[v.index()] = Some(r);
+                live += 1;
+                live_bytes += r.bytes().len();
+                if let Some(old) = values[v.index()].replace(r) {
+                    live -= 1;
+                    live_bytes -= old.bytes().len();
+                }
             }
         }
+        stats.peak_live_values = stats.peak_live_values.max(live);
+        stats.peak_live_bytes = stats.peak_live_bytes.max(live_bytes);
         for v in &op.operands {
             if last_use[v.index()] == Some(i) {
-                values[v.index()] = None;
+                if let Some(old) = values[v.index()].take() {
+                    live -= 1;
+                    live_bytes -= old.bytes().len();
+                }
             }
         }
     }
 
-    f.results
+    let results = f
+        .results
         .iter()
         .map(|v| {
             values
@@ -194,7 +251,8 @@ pub fn run_func(f: &Func, inputs: &[Literal]) -> Result<Vec<Literal>, RuntimeErr
                 .and_then(Option::clone)
                 .ok_or_else(|| RuntimeError::input(format!("result %{} is never defined", v.0)))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((results, stats))
 }
 
 /// Evaluates one op on concrete operands.

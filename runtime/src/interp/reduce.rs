@@ -9,57 +9,110 @@
 use psionic_ir::{DType, Literal, Opcode};
 
 use super::complex::C;
-use super::data::{decode, encode, for_each_offset, offsets, strides, wrap, Data};
+use super::data::{decode, encode, offsets, strides, wrap, Data};
 use super::elementwise::{fmax, fmin, logaddexp};
 
+/// How a reduction visits memory. Axes are coalesced (size-1 axes dropped,
+/// neighbours of the same kind merged) so the innermost group is one
+/// contiguous run of `run` elements, reduced or kept.
 struct Plan {
+    /// Offsets of the kept groups (all but the run when the run is kept).
     outer: Vec<usize>,
+    /// Offsets of the reduced groups (all but the run when the run is reduced).
     inner: Vec<usize>,
-    inner_major: bool,
+    run: usize,
+    run_reduced: bool,
 }
 
 fn plan(shape: &[usize], axes: &[usize]) -> Plan {
     let st = strides(shape);
-    let (mut ks, mut kst, mut rs, mut rst) = (vec![], vec![], vec![], vec![]);
+    // (size, stride, reduced) per coalesced group, outermost first.
+    let mut groups: Vec<(usize, isize, bool)> = Vec::new();
     for (i, (&d, &s)) in shape.iter().zip(&st).enumerate() {
-        if axes.contains(&i) {
-            rs.push(d);
-            rst.push(s);
-        } else {
-            ks.push(d);
-            kst.push(s);
+        let red = axes.contains(&i);
+        if d == 1 {
+            continue;
+        }
+        match groups.last_mut() {
+            Some(g) if g.2 == red && d != 0 && g.0 != 0 => {
+                g.0 *= d;
+                g.1 = s;
+            }
+            _ => groups.push((d, s, red)),
         }
     }
-    let rank = shape.len();
+    let (run, run_reduced) = match groups.last() {
+        Some(&(d, _, r)) => {
+            groups.pop();
+            (d, r)
+        }
+        None => (1, true),
+    };
+    let pick = |red: bool| -> Vec<usize> {
+        let (sz, sd): (Vec<usize>, Vec<isize>) = groups
+            .iter()
+            .filter(|g| g.2 == red)
+            .map(|g| (g.0, g.1))
+            .unzip();
+        offsets(&sz, &sd, 0)
+    };
     Plan {
-        outer: offsets(&ks, &kst, 0),
-        inner: offsets(&rs, &rst, 0),
-        inner_major: rank > 0 && !axes.contains(&(rank - 1)),
+        outer: pick(false),
+        inner: pick(true),
+        run,
+        run_reduced,
+    }
+}
+
+impl Plan {
+    fn outputs(&self) -> usize {
+        self.outer.len() * if self.run_reduced { 1 } else { self.run }
+    }
+    /// Offsets of the elements of output `q`, in reduction order.
+    fn group(&self, q: usize, buf: &mut Vec<usize>) {
+        buf.clear();
+        if self.run_reduced {
+            let o = self.outer[q];
+            for &s in &self.inner {
+                buf.extend((0..self.run).map(|j| o + s + j));
+            }
+        } else {
+            let o = self.outer[q / self.run] + q % self.run;
+            buf.extend(self.inner.iter().map(|&s| o + s));
+        }
     }
 }
 
 /// Folds each output's elements in increasing reduced-index order; `f` also
-/// gets that index.
+/// gets that index. Reads memory in order where the layout allows.
 fn fold<T: Copy, A: Copy>(p: &Plan, data: &[T], init: A, f: impl Fn(A, T, usize) -> A) -> Vec<A> {
-    if p.inner_major {
-        let mut acc = vec![init; p.outer.len()];
-        for (k, &i) in p.inner.iter().enumerate() {
-            for (a, &o) in acc.iter_mut().zip(&p.outer) {
-                *a = f(*a, data[o + i], k);
-            }
-        }
-        acc
-    } else {
+    if p.run_reduced {
         p.outer
             .iter()
             .map(|&o| {
                 let mut a = init;
-                for (k, &i) in p.inner.iter().enumerate() {
-                    a = f(a, data[o + i], k);
+                let mut k = 0;
+                for &s in &p.inner {
+                    for &x in &data[o + s..o + s + p.run] {
+                        a = f(a, x, k);
+                        k += 1;
+                    }
                 }
                 a
             })
             .collect()
+    } else {
+        let l = p.run;
+        let mut acc = vec![init; p.outputs()];
+        for (qo, &o) in p.outer.iter().enumerate() {
+            let out = &mut acc[qo * l..(qo + 1) * l];
+            for (k, &s) in p.inner.iter().enumerate() {
+                for (a, &x) in out.iter_mut().zip(&data[o + s..o + s + l]) {
+                    *a = f(*a, x, k);
+                }
+            }
+        }
+        acc
     }
 }
 
@@ -163,24 +216,20 @@ pub fn reduce(
 }
 
 fn logsumexp(p: &Plan, v: &[f64], out_dt: DType, out_shape: &[usize]) -> Result<Literal, String> {
-    let m = fold(p, v, f64::NEG_INFINITY, |a, x, _| fmax(a, x));
-    // An infinite maximum is shifted by 0 instead (as MLX does), so all -inf
-    // gives -inf and any +inf gives +inf.
-    let shift: Vec<f64> = m
-        .iter()
-        .map(|&m| if m.is_infinite() { 0.0 } else { m })
-        .collect();
-    let mut s = vec![0.0f64; p.outer.len()];
-    for (o, (&ob, acc)) in p.outer.iter().zip(s.iter_mut()).enumerate() {
-        for &i in &p.inner {
-            *acc += (v[ob + i] - shift[o]).exp();
-        }
-    }
-    let r: Vec<f64> = s
-        .iter()
-        .zip(&shift)
-        .zip(&m)
-        .map(|((&s, &sh), &m)| if m.is_nan() { f64::NAN } else { sh + s.ln() })
+    let mut buf = Vec::new();
+    let r: Vec<f64> = (0..p.outputs())
+        .map(|q| {
+            p.group(q, &mut buf);
+            let m = buf.iter().fold(f64::NEG_INFINITY, |a, &i| fmax(a, v[i]));
+            if m.is_nan() {
+                return f64::NAN;
+            }
+            // An infinite maximum is shifted by 0 instead (as MLX does), so
+            // all -inf gives -inf and any +inf gives +inf.
+            let shift = if m.is_infinite() { 0.0 } else { m };
+            let s: f64 = buf.iter().map(|&i| (v[i] - shift).exp()).sum();
+            shift + s.ln()
+        })
         .collect();
     encode(out_dt, out_shape, &Data::Float(r))
 }
@@ -193,19 +242,18 @@ pub fn softmax(x: &Literal, axes: &[i64]) -> Result<Literal, String> {
         _ => return Err(format!("`tensor.softmax` is not defined for {}", x.dtype())),
     };
     let mut out = vec![0.0f64; v.len()];
-    for &ob in &p.outer {
-        let m = p
-            .inner
-            .iter()
-            .fold(f64::NEG_INFINITY, |a, &i| fmax(a, v[ob + i]));
+    let mut buf = Vec::new();
+    for q in 0..p.outputs() {
+        p.group(q, &mut buf);
+        let m = buf.iter().fold(f64::NEG_INFINITY, |a, &i| fmax(a, v[i]));
         let mut s = 0.0;
-        for &i in &p.inner {
-            let e = (v[ob + i] - m).exp();
-            out[ob + i] = e;
+        for &i in &buf {
+            let e = (v[i] - m).exp();
+            out[i] = e;
             s += e;
         }
-        for &i in &p.inner {
-            out[ob + i] /= s;
+        for &i in &buf {
+            out[i] /= s;
         }
     }
     encode(x.dtype(), x.shape(), &Data::Float(out))
@@ -220,7 +268,7 @@ pub fn arg_reduce(
     out_shape: &[usize],
 ) -> Result<Literal, String> {
     let p = plan(x.shape(), &[axis]);
-    if p.inner.is_empty() && !p.outer.is_empty() {
+    if x.shape()[axis] == 0 && p.outputs() > 0 {
         return Err(format!("`{op}` of an empty axis {axis}"));
     }
     let is_max = op == Opcode::Argmax;
@@ -280,6 +328,9 @@ pub fn arg_reduce(
 }
 
 /// Cumulative ops along `axis`, forward or reverse, inclusive or exclusive.
+///
+/// The operand is viewed as `[outer, n, inner]`; each step along the axis
+/// updates `inner` contiguous accumulators, so memory is read in order.
 pub fn scan(
     op: Opcode,
     x: &Literal,
@@ -289,39 +340,30 @@ pub fn scan(
     out_dt: DType,
 ) -> Result<Literal, String> {
     let shape = x.shape();
-    let st = strides(shape);
+    let outer: usize = shape[..axis].iter().product();
     let n = shape[axis];
-    let stride = st[axis];
-    let mut lines = shape.to_vec();
-    lines[axis] = 1;
-    let mut starts = Vec::new();
-    for_each_offset(&lines, &st, 0, |o| starts.push(o));
+    let inner: usize = shape[axis + 1..].iter().product();
     let in_dt = x.dtype();
-    // Visits the positions of one line in scan order.
-    let order = |start: usize| -> Vec<usize> {
-        let mut v: Vec<usize> = (0..n)
-            .map(|i| (start as isize + i as isize * stride) as usize)
-            .collect();
-        if reverse {
-            v.reverse();
-        }
-        v
-    };
+    let geo = (outer, n, inner, reverse, inclusive);
     fn run<T: Copy>(
         v: &[T],
-        starts: &[usize],
-        order: &dyn Fn(usize) -> Vec<usize>,
+        (outer, n, inner, reverse, inclusive): (usize, usize, usize, bool, bool),
         init: T,
-        inclusive: bool,
         f: impl Fn(T, T) -> T,
     ) -> Vec<T> {
         let mut out = vec![init; v.len()];
-        for &s in starts {
-            let mut acc = init;
-            for o in order(s) {
-                let next = f(acc, v[o]);
-                out[o] = if inclusive { next } else { acc };
-                acc = next;
+        let mut acc = vec![init; inner];
+        for o in 0..outer {
+            acc.iter_mut().for_each(|a| *a = init);
+            for step in 0..n {
+                let i = if reverse { n - 1 - step } else { step };
+                let base = (o * n + i) * inner;
+                let (src, dst) = (&v[base..base + inner], &mut out[base..base + inner]);
+                for ((a, &x), d) in acc.iter_mut().zip(src).zip(dst) {
+                    let next = f(*a, x);
+                    *d = if inclusive { next } else { *a };
+                    *a = next;
+                }
             }
         }
         out
@@ -329,49 +371,25 @@ pub fn scan(
     let bad = || format!("`{op}` is not defined for {in_dt}");
     let out = match decode(x) {
         Data::Int(v) => Data::Int(match op {
-            Opcode::Cumsum => run(&v, &starts, &order, 0, inclusive, |a, b| {
-                wrap(a + b, out_dt)
-            }),
-            Opcode::Cumprod => run(&v, &starts, &order, 1, inclusive, |a, b| {
-                wrap(a.wrapping_mul(b), out_dt)
-            }),
-            Opcode::Cummax => run(&v, &starts, &order, int_min(in_dt), inclusive, |a, b| {
-                a.max(b)
-            }),
-            Opcode::Cummin => run(&v, &starts, &order, int_max(in_dt), inclusive, |a, b| {
-                a.min(b)
-            }),
+            Opcode::Cumsum => run(&v, geo, 0, |a, b| wrap(a + b, out_dt)),
+            Opcode::Cumprod => run(&v, geo, 1, |a, b| wrap(a.wrapping_mul(b), out_dt)),
+            Opcode::Cummax => run(&v, geo, int_min(in_dt), |a, b| a.max(b)),
+            Opcode::Cummin => run(&v, geo, int_max(in_dt), |a, b| a.min(b)),
             _ => return Err(bad()),
         }),
         Data::Float(v) => Data::Float(match op {
-            Opcode::Cumsum => run(&v, &starts, &order, 0.0, inclusive, |a, b| a + b),
-            Opcode::Cumprod => run(&v, &starts, &order, 1.0, inclusive, |a, b| a * b),
-            Opcode::Cummax => run(&v, &starts, &order, f64::NEG_INFINITY, inclusive, fmax),
-            Opcode::Cummin => run(&v, &starts, &order, f64::INFINITY, inclusive, fmin),
-            Opcode::CumLogAddExp => {
-                run(&v, &starts, &order, f64::NEG_INFINITY, inclusive, logaddexp)
-            }
+            Opcode::Cumsum => run(&v, geo, 0.0, |a, b| a + b),
+            Opcode::Cumprod => run(&v, geo, 1.0, |a, b| a * b),
+            Opcode::Cummax => run(&v, geo, f64::NEG_INFINITY, fmax),
+            Opcode::Cummin => run(&v, geo, f64::INFINITY, fmin),
+            Opcode::CumLogAddExp => run(&v, geo, f64::NEG_INFINITY, logaddexp),
             _ => return Err(bad()),
         }),
         Data::Complex(v) => Data::Complex(match op {
-            Opcode::Cumsum => run(&v, &starts, &order, C::default(), inclusive, |a, b| a + b),
-            Opcode::Cumprod => run(&v, &starts, &order, C::ONE, inclusive, |a, b| a * b),
-            Opcode::Cummax => run(
-                &v,
-                &starts,
-                &order,
-                C::real(f64::NEG_INFINITY),
-                inclusive,
-                |a, b| cmax(a, b, true),
-            ),
-            Opcode::Cummin => run(
-                &v,
-                &starts,
-                &order,
-                C::real(f64::INFINITY),
-                inclusive,
-                |a, b| cmax(a, b, false),
-            ),
+            Opcode::Cumsum => run(&v, geo, C::default(), |a, b| a + b),
+            Opcode::Cumprod => run(&v, geo, C::ONE, |a, b| a * b),
+            Opcode::Cummax => run(&v, geo, C::real(f64::NEG_INFINITY), |a, b| cmax(a, b, true)),
+            Opcode::Cummin => run(&v, geo, C::real(f64::INFINITY), |a, b| cmax(a, b, false)),
             _ => return Err(bad()),
         }),
     };
