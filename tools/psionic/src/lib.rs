@@ -7,3 +7,4 @@
 pub mod cli;
 pub mod filecheck;
 pub mod lit;
+pub mod samples;
