@@ -369,13 +369,14 @@ fn simplify(st: &mut State, op: &Op, ctx: &PassContext) -> Rewrite {
                     return forward(inner.operands[0]);
                 }
             }
-            Rewrite::Keep
+            reshape_chain(st, op)
         }
+        Unflatten => reshape_chain(st, op),
         Flatten => {
             if op.attrs.int("start_axis").ok() == op.attrs.int("end_axis").ok() {
                 return forward(x);
             }
-            Rewrite::Keep
+            reshape_chain(st, op)
         }
         Slice => {
             let starts_zero = op
@@ -422,6 +423,28 @@ fn simplify(st: &mut State, op: &Op, ctx: &PassContext) -> Rewrite {
         }
         _ => Rewrite::Keep,
     }
+}
+
+/// A reshape-like op of a reshape-like op: one reshape of the inner operand
+/// (or that operand itself when the types are equal).
+fn reshape_chain(st: &State, op: &Op) -> Rewrite {
+    let f = st.func;
+    let Some(inner) = op.operands.first().and_then(|&x| st.producer(x)) else {
+        return Rewrite::Keep;
+    };
+    if !is_reshape_like(inner.opcode) || op.results.len() != 1 {
+        return Rewrite::Keep;
+    }
+    let y = inner.operands[0];
+    let res = f.ty(op.results[0]);
+    if count_dyn(f.ty(y)) <= 1 && f.ty(y) == res {
+        return Rewrite::Forward(vec![y]);
+    }
+    if !res.is_static() {
+        return Rewrite::Keep;
+    }
+    let attrs = Attrs::new().with("shape", Attr::Ints(res.shape.clone()));
+    replace_checked(f, op, Opcode::Reshape, vec![y], attrs)
 }
 
 /// `Replace` if shape inference gives the op's own result types, else `Keep`.

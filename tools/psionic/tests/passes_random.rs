@@ -98,6 +98,20 @@ fn build(steps: &[Step], outs: &[usize]) -> Func {
                 let z = if *cancel { x } else { y };
                 f.push1(Opcode::Transpose, &[z], p)
             }
+            Step::ReshapeTwice(a) if a % 2 == 0 => {
+                let axes = Attrs::new().with("axes", Attr::Ints(vec![0]));
+                let x = f.push1(Opcode::ExpandDims, &[pick(*a)], axes).unwrap();
+                let fl = Attrs::new()
+                    .with("start_axis", Attr::Int(1))
+                    .with("end_axis", Attr::Int(2));
+                let y = f.push1(Opcode::Flatten, &[x], fl).unwrap();
+                let un = Attrs::new()
+                    .with("axis", Attr::Int(1))
+                    .with("shape", Attr::Ints(vec![2, 3]));
+                let z = f.push1(Opcode::Unflatten, &[y], un).unwrap();
+                let sq = Attrs::new().with("axes", Attr::Ints(vec![0]));
+                f.push1(Opcode::Squeeze, &[z], sq)
+            }
             Step::ReshapeTwice(a) => {
                 let x = f
                     .push1(Opcode::Reshape, &[pick(*a)], shape_attr(&[3, 2]))
