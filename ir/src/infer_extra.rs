@@ -162,16 +162,9 @@ pub fn conv_general(t: Types, attrs: &Attrs) -> Out {
         ));
     }
     let mut shape = vec![x.shape[0]];
-    for i in 0..sd {
-        shape.push(conv_out_len(
-            x.shape[1 + i],
-            w.shape[1 + i],
-            lists[0][i],
-            lists[1][i],
-            lists[2][i],
-            lists[3][i],
-            lists[4][i],
-        )?);
+    for (i, (&n, &k)) in x.shape[1..=sd].iter().zip(&w.shape[1..=sd]).enumerate() {
+        let [stride, lo, hi, kdil, idil] = [0, 1, 2, 3, 4].map(|l| lists[l][i]);
+        shape.push(conv_out_len(n, k, stride, lo, hi, kdil, idil)?);
     }
     shape.push(o);
     one(x.with_shape(shape))
@@ -875,7 +868,7 @@ pub fn hadamard(t: Types, _: &Attrs) -> Out {
 pub fn hadamard_size_ok(n: usize) -> bool {
     [1usize, 12, 20, 28]
         .iter()
-        .any(|&m| n % m == 0 && (n / m).is_power_of_two())
+        .any(|&m| n.is_multiple_of(m) && (n / m).is_power_of_two())
 }
 
 // ---- misc ----

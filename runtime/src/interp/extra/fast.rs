@@ -11,7 +11,7 @@ use psionic_ir::{Attrs, DType, Literal, TensorType};
 /// Rows of the last axis: (number of rows, row length).
 fn rows(x: &Literal) -> (usize, usize) {
     let d = *x.shape().last().unwrap_or(&1);
-    (if d == 0 { 0 } else { x.num_elements() / d }, d)
+    (x.num_elements().checked_div(d).unwrap_or(0), d)
 }
 
 /// A weight-like operand (0-d or 1-d) as a per-feature lookup.
@@ -152,14 +152,10 @@ pub fn rope(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     };
     let xv = x.to_f64_vec();
     let mut res = xv.clone();
-    let per_batch = if batch == 0 { 0 } else { xv.len() / batch };
-    let rows = if d == 0 { 0 } else { xv.len() / d };
+    let per_batch = xv.len().checked_div(batch).unwrap_or(0);
+    let rows = xv.len().checked_div(d).unwrap_or(0);
     for row in 0..rows {
-        let b = if per_batch == 0 {
-            0
-        } else {
-            row * d / per_batch
-        };
+        let b = (row * d).checked_div(per_batch).unwrap_or(0);
         let t = row % t_len.max(1);
         let off = if offsets.len() == 1 {
             offsets[0]
@@ -168,8 +164,8 @@ pub fn rope(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
         };
         let pos = (t as f64 + off as f64) * scale;
         let base_i = row * d;
-        for j in 0..half {
-            let theta = pos * inv_freqs[j];
+        for (j, &inv_freq) in inv_freqs.iter().enumerate() {
+            let theta = pos * inv_freq;
             let (c, s) = (round_to(dt, theta.cos()), round_to(dt, theta.sin()));
             let (i1, i2) = if traditional {
                 (base_i + 2 * j, base_i + 2 * j + 1)
@@ -208,7 +204,7 @@ pub fn sdpa(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
     let (b, hq, lq, dk) = (qs[0], qs[1], qs[2], qs[3]);
     let (hk, lk, dv) = (ks[1], ks[2], vs[3]);
-    let rep = if hk == 0 { 1 } else { hq / hk };
+    let rep = hq.checked_div(hk).unwrap_or(1);
     let mask = if ops.len() > 3 + usize::from(has_sinks) {
         Some(ops[3])
     } else {
@@ -296,7 +292,7 @@ pub fn hadamard(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     let len = *x.shape().last().unwrap_or(&1);
     let (m, hm) = match [(12, H12), (20, H20), (28, H28)]
         .iter()
-        .find(|(m, _)| !len.is_power_of_two() && len % m == 0)
+        .find(|(m, _)| !len.is_power_of_two() && len.is_multiple_of(*m))
     {
         Some(&(m, h)) => (m, Some(h.as_bytes())),
         None => (1, None),

@@ -55,11 +55,10 @@ fn resize_axis(
 ) -> Vec<Complex64> {
     let old = shape[axis];
     let inner: usize = shape[axis + 1..].iter().product();
-    let outer = if old * inner == 0 {
-        shape[..axis].iter().product()
-    } else {
-        data.len() / (old * inner)
-    };
+    let outer = data
+        .len()
+        .checked_div(old * inner)
+        .unwrap_or_else(|| shape[..axis].iter().product());
     let mut out = Vec::with_capacity(outer * n * inner);
     for o in 0..outer {
         for k in 0..n {

@@ -24,11 +24,10 @@ fn matrices(a: &Literal) -> Result<(Vec<Mat<f64>>, usize, usize), String> {
     let (m, n) = (s[s.len() - 2], s[s.len() - 1]);
     let v = a.to_f64_vec();
     let per = m * n;
-    let count = if per == 0 {
-        s[..s.len() - 2].iter().product()
-    } else {
-        v.len() / per
-    };
+    let count = v
+        .len()
+        .checked_div(per)
+        .unwrap_or_else(|| s[..s.len() - 2].iter().product());
     let mats = (0..count)
         .map(|b| Mat::from_fn(m, n, |i, j| v[b * per + i * n + j]))
         .collect();

@@ -191,9 +191,10 @@ pub fn masked_scatter(_: &Attrs, ops: &[&Literal], _: &[TensorType]) -> Res {
     let size = dst.dtype().size();
     let batch = dst.shape()[0];
     let mut bytes = dst.bytes().to_vec();
-    if batch > 0 {
-        let per = dst.num_elements() / batch;
-        let src_per = src.num_elements() / batch;
+    if let (Some(per), Some(src_per)) = (
+        dst.num_elements().checked_div(batch),
+        src.num_elements().checked_div(batch),
+    ) {
         let m = mask.bytes();
         let sb = src.bytes();
         for b in 0..batch {

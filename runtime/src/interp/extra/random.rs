@@ -36,7 +36,7 @@ fn put(buf: &mut [u8], loc: usize, v: u32) {
 fn fill_key(key: (u32, u32), buf: &mut [u8]) {
     let words = buf.len().div_ceil(4);
     let half = words / 2;
-    let even = words % 2 == 0;
+    let even = words.is_multiple_of(2);
     let second = half + usize::from(!even);
     for c in 0..half {
         let (a, b) = threefry2x32(key, (c as u32, (second + c) as u32));
