@@ -53,7 +53,42 @@ fn check_finite(m: &Mat<f64>, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Results for an operand with an empty matrix axis: every square result of
+/// non-zero size is the identity (U and Vt of an SVD), everything else zeros.
+fn empty_results(out: &[TensorType]) -> Res {
+    out.iter()
+        .map(|t| {
+            let shape = dims(t)?;
+            let r = shape.len();
+            let n: usize = shape.iter().product();
+            let mut v = vec![0.0; n];
+            if r >= 2 && shape[r - 1] == shape[r - 2] && shape[r - 1] > 0 {
+                let k = shape[r - 1];
+                for (i, x) in v.iter_mut().enumerate() {
+                    if (i % (k * k)) / k == i % k {
+                        *x = 1.0;
+                    }
+                }
+            }
+            if t.dtype == DType::C64 {
+                let c: Vec<Complex64> = v.iter().map(|&x| Complex64::new(x, 0.0)).collect();
+                complex_lit(t, &c)
+            } else {
+                lit(t, &v)
+            }
+        })
+        .collect()
+}
+
+fn has_empty_matrix(a: &Literal) -> bool {
+    let s = a.shape();
+    s[s.len() - 1] == 0 || s[s.len() - 2] == 0
+}
+
 pub fn qr(_: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
+    if has_empty_matrix(ops[0]) {
+        return empty_results(out);
+    }
     let (mats, _, _) = matrices(ops[0])?;
     let (mut q, mut r) = (Vec::new(), Vec::new());
     for a in &mats {
@@ -65,6 +100,9 @@ pub fn qr(_: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
 }
 
 pub fn svd(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
+    if has_empty_matrix(ops[0]) {
+        return empty_results(out);
+    }
     let (mats, _, _) = matrices(ops[0])?;
     let uv = attrs.bool("compute_uv")?;
     let (mut u, mut s, mut vt) = (Vec::new(), Vec::new(), Vec::new());
@@ -107,6 +145,9 @@ fn triangle(a: &Mat<f64>, lower: bool) -> Mat<f64> {
 }
 
 pub fn inverse(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
+    if has_empty_matrix(ops[0]) {
+        return empty_results(out);
+    }
     let (mats, _, _) = matrices(ops[0])?;
     let tri = attrs.bool("tri")?;
     let upper = attrs.bool("upper")?;
@@ -131,6 +172,9 @@ fn symmetric(a: &Mat<f64>, lower: bool) -> Mat<f64> {
 }
 
 pub fn cholesky(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
+    if has_empty_matrix(ops[0]) {
+        return empty_results(out);
+    }
     let (mats, _, _) = matrices(ops[0])?;
     let upper = attrs.bool("upper")?;
     let mut res = Vec::new();
@@ -150,6 +194,9 @@ pub fn cholesky(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
 }
 
 pub fn eigh(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
+    if has_empty_matrix(ops[0]) {
+        return empty_results(out);
+    }
     let (mats, _, _) = matrices(ops[0])?;
     let lower = attrs.str("uplo")? == "L";
     let vectors = attrs.bool("compute_eigenvectors")?;
@@ -173,6 +220,9 @@ pub fn eigh(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
 }
 
 pub fn eig(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
+    if has_empty_matrix(ops[0]) {
+        return empty_results(out);
+    }
     let (mats, _, _) = matrices(ops[0])?;
     let vectors = attrs.bool("compute_eigenvectors")?;
     let (mut w, mut v): (Vec<Complex64>, Vec<Complex64>) = (Vec::new(), Vec::new());

@@ -206,17 +206,14 @@ fn dequant_batches(
     let cols = ws[r - 1] * 32 / bits as usize;
     let per = rows * cols;
     let batch: Vec<usize> = ws[..r - 2].to_vec();
-    let mats = if per == 0 {
-        vec![]
-    } else {
-        all.chunks(per)
-            .map(|c| Dequantized {
-                values: c.to_vec(),
-                rows,
-                cols,
-            })
-            .collect()
-    };
+    let count: usize = batch.iter().product();
+    let mats = (0..count)
+        .map(|i| Dequantized {
+            values: all[i * per..(i + 1) * per].to_vec(),
+            rows,
+            cols,
+        })
+        .collect();
     Ok((mats, batch))
 }
 
