@@ -475,10 +475,26 @@ pub fn dequantize(t: Types, attrs: &Attrs) -> Out {
     let mut shape = t[0].shape.clone();
     let r = shape.len();
     shape[r - 1] = n;
-    let dtype = if mode == "affine" {
-        t[1].dtype
-    } else {
-        DType::F32
+    let dtype = match (mode, attrs.get("dtype")) {
+        ("affine", None) => t[1].dtype,
+        ("affine", Some(_)) => {
+            let d = attrs.dtype("dtype")?;
+            if d != t[1].dtype {
+                return Err(format!(
+                    "affine dequantize gives the scales' dtype {}, not {d}",
+                    t[1].dtype
+                ));
+            }
+            d
+        }
+        (_, None) => DType::BF16,
+        (_, Some(_)) => {
+            let d = attrs.dtype("dtype")?;
+            if !d.is_float() {
+                return Err(format!("dtype must be a float type, found {d}"));
+            }
+            d
+        }
     };
     one(TensorType::new(dtype, shape))
 }

@@ -341,6 +341,12 @@ const QUANT_ATTRS: &[AttrSpec] = &[
     ),
     req("mode", K::Str, "`affine`, `mxfp4`, `mxfp8` or `nvfp4`"),
 ];
+const DEQUANT_ATTRS: &[AttrSpec] = &[
+    req("group_size", K::Int, "elements sharing one scale (affine: 32, 64, 128)"),
+    req("bits", K::Int, "bits per element (affine: 2, 3, 4, 5, 6, 8)"),
+    req("mode", K::Str, "`affine`, `mxfp4`, `mxfp8` or `nvfp4`"),
+    opt("dtype", K::DType, "result dtype: affine gives the scales' dtype (and only accepts that); the fp modes default to bf16, as MLX"),
+];
 const QMM_ATTRS: &[AttrSpec] = &[
     req("group_size", K::Int, "elements sharing one scale"),
     req("bits", K::Int, "bits per element"),
@@ -614,7 +620,7 @@ define_ops! {
     Eigh = "tensor.eigh", Other, Exact(1), EIGH_ATTRS, infer_extra::eigh, "Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix read from triangle `uplo`.";
     Eig = "tensor.eig", Other, Exact(1), EIG_ATTRS, infer_extra::eig, "Eigenvalues and eigenvectors (columns) of a general matrix, as c64.";
     Quantize = "tensor.quantize", Other, Exact(1), QUANT_ATTRS, infer_extra::quantize, "Groups of the last axis to packed u32 words plus scales (and biases for affine), as MLX's quantize.";
-    Dequantize = "tensor.dequantize", Other, AtLeast(2), QUANT_ATTRS, infer_extra::dequantize, "(w, scales[, biases]): the inverse of tensor.quantize.";
+    Dequantize = "tensor.dequantize", Other, AtLeast(2), DEQUANT_ATTRS, infer_extra::dequantize, "(w, scales[, biases]): the inverse of tensor.quantize.";
     QuantizedMatmul = "tensor.quantized_matmul", Contraction, AtLeast(3), QMM_ATTRS, infer_extra::quantized_matmul, "(x, w, scales[, biases]): x @ dequantize(w) (transposed when `transpose`).";
     GatherQmm = "tensor.gather_qmm", Contraction, AtLeast(5), GATHER_QMM_ATTRS, infer_extra::gather_qmm, "(x, w, scales[, biases], lhs_idx, rhs_idx): per index position, x[lhs] @ dequantize(w[rhs]).";
     GatherMm = "tensor.gather_mm", Contraction, Exact(4), GATHER_MM_ATTRS, infer_extra::gather_mm, "(a, b, lhs_idx, rhs_idx): per index position, a[lhs] @ b[rhs] over flattened batch axes.";

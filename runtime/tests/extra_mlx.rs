@@ -6,7 +6,7 @@
 //! MLX's LAPACK and our faer may legitimately choose other signs or orders.
 
 use psionic_ir::ops::attr_name;
-use psionic_ir::{Attr, Attrs, DType, Literal, Opcode};
+use psionic_ir::{Attr, AttrKind, Attrs, DType, Literal, Opcode};
 use psionic_runtime::interp::extra::eval;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -79,6 +79,13 @@ fn load() -> Fixture {
     Fixture { tensors, cases }
 }
 
+fn is_dtype(op: Opcode, name: &str) -> bool {
+    op.def()
+        .attrs
+        .iter()
+        .any(|a| a.name == name && a.kind == AttrKind::DType)
+}
+
 fn attrs_of(op: Opcode, json: &Value) -> Attrs {
     let mut attrs = Attrs::new();
     for (k, v) in json.as_object().unwrap() {
@@ -87,6 +94,9 @@ fn attrs_of(op: Opcode, json: &Value) -> Attrs {
             Value::Bool(b) => Attr::Bool(*b),
             Value::Number(x) if x.is_i64() => Attr::Int(x.as_i64().unwrap()),
             Value::Number(x) => Attr::Float(x.as_f64().unwrap()),
+            Value::String(s) if is_dtype(op, k) => {
+                Attr::DType(DType::from_name(s).unwrap_or_else(|| panic!("dtype {s}")))
+            }
             Value::String(s) => Attr::Str(s.clone()),
             Value::Array(xs) => Attr::Ints(xs.iter().map(|x| x.as_i64().unwrap()).collect()),
             other => panic!("attribute {k} = {other}"),

@@ -163,6 +163,18 @@ for bits in [2, 3, 4, 5, 6, 8]:
 w = mx.concatenate([mx.zeros((1, 64)), mx.ones((1, 64)) * 3.0, mx.arange(64).reshape(1, 64) / 7.0])
 wq, sc, bi = mx.quantize(w, group_size=64, bits=4)
 case("quantize_special", "tensor.quantize", [w], [wq, sc, bi], {"group_size": 64, "bits": 4, "mode": "affine"}, check="exact")
+# Microscaling modes: dequantize (to f32 and f16) and quantized matmul.
+for mode, gs, bits in [("mxfp4", 32, 4), ("mxfp8", 32, 8), ("nvfp4", 16, 4)]:
+    w = randn(3, 64)
+    wq, sc = mx.quantize(w, group_size=gs, bits=bits, mode=mode)
+    for dt, dname in [(mx.float32, "f32"), (mx.float16, "f16")]:
+        deq = mx.dequantize(wq, sc, group_size=gs, bits=bits, mode=mode, dtype=dt)
+        case(f"dequantize_{mode}_{dname}", "tensor.dequantize", [wq, sc], [deq],
+             {"group_size": gs, "bits": bits, "mode": mode, "dtype": dname}, check="exact")
+    x = randn(2, 64)
+    y = mx.quantized_matmul(x, wq, sc, transpose=True, group_size=gs, bits=bits, mode=mode)
+    case(f"qmm_{mode}", "tensor.quantized_matmul", [x, wq, sc], [y],
+         {"group_size": gs, "bits": bits, "mode": mode, "transpose": True}, rtol=1e-4, atol=1e-3)
 # gather_qmm: x (B, M, K), w (E, N, K/pack), indices of one shape.
 x = randn(3, 2, 128)
 wq, sc, bi = mx.quantize(randn(4, 8, 128), group_size=64, bits=4)

@@ -9,8 +9,9 @@
 //! u32 words for 2/4/8 bits, 3- or 5-byte packs of 8 elements for 3/5 bits and
 //! 3-byte packs of 4 elements for 6 bits.
 //!
-//! The microscaling modes (`mxfp4`, `mxfp8`, `nvfp4`) dequantize and multiply;
-//! quantizing to them is refused with a message.
+//! The microscaling modes (`mxfp4`, `mxfp8`, `nvfp4`, without a global
+//! scale) dequantize and multiply as MLX's fallback does; quantizing to them
+//! is refused with a message.
 
 use super::{broadcast_index, dims, lit, matmul_f64, round_to, Res};
 use psionic_ir::infer_extra::quant_params;
@@ -142,10 +143,10 @@ fn dequant_values(
             }
             _ => {
                 let code = read_f64(DType::U8, &scales.bytes()[g..]) as u8;
+                // e8m0 scales are 2^(code - 127) (code 255 overflows to inf
+                // in f32, as in MLX's fallback); nvfp4 scales are e4m3.
                 let scale = if mode == "nvfp4" {
                     e4m3(code)
-                } else if code == 0xff {
-                    f64::NAN
                 } else {
                     2f64.powi(code as i32 - 127)
                 };
