@@ -107,7 +107,7 @@ pub fn conv_out_len(
 
 pub fn conv_general(t: Types, attrs: &Attrs) -> Out {
     let (x, w) = (t[0], t[1]);
-    if x.dtype != w.dtype || !x.dtype.is_inexact() {
+    if x.dtype != w.dtype || !x.dtype.is_float() {
         return Err(format!(
             "input and weight must share one float dtype, found {x} and {w}"
         ));

@@ -159,6 +159,17 @@ fn batches(l: &Literal) -> (Vec<Vec<f64>>, usize, usize) {
     (v.chunks(r * c).map(|m| m.to_vec()).collect(), r, c)
 }
 
+/// Complex matrices of the last two axes.
+fn cbatches(l: &Literal) -> (Vec<Vec<(f64, f64)>>, usize, usize) {
+    let s = l.shape();
+    let (r, c) = (s[s.len() - 2], s[s.len() - 1]);
+    (pairs(l).chunks(r * c).map(|m| m.to_vec()).collect(), r, c)
+}
+
+fn cmul(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0)
+}
+
 /// QR with R's diagonal made non-negative (the unique normalization).
 fn normalize_qr(q: &Literal, r: &Literal) -> (Vec<f64>, Vec<f64>) {
     let (qs, m, k) = batches(q);
@@ -270,22 +281,25 @@ fn check_case(name: &str, spec: &Value, fx: &Fixture) -> Result<(), String> {
                 same_type(g, w)?;
             }
             close(&pairs(&got[1]), &pairs(want[1]), rtol, atol)?;
-            // U diag(S) Vt must rebuild the input.
-            let (us, m, _) = batches(&got[0]);
-            let (vts, n, _) = batches(&got[2]);
-            let (a, _, _) = batches(ins[0]);
+            // U diag(S) Vt must rebuild the input (complex arithmetic).
+            let (us, m, _) = cbatches(&got[0]);
+            let (vts, n, _) = cbatches(&got[2]);
+            let (a, _, _) = cbatches(ins[0]);
             let s = got[1].to_f64_vec();
             let k = m.min(n);
             for b in 0..us.len() {
                 for i in 0..m {
                     for j in 0..n {
-                        let v: f64 = (0..k)
-                            .map(|p| us[b][i * m + p] * s[b * k + p] * vts[b][p * n + j])
-                            .sum();
+                        let mut v = (0.0, 0.0);
+                        for p in 0..k {
+                            let t = cmul(us[b][i * m + p], vts[b][p * n + j]);
+                            v.0 += t.0 * s[b * k + p];
+                            v.1 += t.1 * s[b * k + p];
+                        }
                         let want = a[b][i * n + j];
-                        if (v - want).abs() > 1e-4 + 1e-4 * want.abs() {
+                        if (v.0 - want.0).abs() > 1e-4 || (v.1 - want.1).abs() > 1e-4 {
                             return Err(format!(
-                                "U S Vt differs from A at batch {b} ({i}, {j}): {v} vs {want}"
+                                "U S Vt differs from A at batch {b} ({i}, {j}): {v:?} vs {want:?}"
                             ));
                         }
                     }
@@ -297,12 +311,43 @@ fn check_case(name: &str, spec: &Value, fx: &Fixture) -> Result<(), String> {
                 same_type(g, w)?;
             }
             close(&pairs(&got[0]), &pairs(want[0]), rtol, atol)?;
-            close(
-                &reals(&normalize_columns(&got[1])),
-                &reals(&normalize_columns(want[1])),
-                rtol,
-                atol,
-            )?;
+            if got[1].dtype() == DType::C64 {
+                // Complex eigenvectors have a free phase: check A v = w v with
+                // A Hermitian from the upper triangle (the fixtures use "U").
+                let (a, n, _) = cbatches(ins[0]);
+                let (vs, _, _) = cbatches(&got[1]);
+                let w = got[0].to_f64_vec();
+                for b in 0..a.len() {
+                    for col in 0..n {
+                        for i in 0..n {
+                            let mut av = (0.0, 0.0);
+                            for j in 0..n {
+                                let aij = if i <= j {
+                                    a[b][i * n + j]
+                                } else {
+                                    let c = a[b][j * n + i];
+                                    (c.0, -c.1)
+                                };
+                                let t = cmul(aij, vs[b][j * n + col]);
+                                av.0 += t.0;
+                                av.1 += t.1;
+                            }
+                            let x = vs[b][i * n + col];
+                            let lam = w[b * n + col];
+                            if (av.0 - lam * x.0).abs() > 1e-4 || (av.1 - lam * x.1).abs() > 1e-4 {
+                                return Err(format!("A v != w v at batch {b}, column {col}"));
+                            }
+                        }
+                    }
+                }
+            } else {
+                close(
+                    &reals(&normalize_columns(&got[1])),
+                    &reals(&normalize_columns(want[1])),
+                    rtol,
+                    atol,
+                )?;
+            }
         }
         "eig" => {
             for (g, w) in got.iter().zip(&want) {

@@ -2,12 +2,13 @@
 //! `faer`: `tensor.qr`, `tensor.svd`, `tensor.inverse`, `tensor.cholesky`,
 //! `tensor.eigh`, `tensor.eig`.
 //!
-//! Factorizations are unique only up to signs (QR, SVD, eigenvectors) and
+//! SVD and `eigh` also take c64 (Hermitian for `eigh`); the others take real
+//! matrices. Factorizations are unique only up to signs (QR, SVD, eigenvectors) and
 //! order (`eig`); these follow faer's conventions, which need not match
 //! LAPACK's choices in MLX. Unique results (singular values, `eigh`
 //! eigenvalues, inverses, Cholesky factors) match MLX within rounding.
 
-use super::{complex_lit, dims, lit, Res};
+use super::{complex_lit, complexes, dims, lit, Res};
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, Side};
 use num_complex::Complex64;
@@ -16,9 +17,7 @@ use psionic_ir::{Attrs, DType, Literal, TensorType};
 /// The operand as a list of (rows x cols) f64 matrices.
 fn matrices(a: &Literal) -> Result<(Vec<Mat<f64>>, usize, usize), String> {
     if a.dtype() == DType::C64 {
-        return Err(
-            "the interpreter's linear algebra takes real matrices (f32 or f64), not c64".into(),
-        );
+        return Err("this factorization takes real matrices (f32 or f64), not c64".into());
     }
     let s = a.shape();
     let (m, n) = (s[s.len() - 2], s[s.len() - 1]);
@@ -102,6 +101,9 @@ pub fn qr(_: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
 pub fn svd(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     if has_empty_matrix(ops[0]) {
         return empty_results(out);
+    }
+    if ops[0].dtype() == DType::C64 {
+        return svd_complex(attrs, ops, out);
     }
     let (mats, _, _) = matrices(ops[0])?;
     let uv = attrs.bool("compute_uv")?;
@@ -197,6 +199,9 @@ pub fn eigh(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     if has_empty_matrix(ops[0]) {
         return empty_results(out);
     }
+    if ops[0].dtype() == DType::C64 {
+        return eigh_complex(attrs, ops, out);
+    }
     let (mats, _, _) = matrices(ops[0])?;
     let lower = attrs.str("uplo")? == "L";
     let vectors = attrs.bool("compute_eigenvectors")?;
@@ -249,6 +254,110 @@ pub fn eig(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     }
     let _ = dims(&out[0])?;
     let mut outs = vec![complex_lit(&out[0], &w)?];
+    if vectors {
+        outs.push(complex_lit(&out[1], &v)?);
+    }
+    Ok(outs)
+}
+
+// ---- complex (c64) SVD and Hermitian eigendecomposition ----
+
+/// The c64 operand as a list of (rows x cols) complex matrices.
+fn complex_matrices(a: &Literal) -> Vec<Mat<faer::c64>> {
+    let s = a.shape();
+    let (m, n) = (s[s.len() - 2], s[s.len() - 1]);
+    let v = complexes(a);
+    let per = m * n;
+    (0..v.len() / per)
+        .map(|b| {
+            Mat::from_fn(m, n, |i, j| {
+                let c = v[b * per + i * n + j];
+                faer::c64::new(c.re, c.im)
+            })
+        })
+        .collect()
+}
+
+fn push_complex(out: &mut Vec<Complex64>, m: faer::MatRef<'_, faer::c64>) {
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            let c = m[(i, j)];
+            out.push(Complex64::new(c.re, c.im));
+        }
+    }
+}
+
+fn check_finite_complex(m: &Mat<faer::c64>, what: &str) -> Result<(), String> {
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            let c = m[(i, j)];
+            if !(c.re.is_finite() && c.im.is_finite()) {
+                return Err(format!("{what}: the matrix has a non-finite entry"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn svd_complex(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
+    let uv = attrs.bool("compute_uv")?;
+    let (mut u, mut s, mut vt) = (Vec::new(), Vec::new(), Vec::new());
+    for a in &complex_matrices(ops[0]) {
+        check_finite_complex(a, "svd")?;
+        let f = a
+            .svd()
+            .map_err(|e| format!("svd did not converge: {e:?}"))?;
+        s.extend(f.S().column_vector().iter().map(|c| c.re));
+        if uv {
+            push_complex(&mut u, f.U());
+            // A = U S V^H, and MLX gives Vt = V^H.
+            let vm = f.V();
+            for i in 0..vm.ncols() {
+                for j in 0..vm.nrows() {
+                    let c = vm[(j, i)];
+                    vt.push(Complex64::new(c.re, -c.im));
+                }
+            }
+        }
+    }
+    if uv {
+        Ok(vec![
+            complex_lit(&out[0], &u)?,
+            lit(&out[1], &s)?,
+            complex_lit(&out[2], &vt)?,
+        ])
+    } else {
+        Ok(vec![lit(&out[0], &s)?])
+    }
+}
+
+fn eigh_complex(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
+    let lower = attrs.str("uplo")? == "L";
+    let vectors = attrs.bool("compute_eigenvectors")?;
+    let (mut w, mut v) = (Vec::new(), Vec::new());
+    for a in &complex_matrices(ops[0]) {
+        check_finite_complex(a, "eigh")?;
+        // The Hermitian matrix read from one triangle (the diagonal's
+        // imaginary parts are ignored, as LAPACK does).
+        let h = Mat::from_fn(a.nrows(), a.ncols(), |i, j| {
+            if i == j {
+                faer::c64::new(a[(i, i)].re, 0.0)
+            } else if (i > j) == lower {
+                a[(i, j)]
+            } else {
+                let c = a[(j, i)];
+                faer::c64::new(c.re, -c.im)
+            }
+        });
+        let f = h
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|e| format!("eigh did not converge: {e:?}"))?;
+        w.extend(f.S().column_vector().iter().map(|c| c.re));
+        if vectors {
+            push_complex(&mut v, f.U());
+        }
+    }
+    let mut outs = vec![lit(&out[0], &w)?];
     if vectors {
         outs.push(complex_lit(&out[1], &v)?);
     }
