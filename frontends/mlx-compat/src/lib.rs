@@ -45,6 +45,7 @@
 
 pub mod array;
 pub mod error;
+pub mod io;
 pub mod lower;
 pub mod methods;
 pub mod operators;
