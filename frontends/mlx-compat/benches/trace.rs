@@ -38,6 +38,9 @@ fn main() {
     let ns = |s: f64| s * 1e9 / N as f64;
     println!("trace of a {N}-op chain (best of {RUNS}):");
     println!("  build graph   {:8.1} ns/op", ns(build_best));
-    println!("  lower to IR   {:8.1} ns/op (includes dropping the graph)", ns(lower_best));
+    println!(
+        "  lower to IR   {:8.1} ns/op (includes dropping the graph)",
+        ns(lower_best)
+    );
     println!("  total         {:8.1} ns/op", ns(total_best));
 }

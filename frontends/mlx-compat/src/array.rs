@@ -156,7 +156,11 @@ impl Array {
     /// Size of `axis` (negative counts from the end), if in range.
     pub fn dim(&self, axis: i32) -> Option<i64> {
         let r = self.ndim() as i64;
-        let a = if axis < 0 { axis as i64 + r } else { axis as i64 };
+        let a = if axis < 0 {
+            axis as i64 + r
+        } else {
+            axis as i64
+        };
         if (0..r).contains(&a) {
             Some(self.0.ty.shape[a as usize])
         } else {
@@ -238,7 +242,10 @@ pub(crate) fn build1(
     let mut r = build(op, opcode, inputs, attrs)?;
     match r.len() {
         1 => Ok(r.swap_remove(0)),
-        n => Err(Error::new(op, format!("`{opcode}` gave {n} results, expected 1"))),
+        n => Err(Error::new(
+            op,
+            format!("`{opcode}` gave {n} results, expected 1"),
+        )),
     }
 }
 
@@ -378,9 +385,8 @@ impl Scalar {
             Scalar::Int(i) if dtype.is_integral() => {
                 let mut b = Vec::new();
                 psionic_ir::literal::push_i64(&mut b, dtype, i);
-                Literal::from_bytes(dtype, Vec::new(), b).unwrap_or_else(|_| {
-                    Literal::scalar_f64(dtype, i as f64)
-                })
+                Literal::from_bytes(dtype, Vec::new(), b)
+                    .unwrap_or_else(|_| Literal::scalar_f64(dtype, i as f64))
             }
             s => {
                 let mut b = Vec::new();

@@ -4,15 +4,22 @@
 //! graph), the MLX-named ops with NumPy broadcasting and MLX dtype promotion
 //! made explicit as `tensor.broadcast` / `tensor.cast`, evaluation through
 //! the reference interpreter ([`eval`]), and tracing of Rust closures into
-//! IR functions ([`trace`]). It maps MLX names onto `psionic-ir` ops and
+//! IR functions ([`trace`]) and back ([`apply`] replays a function, say
+//! one made by a transform, on arrays). It maps MLX names onto `psionic-ir` ops and
 //! must never be depended on by the IR, passes, codegen or runtime.
 //!
-//! ```ignore
+//! ```
 //! use psionic_mlx::*;
+//! # fn main() -> Result<(), Error> {
 //! let x = array(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
 //! let y = (&x * 2.0 + 1).sum(Axes::All, false);
-//! assert_eq!(y.item::<f32>()?, 23.0);
+//! assert_eq!(y.item::<f32>()?, 24.0);
 //! let f = trace(|a| vec![softmax(&a[0], -1, false)], &[x.ty().clone()])?;
+//! assert_eq!(f.ops.len(), 1);
+//! let e = try_add(&x, &zeros(&[3], DType::F32)).unwrap_err();
+//! assert_eq!(e.to_string(), "add: shapes [2,2] and [3] cannot be broadcast");
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! # Laziness and cost
@@ -43,6 +50,7 @@
 //! transcendental ops promote integers to f32; `sum`/`prod` accumulate
 //! small integers in i32/u32.
 
+pub mod apply;
 pub mod array;
 pub mod error;
 pub mod io;
@@ -52,6 +60,7 @@ pub mod operators;
 pub use operators::ScalarOperand;
 pub mod ops;
 
+pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};
 pub use error::Error;
 pub use lower::{eval, eval_plan, trace, trace_with};

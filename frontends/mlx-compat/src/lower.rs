@@ -185,9 +185,7 @@ impl Lowering {
 
 /// Runs a function on the reference interpreter.
 fn interpret(func: &Func, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
-    // INTERP-PENDING: replaced by psionic_runtime::interp::run_func once it lands on main.
-    let _ = (func, inputs);
-    Err(Error::new("eval", "the reference interpreter has not landed yet"))
+    psionic_runtime::interp::run_func(func, inputs).map_err(|e| Error::new("eval", e.to_string()))
 }
 
 /// Lowers what [`eval`] of `arrays` would run: the unevaluated part of their
@@ -234,7 +232,11 @@ pub fn eval(arrays: &[&Array]) -> Result<(), Error> {
     if out.len() != keep.len() {
         return Err(Error::new(
             "eval",
-            format!("the interpreter returned {} values for {} results", out.len(), keep.len()),
+            format!(
+                "the interpreter returned {} values for {} results",
+                out.len(),
+                keep.len()
+            ),
         ));
     }
     for (a, lit) in keep.iter().zip(out) {
@@ -253,7 +255,9 @@ pub fn eval(arrays: &[&Array]) -> Result<(), Error> {
 /// Traces `f` on placeholder inputs of `input_types` into a function
 /// `main`: the closure's graph, from its outputs back to the inputs, with
 /// shared subgraphs emitted once and captured evaluated arrays as
-/// `tensor.constant`. An output may be an input. Input dims may be
+/// `tensor.constant`. A captured array that is not evaluated yet
+/// contributes its graph instead (evaluate it first to capture its data).
+/// An output may be an input. Input dims may be
 /// [`psionic_ir::DYN`] (shapeless tracing) where every op used allows it.
 pub fn trace<F>(f: F, input_types: &[TensorType]) -> Result<Func, Error>
 where

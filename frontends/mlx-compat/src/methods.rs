@@ -32,12 +32,42 @@ macro_rules! reduce_methods {
 
 impl Array {
     binary_methods!(
-        add, subtract, multiply, divide, floor_divide, remainder, power, maximum, minimum,
-        equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or
+        add,
+        subtract,
+        multiply,
+        divide,
+        floor_divide,
+        remainder,
+        power,
+        maximum,
+        minimum,
+        equal,
+        not_equal,
+        less,
+        less_equal,
+        greater,
+        greater_equal,
+        logical_and,
+        logical_or
     );
     unary_methods!(
-        abs, negative, square, sqrt, rsqrt, reciprocal, exp, log, sin, cos, tanh, sigmoid, floor,
-        ceil, isnan, logical_not, stop_gradient
+        abs,
+        negative,
+        square,
+        sqrt,
+        rsqrt,
+        reciprocal,
+        exp,
+        log,
+        sin,
+        cos,
+        tanh,
+        sigmoid,
+        floor,
+        ceil,
+        isnan,
+        logical_not,
+        stop_gradient
     );
     reduce_methods!(sum, prod, max, min, all, any, mean, logsumexp);
 

@@ -47,7 +47,10 @@ fn long_chain_builds_in_constant_time_per_op_and_traces_to_one_op_each() {
     // Linear, not quadratic: five times the ops cost about five times as
     // much (a quadratic builder would cost 25 times as much).
     let small = (0..3).map(|_| chain(N / 5).2).fold(f64::MAX, f64::min);
-    assert!(total < 12.0 * small + 0.05, "{total}s vs {small}s for a fifth");
+    assert!(
+        total < 12.0 * small + 0.05,
+        "{total}s vs {small}s for a fifth"
+    );
 }
 
 #[test]
@@ -141,7 +144,11 @@ fn dtypes_match_mlx() {
         ("cumsum i8", cumsum(&i8_, None, false, true), DType::I8),
         ("sqrt i32", sqrt(&i32_), DType::F32),
         ("floor i32", floor(&i32_), DType::I32),
-        ("logsumexp i32", logsumexp(&i32_, Axes::All, false), DType::F32),
+        (
+            "logsumexp i32",
+            logsumexp(&i32_, Axes::All, false),
+            DType::F32,
+        ),
         ("softmax i32", softmax(&i32_, -1, false), DType::F32),
         ("logaddexp int", logaddexp(&i32_, &i32_), DType::F32),
         ("arctan2 int", arctan2(&i32_, &i32_), DType::F32),
@@ -150,7 +157,11 @@ fn dtypes_match_mlx() {
         ("where 1 2.0", r#where(&b, 1, 2.0), DType::F32),
         ("where f16 2.0", r#where(&b, &f16_, 2.0), DType::F16),
         ("where i8 2", r#where(&b, &i8_, 2), DType::I8),
-        ("concat i8 f16", concatenate(&[i8_.clone(), f16_.clone()], 0), DType::F16),
+        (
+            "concat i8 f16",
+            concatenate(&[i8_.clone(), f16_.clone()], 0),
+            DType::F16,
+        ),
         ("-u32", -&u32_, DType::U32),
         ("argmax", argmax(&i32_, None, false), DType::U32),
         ("argsort", argsort(&i32_, None), DType::U32),
@@ -178,28 +189,47 @@ fn shapes_match_mlx() {
         ("transpose", transpose(&x), vec![4, 3, 2]),
         ("expand", expand_dims(&m, [0, -1]), vec![1, 2, 3, 1]),
         ("flatten", flatten(&x, 1, 2), vec![2, 12]),
-        ("unflatten", unflatten(&zeros(&[2, 12], DType::F32), 1, &[3, -1]), vec![2, 3, 4]),
-        ("squeeze", squeeze(&zeros(&[1, 2, 1], DType::F32), Axes::All), vec![2]),
-        ("slice rev", slice(&m, &[-1, 1], &[i32::MIN, i32::MAX], &[-1, 1]), vec![2, 2]),
+        (
+            "unflatten",
+            unflatten(&zeros(&[2, 12], DType::F32), 1, &[3, -1]),
+            vec![2, 3, 4],
+        ),
+        (
+            "squeeze",
+            squeeze(&zeros(&[1, 2, 1], DType::F32), Axes::All),
+            vec![2],
+        ),
+        (
+            "slice rev",
+            slice(&m, &[-1, 1], &[i32::MIN, i32::MAX], &[-1, 1]),
+            vec![2, 2],
+        ),
         ("stack", stack(&[m.clone(), m.clone()], 1), vec![2, 2, 3]),
         ("pad", pad(&m, &[(1, 0), (0, 2)], 9), vec![3, 5]),
-        (
-            "matmul 1d2d",
-            matmul(&zeros(&[2], DType::F32), &m),
-            vec![3],
-        ),
+        ("matmul 1d2d", matmul(&zeros(&[2], DType::F32), &m), vec![3]),
         (
             "matmul batch",
-            matmul(&zeros(&[2, 1, 2, 3], DType::F32), &zeros(&[3, 3, 1], DType::F32)),
+            matmul(
+                &zeros(&[2, 1, 2, 3], DType::F32),
+                &zeros(&[3, 3, 1], DType::F32),
+            ),
             vec![2, 3, 2, 1],
         ),
-        ("matmul vv", matmul(&zeros(&[3], DType::F32), &zeros(&[3], DType::F32)), vec![]),
+        (
+            "matmul vv",
+            matmul(&zeros(&[3], DType::F32), &zeros(&[3], DType::F32)),
+            vec![],
+        ),
         (
             "take",
             take(&m, &array(&[0i32, 2, 1, -1], &[2, 2]), Some(1)),
             vec![2, 2, 2],
         ),
-        ("take flat", take(&m, &array(&[0i32, 5], &[2]), None), vec![2]),
+        (
+            "take flat",
+            take(&m, &array(&[0i32, 5], &[2]), None),
+            vec![2],
+        ),
         (
             "take_along",
             take_along_axis(&m, &array(&[0i32, 2], &[2, 1]), Some(1)),
@@ -208,10 +238,18 @@ fn shapes_match_mlx() {
         ("topk", topk(&zeros(&[8], DType::I32), 3, Some(-1)), vec![3]),
         ("sum keep", sum(&x, [0, -1], true), vec![1, 3, 1]),
         ("argmax keep none", argmax(&x, None, true), vec![1, 1, 1]),
-        ("index", x.index(&[Idx::Int(1), Idx::NewAxis, Idx::Ellipsis, Idx::range(1, 3)]), vec![1, 3, 2]),
+        (
+            "index",
+            x.index(&[Idx::Int(1), Idx::NewAxis, Idx::Ellipsis, Idx::range(1, 3)]),
+            vec![1, 3, 2],
+        ),
         (
             "index array",
-            x.index(&[Idx::full(), Idx::Array(array(&[0i32, 2, 1], &[3])), Idx::Int(-1)]),
+            x.index(&[
+                Idx::full(),
+                Idx::Array(array(&[0i32, 2, 1], &[3])),
+                Idx::Int(-1),
+            ]),
             vec![2, 3],
         ),
         ("tril", tril(&m, -1), vec![2, 3]),
@@ -243,7 +281,10 @@ fn errors_name_the_op_and_shapes_and_propagate() {
     let a = zeros(&[2, 3], DType::F32);
     let b = zeros(&[4], DType::F32);
     let e = try_add(&a, &b).unwrap_err();
-    assert_eq!(e.to_string(), "add: shapes [2,3] and [4] cannot be broadcast");
+    assert_eq!(
+        e.to_string(),
+        "add: shapes [2,3] and [4] cannot be broadcast"
+    );
     // The infallible form records it; later ops carry it to eval and trace.
     let c = (&a + &b).exp().sum(Axes::All, false);
     assert_eq!(c.error(), Some(&e));
@@ -255,10 +296,13 @@ fn errors_name_the_op_and_shapes_and_propagate() {
     let e = try_matmul(&array(&[1i32, 2], &[1, 2]), &array(&[3i32, 4], &[2, 1])).unwrap_err();
     assert!(e.message.contains("floating point"), "{e}");
     let e = try_sum(&a, 2, false).unwrap_err();
-    assert_eq!(e.to_string(), "sum: axis 2 is out of bounds for an array of rank 2");
+    assert_eq!(
+        e.to_string(),
+        "sum: axis 2 is out of bounds for an array of rank 2"
+    );
     let e = try_reshape(&a, &[4]).unwrap_err();
     assert!(e.to_string().starts_with("reshape:"), "{e}");
-    let e = try_add(&array(&[1i8], &[1]), 1000).unwrap_err();
+    let e = try_add(array(&[1i8], &[1]), 1000).unwrap_err();
     assert_eq!(e.to_string(), "add: converting 1000 to i8 would overflow");
     let e = try_array(&[1.0f32, 2.0], &[3]).unwrap_err();
     assert_eq!(e.to_string(), "array: 2 values given for shape [3]");
@@ -288,7 +332,10 @@ fn shared_subgraphs_are_emitted_once_and_outputs_may_be_inputs() {
 fn captured_arrays_become_constants() {
     let w = array(&[1.0f32, 2.0, 3.0], &[3]);
     let f = trace(|x| vec![&x[0] * &w + &w], &[tt(DType::F32, &[3])]).unwrap();
-    assert_eq!(opcodes(&f), [Opcode::Constant, Opcode::Multiply, Opcode::Add]);
+    assert_eq!(
+        opcodes(&f),
+        [Opcode::Constant, Opcode::Multiply, Opcode::Add]
+    );
     let c = f.ops[0].attrs.dense("value").unwrap();
     assert_eq!(c.to_f64_vec(), [1.0, 2.0, 3.0]);
 }

@@ -2,7 +2,9 @@
 //! `zeros_like`, `ones_like`, `arange`, `linspace`, `eye`, `identity`,
 //! `tri`, `tril`, `triu`.
 
-use super::elementwise::{scalar_array, try_divide, try_equal, try_less_equal, try_subtract, try_where};
+use super::elementwise::{
+    scalar_array, try_divide, try_equal, try_less_equal, try_subtract, try_where,
+};
 use super::{cast_to, dims, full_of, infallible};
 use crate::array::{build1, Array, Element, Scalar};
 use crate::error::{shape_str, Error};
@@ -11,7 +13,9 @@ use psionic_ir::{Attr, Attrs, DType, Literal, Opcode};
 /// An array of `shape` from row-major host data.
 pub fn try_array<T: Element>(data: &[T], shape: &[i32]) -> Result<Array, Error> {
     let dims_ = dims("array", shape)?;
-    let n = dims_.iter().try_fold(1usize, |a, &d| a.checked_mul(d as usize));
+    let n = dims_
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d as usize));
     if n != Some(data.len()) {
         return Err(Error::new(
             "array",
@@ -61,7 +65,21 @@ macro_rules! from_scalar {
         }
     )*};
 }
-from_scalar!(bool, u8, u16, u32, u64, i8, i16, i32, i64, f32, f64, half::f16, half::bf16);
+from_scalar!(
+    bool,
+    u8,
+    u16,
+    u32,
+    u64,
+    i8,
+    i16,
+    i32,
+    i64,
+    f32,
+    f64,
+    half::f16,
+    half::bf16
+);
 
 /// An array of `shape` filled with `value` converted to `dtype`.
 pub fn try_full(shape: &[i32], value: f64, dtype: DType) -> Result<Array, Error> {
@@ -88,7 +106,13 @@ pub fn try_ones_like(x: &Array) -> Result<Array, Error> {
 /// `value` in the shape and dtype of `x`.
 pub fn try_full_like(x: &Array, value: f64) -> Result<Array, Error> {
     x.check()?;
-    scalar_array("full_like", Scalar::Float(value), x.dtype(), x.shape(), &[x])
+    scalar_array(
+        "full_like",
+        Scalar::Float(value),
+        x.dtype(),
+        x.shape(),
+        &[x],
+    )
 }
 
 /// `start, start + step, ...` below `stop`, as `dtype`.

@@ -97,7 +97,11 @@ fn broadcast_along(op: &str, x: &Array, idx: &Array, axis: usize) -> Result<(Arr
 pub fn try_take_along_axis(x: &Array, indices: &Array, axis: Option<i32>) -> Result<Array, Error> {
     check_indices("take_along_axis", indices)?;
     let (x, idx, axis) = match axis {
-        Some(a) => (x.clone(), indices.clone(), norm_axis("take_along_axis", a as i64, x.ndim())?),
+        Some(a) => (
+            x.clone(),
+            indices.clone(),
+            norm_axis("take_along_axis", a as i64, x.ndim())?,
+        ),
         None => (try_reshape(x, &[-1])?, try_reshape(indices, &[-1])?, 0),
     };
     let (xb, ib) = broadcast_along("take_along_axis", &x, &idx, axis)?;
@@ -132,8 +136,16 @@ fn scatter_along(
     }
     let mut target = x.shape().to_vec();
     target[axis] = indices.shape()[axis];
-    let idx = broadcast_to_shape(op, indices, &target, &[])
-        .map_err(|_| Error::new(op, format!("indices of shape {} do not broadcast to {}", shape_str(indices.shape()), shape_str(&target))))?;
+    let idx = broadcast_to_shape(op, indices, &target, &[]).map_err(|_| {
+        Error::new(
+            op,
+            format!(
+                "indices of shape {} do not broadcast to {}",
+                shape_str(indices.shape()),
+                shape_str(&target)
+            ),
+        )
+    })?;
     let vals = conform(op, values.into_operand(), &idx.clone())
         .and_then(|v| cast_to(op, &v, x.dtype()))?;
     build1(
@@ -148,12 +160,22 @@ fn scatter_along(
 
 /// `x` with `values` written at `indices` along `axis` (the inverse of
 /// `take_along_axis`).
-pub fn try_put_along_axis(x: &Array, indices: &Array, values: impl IntoOperand, axis: i32) -> Result<Array, Error> {
+pub fn try_put_along_axis(
+    x: &Array,
+    indices: &Array,
+    values: impl IntoOperand,
+    axis: i32,
+) -> Result<Array, Error> {
     scatter_along("put_along_axis", "none", x, indices, values, axis)
 }
 
 /// `x` with `values` added at `indices` along `axis` (duplicates accumulate).
-pub fn try_scatter_add_along_axis(x: &Array, indices: &Array, values: impl IntoOperand, axis: i32) -> Result<Array, Error> {
+pub fn try_scatter_add_along_axis(
+    x: &Array,
+    indices: &Array,
+    values: impl IntoOperand,
+    axis: i32,
+) -> Result<Array, Error> {
     scatter_along("scatter_add_along_axis", "sum", x, indices, values, axis)
 }
 
@@ -168,7 +190,12 @@ fn index_arrays(op: &str, indices: &[Array]) -> Result<Vec<Array>, Error> {
 /// MLX's `gather`: for each position of the (broadcast) `indices`, the slice
 /// of `slice_sizes` starting at those indices along `axes`; the result's
 /// shape is `indices.shape ++ slice_sizes`.
-pub fn try_gather(x: &Array, indices: &[Array], axes: &[i32], slice_sizes: &[i32]) -> Result<Array, Error> {
+pub fn try_gather(
+    x: &Array,
+    indices: &[Array],
+    axes: &[i32],
+    slice_sizes: &[i32],
+) -> Result<Array, Error> {
     x.check()?;
     let idx = index_arrays("gather", indices)?;
     let axes = axes
@@ -219,29 +246,59 @@ fn scatter_op(
 /// MLX's `scatter`: `x` with update slices written at `indices` along
 /// `axes`; `updates` has shape `indices.shape ++ slice shape` (slice rank =
 /// `x`'s rank).
-pub fn try_scatter(x: &Array, indices: &[Array], updates: &Array, axes: &[i32]) -> Result<Array, Error> {
+pub fn try_scatter(
+    x: &Array,
+    indices: &[Array],
+    updates: &Array,
+    axes: &[i32],
+) -> Result<Array, Error> {
     scatter_op("scatter", "none", x, indices, updates, axes)
 }
 /// [`try_scatter`] adding updates (duplicates accumulate).
-pub fn try_scatter_add(x: &Array, indices: &[Array], updates: &Array, axes: &[i32]) -> Result<Array, Error> {
+pub fn try_scatter_add(
+    x: &Array,
+    indices: &[Array],
+    updates: &Array,
+    axes: &[i32],
+) -> Result<Array, Error> {
     scatter_op("scatter_add", "sum", x, indices, updates, axes)
 }
 /// [`try_scatter`] multiplying.
-pub fn try_scatter_prod(x: &Array, indices: &[Array], updates: &Array, axes: &[i32]) -> Result<Array, Error> {
+pub fn try_scatter_prod(
+    x: &Array,
+    indices: &[Array],
+    updates: &Array,
+    axes: &[i32],
+) -> Result<Array, Error> {
     scatter_op("scatter_prod", "prod", x, indices, updates, axes)
 }
 /// [`try_scatter`] keeping the maximum.
-pub fn try_scatter_max(x: &Array, indices: &[Array], updates: &Array, axes: &[i32]) -> Result<Array, Error> {
+pub fn try_scatter_max(
+    x: &Array,
+    indices: &[Array],
+    updates: &Array,
+    axes: &[i32],
+) -> Result<Array, Error> {
     scatter_op("scatter_max", "max", x, indices, updates, axes)
 }
 /// [`try_scatter`] keeping the minimum.
-pub fn try_scatter_min(x: &Array, indices: &[Array], updates: &Array, axes: &[i32]) -> Result<Array, Error> {
+pub fn try_scatter_min(
+    x: &Array,
+    indices: &[Array],
+    updates: &Array,
+    axes: &[i32],
+) -> Result<Array, Error> {
     scatter_op("scatter_min", "min", x, indices, updates, axes)
 }
 
 /// A slice of shape `slice_size` whose start along `axes` is given by the
 /// 1-d integer array `start` (clamped in range), as MLX's dynamic `slice`.
-pub fn try_dynamic_slice(x: &Array, start: &Array, axes: &[i32], slice_size: &[i32]) -> Result<Array, Error> {
+pub fn try_dynamic_slice(
+    x: &Array,
+    start: &Array,
+    axes: &[i32],
+    slice_size: &[i32],
+) -> Result<Array, Error> {
     x.check()?;
     check_indices("dynamic_slice", start)?;
     let axes = axes
@@ -259,7 +316,12 @@ pub fn try_dynamic_slice(x: &Array, start: &Array, axes: &[i32], slice_size: &[i
 }
 
 /// `x` with the slice at `start` (along `axes`) replaced by `update`.
-pub fn try_dynamic_slice_update(x: &Array, update: &Array, start: &Array, axes: &[i32]) -> Result<Array, Error> {
+pub fn try_dynamic_slice_update(
+    x: &Array,
+    update: &Array,
+    start: &Array,
+    axes: &[i32],
+) -> Result<Array, Error> {
     x.check()?;
     check_indices("dynamic_slice_update", start)?;
     let upd = cast_to("dynamic_slice_update", update, x.dtype())?;
@@ -294,10 +356,20 @@ pub fn try_argsort(x: &Array, axis: Option<i32>) -> Result<Array, Error> {
     sort_like("argsort", Opcode::Argsort, x, axis)
 }
 
-fn partition_like(op: &str, opcode: Opcode, x: &Array, kth: i32, axis: Option<i32>) -> Result<Array, Error> {
+fn partition_like(
+    op: &str,
+    opcode: Opcode,
+    x: &Array,
+    kth: i32,
+    axis: Option<i32>,
+) -> Result<Array, Error> {
     let (x, axis) = axis_or_flat(op, x, axis)?;
     let n = x.shape()[axis];
-    let k = if kth < 0 && n != DYN { kth as i64 + n } else { kth as i64 };
+    let k = if kth < 0 && n != DYN {
+        kth as i64 + n
+    } else {
+        kth as i64
+    };
     if k < 0 || (n != DYN && k >= n) {
         return Err(Error::new(
             op,
@@ -347,7 +419,12 @@ pub fn put_along_axis(x: &Array, indices: &Array, values: impl IntoOperand, axis
     crate::array::lift(try_put_along_axis(x, indices, values, axis))
 }
 /// See [`try_scatter_add_along_axis`].
-pub fn scatter_add_along_axis(x: &Array, indices: &Array, values: impl IntoOperand, axis: i32) -> Array {
+pub fn scatter_add_along_axis(
+    x: &Array,
+    indices: &Array,
+    values: impl IntoOperand,
+    axis: i32,
+) -> Array {
     crate::array::lift(try_scatter_add_along_axis(x, indices, values, axis))
 }
 

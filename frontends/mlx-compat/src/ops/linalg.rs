@@ -69,14 +69,36 @@ fn prepare(op: &str, a: &Array, b: &Array) -> Result<Prepared, Error> {
     sa.extend_from_slice(&a2.shape()[ra - 2..]);
     let mut sb = batch;
     sb.extend_from_slice(&b2.shape()[rb - 2..]);
-    let a3 = broadcast_to_shape(op, &cast_to(op, &a2, dtype)?, &sa, &[])?;
-    let b3 = broadcast_to_shape(op, &cast_to(op, &b2, dtype)?, &sb, &[])?;
+    let (ac, bc) = (cast_to(op, &a2, dtype)?, cast_to(op, &b2, dtype)?);
+    let (a3, b3) = if sa.contains(&DYN) || sb.contains(&DYN) {
+        // Symbolic batch sizes: broadcast against the other operand's batch
+        // axes only (MLX's BroadcastAxes), keeping each one's matrix axes.
+        (batch_like(op, &ac, &bc)?, batch_like(op, &bc, &ac)?)
+    } else {
+        (
+            broadcast_to_shape(op, &ac, &sa, &[])?,
+            broadcast_to_shape(op, &bc, &sb, &[])?,
+        )
+    };
     Ok(Prepared {
         a: a3,
         b: b3,
         squeeze,
         dtype,
     })
+}
+
+/// `x` broadcast to the batch axes of `x` and `other`, matrix axes kept.
+fn batch_like(op: &str, x: &Array, other: &Array) -> Result<Array, Error> {
+    if x.ndim() >= other.ndim() && x.shape()[..x.ndim() - 2] == other.shape()[..other.ndim() - 2] {
+        return Ok(x.clone());
+    }
+    build1(
+        op,
+        Opcode::BroadcastLike,
+        vec![x.clone(), other.clone()],
+        Attrs::new().with("ignore_axes", Attr::Ints(vec![-2, -1])),
+    )
 }
 
 fn finish(r: Array, squeeze: &[i32]) -> Result<Array, Error> {
@@ -107,7 +129,10 @@ pub fn try_addmm(c: &Array, a: &Array, b: &Array, alpha: f32, beta: f32) -> Resu
         return try_add(&lhs, &rhs);
     }
     let dtype = p.dtype.promote(c.dtype());
-    let (pa, pb) = (cast_to("addmm", &p.a, dtype)?, cast_to("addmm", &p.b, dtype)?);
+    let (pa, pb) = (
+        cast_to("addmm", &p.a, dtype)?,
+        cast_to("addmm", &p.b, dtype)?,
+    );
     let mut out = pa.shape()[..pa.ndim() - 1].to_vec();
     out.push(pb.shape()[pb.ndim() - 1]);
     let b_shape = broadcast_shape_of("addmm", &[c.shape(), &out])?;

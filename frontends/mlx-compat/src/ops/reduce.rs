@@ -2,7 +2,9 @@
 //! argmax, argmin`), `softmax`, and scans (`cumsum, cumprod, cummax, cummin,
 //! logcumsumexp`) with MLX's axis and dtype rules.
 
-use super::elementwise::{try_maximum, try_multiply, try_sqrt, try_square, try_subtract, try_divide};
+use super::elementwise::{
+    try_divide, try_maximum, try_multiply, try_sqrt, try_square, try_subtract,
+};
 use super::shape::try_reshape;
 use super::{at_least_float, cast_to, infallible, norm_axes, norm_axis, Axes};
 use crate::array::{build1, Array};
@@ -89,14 +91,23 @@ pub fn try_mean(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Result<Arra
     x.check()?;
     let axes = norm_axes("mean", &axes.into(), x.ndim())?;
     let dtype = at_least_float(x.dtype());
-    let s = try_sum(x, Axes::List(axes.iter().map(|&a| a as i32).collect()), keepdims)?;
+    let s = try_sum(
+        x,
+        Axes::List(axes.iter().map(|&a| a as i32).collect()),
+        keepdims,
+    )?;
     let inv = count("mean", x, &axes, true, dtype)?;
     let m = try_multiply(&s, &inv)?;
     cast_to("mean", &m, dtype)
 }
 
 /// Variance over `axes` with `ddof` delta degrees of freedom.
-pub fn try_var(x: &Array, axes: impl Into<Axes>, keepdims: bool, ddof: i32) -> Result<Array, Error> {
+pub fn try_var(
+    x: &Array,
+    axes: impl Into<Axes>,
+    keepdims: bool,
+    ddof: i32,
+) -> Result<Array, Error> {
     x.check()?;
     let axes = norm_axes("var", &axes.into(), x.ndim())?;
     let list = Axes::List(axes.iter().map(|&a| a as i32).collect());
@@ -115,7 +126,12 @@ pub fn try_var(x: &Array, axes: impl Into<Axes>, keepdims: bool, ddof: i32) -> R
 }
 
 /// Standard deviation: `sqrt(var)`.
-pub fn try_std(x: &Array, axes: impl Into<Axes>, keepdims: bool, ddof: i32) -> Result<Array, Error> {
+pub fn try_std(
+    x: &Array,
+    axes: impl Into<Axes>,
+    keepdims: bool,
+    ddof: i32,
+) -> Result<Array, Error> {
     try_sqrt(&try_var(x, axes, keepdims, ddof)?)
 }
 
@@ -125,7 +141,13 @@ pub fn try_logsumexp(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Result
     reduce("logsumexp", Opcode::LogSumExp, &c, axes.into(), keepdims)
 }
 
-fn arg_reduce(op: &str, opcode: Opcode, x: &Array, axis: Option<i32>, keepdims: bool) -> Result<Array, Error> {
+fn arg_reduce(
+    op: &str,
+    opcode: Opcode,
+    x: &Array,
+    axis: Option<i32>,
+    keepdims: bool,
+) -> Result<Array, Error> {
     x.check()?;
     let none_axis = axis.is_none();
     let (src, axis) = match axis {
@@ -197,25 +219,57 @@ fn scan(
 }
 
 /// Running sum along `axis` (`None`: over the flattened array).
-pub fn try_cumsum(x: &Array, axis: Option<i32>, reverse: bool, inclusive: bool) -> Result<Array, Error> {
+pub fn try_cumsum(
+    x: &Array,
+    axis: Option<i32>,
+    reverse: bool,
+    inclusive: bool,
+) -> Result<Array, Error> {
     scan("cumsum", Opcode::Cumsum, x, axis, reverse, inclusive)
 }
 /// Running product along `axis`.
-pub fn try_cumprod(x: &Array, axis: Option<i32>, reverse: bool, inclusive: bool) -> Result<Array, Error> {
+pub fn try_cumprod(
+    x: &Array,
+    axis: Option<i32>,
+    reverse: bool,
+    inclusive: bool,
+) -> Result<Array, Error> {
     scan("cumprod", Opcode::Cumprod, x, axis, reverse, inclusive)
 }
 /// Running maximum along `axis`.
-pub fn try_cummax(x: &Array, axis: Option<i32>, reverse: bool, inclusive: bool) -> Result<Array, Error> {
+pub fn try_cummax(
+    x: &Array,
+    axis: Option<i32>,
+    reverse: bool,
+    inclusive: bool,
+) -> Result<Array, Error> {
     scan("cummax", Opcode::Cummax, x, axis, reverse, inclusive)
 }
 /// Running minimum along `axis`.
-pub fn try_cummin(x: &Array, axis: Option<i32>, reverse: bool, inclusive: bool) -> Result<Array, Error> {
+pub fn try_cummin(
+    x: &Array,
+    axis: Option<i32>,
+    reverse: bool,
+    inclusive: bool,
+) -> Result<Array, Error> {
     scan("cummin", Opcode::Cummin, x, axis, reverse, inclusive)
 }
 /// Running `logaddexp` along `axis` (integers give f32).
-pub fn try_logcumsumexp(x: &Array, axis: Option<i32>, reverse: bool, inclusive: bool) -> Result<Array, Error> {
+pub fn try_logcumsumexp(
+    x: &Array,
+    axis: Option<i32>,
+    reverse: bool,
+    inclusive: bool,
+) -> Result<Array, Error> {
     let c = cast_to("logcumsumexp", x, at_least_float(x.dtype()))?;
-    scan("logcumsumexp", Opcode::CumLogAddExp, &c, axis, reverse, inclusive)
+    scan(
+        "logcumsumexp",
+        Opcode::CumLogAddExp,
+        &c,
+        axis,
+        reverse,
+        inclusive,
+    )
 }
 
 /// See [`try_sum`].

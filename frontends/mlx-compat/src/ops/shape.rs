@@ -19,7 +19,10 @@ pub fn try_reshape(x: &Array, shape: &[i32]) -> Result<Array, Error> {
         "reshape",
         Opcode::Reshape,
         vec![x.clone()],
-        Attrs::new().with("shape", Attr::Ints(shape.iter().map(|&d| d as i64).collect())),
+        Attrs::new().with(
+            "shape",
+            Attr::Ints(shape.iter().map(|&d| d as i64).collect()),
+        ),
     )
 }
 
@@ -47,9 +50,10 @@ pub fn try_unflatten(x: &Array, axis: i32, shape: &[i32]) -> Result<Array, Error
         "unflatten",
         Opcode::Unflatten,
         vec![x.clone()],
-        Attrs::new()
-            .with("axis", Attr::Int(a as i64))
-            .with("shape", Attr::Ints(shape.iter().map(|&d| d as i64).collect())),
+        Attrs::new().with("axis", Attr::Int(a as i64)).with(
+            "shape",
+            Attr::Ints(shape.iter().map(|&d| d as i64).collect()),
+        ),
     )
 }
 
@@ -91,7 +95,10 @@ pub fn try_transpose_axes(x: &Array, axes: &[i32]) -> Result<Array, Error> {
     let mut seen = vec![false; x.ndim()];
     for &p in &perm {
         if std::mem::replace(&mut seen[p as usize], true) {
-            return Err(Error::new("transpose", format!("repeated axis in {axes:?}")));
+            return Err(Error::new(
+                "transpose",
+                format!("repeated axis in {axes:?}"),
+            ));
         }
     }
     permute("transpose", x, perm)
@@ -185,7 +192,12 @@ pub fn try_squeeze(x: &Array, axes: impl Into<Axes>) -> Result<Array, Error> {
 
 /// Python slice bounds for an axis of size `n`: `(start, stop)` in the IR's
 /// encoding (for negative steps a stop of -1 means past the front).
-pub(crate) fn python_bounds(n: i64, start: Option<i64>, stop: Option<i64>, step: i64) -> (i64, i64) {
+pub(crate) fn python_bounds(
+    n: i64,
+    start: Option<i64>,
+    stop: Option<i64>,
+    step: i64,
+) -> (i64, i64) {
     let norm = |v: i64, lo: i64, hi: i64| {
         let v = if v < 0 { v + n } else { v };
         v.clamp(lo, hi)
@@ -228,19 +240,30 @@ fn slice_attrs(
     for i in 0..r {
         let n = x.shape()[i];
         if strides[i] == 0 {
-            return Err(Error::new(op, format!("axis {i}: slice step must be non-zero")));
+            return Err(Error::new(
+                op,
+                format!("axis {i}: slice step must be non-zero"),
+            ));
         }
         if n == DYN {
             return Err(Error::new(op, format!("axis {i} has a symbolic size")));
         }
-        let (a, b) = python_bounds(n, Some(start[i] as i64), Some(stop[i] as i64), strides[i] as i64);
+        let (a, b) = python_bounds(
+            n,
+            Some(start[i] as i64),
+            Some(stop[i] as i64),
+            strides[i] as i64,
+        );
         s0.push(a);
         s1.push(b);
     }
     Ok(Attrs::new()
         .with("start", Attr::Ints(s0))
         .with("stop", Attr::Ints(s1))
-        .with("strides", Attr::Ints(strides.iter().map(|&s| s as i64).collect())))
+        .with(
+            "strides",
+            Attr::Ints(strides.iter().map(|&s| s as i64).collect()),
+        ))
 }
 
 /// `x[start:stop:strides]` per axis with Python's rules: negative bounds
@@ -263,9 +286,19 @@ pub fn try_slice_update(
 ) -> Result<Array, Error> {
     x.check()?;
     let attrs = slice_attrs("slice_update", x, start, stop, strides)?;
-    let region = build1("slice_update", Opcode::Slice, vec![x.clone()], attrs.clone())?;
+    let region = build1(
+        "slice_update",
+        Opcode::Slice,
+        vec![x.clone()],
+        attrs.clone(),
+    )?;
     let upd = conform("slice_update", update.into_operand(), &region)?;
-    build1("slice_update", Opcode::SliceUpdate, vec![x.clone(), upd], attrs)
+    build1(
+        "slice_update",
+        Opcode::SliceUpdate,
+        vec![x.clone(), upd],
+        attrs,
+    )
 }
 
 /// `value` as an array of `like`'s dtype and shape.
@@ -372,7 +405,10 @@ pub fn try_index(x: &Array, idx: &[Idx]) -> Result<Array, Error> {
             _ => x.shape()[ax],
         };
         if n == DYN {
-            return Err(Error::new("index", format!("axis {ax} has a symbolic size")));
+            return Err(Error::new(
+                "index",
+                format!("axis {ax} has a symbolic size"),
+            ));
         }
         let (a, b, s) = match i {
             Idx::Int(k) => {
@@ -460,7 +496,10 @@ pub fn try_index(x: &Array, idx: &[Idx]) -> Result<Array, Error> {
             _ => src,
         }
     };
-    let squeeze: Vec<i32> = squeeze_axes.iter().map(|&a| pos(a as usize) as i32).collect();
+    let squeeze: Vec<i32> = squeeze_axes
+        .iter()
+        .map(|&a| pos(a as usize) as i32)
+        .collect();
     y = try_squeeze(&y, Axes::List(squeeze.clone()))?;
     let mut new_axes = Vec::new();
     let mut k = 0usize;
@@ -487,7 +526,11 @@ pub fn try_index(x: &Array, idx: &[Idx]) -> Result<Array, Error> {
 
 /// Pads with `value`: `pad_width` gives `(before, after)` per axis, or one
 /// pair for every axis.
-pub fn try_pad(x: &Array, pad_width: &[(i32, i32)], value: impl IntoOperand) -> Result<Array, Error> {
+pub fn try_pad(
+    x: &Array,
+    pad_width: &[(i32, i32)],
+    value: impl IntoOperand,
+) -> Result<Array, Error> {
     x.check()?;
     let r = x.ndim();
     let widths: Vec<(i32, i32)> = match pad_width.len() {
@@ -510,10 +553,17 @@ pub fn try_pad(x: &Array, pad_width: &[(i32, i32)], value: impl IntoOperand) -> 
             if a.size() != 1 {
                 return Err(Error::new(
                     "pad",
-                    format!("pad value must have one element, found shape {}", shape_str(a.shape())),
+                    format!(
+                        "pad value must have one element, found shape {}",
+                        shape_str(a.shape())
+                    ),
                 ));
             }
-            let a = if a.ndim() == 0 { a } else { try_reshape(&a, &[])? };
+            let a = if a.ndim() == 0 {
+                a
+            } else {
+                try_reshape(&a, &[])?
+            };
             cast_to("pad", &a, x.dtype())?
         }
     };
@@ -522,8 +572,14 @@ pub fn try_pad(x: &Array, pad_width: &[(i32, i32)], value: impl IntoOperand) -> 
         Opcode::Pad,
         vec![x.clone(), v],
         Attrs::new()
-            .with("low", Attr::Ints(widths.iter().map(|w| w.0 as i64).collect()))
-            .with("high", Attr::Ints(widths.iter().map(|w| w.1 as i64).collect())),
+            .with(
+                "low",
+                Attr::Ints(widths.iter().map(|w| w.0 as i64).collect()),
+            )
+            .with(
+                "high",
+                Attr::Ints(widths.iter().map(|w| w.1 as i64).collect()),
+            ),
     )
 }
 
@@ -628,7 +684,10 @@ pub fn try_split(x: &Array, how: impl Into<SplitArg>, axis: i32) -> Result<Vec<A
     let a = norm_axis("split", axis as i64, x.ndim())?;
     let n = x.shape()[a];
     if n == DYN {
-        return Err(Error::new("split", format!("axis {axis} has a symbolic size")));
+        return Err(Error::new(
+            "split",
+            format!("axis {axis} has a symbolic size"),
+        ));
     }
     let indices: Vec<i64> = match how.into() {
         SplitArg::Sections(k) => {
