@@ -598,3 +598,25 @@ fn matmul_with_symbolic_batch_runs_at_any_batch_size() {
         matmul(&x, &w).to_vec::<f32>().unwrap()
     );
 }
+
+#[test]
+fn separated_advanced_indices_put_their_axes_first_as_numpy() {
+    let x = arange(0, 24, 1).reshape(&[2, 3, 4]);
+    let i = array(&[0i32, 2, 1], &[3]);
+    // x[1, :, i] -> shape (3, 3): [[12, 16, 20], [14, 18, 22], [13, 17, 21]]
+    let y = x.index(&[Idx::Int(1), Idx::full(), Idx::Array(i.clone())]);
+    assert_eq!(y.shape(), &[3, 3]);
+    assert_eq!(i64s(&y), [12, 16, 20, 14, 18, 22, 13, 17, 21]);
+    // MLX shapes: x[:, i, 1] (2, 3); x[i, :, 1] (3, 3); x[i, 1] (3, 4);
+    // x[1, i] (3, 4); x[None, 1, :, i] (3, 1, 3)
+    let shape = |idx: &[Idx]| x.index(idx).shape().to_vec();
+    let a = || Idx::Array(i.clone());
+    assert_eq!(shape(&[Idx::full(), a(), Idx::Int(1)]), [2, 3]);
+    assert_eq!(shape(&[a(), Idx::full(), Idx::Int(1)]), [3, 3]);
+    assert_eq!(shape(&[a(), Idx::Int(1)]), [3, 4]);
+    assert_eq!(shape(&[Idx::Int(1), a()]), [3, 4]);
+    assert_eq!(
+        shape(&[Idx::NewAxis, Idx::Int(1), Idx::full(), a()]),
+        [3, 1, 3]
+    );
+}

@@ -367,7 +367,9 @@ impl Idx {
 }
 
 /// NumPy-style indexing `x[idx...]`: integers, slices, new axes, one
-/// ellipsis and at most one integer array.
+/// ellipsis and at most one integer array. With an array index, integer
+/// indices are advanced indices too (NumPy's rule): if they are not next
+/// to the array index, the array's axes come first in the result.
 pub fn try_index(x: &Array, idx: &[Idx]) -> Result<Array, Error> {
     x.check()?;
     let r = x.ndim();
@@ -502,6 +504,7 @@ pub fn try_index(x: &Array, idx: &[Idx]) -> Result<Array, Error> {
         .collect();
     y = try_squeeze(&y, Axes::List(squeeze.clone()))?;
     let mut new_axes = Vec::new();
+    let mut array_pos = 0usize;
     let mut k = 0usize;
     for o in &out_axes {
         match o {
@@ -509,19 +512,37 @@ pub fn try_index(x: &Array, idx: &[Idx]) -> Result<Array, Error> {
                 new_axes.push(k as i32);
                 k += 1;
             }
-            Some(src) => {
-                k += match &array_at {
-                    Some((axis, _)) if src == axis => index_rank,
-                    _ => 1,
-                };
-            }
+            Some(src) => match &array_at {
+                Some((axis, _)) if src == axis => {
+                    array_pos = k;
+                    k += index_rank;
+                }
+                _ => k += 1,
+            },
         }
     }
-    if new_axes.is_empty() {
-        Ok(y)
-    } else {
-        try_expand_dims(&y, Axes::List(new_axes))
+    if !new_axes.is_empty() {
+        y = try_expand_dims(&y, Axes::List(new_axes))?;
     }
+    // With an array index, integers are advanced indices too; as in NumPy,
+    // when the advanced indices are not adjacent their axes go first.
+    let advanced: Vec<usize> = full
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| matches!(i, Idx::Int(_) | Idx::Array(_)))
+        .map(|(p, _)| p)
+        .collect();
+    let adjacent = advanced.windows(2).all(|w| w[1] == w[0] + 1);
+    if array_at.is_some() && !adjacent && array_pos != 0 {
+        let r = y.ndim();
+        let perm: Vec<i32> = (array_pos..array_pos + index_rank)
+            .chain(0..array_pos)
+            .chain(array_pos + index_rank..r)
+            .map(|a| a as i32)
+            .collect();
+        y = try_transpose_axes(&y, &perm)?;
+    }
+    Ok(y)
 }
 
 /// Pads with `value`: `pad_width` gives `(before, after)` per axis, or one
