@@ -144,14 +144,15 @@ impl Array {
     pub fn ndim(&self) -> usize {
         self.0.ty.shape.len()
     }
-    /// Number of elements (symbolic dimensions count as 0).
+    /// Number of elements (symbolic dimensions count as 0; saturates
+    /// rather than overflowing).
     pub fn size(&self) -> usize {
         self.0
             .ty
             .shape
             .iter()
             .map(|&d| usize::try_from(d).unwrap_or(0))
-            .product()
+            .fold(1usize, usize::saturating_mul)
     }
     /// Size of `axis` (negative counts from the end), if in range.
     pub fn dim(&self, axis: i32) -> Option<i64> {

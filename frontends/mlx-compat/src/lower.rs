@@ -141,7 +141,10 @@ impl Lowering {
                     continue;
                 }
                 let Source::Op { op, output } = &a.0.source else {
-                    unreachable!("every non-op node is a leaf")
+                    return Err(Error::new(
+                        self.entry(),
+                        "internal error: a node is neither a leaf nor an op",
+                    ));
                 };
                 let key = Arc::as_ptr(op) as usize;
                 let multi = op.outputs > 1;

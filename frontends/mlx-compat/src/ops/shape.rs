@@ -634,8 +634,8 @@ pub fn try_concatenate(xs: &[Array], axis: i32) -> Result<Array, Error> {
         .iter()
         .map(|x| cast_to("concatenate", x, dtype))
         .collect::<Result<Vec<_>, _>>()?;
-    if cast.len() == 1 {
-        return Ok(cast.into_iter().next().expect("one array"));
+    if let [one] = cast.as_slice() {
+        return Ok(one.clone());
     }
     build1(
         "concatenate",
