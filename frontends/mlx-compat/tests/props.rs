@@ -136,3 +136,60 @@ proptest! {
         }
     }
 }
+
+/// One op with arbitrary (often invalid) arguments.
+fn wild_op(k: u8, x: &Array, y: &Array, a: i32, b: i32) -> Array {
+    match k % 24 {
+        0 => sum(x, a, b % 2 == 0),
+        1 => reshape(x, &[a, b]),
+        2 => transpose_axes(x, &[a, b]),
+        3 => swapaxes(x, a, b),
+        4 => expand_dims(x, [a, b]),
+        5 => squeeze(x, a),
+        6 => slice(x, &[a, b], &[b, a], &[a.signum(), 1]),
+        7 => x.index(&[
+            Idx::Int(a as i64),
+            Idx::slice(Some(b as i64), None, a as i64),
+        ]),
+        8 => pad(x, &[(a, b)], 0.5),
+        9 => concatenate(&[x.clone(), y.clone()], a),
+        10 => stack(&[x.clone(), y.clone()], b),
+        11 => split(x, a, b).pop().unwrap_or_else(|| x.clone()),
+        12 => take(x, &array(&[a, b], &[2]), Some(b)),
+        13 => take_along_axis(x, &astype(y, DType::I32), Some(a)),
+        14 => topk(x, a, Some(b)),
+        15 => partition(x, a, Some(b)),
+        16 => matmul(x, y),
+        17 => broadcast_to(x, &[a, b]),
+        18 => cumsum(x, Some(a), b > 0, a > 0),
+        19 => flatten(x, a, b),
+        20 => unflatten(x, a, &[b, -1]),
+        21 => put_along_axis(x, &astype(y, DType::I32), 1.0, a),
+        22 => dynamic_slice(x, &array(&[a], &[1]), &[b], &[1, 1]),
+        _ => argmax(x, Some(a), b > 0),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Whatever the arguments, ops give an array or an error value, and
+    /// evaluating gives numbers or that error: never a panic.
+    #[test]
+    fn ops_never_panic(
+        sx in shape(),
+        sy in shape(),
+        ops in prop::collection::vec((0u8..24, -4i32..5, -4i32..5), 1..5),
+    ) {
+        let x = array(&data(sx.iter().product()), &to_i32(&sx));
+        let y = array(&data(sy.iter().product()), &to_i32(&sy));
+        let mut cur = x;
+        for (k, a, b) in ops {
+            cur = wild_op(k, &cur, &y, a, b);
+        }
+        match cur.to_vec::<f32>() {
+            Ok(v) => prop_assert_eq!(v.len(), cur.size()),
+            Err(e) => prop_assert!(!e.op.is_empty() && !e.message.is_empty()),
+        }
+    }
+}
