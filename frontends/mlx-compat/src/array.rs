@@ -16,7 +16,7 @@ use psionic_ir::ops::infer_types;
 use psionic_ir::{Attrs, DType, Literal, Opcode, TensorType};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -41,8 +41,13 @@ pub(crate) enum Source {
     Constant,
     /// Input `index` of the trace `trace`.
     Input { trace: u64, index: usize },
-    /// Result `output` of an op.
-    Op { op: Arc<OpRecord>, output: usize },
+    /// Result `output` of an op. The record is dropped (`None`) once the
+    /// node holds its value, so evaluated arrays do not keep their history
+    /// alive (as MLX detaches evaluated arrays from their graph).
+    Op {
+        op: Mutex<Option<Arc<OpRecord>>>,
+        output: usize,
+    },
     /// A failed op: the error travels on to whoever evaluates or traces.
     Error(Error),
 }
@@ -72,10 +77,35 @@ impl Drop for Node {
 }
 
 fn take_inputs(source: &mut Source, work: &mut Vec<Array>) {
-    if matches!(source, Source::Op { .. }) {
-        if let Source::Op { op, .. } = std::mem::replace(source, Source::Constant) {
-            if let Some(mut rec) = Arc::into_inner(op) {
-                work.append(&mut rec.inputs);
+    if let Source::Op { op, .. } = source {
+        let slot = op.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(mut rec) = slot.take().and_then(Arc::into_inner) {
+            work.append(&mut rec.inputs);
+        }
+    }
+}
+
+impl Node {
+    /// The op record and result index, unless this is a leaf or detached.
+    pub(crate) fn op(&self) -> Option<(Arc<OpRecord>, usize)> {
+        match &self.source {
+            Source::Op { op, output } => {
+                let g = op.lock().unwrap_or_else(|e| e.into_inner());
+                g.as_ref().map(|r| (r.clone(), *output))
+            }
+            _ => None,
+        }
+    }
+
+    /// Stores the value and drops the op record (see [`Source::Op`]).
+    pub(crate) fn set_value(&self, lit: Literal) {
+        // Another thread may have stored the same value first; either is right.
+        let _ = self.value.set(lit);
+        if let Source::Op { op, .. } = &self.source {
+            let rec = op.lock().unwrap_or_else(|e| e.into_inner()).take();
+            // Dropped outside the lock; a long chain unlinks iteratively.
+            if let Some(rec) = rec.and_then(Arc::into_inner) {
+                drop(rec.inputs);
             }
         }
     }
@@ -179,12 +209,10 @@ impl Array {
     pub fn same_node(&self, other: &Array) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
-    /// The op that produces this array, if it is an op result.
+    /// The op that produces this array, if it is an op result not yet
+    /// evaluated (evaluation detaches an array from its graph).
     pub fn opcode(&self) -> Option<Opcode> {
-        match &self.0.source {
-            Source::Op { op, .. } => Some(op.opcode),
-            _ => None,
-        }
+        self.0.op().map(|(r, _)| r.opcode)
     }
 }
 
@@ -225,7 +253,7 @@ pub(crate) fn build(
             Array::from_node(
                 ty,
                 Source::Op {
-                    op: rec.clone(),
+                    op: Mutex::new(Some(rec.clone())),
                     output,
                 },
             )

@@ -29,7 +29,9 @@
 //! lowers exactly the unevaluated part of the graph into one function
 //! (arrays that already hold values become its inputs and are not computed
 //! again) and runs it; the requested arrays, and intermediates that other
-//! handles still hold, keep their values.
+//! handles still hold, keep their values and, as in MLX, are detached from
+//! their graph, so a training loop that evaluates each step does not keep
+//! its history alive.
 //!
 //! # Errors
 //! Every op has a fallible form `try_name(...) -> Result<Array, Error>` and

@@ -140,13 +140,18 @@ impl Lowering {
                 if self.leaf(&a)? {
                     continue;
                 }
-                let Source::Op { op, output } = &a.0.source else {
+                let Some((op, output)) = a.0.op() else {
+                    // Evaluated (and detached) by another thread meanwhile.
+                    if self.leaf(&a)? {
+                        continue;
+                    }
                     return Err(Error::new(
                         self.entry(),
                         "internal error: a node is neither a leaf nor an op",
                     ));
                 };
-                let key = Arc::as_ptr(op) as usize;
+                let output = &output;
+                let key = Arc::as_ptr(&op) as usize;
                 let multi = op.outputs > 1;
                 if multi {
                     if let Some(vals) = self.records.get(&key) {
@@ -156,7 +161,6 @@ impl Lowering {
                     }
                 }
                 if !expanded {
-                    let op = op.clone();
                     stack.push((a, true));
                     for i in op.inputs.iter().rev() {
                         if matches!(self.mode, Mode::Eval) {
@@ -249,8 +253,7 @@ pub fn eval(arrays: &[&Array]) -> Result<(), Error> {
                 format!("the interpreter returned {} for a {}", lit.ty(), a.0.ty),
             ));
         }
-        // Another thread may have stored the same value first; either is right.
-        let _ = a.0.value.set(lit);
+        a.0.set_value(lit);
     }
     Ok(())
 }

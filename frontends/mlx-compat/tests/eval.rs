@@ -620,3 +620,24 @@ fn separated_advanced_indices_put_their_axes_first_as_numpy() {
         [3, 1, 3]
     );
 }
+
+#[test]
+fn evaluation_detaches_arrays_from_their_history() {
+    // A 100,000-op chain evaluates in one function and is then released
+    // (iteratively: no stack overflow), as MLX detaches evaluated arrays.
+    let mut w = array(&[1.0f32, 2.0], &[2]);
+    for _ in 0..100_000 {
+        w = &w + 1.0;
+    }
+    assert_eq!(w.opcode(), Some(psionic_ir::Opcode::Add));
+    assert_eq!(f32s(&w), [100_001.0, 100_002.0]);
+    assert_eq!(w.opcode(), None);
+    // A training-loop style update: each step reads only the last value.
+    for _ in 0..3 {
+        w = &w * 0.5;
+        w.eval().unwrap();
+        let (f, inputs, _) = eval_plan(&[&(&w - 1.0)]).unwrap();
+        assert_eq!((inputs.len(), f.ops.len()), (1, 2));
+    }
+    assert_eq!(f32s(&w), [12_500.125, 12_500.25]);
+}
