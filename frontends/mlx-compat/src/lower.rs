@@ -12,7 +12,7 @@
 
 use crate::array::{next_id, Array, Element, Node, Source};
 use crate::error::{shape_str, Error};
-use psionic_ir::{Attr, Attrs, Func, Literal, Opcode, TensorType, Value};
+use psionic_ir::{Attr, Attrs, Func, Literal, Loc, Op, Opcode, TensorType, Value};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -173,10 +173,24 @@ impl Lowering {
                     continue;
                 }
                 let operands: Vec<Value> = op.inputs.iter().map(|i| self.values[&i.0.id]).collect();
-                let results = self
-                    .func
-                    .push(op.opcode, &operands, op.attrs.clone())
-                    .map_err(|e| Error::new(self.entry(), e.message))?;
+                let results = if multi {
+                    self.func
+                        .push(op.opcode, &operands, op.attrs.clone())
+                        .map_err(|e| Error::new(self.entry(), e.message))?
+                } else {
+                    // The node's type was inferred by the op table when it
+                    // was built, from these operands' types: no need to
+                    // infer it again.
+                    let r = self.func.new_value(a.0.ty.clone());
+                    self.func.ops.push(Op {
+                        opcode: op.opcode,
+                        operands,
+                        attrs: op.attrs.clone(),
+                        results: vec![r],
+                        loc: Loc::default(),
+                    });
+                    vec![r]
+                };
                 self.values.insert(a.0.id, results[*output]);
                 if multi {
                     self.records.insert(key, results);
