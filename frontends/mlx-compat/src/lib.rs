@@ -5,8 +5,9 @@
 //! made explicit as `tensor.broadcast` / `tensor.cast`, evaluation through
 //! the reference interpreter ([`eval`]), and tracing of Rust closures into
 //! IR functions ([`trace`]) and back ([`apply`] replays a function, say
-//! one made by a transform, on arrays). It maps MLX names onto `psionic-ir` ops and
-//! must never be depended on by the IR, passes, codegen or runtime.
+//! one made by a transform, on arrays). It maps MLX names onto `psionic-ir`
+//! ops and must never be depended on by the IR, passes, codegen or runtime.
+//! A traced function prints with `psionic_ir::text::print_func`.
 //!
 //! ```
 //! use psionic_mlx::*;
@@ -59,13 +60,13 @@ pub mod io;
 pub mod lower;
 pub mod methods;
 pub mod operators;
-pub use operators::ScalarOperand;
 pub mod ops;
 
 pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};
 pub use error::Error;
 pub use lower::{eval, eval_plan, trace, trace_with};
+pub use operators::ScalarOperand;
 pub use ops::creation::*;
 pub use ops::elementwise::*;
 pub use ops::indexing::*;

@@ -641,3 +641,37 @@ fn evaluation_detaches_arrays_from_their_history() {
     }
     assert_eq!(f32s(&w), [12_500.125, 12_500.25]);
 }
+
+#[test]
+fn along_axis_ops_broadcast_indices_like_mlx() {
+    let x = x23();
+    // mx.take_along_axis(x, mx.array([[2, 0]]), axis=1) -> [[3, 1], [6, 4]]
+    let i = array(&[2i32, 0], &[1, 2]);
+    close(
+        &f32s(&take_along_axis(&x, &i, Some(1))),
+        &[3.0, 1.0, 6.0, 4.0],
+        0.0,
+    );
+    // mx.put_along_axis(x, mx.array([[2, 0]]), mx.array([7., 8.]), axis=1)
+    //   -> [[8, 2, 7], [8, 5, 7]]
+    let v = array(&[7.0f32, 8.0], &[2]);
+    close(
+        &f32s(&put_along_axis(&x, &i, &v, 1)),
+        &[8.0, 2.0, 7.0, 8.0, 5.0, 7.0],
+        0.0,
+    );
+    // mx.take_along_axis(x, mx.array([1, 0]), axis=None) -> [2, 1]
+    let j = array(&[1i32, 0], &[2]);
+    close(&f32s(&take_along_axis(&x, &j, None)), &[2.0, 1.0], 0.0);
+    // mx.cumsum(x) (flattened); mx.sort(x, axis=None); mx.argmin(x, keepdims=True).shape
+    close(
+        &f32s(&cumsum(&x, None, false, true)),
+        &[1.0, 3.0, 6.0, 10.0, 15.0, 21.0],
+        0.0,
+    );
+    close(&f32s(&sort(&x, None)), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 0.0);
+    assert_eq!(argmin(&x, None, true).shape(), &[1, 1]);
+    // mx.var(mx.array([1, 2, 3, 4]), ddof=5) -> inf
+    let v = var(&array(&[1i32, 2, 3, 4], &[4]), Axes::All, false, 5);
+    assert_eq!(f32s(&v), [f32::INFINITY]);
+}
