@@ -55,6 +55,7 @@
 
 pub mod apply;
 pub mod array;
+pub mod display;
 pub mod error;
 pub mod io;
 pub mod lower;

@@ -675,3 +675,37 @@ fn along_axis_ops_broadcast_indices_like_mlx() {
     let v = var(&array(&[1i32, 2, 3, 4], &[4]), Axes::All, false, 5);
     assert_eq!(f32s(&v), [f32::INFINITY]);
 }
+
+#[test]
+fn arrays_print_as_mlx_prints_them() {
+    // print(mx.array([1.0, 2.5])) etc. in MLX 0.32
+    assert_eq!(
+        array(&[1.0f32, 2.5], &[2]).to_string(),
+        "array([1, 2.5], dtype=float32)"
+    );
+    assert_eq!(
+        array(&[1i32, 2, 3, 4, 5, 6], &[2, 3]).to_string(),
+        "array([[1, 2, 3],\n       [4, 5, 6]], dtype=int32)"
+    );
+    assert_eq!(scalar(true).to_string(), "array(True, dtype=bool)");
+    assert_eq!(
+        astype(&array(&[1.5f32], &[1, 1, 1]), DType::F16).to_string(),
+        "array([[[1.5]]], dtype=float16)"
+    );
+    assert_eq!(
+        zeros(&[2, 0], DType::F32).to_string(),
+        "array([[],\n       []], dtype=float32)"
+    );
+    assert_eq!(
+        array(&[1e-8f32, 3.0], &[2]).to_string(),
+        "array([1e-08, 3], dtype=float32)"
+    );
+    assert_eq!(
+        array(&[1u8, 2], &[2]).to_string(),
+        "array([1, 2], dtype=uint8)"
+    );
+    let bad = zeros(&[2], DType::F32) + zeros(&[3], DType::F32);
+    assert!(bad
+        .to_string()
+        .starts_with("array(error: add: shapes [2] and [3]"));
+}
