@@ -4,7 +4,7 @@
 //! graph), the MLX-named ops with NumPy broadcasting and MLX dtype promotion
 //! made explicit as `tensor.broadcast` / `tensor.cast`, evaluation through
 //! the reference interpreter ([`eval`]), and tracing of Rust closures into
-//! IR functions ([`trace`]) and back ([`apply`] replays a function, say
+//! IR functions ([`trace`]) and back ([`apply()`] replays a function, say
 //! one made by a transform, on arrays). It maps MLX names onto `psionic-ir`
 //! ops and must never be depended on by the IR, passes, codegen or runtime.
 //! A traced function prints with `psionic_ir::text::print_func`.

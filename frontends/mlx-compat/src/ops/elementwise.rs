@@ -401,7 +401,7 @@ pub fn r#where(cond: impl IntoOperand, x: impl IntoOperand, y: impl IntoOperand)
     crate::array::lift(try_where(cond, x, y))
 }
 
-/// Alias of [`r#where`].
+/// Alias of MLX's `where` (see [`try_where`]).
 pub fn select(cond: impl IntoOperand, x: impl IntoOperand, y: impl IntoOperand) -> Array {
     r#where(cond, x, y)
 }
