@@ -709,3 +709,26 @@ fn arrays_print_as_mlx_prints_them() {
         .to_string()
         .starts_with("array(error: add: shapes [2] and [3]"));
 }
+
+#[test]
+fn closeness_and_equality_match_mlx() {
+    let a = array(&[1.0f32, 2.0, f32::NAN, f32::INFINITY], &[4]);
+    let b = array(&[1.0f32 + 1e-9, 2.1, f32::NAN, f32::INFINITY], &[4]);
+    // mx.isclose(a, b) -> [True, False, False, True]; equal_nan=True -> [True, False, True, True]
+    let c = isclose(&a, &b, 1e-5, 1e-8, false).to_vec::<bool>().unwrap();
+    assert_eq!(c, [true, false, false, true]);
+    let c = isclose(&a, &b, 1e-5, 1e-8, true).to_vec::<bool>().unwrap();
+    assert_eq!(c, [true, false, true, true]);
+    let first = |x: &Array| x.index(&[Idx::range(0, 1)]);
+    assert!(allclose(&first(&a), &first(&b), 1e-5, 1e-8, false)
+        .item::<bool>()
+        .unwrap());
+    // mx.array_equal([1, 2], [1., 2.]) -> True; with shape [3] -> False
+    let i = array(&[1i32, 2], &[2]);
+    assert!(array_equal(&i, &array(&[1.0f32, 2.0], &[2]), false)
+        .item::<bool>()
+        .unwrap());
+    assert!(!array_equal(&i, &array(&[1i32, 2, 3], &[3]), false)
+        .item::<bool>()
+        .unwrap());
+}

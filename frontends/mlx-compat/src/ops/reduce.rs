@@ -333,3 +333,64 @@ infallible! {
     /// See [`try_logcumsumexp`].
     fn logcumsumexp = try_logcumsumexp(x: &Array, axis: Option<i32>, reverse: bool, inclusive: bool);
 }
+
+/// `|a - b| <= atol + rtol * |b|` elementwise (NaNs equal when `equal_nan`).
+pub fn try_isclose(
+    a: &Array,
+    b: &Array,
+    rtol: f64,
+    atol: f64,
+    equal_nan: bool,
+) -> Result<Array, Error> {
+    use super::elementwise::{try_abs, try_isnan, try_less_equal, try_logical_and, try_logical_or};
+    let diff = try_abs(&try_subtract(a, b)?)?;
+    let bound = super::elementwise::try_add(&try_multiply(&try_abs(b)?, rtol)?, atol)?;
+    // Equal infinities are close; `inf - inf` is NaN.
+    let same = super::elementwise::try_equal(a, b)?;
+    let close = try_logical_or(&try_less_equal(&diff, &bound)?, &same)?;
+    if !equal_nan {
+        return Ok(close);
+    }
+    let both_nan = try_logical_and(&try_isnan(a)?, &try_isnan(b)?)?;
+    try_logical_or(&close, &both_nan)
+}
+
+/// True when every element is close (see [`try_isclose`]).
+pub fn try_allclose(
+    a: &Array,
+    b: &Array,
+    rtol: f64,
+    atol: f64,
+    equal_nan: bool,
+) -> Result<Array, Error> {
+    try_all(&try_isclose(a, b, rtol, atol, equal_nan)?, Axes::All, false)
+}
+
+/// True when `a` and `b` have one shape and equal elements (any dtypes).
+pub fn try_array_equal(a: &Array, b: &Array, equal_nan: bool) -> Result<Array, Error> {
+    a.check()?;
+    b.check()?;
+    if a.shape() != b.shape() {
+        return super::full_of("array_equal", &[], DType::Bool, 0.0);
+    }
+    let eq = super::elementwise::try_equal(a, b)?;
+    let eq = if equal_nan {
+        let both = super::elementwise::try_logical_and(
+            &super::elementwise::try_isnan(a)?,
+            &super::elementwise::try_isnan(b)?,
+        )?;
+        super::elementwise::try_logical_or(&eq, &both)?
+    } else {
+        eq
+    };
+    try_all(&eq, Axes::All, false)
+}
+
+infallible! {
+    /// See [`try_isclose`].
+    fn isclose = try_isclose(a: &Array, b: &Array, rtol: f64, atol: f64, equal_nan: bool);
+    /// See [`try_allclose`].
+    fn allclose = try_allclose(a: &Array, b: &Array, rtol: f64, atol: f64, equal_nan: bool);
+    /// See [`try_array_equal`].
+    fn array_equal = try_array_equal(a: &Array, b: &Array, equal_nan: bool);
+}
