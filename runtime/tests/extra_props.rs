@@ -339,3 +339,30 @@ proptest! {
         prop_assert!(r.is_ok(), "op {} panicked with dims {:?}", which, dims);
     }
 }
+
+/// Extras ops travel through the text form and run in `run_func` like any
+/// other op (shapeless: the symbolic batch takes any size).
+#[test]
+fn extras_parse_print_and_run() {
+    let src = r#"func @main(%0: tensor<?x8xf32>, %1: tensor<2xu32>) -> (tensor<?x5xc64>, tensor<?x8xf32>, tensor<3xu8>) {
+  %2 = tensor.fft %0 {axes = [1], inverse = false, odd_out = false, real = true} : tensor<?x5xc64>
+  %3 = tensor.fft %2 {axes = [1], inverse = true, odd_out = false, real = true} : tensor<?x8xf32>
+  %4 = tensor.random_bits %1 {shape = [3], width = 1} : tensor<3xu8>
+  return %2, %3, %4
+}
+"#;
+    let m = psionic_ir::text::parse_module(src).expect("parses");
+    assert_eq!(psionic_ir::text::print_module(&m), src);
+    let x = f32s(
+        &[3, 8],
+        &(0..24).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>(),
+    );
+    let out =
+        psionic_runtime::interp::run_func(&m.funcs[0], &[x.clone(), key(7, 9)]).expect("runs");
+    assert_eq!(out[0].shape(), &[3, 5]);
+    for (a, b) in out[1].to_f64_vec().iter().zip(x.to_f64_vec()) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    let direct = run(Opcode::RandomBits, &bits_attrs(&[3], 1), &[&key(7, 9)]).unwrap();
+    assert_eq!(out[2], direct[0]);
+}
