@@ -220,12 +220,29 @@ fn reals(v: &[f64]) -> Vec<(f64, f64)> {
 fn check_case(name: &str, spec: &Value, fx: &Fixture) -> Result<(), String> {
     let op = Opcode::from_name(spec["op"].as_str().unwrap()).ok_or("unknown op")?;
     let attrs = attrs_of(op, &spec["attrs"]);
-    let ins: Vec<&Literal> = (0..)
-        .map_while(|i| fx.tensors.get(&format!("{name}.in.{i}")))
+    // bf16 tensors are stored as their u16 bits.
+    let bf16: Vec<&str> = spec["bf16"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
         .collect();
-    let want: Vec<&Literal> = (0..)
-        .map_while(|i| fx.tensors.get(&format!("{name}.out.{i}")))
-        .collect();
+    let fetch = |kind: &str| -> Vec<Literal> {
+        (0..)
+            .map_while(|i| {
+                let l = fx.tensors.get(&format!("{name}.{kind}.{i}"))?;
+                Some(if bf16.contains(&format!("{kind}.{i}").as_str()) {
+                    Literal::from_bytes(DType::BF16, l.shape().to_vec(), l.bytes().to_vec())
+                        .unwrap()
+                } else {
+                    l.clone()
+                })
+            })
+            .collect()
+    };
+    let (ins_owned, want_owned) = (fetch("in"), fetch("out"));
+    let ins: Vec<&Literal> = ins_owned.iter().collect();
+    let want: Vec<&Literal> = want_owned.iter().collect();
     let got = eval(op, &attrs, &ins).ok_or("not an extras op")??;
     if got.len() != want.len() {
         return Err(format!("{} results, expected {}", got.len(), want.len()));

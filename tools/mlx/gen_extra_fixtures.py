@@ -32,19 +32,23 @@ def npy(a):
 
 
 def to_np(a):
+    # numpy has no bf16: such tensors travel as their u16 bits, and the case
+    # lists them under "bf16".
     if a.dtype == mx.bfloat16:
-        raise ValueError("bf16 is not used in these fixtures")
+        return npy(a.view(mx.uint16))
     return npy(a)
 
 
 def case(name, op, ins, outs, attrs, check="close", rtol=1e-4, atol=1e-5):
     assert name not in meta, name
-    for i, x in enumerate(ins):
-        tensors[f"{name}.in.{i}"] = to_np(x) if isinstance(x, mx.array) else npy(x)
-    for i, x in enumerate(outs):
-        tensors[f"{name}.out.{i}"] = to_np(x)
+    bf16 = []
+    for kind, xs in [("in", ins), ("out", outs)]:
+        for i, x in enumerate(xs):
+            tensors[f"{name}.{kind}.{i}"] = to_np(x) if isinstance(x, mx.array) else npy(x)
+            if isinstance(x, mx.array) and x.dtype == mx.bfloat16:
+                bf16.append(f"{kind}.{i}")
     meta[name] = json.dumps(
-        {"op": op, "attrs": attrs, "check": check, "rtol": rtol, "atol": atol}
+        {"op": op, "attrs": attrs, "check": check, "rtol": rtol, "atol": atol, "bf16": bf16}
     )
 
 
@@ -166,6 +170,14 @@ for bits in [2, 3, 4, 5, 6, 8]:
         y = mx.quantized_matmul(x, wq, sc, bi, transpose=False, group_size=gs, bits=bits)
         case(f"qmm_n_b{bits}_g{gs}", "tensor.quantized_matmul", [x, wq, sc, bi], [y],
              {"group_size": gs, "bits": bits, "mode": "affine", "transpose": False}, rtol=1e-4, atol=1e-3)
+# bf16, the usual LLM weight dtype.
+for bits, gs in [(4, 64), (3, 32), (8, 128), (6, 64)]:
+    w = randn(2, 256, dtype=mx.bfloat16)
+    wq, sc, bi = mx.quantize(w, group_size=gs, bits=bits)
+    attrs = {"group_size": gs, "bits": bits, "mode": "affine"}
+    case(f"quantize_b{bits}_g{gs}_bf16", "tensor.quantize", [w], [wq, sc, bi], attrs, check="exact")
+    deq = mx.dequantize(wq, sc, bi, group_size=gs, bits=bits)
+    case(f"dequantize_b{bits}_g{gs}_bf16", "tensor.dequantize", [wq, sc, bi], [deq], attrs, check="exact")
 # Quantizing a group with a zero edge (bias 0 path) and constant groups.
 w = mx.concatenate([mx.zeros((1, 64)), mx.ones((1, 64)) * 3.0, mx.arange(64).reshape(1, 64) / 7.0])
 wq, sc, bi = mx.quantize(w, group_size=64, bits=4)
@@ -234,6 +246,8 @@ case("rms_norm", "tensor.rms_norm", [x, wgt], [mx.fast.rms_norm(x, wgt, 1e-5)], 
 case("rms_norm_noweight", "tensor.rms_norm", [x, mx.array(1.0)], [mx.fast.rms_norm(x, None, 1e-5)], {"eps": 1e-5})
 xh, wh = x.astype(mx.float16), wgt.astype(mx.float16)
 case("rms_norm_f16", "tensor.rms_norm", [xh, wh], [mx.fast.rms_norm(xh, wh, 1e-5)], {"eps": 1e-5}, rtol=2e-3, atol=2e-3)
+xb, wb = x.astype(mx.bfloat16), wgt.astype(mx.bfloat16)
+case("rms_norm_bf16", "tensor.rms_norm", [xb, wb], [mx.fast.rms_norm(xb, wb, 1e-5)], {"eps": 1e-5}, rtol=1e-2, atol=1e-2)
 g = randn(2, 3, 16)
 _, (dx, dw) = mx.vjp(lambda a, b: mx.fast.rms_norm(a, b, 1e-5), [x, wgt], [g])
 case("rms_norm_vjp", "tensor.rms_norm_vjp", [x, wgt, g], [dx, dw], {"eps": 1e-5}, atol=1e-4)
