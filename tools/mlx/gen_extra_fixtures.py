@@ -291,6 +291,13 @@ case("sdpa_float_mask", "tensor.sdpa", [q, k, v, fm], [mx.fast.scaled_dot_produc
 sk = randn(4)
 case("sdpa_sinks", "tensor.sdpa", [q, k, v, sk], [mx.fast.scaled_dot_product_attention(q, k, v, scale=sc, sinks=sk)], sdpa_attrs(sc, sinks=True))
 
+qh, kh, vh = q.astype(mx.float16), k.astype(mx.float16), v.astype(mx.float16)
+case("sdpa_f16_causal", "tensor.sdpa", [qh, kh, vh], [mx.fast.scaled_dot_product_attention(qh, kh, vh, scale=sc, mask="causal")],
+     sdpa_attrs(sc, causal=True), rtol=1e-2, atol=1e-2)
+xh, wh = randn(1, 8, 8, 3, dtype=mx.float16), randn(4, 3, 3, 3, dtype=mx.float16)
+case("conv2d_f16", "tensor.conv_general", [xh, wh], [mx.conv_general(xh, wh, stride=[1, 2], padding=([1, 0], [1, 1]))],
+     {"kernel_strides": [1, 2], "padding_lo": [1, 0], "padding_hi": [1, 1], "kernel_dilation": [1, 1],
+      "input_dilation": [1, 1], "groups": 1, "flip": False}, rtol=1e-2, atol=1e-2)
 for n in [8, 12, 40, 28]:
     x = randn(3, n)
     s = 1.0 / np.sqrt(n)
