@@ -1,8 +1,8 @@
 //! Loading and saving modules by file name, and picking the trace of a
 //! module that fits given input types (MLX's dispatch of exported functions).
 //!
-//! [`load_module`] dispatches on the extension: `.pir` (text IR) here; the
-//! `.mlxfn` and `.psifn` arms are added by their readers. Loaded modules are
+//! [`load_module`] dispatches on the extension: `.pir` (text IR), `.psifn`
+//! (`psionic_ir::psifn`) and `.mlxfn` (`crate::mlxfn`). Loaded modules are
 //! verified, so callers get IR that every pass and the interpreter accept.
 
 use psionic_ir::text::{parse_module, print_module};
@@ -77,10 +77,11 @@ pub fn load_module(path: impl AsRef<Path>) -> Result<Module, Error> {
                 .map_err(|e| Error::new(Some(path), format!("not UTF-8 text: {e}")))?;
             parse_module_text(path, &text)
         }
+        "psifn" => psionic_ir::psifn::load(path).map_err(|e| Error::new(Some(path), e.to_string())),
         other => Err(Error::new(
             Some(path),
             format!(
-                "unknown module file type `{}` (expected .pir)",
+                "unknown module file type `{}` (expected .pir, .psifn or .mlxfn)",
                 if other.is_empty() { "(none)" } else { other }
             ),
         )),
@@ -94,9 +95,13 @@ pub fn save_module(path: impl AsRef<Path>, module: &Module) -> Result<(), Error>
     match extension(path).as_str() {
         "pir" => crate::io::write_atomic(path, print_module(module).as_bytes())
             .map_err(|e| Error::new(Some(path), e.message)),
+        "psifn" => crate::io::write_atomic(path, &psionic_ir::psifn::to_bytes(module))
+            .map_err(|e| Error::new(Some(path), e.message)),
         other => Err(Error::new(
             Some(path),
-            format!("cannot write module files of type `{other}` (expected .pir)"),
+            format!(
+                "cannot write module files of type `{other}` (expected .pir, .psifn or .mlxfn)"
+            ),
         )),
     }
 }

@@ -2,7 +2,7 @@
 // RUN: not psionic 2>&1 | FileCheck %s --check-prefix=NOCMD
 // NOCMD: psionic: error: no command given (try `psionic help`)
 // RUN: not psionic frobnicate 2>&1 | FileCheck %s --check-prefix=UNKNOWN
-// UNKNOWN: psionic: error: unknown command `frobnicate` (commands: opt, run, inspect, help)
+// UNKNOWN: psionic: error: unknown command `frobnicate` (commands: opt, run, inspect, convert, help)
 // RUN: not psionic opt 2>&1 | FileCheck %s --check-prefix=NOFILE
 // NOFILE: psionic: error: opt: no input file (use `-` for stdin)
 // RUN: not psionic opt %s --frob 2>&1 | FileCheck %s --check-prefix=OPTION
@@ -18,7 +18,7 @@
 // RUN: not psionic opt %s.missing.pir 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: psionic: error: {{.*}}cli_usage.pir.missing.pir: cannot read: {{.*}}
 // RUN: not psionic opt %S/../inputs/add_bcast.safetensors 2>&1 | FileCheck %s --check-prefix=EXT
-// EXT: psionic: error: {{.*}}add_bcast.safetensors: unknown module file type `safetensors` (expected .pir)
+// EXT: psionic: error: {{.*}}add_bcast.safetensors: unknown module file type `safetensors` (expected .pir, .psifn or .mlxfn)
 // RUN: not psionic run %s 2>&1 | FileCheck %s --check-prefix=RUNOUT
 // RUNOUT: psionic: error: run: `--out OUT.safetensors` is required
 // RUN: not psionic inspect 2>&1 | FileCheck %s --check-prefix=INSPECT

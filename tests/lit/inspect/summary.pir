@@ -1,5 +1,5 @@
 // `psionic inspect` prints each function's signature, op counts and a
-// summary of its constants.
+// summary of its constants, then the module as IR text.
 // RUN: psionic inspect %s | FileCheck %s
 // CHECK: func @main(%0: tensor<2x3xf32>) -> (tensor<2x3xf32>)
 // CHECK-NEXT:   ops: 4
@@ -11,6 +11,10 @@
 // CHECK-NEXT: func @other() -> ()
 // CHECK-NEXT:   ops: 0
 // CHECK-NEXT:   constants: 0 (0 elements, 0 bytes)
+// CHECK-EMPTY:
+// CHECK-NEXT: func @main(%0: tensor<2x3xf32>) -> (tensor<2x3xf32>) {
+// CHECK-NEXT:   %1 = tensor.constant {value = dense<[1.0, 2.0, 3.0]> : tensor<3xf32>} : tensor<3xf32>
+// CHECK:        return %4
 func @main(%0: tensor<2x3xf32>) -> (tensor<2x3xf32>) {
   %1 = tensor.constant {value = dense<[1.0, 2.0, 3.0]> : tensor<3xf32>} : tensor<3xf32>
   %2 = tensor.constant {value = dense<5.0> : tensor<f32>} : tensor<f32>

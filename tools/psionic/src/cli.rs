@@ -58,8 +58,10 @@ commands:
   run FILE --inputs IN.safetensors --out OUT.safetensors [--prefix P] [--func NAME]
                   interpret a function on inputs P+in.0, P+in.1, ...;
                   write P+out.0, P+out.1, ...
-  inspect FILE    summarize a module (signature, op counts, constants) or
-                  list the tensors of a .safetensors file
+  inspect FILE    summarize a module (signature, op counts, constants) and
+                  print it as IR text, or list the tensors of a .safetensors file
+  convert IN OUT  convert between .mlxfn, .psifn and .pir (by extension);
+                  the output is written atomically
   help            show this text
 ";
 
@@ -73,9 +75,10 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<
         "opt" => cmd_opt(rest, out, err),
         "run" => cmd_run(rest),
         "inspect" => cmd_inspect(rest, out),
+        "convert" => cmd_convert(rest),
         "help" | "--help" | "-h" => write_out(out, USAGE),
         other => Err(CliError::usage(format!(
-            "unknown command `{other}` (commands: opt, run, inspect, help)"
+            "unknown command `{other}` (commands: opt, run, inspect, convert, help)"
         ))),
     }
 }
@@ -382,5 +385,20 @@ fn cmd_inspect(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
             s += &format!("    largest: {} ({} bytes)\n", big.ty(), big.bytes().len());
         }
     }
+    s += "\n";
+    s += &print_module(&module);
     write_out(out, &s)
+}
+
+fn cmd_convert(args: &[String]) -> Result<(), CliError> {
+    let (input, output) = match args {
+        [i, o] if !i.starts_with("--") && !o.starts_with("--") => (i, o),
+        _ => {
+            return Err(CliError::usage(
+                "convert: takes an input and an output file",
+            ))
+        }
+    };
+    let module = read_module(input)?;
+    save_module(output, &module).map_err(CliError::fail)
 }
