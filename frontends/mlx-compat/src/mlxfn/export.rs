@@ -319,11 +319,6 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
     let one = |v: u64| Ok(vec![v]);
     let name = op.opcode.name();
     if let Some(m) = reverse_direct(name) {
-        if op.opcode == O::FloorDivide && out.dtype.is_inexact() {
-            // MLX's FloorDivide primitive is integer-only: floats are floor(a / b).
-            let q = e.op1("Divide", x, vec![], &out)?;
-            return one(e.op1("Floor", vec![q], vec![], &out)?);
-        }
         return e.op(m, x, vec![], outs);
     }
     if let Some(m) = reverse_generic(name) {
