@@ -133,7 +133,6 @@ pub fn load_safetensors(path: &Path) -> HashMap<String, Literal> {
             S::BF16 => DType::BF16,
             S::F32 => DType::F32,
             S::F64 => DType::F64,
-            S::C64 => DType::C64,
             other => panic!("{name}: dtype {other:?}"),
         };
         let lit = Literal::from_bytes(dtype, view.shape().to_vec(), view.data().to_vec())
