@@ -29,14 +29,27 @@ fn every_case_imports_runs_and_round_trips() {
         }
     }
     println!("{passed} cases pass; waiting for IR ops: {unsupported:?}");
-    assert!(failures.is_empty(), "{} cases fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn every_shared_case_uses_only_supported_primitives() {
-    for dir in all_case_dirs().iter().filter(|d| d.starts_with(conformance_dir())) {
+    for dir in all_case_dirs()
+        .iter()
+        .filter(|d| d.starts_with(conformance_dir()))
+    {
         let case = Case::load(dir);
-        assert!(case_supported(&case), "{}: unsupported primitive among {:?}", case.name, case.primitives());
+        assert!(
+            case_supported(&case),
+            "{}: unsupported primitive among {:?}",
+            case.name,
+            case.primitives()
+        );
     }
 }
 
@@ -60,7 +73,10 @@ fn imported_modules_carry_traces_kwargs_and_attributes() {
     let m = mlxfn::import_file(dir.join("two_shapes/fn.mlxfn")).unwrap();
     assert_eq!(m.funcs.len(), 2);
     assert!(m.funcs.iter().all(|f| f.name == "main"));
-    assert_eq!(m.attr("mlx_version"), Some(&psionic_ir::Attr::Str("0.32.4".into())));
+    assert_eq!(
+        m.attr("mlx_version"),
+        Some(&psionic_ir::Attr::Str("0.32.4".into()))
+    );
     assert_eq!(m.attr("shapeless"), Some(&psionic_ir::Attr::Bool(false)));
 
     let m = mlxfn::import_file(dir.join("kwargs/fn.mlxfn")).unwrap();
@@ -75,16 +91,23 @@ fn imported_modules_carry_traces_kwargs_and_attributes() {
     }
     // Captured weights become constants.
     let m = mlxfn::import_file(dir.join("captured_constant/fn.mlxfn")).unwrap();
-    assert!(m.funcs[0].ops.iter().any(|o| o.opcode == psionic_ir::Opcode::Constant));
+    assert!(m.funcs[0]
+        .ops
+        .iter()
+        .any(|o| o.opcode == psionic_ir::Opcode::Constant));
 }
 
 #[test]
 fn dispatch_reports_available_signatures() {
     let m = mlxfn::import_file(conformance_dir().join("two_shapes/fn.mlxfn")).unwrap();
     let lookup = |k: &str| -> Option<psionic_ir::TensorType> {
-        (k == "0" || k == "1").then(|| psionic_ir::TensorType::new(psionic_ir::DType::F32, vec![7, 7]))
+        (k == "0" || k == "1")
+            .then(|| psionic_ir::TensorType::new(psionic_ir::DType::F32, vec![7, 7]))
     };
     let err = mlxfn::select_trace(&m, "main", &lookup).unwrap_err();
     assert!(err.contains("available signatures"), "{err}");
-    assert!(err.contains("tensor<2x8xf32>") && err.contains("tensor<5x8xf32>"), "{err}");
+    assert!(
+        err.contains("tensor<2x8xf32>") && err.contains("tensor<5x8xf32>"),
+        "{err}"
+    );
 }

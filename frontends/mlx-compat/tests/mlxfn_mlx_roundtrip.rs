@@ -14,9 +14,16 @@ use psionic_mlx::mlxfn;
 use std::process::Command;
 
 fn mlx_available() -> Result<(), String> {
-    match Command::new("python3").args(["-c", "import mlx.core"]).output() {
+    match Command::new("python3")
+        .args(["-c", "import mlx.core"])
+        .output()
+    {
         Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("").to_string()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()),
         Err(e) => Err(format!("python3: {e}")),
     }
 }

@@ -6,7 +6,9 @@ use super::format::{Desc, Entry, EntryKind, RawFile, RawFunc, RawOp};
 use super::map;
 use super::prims::{self, Field, Version};
 use super::MlxfnError;
-use psionic_ir::{Attr, AttrKind, Attrs, DType, Func, Literal, Module, Op, Opcode, TensorType, DYN};
+use psionic_ir::{
+    Attr, AttrKind, Attrs, DType, Func, Literal, Module, Op, Opcode, TensorType, DYN,
+};
 use std::collections::{HashMap, HashSet};
 
 const CPU_STREAM: (i32, i32, i32) = (0, 0, 0);
@@ -42,7 +44,11 @@ impl Emitter<'_> {
         }
         // Shapeless MLX re-infers every shape at call time; the recorded
         // sizes only need to be valid.
-        let shape = t.shape.iter().map(|&d| if d == DYN { 1 } else { d }).collect();
+        let shape = t
+            .shape
+            .iter()
+            .map(|&d| if d == DYN { 1 } else { d })
+            .collect();
         Ok(Desc {
             shape,
             dtype: t.dtype,
@@ -115,8 +121,17 @@ impl Emitter<'_> {
         }
         let t = TensorType::new(lit.dtype(), like.shape.clone());
         let d = self.desc(&t)?;
-        let inputs = if t.is_static() { vec![c] } else { vec![c, donor] };
-        self.op1("Broadcast", inputs, vec![("shape", Field::Ints(d.shape))], &t)
+        let inputs = if t.is_static() {
+            vec![c]
+        } else {
+            vec![c, donor]
+        };
+        self.op1(
+            "Broadcast",
+            inputs,
+            vec![("shape", Field::Ints(d.shape))],
+            &t,
+        )
     }
 }
 
@@ -170,7 +185,11 @@ pub fn from_module(m: &Module) -> Result<RawFile, MlxfnError> {
 fn export_func(fs: &mut FileState, f: &Func, shapeless: bool) -> R<RawFunc> {
     let kw = super::kwarg_names(f)?;
     if kw.len() > f.params.len() {
-        return Err(format!("{} kwargs for {} parameters", kw.len(), f.params.len()));
+        return Err(format!(
+            "{} kwargs for {} parameters",
+            kw.len(),
+            f.params.len()
+        ));
     }
     let npos = f.params.len() - kw.len();
     // MLX orders keyword inputs by name.
@@ -212,7 +231,8 @@ fn export_func(fs: &mut FileState, f: &Func, shapeless: bool) -> R<RawFunc> {
             .collect::<R<_>>()?;
         let outs: Vec<TensorType> = op.results.iter().map(|&r| f.ty(r).clone()).collect();
         let in_types: Vec<TensorType> = op.operands.iter().map(|&v| f.ty(v).clone()).collect();
-        let res = lower(&mut e, op, args, &in_types, &outs).map_err(|m| format!("`{}`: {m}", op.opcode))?;
+        let res = lower(&mut e, op, args, &in_types, &outs)
+            .map_err(|m| format!("`{}`: {m}", op.opcode))?;
         for (r, id) in op.results.iter().zip(res) {
             ids[r.index()] = Some(id);
         }
@@ -269,17 +289,69 @@ enum LoweringKind {
 fn lowering_kind(opcode: Opcode) -> LoweringKind {
     use Opcode as O;
     match opcode {
-        O::Constant | O::Full | O::Iota | O::Arange | O::Sqrt | O::Rsqrt | O::Log | O::Log2
-        | O::Log10 | O::Reciprocal | O::IsNan | O::IsInf | O::IsFinite | O::BitwiseInvert
-        | O::BitwiseAnd | O::BitwiseOr | O::BitwiseXor | O::LeftShift | O::RightShift
-        | O::FloorDivide | O::Equal | O::Cast | O::Bitcast | O::ReduceSum | O::ReduceProd
-        | O::ReduceMax | O::ReduceMin | O::ReduceAll | O::ReduceAny | O::Argmax | O::Argmin
-        | O::LogSumExp | O::Softmax | O::Cumsum | O::Cumprod | O::Cummax | O::Cummin
-        | O::CumLogAddExp | O::Reshape | O::Transpose | O::Broadcast | O::BroadcastLike
-        | O::ExpandDims | O::Squeeze | O::Flatten | O::Unflatten | O::Slice | O::SliceUpdate
-        | O::Pad | O::Concatenate | O::Split | O::Flip | O::DynamicSlice
-        | O::DynamicSliceUpdate | O::Gather | O::TakeAlongAxis | O::Scatter | O::ScatterAxis
-        | O::Sort | O::Argsort | O::Partition | O::Argpartition | O::AddMM
+        O::Constant
+        | O::Full
+        | O::Iota
+        | O::Arange
+        | O::Sqrt
+        | O::Rsqrt
+        | O::Log
+        | O::Log2
+        | O::Log10
+        | O::Reciprocal
+        | O::IsNan
+        | O::IsInf
+        | O::IsFinite
+        | O::BitwiseInvert
+        | O::BitwiseAnd
+        | O::BitwiseOr
+        | O::BitwiseXor
+        | O::LeftShift
+        | O::RightShift
+        | O::FloorDivide
+        | O::Equal
+        | O::Cast
+        | O::Bitcast
+        | O::ReduceSum
+        | O::ReduceProd
+        | O::ReduceMax
+        | O::ReduceMin
+        | O::ReduceAll
+        | O::ReduceAny
+        | O::Argmax
+        | O::Argmin
+        | O::LogSumExp
+        | O::Softmax
+        | O::Cumsum
+        | O::Cumprod
+        | O::Cummax
+        | O::Cummin
+        | O::CumLogAddExp
+        | O::Reshape
+        | O::Transpose
+        | O::Broadcast
+        | O::BroadcastLike
+        | O::ExpandDims
+        | O::Squeeze
+        | O::Flatten
+        | O::Unflatten
+        | O::Slice
+        | O::SliceUpdate
+        | O::Pad
+        | O::Concatenate
+        | O::Split
+        | O::Flip
+        | O::DynamicSlice
+        | O::DynamicSliceUpdate
+        | O::Gather
+        | O::TakeAlongAxis
+        | O::Scatter
+        | O::ScatterAxis
+        | O::Sort
+        | O::Argsort
+        | O::Partition
+        | O::Argpartition
+        | O::AddMM
         | O::NumberOfElements => LoweringKind::Some,
         _ => match opcode.name() {
             "tensor.quantize" | "tensor.dequantize" | "tensor.depends" => LoweringKind::Some,
@@ -312,10 +384,19 @@ const BITWISE: [&str; 5] = [
     "tensor.right_shift",
 ];
 
-fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[TensorType]) -> R<Vec<u64>> {
+fn lower(
+    e: &mut Emitter,
+    op: &Op,
+    x: Vec<u64>,
+    tin: &[TensorType],
+    outs: &[TensorType],
+) -> R<Vec<u64>> {
     use Opcode as O;
     let a = &op.attrs;
-    let out = outs.first().cloned().unwrap_or_else(|| TensorType::scalar(DType::F32));
+    let out = outs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| TensorType::scalar(DType::F32));
     let one = |v: u64| Ok(vec![v]);
     let name = op.opcode.name();
     if let Some(m) = reverse_direct(name) {
@@ -361,7 +442,12 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
             if rt == out {
                 return one(r);
             }
-            one(e.op1("Broadcast", vec![r], vec![("shape", ints(&out.shape))], &out)?)
+            one(e.op1(
+                "Broadcast",
+                vec![r],
+                vec![("shape", ints(&out.shape))],
+                &out,
+            )?)
         }
         O::Arange => one(e.op1(
             "Arange",
@@ -396,7 +482,11 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
         O::IsInf | O::IsFinite => {
             let t = &tin[0];
             if !t.dtype.is_inexact() || t.dtype.is_complex() {
-                let name = if op.opcode == O::IsInf { "NotEqual" } else { "Equal" };
+                let name = if op.opcode == O::IsInf {
+                    "NotEqual"
+                } else {
+                    "Equal"
+                };
                 let st = if name == "Equal" {
                     vec![("equal_nan", Field::Bool(false))]
                 } else {
@@ -407,7 +497,12 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
             let ab = e.op1("Abs", vec![x[0]], vec![], t)?;
             let inf = e.splat(Literal::scalar_f64(t.dtype, f64::INFINITY), t, x[0])?;
             if op.opcode == O::IsInf {
-                e.op("Equal", vec![ab, inf], vec![("equal_nan", Field::Bool(false))], outs)
+                e.op(
+                    "Equal",
+                    vec![ab, inf],
+                    vec![("equal_nan", Field::Bool(false))],
+                    outs,
+                )
             } else {
                 e.op("Less", vec![ab, inf], vec![], outs)
             }
@@ -418,7 +513,12 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
             }
             let ones = Literal::from_i64(out.dtype, vec![], &[-1]).map_err(|m| m.0)?;
             let c = e.splat(ones, &out, x[0])?;
-            e.op("BitwiseBinary", vec![x[0], c], vec![("op", Field::Int(2))], outs)
+            e.op(
+                "BitwiseBinary",
+                vec![x[0], c],
+                vec![("op", Field::Int(2))],
+                outs,
+            )
         }
         O::BitwiseAnd | O::BitwiseOr | O::BitwiseXor | O::LeftShift | O::RightShift => e.op(
             "BitwiseBinary",
@@ -429,12 +529,19 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
         O::Equal => e.op(
             "Equal",
             x,
-            vec![("equal_nan", Field::Bool(a.bool("equal_nan").unwrap_or(false)))],
+            vec![(
+                "equal_nan",
+                Field::Bool(a.bool("equal_nan").unwrap_or(false)),
+            )],
             outs,
         ),
         O::Cast => e.op("AsType", x, vec![("dtype", Field::DType(out.dtype))], outs),
         O::Bitcast => e.op("View", x, vec![("dtype", Field::DType(out.dtype))], outs),
-        O::ReduceSum | O::ReduceProd | O::ReduceMax | O::ReduceMin | O::ReduceAll
+        O::ReduceSum
+        | O::ReduceProd
+        | O::ReduceMax
+        | O::ReduceMin
+        | O::ReduceAll
         | O::ReduceAny => {
             let axes = a.ints("axes")?.to_vec();
             let kd = a.bool("keepdims").unwrap_or(false);
@@ -500,24 +607,41 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
                 ("reduce_type", Field::Int(idx_of(&SCAN_KINDS, name)?)),
                 ("axis", Field::Int(a.int("axis")?)),
                 ("reverse", Field::Bool(a.bool("reverse").unwrap_or(false))),
-                ("inclusive", Field::Bool(a.bool("inclusive").unwrap_or(true))),
+                (
+                    "inclusive",
+                    Field::Bool(a.bool("inclusive").unwrap_or(true)),
+                ),
             ],
             outs,
         ),
         O::Reshape => e.op("Reshape", x, vec![("shape", ints(a.ints("shape")?))], outs),
         O::Transpose => e.op("Transpose", x, vec![("axes", ints(a.ints("perm")?))], outs),
-        O::Broadcast => e.op("Broadcast", x, vec![("shape", ints(a.ints("shape")?))], outs),
+        O::Broadcast => e.op(
+            "Broadcast",
+            x,
+            vec![("shape", ints(a.ints("shape")?))],
+            outs,
+        ),
         O::BroadcastLike => {
             let ig = a.ints("ignore_axes").unwrap_or(&[]).to_vec();
             if ig.is_empty() {
                 let d = e.desc(&out)?;
                 e.op("Broadcast", x, vec![("shape", Field::Ints(d.shape))], outs)
             } else {
-                e.op("BroadcastAxes", x, vec![("ignore_axes", Field::Ints(ig))], outs)
+                e.op(
+                    "BroadcastAxes",
+                    x,
+                    vec![("ignore_axes", Field::Ints(ig))],
+                    outs,
+                )
             }
         }
         O::ExpandDims | O::Squeeze => {
-            let n = if op.opcode == O::Squeeze { "Squeeze" } else { "ExpandDims" };
+            let n = if op.opcode == O::Squeeze {
+                "Squeeze"
+            } else {
+                "ExpandDims"
+            };
             e.op(n, x, vec![("axes", ints(a.ints("axes")?))], outs)
         }
         O::Flatten => e.op(
@@ -555,7 +679,9 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
                 let i = ax as usize;
                 let n = t.shape[i];
                 if n == DYN {
-                    return Err("cannot flip a symbolic axis (MLX slices need static bounds)".into());
+                    return Err(
+                        "cannot flip a symbolic axis (MLX slices need static bounds)".into(),
+                    );
                 }
                 start[i] = n - 1;
                 stop[i] = -n - 1;
@@ -567,7 +693,11 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
             e.op(
                 "Slice",
                 x,
-                vec![("start", ints(&start)), ("stop", ints(&stop)), ("strides", ints(&strides))],
+                vec![
+                    ("start", ints(&start)),
+                    ("stop", ints(&stop)),
+                    ("strides", ints(&strides)),
+                ],
                 outs,
             )
         }
@@ -584,7 +714,12 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
                 outs,
             )
         }
-        O::Concatenate => e.op("Concatenate", x, vec![("axis", Field::Int(a.int("axis")?))], outs),
+        O::Concatenate => e.op(
+            "Concatenate",
+            x,
+            vec![("axis", Field::Int(a.int("axis")?))],
+            outs,
+        ),
         O::Split => e.op(
             "Split",
             x,
@@ -597,12 +732,18 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
         O::DynamicSlice => e.op(
             "DynamicSlice",
             x,
-            vec![("axes", ints(a.ints("axes")?)), ("slice_size", ints(a.ints("sizes")?))],
+            vec![
+                ("axes", ints(a.ints("axes")?)),
+                ("slice_size", ints(a.ints("sizes")?)),
+            ],
             outs,
         ),
-        O::DynamicSliceUpdate => {
-            e.op("DynamicSliceUpdate", x, vec![("axes", ints(a.ints("axes")?))], outs)
-        }
+        O::DynamicSliceUpdate => e.op(
+            "DynamicSliceUpdate",
+            x,
+            vec![("axes", ints(a.ints("axes")?))],
+            outs,
+        ),
         O::Gather => e.op(
             "Gather",
             x,
@@ -612,7 +753,12 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
             ],
             outs,
         ),
-        O::TakeAlongAxis => e.op("GatherAxis", x, vec![("axis", Field::Int(a.int("axis")?))], outs),
+        O::TakeAlongAxis => e.op(
+            "GatherAxis",
+            x,
+            vec![("axis", Field::Int(a.int("axis")?))],
+            outs,
+        ),
         O::Scatter => e.op(
             "Scatter",
             x,
@@ -638,11 +784,19 @@ fn lower(e: &mut Emitter, op: &Op, x: Vec<u64>, tin: &[TensorType], outs: &[Tens
             outs,
         ),
         O::Sort | O::Argsort => {
-            let n = if op.opcode == O::Sort { "Sort" } else { "ArgSort" };
+            let n = if op.opcode == O::Sort {
+                "Sort"
+            } else {
+                "ArgSort"
+            };
             e.op(n, x, vec![("axis", Field::Int(a.int("axis")?))], outs)
         }
         O::Partition | O::Argpartition => {
-            let n = if op.opcode == O::Partition { "Partition" } else { "ArgPartition" };
+            let n = if op.opcode == O::Partition {
+                "Partition"
+            } else {
+                "ArgPartition"
+            };
             e.op(
                 n,
                 x,
@@ -694,12 +848,22 @@ fn slice_state(a: &Attrs, t: &TensorType) -> R<Vec<(&'static str, Field)>> {
             stop[i] = -t.shape[i] - 1;
         }
     }
-    Ok(vec![("start", Field::Ints(start)), ("stop", Field::Ints(stop)), ("strides", Field::Ints(strides))])
+    Ok(vec![
+        ("start", Field::Ints(start)),
+        ("stop", Field::Ints(stop)),
+        ("strides", Field::Ints(strides)),
+    ])
 }
 
 /// logsumexp over any axes: MLX's primitive works on the last axis, so the
 /// reduced axes are moved last and merged (static shapes only).
-fn lower_logsumexp(e: &mut Emitter, a: &Attrs, x: u64, t: &TensorType, out: &TensorType) -> R<Vec<u64>> {
+fn lower_logsumexp(
+    e: &mut Emitter,
+    a: &Attrs,
+    x: u64,
+    t: &TensorType,
+    out: &TensorType,
+) -> R<Vec<u64>> {
     let axes = a.ints("axes")?.to_vec();
     let kd = a.bool("keepdims").unwrap_or(false);
     let r = t.rank() as i64;
@@ -710,17 +874,29 @@ fn lower_logsumexp(e: &mut Emitter, a: &Attrs, x: u64, t: &TensorType, out: &Ten
     let lse = if axes == [r - 1] {
         e.op1("LogSumExp", vec![x], vec![], &kt)?
     } else {
-        let shape = t.static_shape().ok_or("logsumexp over several axes needs static shapes")?;
+        let shape = t
+            .static_shape()
+            .ok_or("logsumexp over several axes needs static shapes")?;
         let keep: Vec<i64> = (0..r).filter(|i| !axes.contains(i)).collect();
         let perm: Vec<i64> = keep.iter().chain(axes.iter()).copied().collect();
         let mut cur = x;
         if perm != (0..r).collect::<Vec<_>>() {
             let ps: Vec<i64> = perm.iter().map(|&p| shape[p as usize] as i64).collect();
-            cur = e.op1("Transpose", vec![cur], vec![("axes", ints(&perm))], &t.with_shape(ps))?;
+            cur = e.op1(
+                "Transpose",
+                vec![cur],
+                vec![("axes", ints(&perm))],
+                &t.with_shape(ps),
+            )?;
         }
         let mut ms: Vec<i64> = keep.iter().map(|&k| shape[k as usize] as i64).collect();
         ms.push(axes.iter().map(|&k| shape[k as usize] as i64).product());
-        cur = e.op1("Reshape", vec![cur], vec![("shape", ints(&ms))], &t.with_shape(ms.clone()))?;
+        cur = e.op1(
+            "Reshape",
+            vec![cur],
+            vec![("shape", ints(&ms))],
+            &t.with_shape(ms.clone()),
+        )?;
         let mut ls = ms.clone();
         *ls.last_mut().unwrap_or(&mut 0) = 1;
         cur = e.op1("LogSumExp", vec![cur], vec![], &t.with_shape(ls))?;
@@ -729,7 +905,12 @@ fn lower_logsumexp(e: &mut Emitter, a: &Attrs, x: u64, t: &TensorType, out: &Ten
     if kd {
         return Ok(vec![lse]);
     }
-    Ok(vec![e.op1("Squeeze", vec![lse], vec![("axes", ints(&axes))], out)?])
+    Ok(vec![e.op1(
+        "Squeeze",
+        vec![lse],
+        vec![("axes", ints(&axes))],
+        out,
+    )?])
 }
 
 /// State of a primitive whose fields are the op's attributes, by name.
@@ -756,7 +937,10 @@ fn generic_state(mlx: &str, a: &Attrs, opcode: Opcode) -> R<Vec<(&'static str, F
                 (Some(Attr::Str(s)), _) => Field::Str(s.clone()),
                 (Some(Attr::DType(d)), _) => Field::DType(*d),
                 (Some(other), _) => {
-                    return Err(format!("attribute `{fname}` ({:?}) has no MLX encoding", other.kind()))
+                    return Err(format!(
+                        "attribute `{fname}` ({:?}) has no MLX encoding",
+                        other.kind()
+                    ))
                 }
                 (None, _) => prims::default_for(mlx, fname)
                     .or_else(|| default_attr(mlx, fname))

@@ -163,11 +163,7 @@ fn parse_func(
     if nd != input_ids.len() {
         return Err(r.err(
             nd_at,
-            format!(
-                "{} input descriptors for {} input ids",
-                nd,
-                input_ids.len()
-            ),
+            format!("{} input descriptors for {} input ids", nd, input_ids.len()),
         ));
     }
     if nk > nd {
@@ -203,9 +199,8 @@ fn parse_func(
         } else {
             let is_const = r.bool("is_constant flag")?;
             if is_const {
-                if !constants.contains_key(&id) {
-                    let lit = parse_constant(r)?;
-                    constants.insert(id, lit);
+                if let std::collections::hash_map::Entry::Vacant(slot) = constants.entry(id) {
+                    slot.insert(parse_constant(r)?);
                 }
                 if input_set.contains(&id) {
                     return Err(r.err(e_at, format!("constant id {id:#x} is also an input")));
@@ -278,7 +273,10 @@ fn parse_op(
     let inputs = read_ids(r, "op input ids")?;
     for i in &inputs {
         if !defined.contains(i) {
-            return Err(r.err(in_at, format!("op input id {i:#x} is used before it is defined")));
+            return Err(r.err(
+                in_at,
+                format!("op input id {i:#x} is used before it is defined"),
+            ));
         }
     }
     let stream = (
@@ -320,7 +318,10 @@ fn parse_op(
             ));
         }
         if !ids.contains(&id) {
-            return Err(r.err(sib_at, format!("{name}: entry id {id:#x} is not among its outputs")));
+            return Err(r.err(
+                sib_at,
+                format!("{name}: entry id {id:#x} is not among its outputs"),
+            ));
         }
         ids.into_iter()
             .zip(shapes.into_iter().zip(dtypes))

@@ -42,8 +42,7 @@ fn import_func(raw: &RawFile, rf: &RawFunc) -> Result<Func, MlxfnError> {
         .collect();
     let mut f = Func::new("main", types);
     if !rf.kwargs.is_empty() {
-        super::set_kwarg_names(&mut f, &rf.kwargs)
-            .map_err(|m| MlxfnError::at(rf.at, m))?;
+        super::set_kwarg_names(&mut f, &rf.kwargs).map_err(|m| MlxfnError::at(rf.at, m))?;
     }
     let mut vals: HashMap<u64, Value> = HashMap::new();
     for (i, (id, _)) in rf.inputs.iter().enumerate() {
@@ -77,7 +76,10 @@ fn import_func(raw: &RawFile, rf: &RawFunc) -> Result<Func, MlxfnError> {
                     .iter()
                     .map(|i| {
                         vals.get(i).copied().ok_or_else(|| {
-                            MlxfnError::at(e.at, format!("{}: input {i:#x} is not defined", op.name))
+                            MlxfnError::at(
+                                e.at,
+                                format!("{}: input {i:#x} is not defined", op.name),
+                            )
                         })
                     })
                     .collect::<Result<_, _>>()?;
@@ -229,7 +231,10 @@ fn generic_attrs(opcode: Opcode, op: &RawOp) -> Result<Attrs, String> {
             if map::implied_field(&op.name, fname) {
                 continue;
             }
-            return Err(format!("`{}` has no attribute for state field {fname}", def.name));
+            return Err(format!(
+                "`{}` has no attribute for state field {fname}",
+                def.name
+            ));
         };
         let name = attr_name(def, fname).unwrap_or(spec.name);
         let attr = match (spec.kind, field) {
@@ -292,11 +297,7 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
         "AddMM" => push(
             f,
             O::AddMM,
-            &[
-                *x.get(2).ok_or("AddMM takes 3 operands")?,
-                x[0],
-                x[1],
-            ],
+            &[*x.get(2).ok_or("AddMM takes 3 operands")?, x[0], x[1]],
             attrs()
                 .with("alpha", Attr::Float(float(op, "alpha")?))
                 .with("beta", Attr::Float(float(op, "beta")?)),
@@ -355,7 +356,11 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
                 Some(Field::DType(d)) => *d,
                 _ => return Err("state field dtype missing".into()),
             };
-            let o = if op.name == "AsType" { O::Cast } else { O::Bitcast };
+            let o = if op.name == "AsType" {
+                O::Cast
+            } else {
+                O::Bitcast
+            };
             push(f, o, x, attrs().with("dtype", Attr::DType(d)))
         }
         "BitwiseBinary" => {
@@ -364,7 +369,12 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
         }
         "Broadcast" => {
             if x.len() == 1 {
-                push(f, O::Broadcast, x, attrs().with("shape", Attr::Ints(ints(op, "shape")?)))
+                push(
+                    f,
+                    O::Broadcast,
+                    x,
+                    attrs().with("shape", Attr::Ints(ints(op, "shape")?)),
+                )
             } else {
                 push(f, O::BroadcastLike, x, attrs())
             }
@@ -395,14 +405,20 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
             O::DynamicSlice,
             x,
             attrs()
-                .with("axes", Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)))
+                .with(
+                    "axes",
+                    Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)),
+                )
                 .with("sizes", Attr::Ints(ints(op, "slice_size")?)),
         ),
         "DynamicSliceUpdate" => push(
             f,
             O::DynamicSliceUpdate,
             x,
-            attrs().with("axes", Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false))),
+            attrs().with(
+                "axes",
+                Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)),
+            ),
         ),
         "Equal" => {
             let a = if boolean(op, "equal_nan")? {
@@ -418,28 +434,43 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
                 f,
                 O::ExpandDims,
                 x,
-                attrs().with("axes", Attr::Ints(norm_axes(&ints(op, "axes")?, rank + n, true))),
+                attrs().with(
+                    "axes",
+                    Attr::Ints(norm_axes(&ints(op, "axes")?, rank + n, true)),
+                ),
             )
         }
         "Squeeze" => push(
             f,
             O::Squeeze,
             x,
-            attrs().with("axes", Attr::Ints(norm_axes(&ints(op, "axes")?, rank, true))),
+            attrs().with(
+                "axes",
+                Attr::Ints(norm_axes(&ints(op, "axes")?, rank, true)),
+            ),
         ),
         "Transpose" => push(
             f,
             O::Transpose,
             x,
-            attrs().with("perm", Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false))),
+            attrs().with(
+                "perm",
+                Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)),
+            ),
         ),
         "Flatten" => push(
             f,
             O::Flatten,
             x,
             attrs()
-                .with("start_axis", Attr::Int(norm_axis(int(op, "start_axis")?, rank.max(1))))
-                .with("end_axis", Attr::Int(norm_axis(int(op, "end_axis")?, rank.max(1)))),
+                .with(
+                    "start_axis",
+                    Attr::Int(norm_axis(int(op, "start_axis")?, rank.max(1))),
+                )
+                .with(
+                    "end_axis",
+                    Attr::Int(norm_axis(int(op, "end_axis")?, rank.max(1))),
+                ),
         ),
         "Unflatten" => push(
             f,
@@ -455,7 +486,10 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
             O::Gather,
             x,
             attrs()
-                .with("axes", Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)))
+                .with(
+                    "axes",
+                    Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)),
+                )
                 .with("slice_sizes", Attr::Ints(ints(op, "slice_sizes")?)),
         ),
         "Scatter" => push(
@@ -463,10 +497,15 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
             O::Scatter,
             x,
             attrs()
-                .with("axes", Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)))
+                .with(
+                    "axes",
+                    Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)),
+                )
                 .with(
                     "reduce",
-                    Attr::Str(pick(&SCATTER_REDUCE, int(op, "reduce_type")?, "reduce_type")?.into()),
+                    Attr::Str(
+                        pick(&SCATTER_REDUCE, int(op, "reduce_type")?, "reduce_type")?.into(),
+                    ),
                 ),
         ),
         "ScatterAxis" => {
@@ -544,7 +583,10 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
                 _ => return Err("state field dtype missing".into()),
             };
             let mut a = attrs()
-                .with("axes", Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)))
+                .with(
+                    "axes",
+                    Attr::Ints(norm_axes(&ints(op, "axes")?, rank, false)),
+                )
                 .with("dtype", Attr::DType(d));
             if boolean(op, "inverted")? {
                 a.set("inverted", Attr::Bool(true));
@@ -571,7 +613,9 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
                 f,
                 O::Pad,
                 x,
-                attrs().with("low", Attr::Ints(low)).with("high", Attr::Ints(high)),
+                attrs()
+                    .with("low", Attr::Ints(low))
+                    .with("high", Attr::Ints(high)),
             )
         }
         "Reduce" => {
@@ -581,11 +625,19 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
                 op_named(name)?,
                 x,
                 attrs()
-                    .with("axes", Attr::Ints(norm_axes(&ints(op, "axes")?, rank, true)))
+                    .with(
+                        "axes",
+                        Attr::Ints(norm_axes(&ints(op, "axes")?, rank, true)),
+                    )
                     .with("keepdims", Attr::Bool(true)),
             )
         }
-        "Reshape" => push(f, O::Reshape, x, attrs().with("shape", Attr::Ints(ints(op, "shape")?))),
+        "Reshape" => push(
+            f,
+            O::Reshape,
+            x,
+            attrs().with("shape", Attr::Ints(ints(op, "shape")?)),
+        ),
         "Scan" => {
             let name = pick(&SCAN_OPS, int(op, "reduce_type")?, "reduce_type")?;
             let mut a = attrs().with("axis", ax(int(op, "axis")?));
@@ -607,7 +659,11 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
         ),
         "Sqrt" => push(
             f,
-            if boolean(op, "recip")? { O::Rsqrt } else { O::Sqrt },
+            if boolean(op, "recip")? {
+                O::Rsqrt
+            } else {
+                O::Sqrt
+            },
             x,
             attrs(),
         ),
@@ -627,7 +683,9 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
 
 /// Slice bounds with MLX's "before the front" stop (-n-1 for a negative
 /// stride) written as our -1.
-fn slice_fields(op: &RawOp) -> Result<(Vec<i64>, Vec<i64>, Vec<i64>), String> {
+type SliceBounds = (Vec<i64>, Vec<i64>, Vec<i64>);
+
+fn slice_fields(op: &RawOp) -> Result<SliceBounds, String> {
     let start = ints(op, "start")?;
     let mut stop = ints(op, "stop")?;
     let strides = ints(op, "strides")?;

@@ -80,8 +80,8 @@ pub fn write(m: &Module) -> Result<Vec<u8>, MlxfnError> {
 /// Reads a `.mlxfn` file from disk.
 pub fn import_file(path: impl AsRef<Path>) -> Result<Module, MlxfnError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path)
-        .map_err(|e| MlxfnError::msg(format!("{}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| MlxfnError::msg(format!("{}: {e}", path.display())))?;
     read(&bytes).map_err(|e| MlxfnError {
         offset: e.offset,
         message: format!("{}: {}", path.display(), e.message),

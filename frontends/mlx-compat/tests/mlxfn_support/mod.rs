@@ -19,7 +19,11 @@ pub fn manifest_dir() -> PathBuf {
 pub fn conformance_dir() -> PathBuf {
     if let Ok(s) = std::env::var("PSIONIC_SHARED") {
         let p = PathBuf::from(s).join("conformance/mlx");
-        assert!(p.is_dir(), "PSIONIC_SHARED is set but {} is not a folder", p.display());
+        assert!(
+            p.is_dir(),
+            "PSIONIC_SHARED is set but {} is not a folder",
+            p.display()
+        );
         return p;
     }
     let m = manifest_dir();
@@ -57,7 +61,11 @@ fn case_dirs(dir: &Path) -> Vec<PathBuf> {
 /// Every case: the shared ones, then ours.
 pub fn all_case_dirs() -> Vec<PathBuf> {
     let shared = case_dirs(&conformance_dir());
-    assert!(shared.len() >= 50, "only {} shared cases found", shared.len());
+    assert!(
+        shared.len() >= 50,
+        "only {} shared cases found",
+        shared.len()
+    );
     let mut v = shared;
     v.extend(case_dirs(&extra_cases_dir()));
     v
@@ -108,7 +116,11 @@ impl Case {
     pub fn primitives(&self) -> Vec<String> {
         self.json["primitives"]
             .as_array()
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -144,7 +156,13 @@ pub fn load_safetensors(path: &Path) -> HashMap<String, Literal> {
 
 /// `|a - b| <= atol + rtol * |b|` elementwise (NaN matches NaN); shapes and
 /// dtypes equal.
-pub fn compare(what: &str, got: &Literal, want: &Literal, rtol: f64, atol: f64) -> Result<(), String> {
+pub fn compare(
+    what: &str,
+    got: &Literal,
+    want: &Literal,
+    rtol: f64,
+    atol: f64,
+) -> Result<(), String> {
     if got.dtype() != want.dtype() || got.shape() != want.shape() {
         return Err(format!("{what}: got {}, expected {}", got.ty(), want.ty()));
     }
@@ -174,14 +192,17 @@ pub fn compare(what: &str, got: &Literal, want: &Literal, rtol: f64, atol: f64) 
 /// types, as MLX dispatches) and compares every output.
 pub fn run_and_compare(m: &Module, case: &Case, prefix: &str) -> Result<(), String> {
     let lookup = |k: &str| -> Option<TensorType> {
-        case.tensors.get(&format!("{prefix}in.{k}")).map(Literal::ty)
+        case.tensors
+            .get(&format!("{prefix}in.{k}"))
+            .map(Literal::ty)
     };
     let (f, keys) = mlxfn::select_trace(m, "main", &lookup)?;
     let args: Vec<Literal> = keys
         .iter()
         .map(|k| case.tensors[&format!("{prefix}in.{k}")].clone())
         .collect();
-    let outs = psionic_runtime::interp::run_func(f, &args).map_err(|e| format!("{prefix}run: {e}"))?;
+    let outs =
+        psionic_runtime::interp::run_func(f, &args).map_err(|e| format!("{prefix}run: {e}"))?;
     let mut j = 0;
     while let Some(want) = case.tensors.get(&format!("{prefix}out.{j}")) {
         let got = outs
