@@ -85,7 +85,9 @@ impl<'a> Reader<'a> {
             Some(need) if need <= left || (min_elem == 0 && n <= 1 << 20) => Ok(n as usize),
             _ => Err(self.err(
                 at,
-                format!("absurd length {n} for {what}: only {left} bytes remain"),
+                format!(
+                    "truncated file or absurd length: {what} claims {n} elements, only {left} bytes remain"
+                ),
             )),
         }
     }
