@@ -114,7 +114,7 @@ pub fn parse(bytes: &[u8]) -> Result<RawFile, MlxfnError> {
         return Err(r.err(
             at,
             format!(
-                "absurd function count {count}: only {} bytes remain",
+                "truncated file or absurd function count {count}: only {} bytes remain",
                 r.remaining()
             ),
         ));
