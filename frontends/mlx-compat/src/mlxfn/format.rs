@@ -248,7 +248,7 @@ fn parse_constant(r: &mut Reader) -> Result<Literal, MlxfnError> {
             return Err(r.err(
                 at,
                 format!(
-                    "constant of shape {:?} {} needs more bytes than the {} that remain",
+                    "truncated file or absurd constant: shape {:?} of {} needs more bytes than the {} that remain",
                     d.shape,
                     d.dtype,
                     r.remaining()
