@@ -115,7 +115,11 @@ fn corpus_inputs_are_refused_cleanly() {
             .err()
             .unwrap_or_else(|| panic!("{} was accepted", p.display()));
         let s = err.to_string();
-        assert!(!s.contains('\n') && s.starts_with("byte "), "{}: {s}", p.display());
+        assert!(
+            !s.contains('\n') && s.starts_with("byte "),
+            "{}: {s}",
+            p.display()
+        );
         n += 1;
     }
     assert!(n >= 8, "corpus has only {n} inputs");

@@ -122,7 +122,10 @@ fn huge_constant_shapes_are_refused() {
     let dim_at = data - 5 - 4;
     b[dim_at..dim_at + 4].copy_from_slice(&i32::MAX.to_le_bytes());
     let e = err(&b);
-    assert!(e.message.contains("absurd constant: shape [2147483647]"), "{e}");
+    assert!(
+        e.message.contains("absurd constant: shape [2147483647]"),
+        "{e}"
+    );
 }
 
 #[test]
