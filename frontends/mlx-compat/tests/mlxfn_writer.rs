@@ -393,13 +393,12 @@ fn st_dtype(d: DType) -> safetensors::Dtype {
 
 #[test]
 fn written_functions_run_in_mlx() {
-    if Command::new("python3")
+    let mlx_ok = Command::new("python3")
         .args(["-c", "import mlx.core"])
         .output()
         .map(|o| o.status.success())
-        .unwrap_or(false)
-        == false
-    {
+        .unwrap_or(false);
+    if !mlx_ok {
         if std::env::var("PSIONIC_SKIP_MLX").as_deref() == Ok("1") {
             eprintln!("SKIPPED (PSIONIC_SKIP_MLX=1): MLX is not importable");
             return;
