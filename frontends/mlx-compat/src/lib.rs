@@ -1,3 +1,4 @@
-//! (to be written)
+//! `psionic-mlx`: the MLX-shaped API over Psionic's IR.
 
+pub mod io;
 pub mod mlxfn;
