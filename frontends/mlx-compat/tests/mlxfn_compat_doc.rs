@@ -71,15 +71,21 @@ fn generate() -> String {
     let _ = writeln!(s, "|---|---|---|---|");
     for p in &support {
         let ops = if p.ir_ops.is_empty() {
-            if p.imports {
-                "(forwards its first operands)".to_string()
-            } else {
-                "-".to_string()
-            }
+            mlxfn::map::UNSUPPORTED
+                .iter()
+                .find(|(n, _)| *n == p.name)
+                .map(|(_, why)| format!("refused: {why}"))
+                .unwrap_or_else(|| "-".to_string())
         } else {
             p.ir_ops
                 .iter()
-                .map(|o| format!("`{o}`"))
+                .map(|(o, have)| {
+                    if *have {
+                        format!("`{o}`")
+                    } else {
+                        format!("`{o}` (not in this build's IR)")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -391,10 +391,14 @@ fn special(f: &mut Func, op: &RawOp, x: &[Value], rank: usize) -> Result<Vec<Val
         "Depends" => {
             // Outputs are the first inputs; the rest only order side effects,
             // which this IR does not have.
-            if let Some(o) = Opcode::from_name("tensor.depends") {
-                return push(f, o, x, attrs());
-            }
             let n = op.outputs.len();
+            if let Some(o) = Opcode::from_name("tensor.depends") {
+                let a = match attr_name(o.def(), "num_outputs") {
+                    Some(name) => attrs().with(name, Attr::Int(n as i64)),
+                    None => attrs(),
+                };
+                return push(f, o, x, a);
+            }
             if n > x.len() {
                 return Err(format!("{n} outputs for {} inputs", x.len()));
             }

@@ -210,8 +210,9 @@ pub fn select_trace<'a>(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrimitiveSupport {
     pub name: &'static str,
-    /// The IR ops it imports to (empty: not importable, or forwarded values).
-    pub ir_ops: Vec<&'static str>,
+    /// The IR ops it imports to (empty for a refused name, or for Depends
+    /// forwarded as values); each with whether this build's op table has it.
+    pub ir_ops: Vec<(&'static str, bool)>,
     pub imports: bool,
     /// Some IR op of this build is written as this primitive.
     pub exports: bool,
@@ -226,7 +227,7 @@ pub fn primitive_support() -> Vec<PrimitiveSupport> {
             name,
             ir_ops: map::import_targets(name)
                 .into_iter()
-                .filter(|t| Opcode::from_name(t).is_some())
+                .map(|t| (t, Opcode::from_name(t).is_some()))
                 .collect(),
             imports: map::can_import(name),
             exports: exported.contains(&name),
