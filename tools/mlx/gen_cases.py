@@ -211,6 +211,72 @@ def main():
     save(out, "linalg_inv_cholesky", "inv(a), cholesky(s) with s = a a^T + 4 I",
          lambda a, s: [mx.linalg.inv(a, stream=mx.cpu), mx.linalg.cholesky(s, stream=mx.cpu)],
          [f32(3, 3) + 3 * mx.eye(3), _spd(3)], rtol=1e-4, atol=1e-4)
+    extended(out)
+
+
+def extended(out):
+    """Primitives of the extended op set (convolution, quantization, linear
+    algebra, random bits, ...). Each is independent: one MLX build lacking a
+    function does not stop the others."""
+    u32 = lambda *v: mx.array(np.array(v, np.uint32))
+    global MASK
+    MASK = mx.array(rng.random((3, 4)) > 0.5)
+    cases = [
+        ("conv2d_strided", "conv2d(x NHWC, w OHWI, stride 2, padding 1)",
+         lambda x, w: mx.conv2d(x, w, stride=2, padding=1), [f32(1, 6, 6, 3), f32(4, 3, 3, 3)], 1e-4, 1e-5),
+        ("conv1d_grouped_dilated", "conv1d(x, w, dilation 2, groups 2)",
+         lambda x, w: mx.conv1d(x, w, dilation=2, groups=2), [f32(2, 9, 4), f32(4, 3, 2)], 1e-4, 1e-5),
+        ("conv_transpose1d", "conv_transpose1d(x, w, stride 2)",
+         lambda x, w: mx.conv_transpose1d(x, w, stride=2), [f32(1, 5, 3), f32(2, 3, 3)], 1e-4, 1e-5),
+        ("quantize_dequantize", "quantize(w, 32, 4) and dequantize of it",
+         lambda w: list(mx.quantize(w, group_size=32, bits=4)) + [mx.dequantize(*mx.quantize(w, group_size=32, bits=4), group_size=32, bits=4)],
+         [f32(4, 64)], 1e-5, 1e-5),
+        ("quantized_matmul", "quantized_matmul(x, w, scales, biases, transpose, 64, 4)",
+         lambda x, wq, s, b: mx.quantized_matmul(x, wq, s, b, transpose=True, group_size=64, bits=4),
+         [f32(3, 128)] + list(mx.quantize(f32(8, 128), group_size=64, bits=4)), 1e-4, 1e-4),
+        ("gather_mm", "gather_mm(a, b, lhs_indices, rhs_indices)",
+         lambda a, b, li, ri: mx.gather_mm(a, b, li, ri),
+         [f32(3, 2, 4), f32(2, 4, 5), u32(0, 2, 1), u32(1, 0, 1)], 1e-4, 1e-5),
+        ("block_masked_mm", "block_masked_mm(a, b, 32, out_mask)",
+         lambda a, b, m: mx.block_masked_mm(a, b, 32, m),
+         [f32(64, 32), f32(32, 64), mx.array(np.array([[True, False], [False, True]]))], 1e-4, 1e-4),
+        ("random_bits_key", "random.randint(0, 1000, (3, 4), key=k) and uniform(key=k)",
+         lambda k: [mx.random.randint(0, 1000, (3, 4), key=k), mx.random.uniform(shape=(5,), key=k)],
+         [u32(7, 11)], 1e-6, 1e-6),
+        ("hadamard", "hadamard_transform(x, scale=0.5)",
+         lambda x: mx.hadamard_transform(x, scale=0.5), [f32(3, 16)], 1e-5, 1e-5),
+        ("as_strided", "as_strided(x, (3, 3), (1, 2), offset 1)",
+         lambda x: mx.as_strided(x, (3, 3), (1, 2), 1), [f32(12)], 0, 0),
+        ("masked_scatter", "x[mask] = v",
+         lambda x, m, v: _masked_set(x, m, v),
+         [f32(3, 4), MASK, f32(int(MASK.sum().item()))], 0, 0),
+        ("linalg_qr_svd_eigh", "q @ r, |r|, svd values and u diag(s) vt, eigh values",
+         lambda a, s: _linalg(a, s), [f32(4, 3), _spd(4)], 1e-4, 1e-4),
+        ("conjugate_complex", "real/imag of conjugate(fft(x))",
+         lambda x: [mx.real(mx.conj(mx.fft.fft(x))), mx.imag(mx.conj(mx.fft.fft(x)))], [f32(2, 4)], 1e-5, 1e-5),
+    ]
+    if hasattr(mx, "searchsorted"):
+        cases.append(("search_sorted", "searchsorted(a, v), side=right",
+                      lambda a, v: [mx.searchsorted(a, v), mx.searchsorted(a, v, side="right")],
+                      [mx.array(np.array([1.0, 2.0, 2.0, 5.0, 7.0], np.float32)), f32(6, lo=0, hi=8)], 0, 0))
+    for name, d, fn, args, rtol, atol in cases:
+        try:
+            save(out, name, d, fn, args, rtol=rtol, atol=atol)
+        except Exception as e:  # a function this MLX cannot export
+            print(f"{name}: skipped ({type(e).__name__}: {e})")
+
+
+def _masked_set(x, m, v):
+    y = mx.array(x)
+    y[m] = v
+    return y
+
+
+def _linalg(a, s):
+    q, r = mx.linalg.qr(a, stream=mx.cpu)
+    u, sv, vt = mx.linalg.svd(a, stream=mx.cpu)
+    w = mx.linalg.eigvalsh(s, stream=mx.cpu)
+    return [q @ r, mx.abs(r), sv, (u[:, :3] * sv) @ vt, w]
 
 
 def _setitem(x, i, u):
