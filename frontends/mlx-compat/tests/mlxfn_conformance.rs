@@ -111,3 +111,20 @@ fn dispatch_reports_available_signatures() {
         "{err}"
     );
 }
+
+/// Imported modules print as text IR and parse back unchanged (what
+/// `psionic convert f.mlxfn f.pir` relies on).
+#[test]
+fn imported_modules_round_trip_through_text_ir() {
+    use psionic_ir::text::{parse_module, print_module};
+    for dir in all_case_dirs() {
+        let case = Case::load(&dir);
+        if !case_supported(&case) {
+            continue;
+        }
+        let m = mlxfn::read(&case.bytes()).unwrap();
+        let text = print_module(&m);
+        let back = parse_module(&text).unwrap_or_else(|e| panic!("{}: {e:?}\n{text}", case.name));
+        assert!(back == m.compact(), "{}: text round trip changed the module", case.name);
+    }
+}

@@ -67,7 +67,10 @@ impl std::error::Error for MlxfnError {}
 /// Reads a `.mlxfn` file's bytes into IR.
 pub fn read(bytes: &[u8]) -> Result<Module, MlxfnError> {
     let raw = format::parse(bytes)?;
-    import::to_module(&raw)
+    let m = import::to_module(&raw)?;
+    psionic_ir::verify::verify_module(&m)
+        .map_err(|e| MlxfnError::msg(format!("the imported IR does not verify: {e}")))?;
+    Ok(m)
 }
 
 /// Writes IR as a `.mlxfn` file in MLX 0.32.4's layout. Ops with no MLX
