@@ -125,6 +125,10 @@ fn imported_modules_round_trip_through_text_ir() {
         let m = mlxfn::read(&case.bytes()).unwrap();
         let text = print_module(&m);
         let back = parse_module(&text).unwrap_or_else(|e| panic!("{}: {e:?}\n{text}", case.name));
-        assert!(back == m.compact(), "{}: text round trip changed the module", case.name);
+        assert!(
+            back == m.compact(),
+            "{}: text round trip changed the module",
+            case.name
+        );
     }
 }

@@ -174,22 +174,27 @@ pub fn type_accepts(param: &TensorType, actual: &TensorType) -> bool {
             .all(|(&p, &a)| p == DYN || p == a)
 }
 
-/// MLX's dispatch (spec §6): the first function named `name` whose inputs
-/// are all given (looked up by key, see [`input_keys`]) with accepted types.
-/// Returns the function and its keys in parameter order.
+/// MLX's dispatch (spec §6): the first function named `name` whose input
+/// keys (see [`input_keys`]) are exactly the keys given, each with a type its
+/// parameter accepts. `given` maps input keys (`"0"`, `"1"`, ..., keyword
+/// names) to the types of the arrays passed. Returns the function and its
+/// keys in parameter order, so `args[i] = given[keys[i]]`; otherwise an error
+/// listing the available signatures.
 pub fn select_trace<'a>(
     m: &'a Module,
     name: &str,
-    lookup: &dyn Fn(&str) -> Option<TensorType>,
+    given: &[(String, TensorType)],
 ) -> Result<(&'a Func, Vec<String>), String> {
     let mut tried = Vec::new();
     for f in m.funcs.iter().filter(|f| f.name == name) {
         let keys = input_keys(f)?;
-        let ok = keys.iter().zip(f.param_types()).all(|(k, t)| {
-            lookup(k)
-                .map(|actual| type_accepts(&t, &actual))
-                .unwrap_or(false)
-        });
+        let ok = keys.len() == given.len()
+            && keys.iter().zip(f.param_types()).all(|(k, t)| {
+                given
+                    .iter()
+                    .find(|(g, _)| g == k)
+                    .is_some_and(|(_, actual)| type_accepts(&t, actual))
+            });
         if ok {
             return Ok((f, keys));
         }
@@ -203,8 +208,10 @@ pub fn select_trace<'a>(
     if tried.is_empty() {
         return Err(format!("no function named @{name}"));
     }
+    let got: Vec<String> = given.iter().map(|(k, t)| format!("{k}: {t}")).collect();
     Err(format!(
-        "no trace of @{name} accepts these inputs; available signatures: {}",
+        "no trace of @{name} accepts inputs ({}); available signatures: {}",
+        got.join(", "),
         tried.join(", ")
     ))
 }
