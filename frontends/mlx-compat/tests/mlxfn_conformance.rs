@@ -100,11 +100,9 @@ fn imported_modules_carry_traces_kwargs_and_attributes() {
 #[test]
 fn dispatch_reports_available_signatures() {
     let m = mlxfn::import_file(conformance_dir().join("two_shapes/fn.mlxfn")).unwrap();
-    let lookup = |k: &str| -> Option<psionic_ir::TensorType> {
-        (k == "0" || k == "1")
-            .then(|| psionic_ir::TensorType::new(psionic_ir::DType::F32, vec![7, 7]))
-    };
-    let err = mlxfn::select_trace(&m, "main", &lookup).unwrap_err();
+    let t77 = psionic_ir::TensorType::new(psionic_ir::DType::F32, vec![7, 7]);
+    let given = vec![("0".to_string(), t77.clone()), ("1".to_string(), t77)];
+    let err = mlxfn::select_trace(&m, "main", &given).unwrap_err();
     assert!(err.contains("available signatures"), "{err}");
     assert!(
         err.contains("tensor<2x8xf32>") && err.contains("tensor<5x8xf32>"),
@@ -131,4 +129,47 @@ fn imported_modules_round_trip_through_text_ir() {
             case.name
         );
     }
+}
+
+/// The stored stream is ignored: files whose ops sit on a GPU stream (as
+/// exported on a Mac) import the same.
+#[test]
+fn gpu_streams_import_like_cpu_ones() {
+    for name in ["mlp_relu", "kwargs", "two_shapes"] {
+        let bytes = std::fs::read(conformance_dir().join(name).join("fn.mlxfn")).unwrap();
+        let mut raw = mlxfn::format::parse(&bytes).unwrap();
+        for f in &mut raw.funcs {
+            for e in &mut f.tape {
+                if let mlxfn::format::EntryKind::Op(op) = &mut e.kind {
+                    op.stream = (3, 1, 0);
+                }
+            }
+        }
+        let gpu = mlxfn::format::print(&raw).unwrap();
+        assert_ne!(gpu, bytes);
+        assert_eq!(
+            mlxfn::read(&gpu).unwrap(),
+            mlxfn::read(&bytes).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+/// Dispatch needs exactly the trace's inputs: a missing keyword or an extra
+/// input selects nothing.
+#[test]
+fn dispatch_needs_exactly_the_traces_inputs() {
+    use psionic_ir::{DType, TensorType};
+    let m = mlxfn::import_file(conformance_dir().join("kwargs/fn.mlxfn")).unwrap();
+    let f = &m.funcs[0];
+    let keys = mlxfn::input_keys(f).unwrap();
+    let mut given: Vec<(String, TensorType)> = keys.iter().cloned().zip(f.param_types()).collect();
+    given.reverse();
+    let (g, k) = mlxfn::select_trace(&m, "main", &given).unwrap();
+    assert_eq!(g, f);
+    assert_eq!(k, keys);
+    given.push(("extra".into(), TensorType::scalar(DType::F32)));
+    assert!(mlxfn::select_trace(&m, "main", &given).is_err());
+    given.truncate(given.len() - 2);
+    assert!(mlxfn::select_trace(&m, "main", &given).is_err());
 }

@@ -191,12 +191,18 @@ pub fn compare(
 /// Runs `m` on the data set `prefix` of `case` (trace chosen by input
 /// types, as MLX dispatches) and compares every output.
 pub fn run_and_compare(m: &Module, case: &Case, prefix: &str) -> Result<(), String> {
-    let lookup = |k: &str| -> Option<TensorType> {
-        case.tensors
-            .get(&format!("{prefix}in.{k}"))
-            .map(Literal::ty)
-    };
-    let (f, keys) = mlxfn::select_trace(m, "main", &lookup)?;
+    // "in.K" of the first data set, "shape1.in.K" of the second.
+    let given: Vec<(String, TensorType)> = case
+        .tensors
+        .iter()
+        .filter_map(|(n, l)| {
+            Some((
+                n.strip_prefix(prefix)?.strip_prefix("in.")?.to_string(),
+                l.ty(),
+            ))
+        })
+        .collect();
+    let (f, keys) = mlxfn::select_trace(m, "main", &given)?;
     let args: Vec<Literal> = keys
         .iter()
         .map(|k| case.tensors[&format!("{prefix}in.{k}")].clone())
