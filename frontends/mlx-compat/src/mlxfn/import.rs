@@ -261,6 +261,17 @@ fn generic_attrs(opcode: Opcode, op: &RawOp) -> Result<Attrs, String> {
         };
         attrs.set(name, attr);
     }
+    // A result dtype the state does not hold (dequantize's) is the one the
+    // file records for the first output.
+    if let (Some(spec), None, Some((_, d))) = (
+        def.attrs
+            .iter()
+            .find(|s| s.name == "dtype" && s.kind == AttrKind::DType),
+        attrs.get("dtype"),
+        op.outputs.first(),
+    ) {
+        attrs.set(spec.name, Attr::DType(d.dtype));
+    }
     Ok(attrs)
 }
 
