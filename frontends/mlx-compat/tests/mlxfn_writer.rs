@@ -351,6 +351,16 @@ fn refusals_name_the_op() {
 }
 
 #[test]
+fn one_file_holds_one_function() {
+    let mut a = programs().remove(0).module;
+    let mut g = a.funcs[0].clone();
+    g.name = "other".into();
+    a.funcs.push(g);
+    let err = mlxfn::write(&a).unwrap_err().to_string();
+    assert!(err.contains("@main and @other"), "{err}");
+}
+
+#[test]
 fn export_file_is_atomic() {
     let dir = std::env::temp_dir().join(format!("psionic-mlxfn-atomic-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -161,6 +161,13 @@ pub fn from_module(m: &Module) -> Result<RawFile, MlxfnError> {
         const_ids: HashMap::new(),
         constants: HashMap::new(),
     };
+    // One file is one function, possibly traced at several signatures.
+    if let Some(other) = m.funcs.iter().find(|f| f.name != m.funcs[0].name) {
+        return Err(MlxfnError::msg(format!(
+            "a .mlxfn file holds the traces of one function, but the module has @{} and @{}",
+            m.funcs[0].name, other.name
+        )));
+    }
     let mut funcs = Vec::with_capacity(m.funcs.len());
     for f in &m.funcs {
         funcs.push(
