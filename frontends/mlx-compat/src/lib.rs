@@ -59,8 +59,8 @@ pub mod display;
 pub mod error;
 pub mod io;
 pub mod lower;
-pub mod mlxfn;
 pub mod methods;
+pub mod mlxfn;
 pub mod operators;
 pub mod ops;
 
