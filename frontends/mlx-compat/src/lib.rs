@@ -61,6 +61,7 @@ pub mod files;
 pub mod io;
 pub mod lower;
 pub mod methods;
+pub mod mlxfn;
 pub mod operators;
 pub mod ops;
 
