@@ -97,6 +97,11 @@ pub fn save_module(path: impl AsRef<Path>, module: &Module) -> Result<(), Error>
             .map_err(|e| Error::new(Some(path), e.message)),
         "psifn" => crate::io::write_atomic(path, &psionic_ir::psifn::to_bytes(module))
             .map_err(|e| Error::new(Some(path), e.message)),
+        "mlxfn" => {
+            let bytes =
+                crate::mlxfn::write(module).map_err(|e| Error::new(Some(path), e.to_string()))?;
+            crate::io::write_atomic(path, &bytes).map_err(|e| Error::new(Some(path), e.message))
+        }
         other => Err(Error::new(
             Some(path),
             format!(

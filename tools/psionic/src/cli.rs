@@ -4,7 +4,7 @@
 
 use psionic_ir::text::print_module;
 use psionic_ir::{Attr, DType, Func, Literal, Module, Opcode, TensorType};
-use psionic_mlx::files::{load_module, parse_module_text, save_module, select_named_trace};
+use psionic_mlx::files::{load_module, parse_module_text, save_module};
 use psionic_mlx::io::safetensors::{load_safetensors, save_safetensors};
 use psionic_passes::manager::format_reports;
 use psionic_passes::{PassContext, PassManager, PASSES};
@@ -251,41 +251,36 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
         output.ok_or_else(|| CliError::usage("run: `--out OUT.safetensors` is required"))?;
     let module = read_module(file)?;
 
-    // Inputs P+in.0, P+in.1, ... in order, as many as the file has.
-    let mut args_in: Vec<Literal> = Vec::new();
+    // Inputs P+in.K: K is a positional index (0, 1, ...) or a keyword name,
+    // as MLX's exported functions name them; the trace is chosen by MLX's
+    // dispatch on those keys and the input types.
+    let mut given: Vec<(String, Literal)> = Vec::new();
     if let Some(path) = &inputs {
-        let mut tensors = load_safetensors(path).map_err(CliError::fail)?;
-        loop {
-            let key = format!("{prefix}in.{}", args_in.len());
-            match tensors.iter().position(|(n, _)| *n == key) {
-                Some(i) => args_in.push(tensors.swap_remove(i).1),
-                None => break,
+        let tensors = load_safetensors(path).map_err(CliError::fail)?;
+        let head = format!("{prefix}in.");
+        for (n, l) in tensors {
+            if let Some(key) = n.strip_prefix(&head) {
+                given.push((key.to_string(), l));
             }
         }
-        if args_in.is_empty() && !tensors.is_empty() {
-            let names: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).take(8).collect();
-            return Err(CliError::fail(format!(
-                "{}: no tensor `{prefix}in.0` (it has: {})",
-                path.display(),
-                names.join(", ")
-            )));
-        }
     }
-    let types: Vec<TensorType> = args_in.iter().map(Literal::ty).collect();
-    let name = func_name.as_deref().or_else(|| {
-        if module.func("main").is_some() {
-            Some("main")
-        } else {
-            None
-        }
-    });
-    let func = select_named_trace(&module, name, &types).map_err(|e| {
+    let name = match func_name.as_deref() {
+        Some(n) => n.to_string(),
+        None if module.func("main").is_some() || module.funcs.is_empty() => "main".to_string(),
+        None => module.funcs[0].name.clone(),
+    };
+    let keyed: Vec<(String, TensorType)> = given.iter().map(|(k, l)| (k.clone(), l.ty())).collect();
+    let (func, keys) = psionic_mlx::mlxfn::select_trace(&module, &name, &keyed).map_err(|e| {
         let from = match &inputs {
             Some(p) => format!("inputs from {}", p.display()),
             None => "no inputs (give --inputs)".to_string(),
         };
         CliError::fail(format!("{file}: {e} [{from}]"))
     })?;
+    let args_in: Vec<Literal> = keys
+        .iter()
+        .filter_map(|k| given.iter().find(|(g, _)| g == k).map(|(_, l)| l.clone()))
+        .collect();
     let results = psionic_runtime::interp::run_func(func, &args_in)
         .map_err(|e| CliError::fail(format!("{file}: @{}: {e}", func.name)))?;
     let named: Vec<(String, Literal)> = results

@@ -96,24 +96,7 @@ pub fn import_file(path: impl AsRef<Path>) -> Result<Module, MlxfnError> {
 pub fn export_file(path: impl AsRef<Path>, m: &Module) -> Result<(), MlxfnError> {
     let path = path.as_ref();
     let bytes = write(m)?;
-    let io = |e: std::io::Error| MlxfnError::msg(format!("{}: {e}", path.display()));
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| MlxfnError::msg(format!("{}: not a file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::io::write_atomic(path, &bytes).map_err(|e| MlxfnError::msg(e.to_string()))
 }
 
 /// The keyword-input names of a trace (the trailing parameters), in
@@ -164,15 +147,7 @@ pub fn input_keys(f: &Func) -> Result<Vec<String>, String> {
 
 /// True when a value of type `actual` can be passed for a parameter of
 /// type `param` (dtype and rank equal; sizes equal unless symbolic).
-pub fn type_accepts(param: &TensorType, actual: &TensorType) -> bool {
-    param.dtype == actual.dtype
-        && param.rank() == actual.rank()
-        && param
-            .shape
-            .iter()
-            .zip(&actual.shape)
-            .all(|(&p, &a)| p == DYN || p == a)
-}
+pub use crate::files::accepts as type_accepts;
 
 /// MLX's dispatch (spec §6): the first function named `name` whose input
 /// keys (see [`input_keys`]) are exactly the keys given, each with a type its
