@@ -57,7 +57,7 @@ fn materialize(b: &mut B, v: Value, like: Value, size: Dim) -> R<Value> {
     let lr = b.rank(like);
     if lr != t.rank() + 1 {
         return Err(err(format!(
-            "cannot broadcast an unbatched {t} along a symbolic batch axis (use vmap_with_size)"
+            "broadcasting an unbatched {t} along the batch axis needs a known batch size (use vmap_with_size)"
         )));
     }
     let mut a = Attrs::new();
@@ -490,6 +490,38 @@ pub fn batch_rule(
         Scatter => {
             let n = op.operands.len();
             let axes = axes_attr(attrs, "axes")?;
+            let idx_batched = bds[1..n - 1].iter().any(Option::is_some);
+            if !idx_batched && bds[0].is_some() {
+                // Same positions in every lane: the batch axis becomes a
+                // whole-slice axis of the destination (in front), and of the
+                // updates (right after the index axes).
+                let dst = front(b, op.operands[0], bds[0])?;
+                let ir = if n > 2 { b.rank(op.operands[1]) } else { 0 };
+                let upd = match bds[n - 1] {
+                    Some(k) => b.move_axis(op.operands[n - 1], k, ir)?,
+                    None => {
+                        let u = op.operands[n - 1];
+                        let e = b.expand_dims(u, &[ir])?;
+                        let r = b.rank(dst) - 1;
+                        let mut a = Attrs::new();
+                        if r > 0 {
+                            a.set(
+                                "ignore_axes",
+                                Attr::Ints((1..=r as i64).rev().map(|i| -i).collect()),
+                            );
+                        }
+                        b.op(BroadcastLike, &[e, dst], a)?
+                    }
+                };
+                let mut operands = vec![dst];
+                operands.extend_from_slice(&op.operands[1..n - 1]);
+                operands.push(upd);
+                let ax: Vec<i64> = axes.iter().map(|&a| a + 1).collect();
+                return one(
+                    b.op(Scatter, &operands, with(attrs, "axes", Attr::Ints(ax)))?,
+                    Some(0),
+                );
+            }
             let vs = all_front(b, op, bds, size)?;
             let idx = &vs[1..n - 1];
             let (dst, upd) = (vs[0], vs[n - 1]);
