@@ -13,6 +13,7 @@ pub mod func;
 pub mod infer;
 pub mod literal;
 pub mod ops;
+pub mod psifn;
 pub mod types;
 
 pub use attr::{Attr, AttrKind, Attrs};
