@@ -20,9 +20,17 @@ fn scalar_fn() -> Func {
     let m = g.bin(Opcode::Matmul, x, w);
     let t = g.un(Opcode::Tanh, m);
     let p = g.bin(Opcode::Multiply, t, m);
-    let s = g.op(Opcode::ReduceSum, &[p], Attrs::new().with("axes", a_ints(&[0, 1])));
+    let s = g.op(
+        Opcode::ReduceSum,
+        &[p],
+        Attrs::new().with("axes", a_ints(&[0, 1])),
+    );
     let sx = g.un(Opcode::Sin, x);
-    let s2 = g.op(Opcode::ReduceSum, &[sx], Attrs::new().with("axes", a_ints(&[0, 1])));
+    let s2 = g.op(
+        Opcode::ReduceSum,
+        &[sx],
+        Attrs::new().with("axes", a_ints(&[0, 1])),
+    );
     let h = g.konst(0.5, s);
     let s = g.bin(Opcode::Multiply, s, h);
     let y = g.bin(Opcode::Add, s, s2);
@@ -53,7 +61,10 @@ fn grad_matches_finite_differences_and_value_and_grad() {
         let fd = fd_jvp(&f, &x, &dirs, 1e-5);
         let lhs = dot(&out[k], &d);
         let rhs = fd[0].to_f64_vec()[0];
-        assert!((lhs - rhs).abs() < 1e-6 * (1.0 + rhs.abs()), "{lhs} vs {rhs}");
+        assert!(
+            (lhs - rhs).abs() < 1e-6 * (1.0 + rhs.abs()),
+            "{lhs} vs {rhs}"
+        );
     }
 }
 
@@ -118,7 +129,11 @@ fn hessian_vector_product_and_hessian() {
     let hm = run(&h, &x)[0].clone();
     assert_eq!(hm.shape(), &[2, 3, 2, 3]);
     let hv: Vec<f64> = (0..6)
-        .map(|i| (0..6).map(|j| hm.to_f64_vec()[i * 6 + j] * v.to_f64_vec()[j]).sum())
+        .map(|i| {
+            (0..6)
+                .map(|j| hm.to_f64_vec()[i * 6 + j] * v.to_f64_vec()[j])
+                .sum()
+        })
         .collect();
     let hv = Literal::from_f64(F, vec![2, 3], &hv).unwrap();
     assert_close(&hv, &out[1], 1e-9, 1e-10, "hessian @ v");
@@ -131,7 +146,11 @@ fn jacobians() {
     let mut g = Gen::new(&mut r);
     let x = g.param(&[3]);
     let w = g.param(&[2, 3]);
-    let e = g.op(Opcode::ExpandDims, &[x], Attrs::new().with("axes", a_ints(&[1])));
+    let e = g.op(
+        Opcode::ExpandDims,
+        &[x],
+        Attrs::new().with("axes", a_ints(&[1])),
+    );
     let m = g.bin(Opcode::Matmul, w, e);
     let t = g.un(Opcode::Tanh, m);
     g.f.results = vec![t];
@@ -164,15 +183,29 @@ fn vmap_of_grad() {
     let vg = vmap_with_size(&g, &[Some(0), None], &[0, 0], Some(3)).unwrap();
     let vgs = vmap(&g, &[Some(0), None], &[0, 0]).unwrap();
     let mut r = rng(5);
-    let xs: Vec<Literal> = (0..3).map(|_| rand_lit(&mut r, &f.param_types()[0], -1.0, 1.0)).collect();
+    let xs: Vec<Literal> = (0..3)
+        .map(|_| rand_lit(&mut r, &f.param_types()[0], -1.0, 1.0))
+        .collect();
     let w = rand_lit(&mut r, &f.param_types()[1], -1.0, 1.0);
     let got = run(&vg, &[stack(&xs, 0), w.clone()]);
     let got_s = run(&vgs, &[stack(&xs, 0), w.clone()]);
     for b in 0..3 {
         let want = run(&g, &[xs[b].clone(), w.clone()]);
         for k in 0..2 {
-            assert_close(&unstack(&got[k], 0, b), &want[k], 1e-12, 1e-12, "vmap(grad)");
-            assert_close(&unstack(&got_s[k], 0, b), &want[k], 1e-12, 1e-12, "vmap(grad) symbolic");
+            assert_close(
+                &unstack(&got[k], 0, b),
+                &want[k],
+                1e-12,
+                1e-12,
+                "vmap(grad)",
+            );
+            assert_close(
+                &unstack(&got_s[k], 0, b),
+                &want[k],
+                1e-12,
+                1e-12,
+                "vmap(grad) symbolic",
+            );
         }
     }
 }
@@ -187,18 +220,30 @@ fn grad_of_vmap() {
     let ps = w.params.clone();
     let outs = inline(&mut w, &vf, &ps).unwrap();
     let s = w
-        .push1(Opcode::ReduceSum, &outs, Attrs::new().with("axes", Attr::Ints(vec![0])))
+        .push1(
+            Opcode::ReduceSum,
+            &outs,
+            Attrs::new().with("axes", Attr::Ints(vec![0])),
+        )
         .unwrap();
     w.results = vec![s];
     let gw = grad(&w, &[0]).unwrap();
     let g = grad(&f, &[0]).unwrap();
     let mut r = rng(6);
-    let xs: Vec<Literal> = (0..3).map(|_| rand_lit(&mut r, &f.param_types()[0], -1.0, 1.0)).collect();
+    let xs: Vec<Literal> = (0..3)
+        .map(|_| rand_lit(&mut r, &f.param_types()[0], -1.0, 1.0))
+        .collect();
     let wv = rand_lit(&mut r, &f.param_types()[1], -1.0, 1.0);
     let got = run(&gw, &[stack(&xs, 0), wv.clone()]);
     for b in 0..3 {
         let want = run(&g, &[xs[b].clone(), wv.clone()]);
-        assert_close(&unstack(&got[0], 0, b), &want[0], 1e-12, 1e-12, "grad(vmap)");
+        assert_close(
+            &unstack(&got[0], 0, b),
+            &want[0],
+            1e-12,
+            1e-12,
+            "grad(vmap)",
+        );
     }
 }
 
@@ -209,9 +254,15 @@ fn vmap_of_vmap() {
     let v1 = vmap_with_size(&f, &[Some(0), Some(2)], &[0], Some(2)).unwrap();
     let v2 = vmap(&v1, &[None, Some(0)], &[1]).unwrap();
     let mut r = rng(8);
-    let xs: Vec<Literal> = (0..2).map(|_| rand_lit(&mut r, &f.param_types()[0], -1.0, 1.0)).collect();
+    let xs: Vec<Literal> = (0..2)
+        .map(|_| rand_lit(&mut r, &f.param_types()[0], -1.0, 1.0))
+        .collect();
     let ws: Vec<Vec<Literal>> = (0..4)
-        .map(|_| (0..2).map(|_| rand_lit(&mut r, &f.param_types()[1], -1.0, 1.0)).collect())
+        .map(|_| {
+            (0..2)
+                .map(|_| rand_lit(&mut r, &f.param_types()[1], -1.0, 1.0))
+                .collect()
+        })
         .collect();
     let wstack: Vec<Literal> = ws.iter().map(|w| stack(w, 2)).collect();
     let got = run(&v2, &[stack(&xs, 0), stack(&wstack, 0)]);
@@ -242,14 +293,23 @@ fn clean_output() {
     // exp, log, multiply forward; one multiply for d/dx (ct * log y) and one
     // for * exp: nothing for y's branch, no zeros, no second output's cotangent.
     let counts = v.op_counts();
-    assert!(!counts.iter().any(|(n, _)| *n == "tensor.full"), "{counts:?}");
-    assert!(!counts.iter().any(|(n, _)| *n == "tensor.reciprocal"), "{counts:?}");
+    assert!(
+        !counts.iter().any(|(n, _)| *n == "tensor.full"),
+        "{counts:?}"
+    );
+    assert!(
+        !counts.iter().any(|(n, _)| *n == "tensor.reciprocal"),
+        "{counts:?}"
+    );
     assert_eq!(v.ops.len(), 5, "{}", describe(&v));
     let j = jvp(&f, &[0]).unwrap();
     // The second output does not depend on x: its tangent is a zero output,
     // built once.
     assert_eq!(
-        j.op_counts().iter().find(|(n, _)| *n == "tensor.full").map(|c| c.1),
+        j.op_counts()
+            .iter()
+            .find(|(n, _)| *n == "tensor.full")
+            .map(|c| c.1),
         Some(1),
         "{}",
         describe(&j)

@@ -41,9 +41,24 @@ fn check_program(f: &Func, seed: u64) {
     for k in 0..n {
         assert_close(&jout[k], &want[k], 0.0, 0.0, "jvp primal output");
     }
-    let fd = fd_jvp(f, &x, &dirs.iter().cloned().map(Some).collect::<Vec<_>>(), h);
+    let fd = fd_jvp(
+        f,
+        &x,
+        &dirs.iter().cloned().map(Some).collect::<Vec<_>>(),
+        h,
+    );
     for k in 0..n {
-        assert_close(&jout[n + k], &fd[k], rtol, atol, &format!("jvp vs finite differences\n{}\njvp:\n{}", describe(f), describe(&j)));
+        assert_close(
+            &jout[n + k],
+            &fd[k],
+            rtol,
+            atol,
+            &format!(
+                "jvp vs finite differences\n{}\njvp:\n{}",
+                describe(f),
+                describe(&j)
+            ),
+        );
     }
 
     let v = vjp(f, &wrt).unwrap_or_else(|e| panic!("vjp failed: {e}\n{}", describe(f)));
@@ -57,7 +72,9 @@ fn check_program(f: &Func, seed: u64) {
     let rhs: f64 = cots.iter().zip(&fd).map(|(c, t)| dot(c, t)).sum();
     assert!(
         (lhs - rhs).abs() <= 10.0 * atol + rtol * 10.0 * rhs.abs().max(1.0),
-        "<vjp(c), v> = {lhs} but <c, J v> = {rhs} (finite differences)\n{}\nvjp:\n{}", describe(f), describe(&v)
+        "<vjp(c), v> = {lhs} but <c, J v> = {rhs} (finite differences)\n{}\nvjp:\n{}",
+        describe(f),
+        describe(&v)
     );
 }
 

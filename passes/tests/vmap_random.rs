@@ -24,7 +24,11 @@ fn check_vmap(f: &Func, seed: u64) {
         } else {
             let a = r.gen_range(0..=t.rank()) as i64;
             // Negative axes are accepted too.
-            in_axes.push(Some(if r.gen_bool(0.3) { a - t.rank() as i64 - 1 } else { a }));
+            in_axes.push(Some(if r.gen_bool(0.3) {
+                a - t.rank() as i64 - 1
+            } else {
+                a
+            }));
         }
     }
     let out_axes: Vec<i64> = f
@@ -72,14 +76,24 @@ fn check_vmap(f: &Func, seed: u64) {
             &want[j],
             1e-12,
             1e-12,
-            &format!("vmap output {j}, in_axes {in_axes:?}\n{}\nvmap:\n{}", describe(f), describe(&v)),
+            &format!(
+                "vmap output {j}, in_axes {in_axes:?}\n{}\nvmap:\n{}",
+                describe(f),
+                describe(&v)
+            ),
         );
     }
     match vmap(f, &in_axes, &out_axes) {
         Ok(v) => {
             let got = run(&v, &batched_in);
             for j in 0..want.len() {
-                assert_close(&got[j], &want[j], 1e-12, 1e-12, &format!("symbolic-size vmap\n{}", describe(&v)));
+                assert_close(
+                    &got[j],
+                    &want[j],
+                    1e-12,
+                    1e-12,
+                    &format!("symbolic-size vmap\n{}", describe(&v)),
+                );
             }
         }
         Err(e) => assert!(
@@ -128,10 +142,26 @@ fn non_float_ops() {
     let y = g.param(&[3, 4]);
     let c = g.bin(Opcode::Less, x, y);
     let n = g.un(Opcode::LogicalNot, c);
-    let a = g.op(Opcode::Argmax, &[x], Attrs::new().with("axis", Attr::Int(1)));
-    let s = g.op(Opcode::Argsort, &[y], Attrs::new().with("axis", Attr::Int(0)));
-    let i = g.op(Opcode::Cast, &[x], Attrs::new().with("dtype", Attr::DType(psionic_ir::DType::I32)));
-    let any = g.op(Opcode::ReduceAny, &[n], Attrs::new().with("axes", a_ints(&[0])));
+    let a = g.op(
+        Opcode::Argmax,
+        &[x],
+        Attrs::new().with("axis", Attr::Int(1)),
+    );
+    let s = g.op(
+        Opcode::Argsort,
+        &[y],
+        Attrs::new().with("axis", Attr::Int(0)),
+    );
+    let i = g.op(
+        Opcode::Cast,
+        &[x],
+        Attrs::new().with("dtype", Attr::DType(psionic_ir::DType::I32)),
+    );
+    let any = g.op(
+        Opcode::ReduceAny,
+        &[n],
+        Attrs::new().with("axes", a_ints(&[0])),
+    );
     g.f.results = vec![n, a, s, i, any];
     let f = g.f;
     check_vmap(&f, 11);
@@ -146,18 +176,32 @@ fn batched_ops_not_loops() {
     let x = g.param(&[2, 3]);
     let w = g.param(&[3, 4]);
     let m = g.bin(Opcode::Matmul, x, w);
-    let s = g.op(Opcode::ReduceSum, &[m], Attrs::new().with("axes", a_ints(&[1])));
+    let s = g.op(
+        Opcode::ReduceSum,
+        &[m],
+        Attrs::new().with("axes", a_ints(&[1])),
+    );
     g.f.results = vec![s];
     let f = g.f;
     let v = vmap(&f, &[Some(0), None], &[0]).unwrap();
     let counts = v.op_counts();
     assert!(counts.contains(&("tensor.matmul", 1)), "{counts:?}");
-    let red: Vec<_> = v.ops.iter().filter(|o| o.opcode == Opcode::ReduceSum).collect();
+    let red: Vec<_> = v
+        .ops
+        .iter()
+        .filter(|o| o.opcode == Opcode::ReduceSum)
+        .collect();
     assert_eq!(red.len(), 1);
     assert_eq!(red[0].attrs.ints("axes").unwrap(), &[2]);
     // A batched input on axis 1 of x: the reduction axis moves with it.
     let v = vmap(&f, &[Some(2), None], &[0]).unwrap();
-    assert_eq!(v.op_counts().iter().filter(|(n, _)| *n == "tensor.matmul").count(), 1);
+    assert_eq!(
+        v.op_counts()
+            .iter()
+            .filter(|(n, _)| *n == "tensor.matmul")
+            .count(),
+        1
+    );
     check_vmap(&f, 9);
 }
 

@@ -118,7 +118,11 @@ impl<'f> B<'f> {
         if self.dtype(x) == dtype {
             return Ok(x);
         }
-        self.op(Opcode::Cast, &[x], Attrs::new().with("dtype", Attr::DType(dtype)))
+        self.op(
+            Opcode::Cast,
+            &[x],
+            Attrs::new().with("dtype", Attr::DType(dtype)),
+        )
     }
 
     pub fn reduce(&mut self, opcode: Opcode, x: Value, axes: &[usize], keepdims: bool) -> R<Value> {

@@ -280,7 +280,11 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
 
         Sort | Partition => {
             if let Some(t) = ts[0] {
-                let perm_op = if op.opcode == Sort { Argsort } else { Argpartition };
+                let perm_op = if op.opcode == Sort {
+                    Argsort
+                } else {
+                    Argpartition
+                };
                 let idx = b.op(perm_op, &[x(0)], attrs.clone())?;
                 let a = Attrs::new().with("axis", Attr::Int(attrs.int("axis")?));
                 out[0] = Some(b.op(TakeAlongAxis, &[t, idx], a)?);

@@ -13,11 +13,13 @@
 //! the end. See `docs/TRANSFORMS.md`.
 
 pub mod builder;
+pub mod custom;
 pub mod derivs;
 pub mod jvp_rules;
 pub mod vjp_rules;
 
 use builder::{dce, inline, B};
+pub use custom::{checkpoint, custom_vjp};
 use psionic_ir::{Attr, Attrs, Func, IrError, Op, Opcode, TensorType, Value};
 use std::fmt;
 
@@ -98,7 +100,7 @@ fn copy_forward(f: &Func, name: String, extra: Vec<TensorType>) -> R<(Func, Vec<
     let mut types = f.param_types();
     types.extend(extra);
     let mut g = Func::new(name, types);
-    g.attrs = f.attrs.clone();
+    g.attrs = crate::autodiff::custom::plain_attrs(f);
     let mut map = vec![Value(u32::MAX); f.value_types.len()];
     for (i, &p) in f.params.iter().enumerate() {
         map[p.index()] = g.params[i];
@@ -125,18 +127,59 @@ fn copy_forward(f: &Func, name: String, extra: Vec<TensorType>) -> R<(Func, Vec<
 /// `(primals..., cotangent per output...) -> (outputs..., cotangent of each wrt input...)`.
 ///
 /// Cotangents of outputs that are not floating point are accepted and ignored.
+/// A function made by [`custom_vjp`] uses its backward function; one marked
+/// by [`checkpoint`] recomputes its forward values for the backward pass.
 pub fn vjp(f: &Func, wrt: &[usize]) -> R<Func> {
     check_wrt(f, wrt, "vjp")?;
+    if let Some(bwd) = custom::backward_of(f)? {
+        return custom::vjp_custom(f, &bwd, wrt);
+    }
     let cot_types = f.result_types();
     let (mut g, map, ops) = copy_forward(f, format!("{}_vjp", f.name), cot_types)?;
     let np = f.params.len();
+    let results: Vec<Value> = f.results.iter().map(|v| map[v.index()]).collect();
+    // With a checkpoint, the backward rules read a second copy of the
+    // forward ops, fed from copies of the inputs, so the forward values can
+    // die as soon as the outputs are computed.
+    let (bops, bresults, roots) = if custom::is_checkpointed(f) {
+        let mut args = Vec::with_capacity(np);
+        for i in 0..np {
+            let p = g.params[i];
+            args.push(g.push1(Opcode::Copy, &[p], Attrs::new())?);
+        }
+        let (ops2, map2) = custom::replay(&mut g, f, &args)?;
+        let r2: Vec<Value> = f.results.iter().map(|v| map2[v.index()]).collect();
+        // The copies stand for the parameters in the backward pass; their
+        // cotangents are the parameters' (copy is the identity).
+        (ops2, r2, args)
+    } else {
+        (ops, results.clone(), g.params[..np].to_vec())
+    };
+    let grads = backward(&mut g, &bops, &bresults, &roots, wrt, np)?;
+    let mut outs = results;
+    outs.extend(grads);
+    g.results = outs;
+    Ok(dce(&g))
+}
 
+/// The reverse sweep over `ops` (already in `g`): seeds the cotangent of
+/// each of `results` with the cotangent parameter `np + j`, runs the vjp
+/// rules backwards and returns the cotangent of `roots[i]` for each `i` in
+/// `wrt` (zeros where none reaches it).
+fn backward(
+    g: &mut Func,
+    ops: &[Op],
+    results: &[Value],
+    roots: &[Value],
+    wrt: &[usize],
+    np: usize,
+) -> R<Vec<Value>> {
     // Activity: values that depend on a differentiated input.
     let mut active = vec![false; g.value_types.len()];
     for &i in wrt {
-        active[g.params[i].index()] = true;
+        active[roots[i].index()] = true;
     }
-    for op in &ops {
+    for op in ops {
         let any = op
             .operands
             .iter()
@@ -150,63 +193,52 @@ pub fn vjp(f: &Func, wrt: &[usize]) -> R<Func> {
             }
         }
     }
-
     let mut ct: Vec<Option<Value>> = vec![None; g.value_types.len()];
-    let results: Vec<Value> = f.results.iter().map(|v| map[v.index()]).collect();
-    {
-        let mut b = B::new(&mut g);
-        for (j, &r) in results.iter().enumerate() {
-            if !active[r.index()] {
-                continue;
-            }
-            let c = b.f.params[np + j];
-            ct[r.index()] = b.add_opt(ct[r.index()], Some(c))?;
+    let mut b = B::new(g);
+    for (j, &r) in results.iter().enumerate() {
+        if !active[r.index()] {
+            continue;
         }
-        for op in ops.iter().rev() {
-            let cts: Vec<Option<Value>> = op.results.iter().map(|r| ct[r.index()]).collect();
-            if cts.iter().all(Option::is_none) {
+        let c = b.f.params[np + j];
+        ct[r.index()] = b.add_opt(ct[r.index()], Some(c))?;
+    }
+    for op in ops.iter().rev() {
+        let cts: Vec<Option<Value>> = op.results.iter().map(|r| ct[r.index()]).collect();
+        if cts.iter().all(Option::is_none) {
+            continue;
+        }
+        let needs: Vec<bool> = op
+            .operands
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                active[v.index()] && differentiable_operand(op, i) && b.dtype(*v).is_inexact()
+            })
+            .collect();
+        if !needs.iter().any(|&n| n) {
+            continue;
+        }
+        let grads = vjp_rules::vjp_rule(&mut b, op, &cts, &needs).map_err(|e| at_op(e, op))?;
+        for (i, gr) in grads.into_iter().enumerate() {
+            if !needs[i] {
                 continue;
             }
-            let needs: Vec<bool> = op
-                .operands
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    active[v.index()]
-                        && differentiable_operand(op, i)
-                        && b.dtype(*v).is_inexact()
-                })
-                .collect();
-            if !needs.iter().any(|&n| n) {
-                continue;
-            }
-            let grads = vjp_rules::vjp_rule(&mut b, op, &cts, &needs)
-                .map_err(|e| at_op(e, op))?;
-            for (i, gr) in grads.into_iter().enumerate() {
-                if !needs[i] {
-                    continue;
-                }
-                if let Some(gr) = gr {
-                    let v = op.operands[i];
-                    let gr = fit_type(&mut b, gr, v)?;
-                    ct[v.index()] = b.add_opt(ct[v.index()], Some(gr))?;
-                }
+            if let Some(gr) = gr {
+                let v = op.operands[i];
+                let gr = fit_type(&mut b, gr, v)?;
+                ct[v.index()] = b.add_opt(ct[v.index()], Some(gr))?;
             }
         }
     }
-    let mut outs = results;
-    {
-        let mut b = B::new(&mut g);
-        for &i in wrt {
-            let p = b.f.params[i];
-            outs.push(match ct[p.index()] {
-                Some(c) => c,
-                None => b.zeros_like(p)?,
-            });
-        }
+    let mut outs = Vec::with_capacity(wrt.len());
+    for &i in wrt {
+        let p = roots[i];
+        outs.push(match ct[p.index()] {
+            Some(c) => c,
+            None => b.zeros_like(p)?,
+        });
     }
-    g.results = outs;
-    Ok(dce(&g))
+    Ok(outs)
 }
 
 /// A cotangent whose dtype differs from its primal (never for correct
@@ -244,7 +276,7 @@ pub fn jvp(f: &Func, wrt: &[usize]) -> R<Func> {
     let mut types = f.param_types();
     types.extend(tan_types);
     let mut g = Func::new(format!("{}_jvp", f.name), types);
-    g.attrs = f.attrs.clone();
+    g.attrs = crate::autodiff::custom::plain_attrs(f);
     let np = f.params.len();
     let mut map = vec![Value(u32::MAX); f.value_types.len()];
     let mut tan: Vec<Option<Value>> = vec![None; f.value_types.len()];
@@ -257,7 +289,8 @@ pub fn jvp(f: &Func, wrt: &[usize]) -> R<Func> {
     let mut b = B::new(&mut g);
     for op in &f.ops {
         let operands: Vec<Value> = op.operands.iter().map(|v| map[v.index()]).collect();
-        let res = b.f.push_at(op.opcode, &operands, op.attrs.clone(), op.loc)?;
+        let res =
+            b.f.push_at(op.opcode, &operands, op.attrs.clone(), op.loc)?;
         for (&r, &n) in op.results.iter().zip(&res) {
             map[r.index()] = n;
         }
@@ -329,10 +362,14 @@ fn value_and_grad_impl(f: &Func, argnums: &[usize], what: &str, keep_value: bool
     check_scalar_output(f, what)?;
     let v = vjp(f, argnums)?;
     let mut g = Func::new(
-        format!("{}_{}", f.name, if keep_value { "value_and_grad" } else { "grad" }),
+        format!(
+            "{}_{}",
+            f.name,
+            if keep_value { "value_and_grad" } else { "grad" }
+        ),
         f.param_types(),
     );
-    g.attrs = f.attrs.clone();
+    g.attrs = crate::autodiff::custom::plain_attrs(f);
     let out_t = f.ty(f.results[0]).clone();
     let mut args = g.params.clone();
     {
@@ -356,9 +393,8 @@ pub fn value_and_grad(f: &Func, argnums: &[usize]) -> R<Func> {
 }
 
 fn static_shape(t: &TensorType, what: &str) -> R<Vec<usize>> {
-    t.static_shape().ok_or_else(|| {
-        TransformError::new(format!("{what} needs static shapes, found {t}"))
-    })
+    t.static_shape()
+        .ok_or_else(|| TransformError::new(format!("{what} needs static shapes, found {t}")))
 }
 
 /// An identity matrix `[n, n]` reshaped to `[n, shape...]`, as a constant.

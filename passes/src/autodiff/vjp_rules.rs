@@ -54,8 +54,16 @@ pub fn vjp_rule(
             let (da, db) = match op.opcode {
                 // Avoid building partials that are not needed.
                 Multiply => (
-                    if needs[0] { Lin::Factor(x(1)) } else { Lin::Zero },
-                    if needs[1] { Lin::Factor(x(0)) } else { Lin::Zero },
+                    if needs[0] {
+                        Lin::Factor(x(1))
+                    } else {
+                        Lin::Zero
+                    },
+                    if needs[1] {
+                        Lin::Factor(x(0))
+                    } else {
+                        Lin::Zero
+                    },
                 ),
                 _ => derivs::binary(b, op.opcode, x(0), x(1), op.results[0])?,
             };
@@ -163,13 +171,15 @@ pub fn vjp_rule(
         Cummax | Cummin => {
             let idx = scan_source_index(b, op)?;
             let z = b.zeros_like(x(0))?;
-            out[0] = Some(b.op(
-                ScatterAxis,
-                &[z, idx, ct],
-                Attrs::new()
-                    .with("axis", Attr::Int(a_int("axis")?))
-                    .with("reduce", Attr::Str("sum".into())),
-            )?);
+            out[0] = Some(
+                b.op(
+                    ScatterAxis,
+                    &[z, idx, ct],
+                    Attrs::new()
+                        .with("axis", Attr::Int(a_int("axis")?))
+                        .with("reduce", Attr::Str("sum".into())),
+                )?,
+            );
         }
         // y_i = log sum_{j<=i} e^{x_j}: dx_j = e^{x_j} sum_{i>=j} ct_i e^{-y_i}
         CumLogAddExp => {
@@ -202,7 +212,10 @@ pub fn vjp_rule(
         BroadcastLike => {
             let xt = b.ty(x(0));
             let ct_t = b.ty(ct);
-            let ignore: Vec<i64> = attrs.ints("ignore_axes").map(|v| v.to_vec()).unwrap_or_default();
+            let ignore: Vec<i64> = attrs
+                .ints("ignore_axes")
+                .map(|v| v.to_vec())
+                .unwrap_or_default();
             // Ignored axes keep x's size: never summed (marking them
             // symbolic tells `unbroadcast` they were not stretched).
             let mut xt_masked = xt.clone();
@@ -237,26 +250,30 @@ pub fn vjp_rule(
                             "the merged axes have more than one symbolic size",
                         ));
                     }
-                    out[0] = Some(b.op(
-                        Unflatten,
-                        &[ct],
-                        Attrs::new()
-                            .with("axis", Attr::Int(s as i64))
-                            .with("shape", Attr::Ints(parts)),
-                    )?);
+                    out[0] = Some(
+                        b.op(
+                            Unflatten,
+                            &[ct],
+                            Attrs::new()
+                                .with("axis", Attr::Int(s as i64))
+                                .with("shape", Attr::Ints(parts)),
+                        )?,
+                    );
                 }
             }
         }
         Unflatten => {
             let axis = a_int("axis")?;
             let k = a_ints("shape")?.len() as i64;
-            out[0] = Some(b.op(
-                Flatten,
-                &[ct],
-                Attrs::new()
-                    .with("start_axis", Attr::Int(axis))
-                    .with("end_axis", Attr::Int(axis + k - 1)),
-            )?);
+            out[0] = Some(
+                b.op(
+                    Flatten,
+                    &[ct],
+                    Attrs::new()
+                        .with("start_axis", Attr::Int(axis))
+                        .with("end_axis", Attr::Int(axis + k - 1)),
+                )?,
+            );
         }
         Slice => {
             let z = b.zeros_like(x(0))?;
@@ -303,7 +320,10 @@ pub fn vjp_rule(
             let xt = b.ty(x(0));
             let low = a_ints("low")?;
             if xt.shape.contains(&DYN) {
-                return Err(unsupported(op, "the padded operand has symbolic dimensions"));
+                return Err(unsupported(
+                    op,
+                    "the padded operand has symbolic dimensions",
+                ));
             }
             let stop: Vec<i64> = low.iter().zip(&xt.shape).map(|(l, d)| l + d).collect();
             let sa = Attrs::new()
@@ -471,7 +491,11 @@ pub fn vjp_rule(
         // ---- sorting: the values move; the cotangent moves back ----
         Sort | Partition => {
             let axis = a_int("axis")?;
-            let perm_op = if op.opcode == Sort { Argsort } else { Argpartition };
+            let perm_op = if op.opcode == Sort {
+                Argsort
+            } else {
+                Argpartition
+            };
             let idx = b.op(perm_op, &[x(0)], attrs.clone())?;
             let z = b.zeros_like(x(0))?;
             let a = Attrs::new()
@@ -583,7 +607,11 @@ pub fn scan_source_index(b: &mut B, op: &Op) -> R<psionic_ir::Value> {
         b.scalar_like(-1.0, iota)?
     };
     let cand = b.op(Opcode::Select, &[record, iota, fill], Attrs::new())?;
-    let scan = if reverse { Opcode::Cummin } else { Opcode::Cummax };
+    let scan = if reverse {
+        Opcode::Cummin
+    } else {
+        Opcode::Cummax
+    };
     let mut a = Attrs::new().with("axis", Attr::Int(axis));
     if reverse {
         a.set("reverse", Attr::Bool(true));

@@ -90,7 +90,7 @@ pub fn vmap_with_size(
         }
     }
     let mut g = Func::new(format!("{}_vmap", f.name), types);
-    g.attrs = f.attrs.clone();
+    g.attrs = crate::autodiff::custom::plain_attrs(f);
     let mut map = vec![Value(u32::MAX); f.value_types.len()];
     let mut bd: Vec<Option<usize>> = vec![None; f.value_types.len()];
     for (i, &p) in f.params.iter().enumerate() {
@@ -102,7 +102,8 @@ pub fn vmap_with_size(
         let operands: Vec<Value> = op.operands.iter().map(|v| map[v.index()]).collect();
         let bds: Vec<Option<usize>> = op.operands.iter().map(|v| bd[v.index()]).collect();
         if bds.iter().all(Option::is_none) {
-            let res = b.f.push_at(op.opcode, &operands, op.attrs.clone(), op.loc)?;
+            let res =
+                b.f.push_at(op.opcode, &operands, op.attrs.clone(), op.loc)?;
             for (&r, n) in op.results.iter().zip(res) {
                 map[r.index()] = n;
             }
@@ -116,16 +117,15 @@ pub fn vmap_with_size(
             results: Vec::new(),
             loc: op.loc,
         };
-        let (res, rbds) = rules::batch_rule(&mut b, &mapped, &bds, &orig_types, bsize).map_err(
-            |e| {
+        let (res, rbds) =
+            rules::batch_rule(&mut b, &mapped, &bds, &orig_types, bsize).map_err(|e| {
                 let m = format!("vmap of `{}`: {}", op.opcode, e.message);
                 if op.loc.is_known() {
                     TransformError::new(format!("{}: {m}", op.loc))
                 } else {
                     TransformError::new(m)
                 }
-            },
-        )?;
+            })?;
         for ((&r, n), d) in op.results.iter().zip(res).zip(rbds) {
             map[r.index()] = n;
             bd[r.index()] = d;

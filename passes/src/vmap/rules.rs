@@ -203,7 +203,11 @@ pub fn batch_rule(
             let keep = attrs.bool("keepdims").unwrap_or(false);
             let nk = if keep || axis as usize >= k { k } else { k - 1 };
             one(
-                b.op(op.opcode, &[x], with(attrs, "axis", Attr::Int(shift(axis, k))))?,
+                b.op(
+                    op.opcode,
+                    &[x],
+                    with(attrs, "axis", Attr::Int(shift(axis, k))),
+                )?,
                 Some(nk),
             )
         }
@@ -223,7 +227,11 @@ pub fn batch_rule(
             let (x, k) = (op.operands[0], k0.unwrap_or(0));
             let axis = attrs.int("axis")?;
             one(
-                b.op(op.opcode, &[x], with(attrs, "axis", Attr::Int(shift(axis, k))))?,
+                b.op(
+                    op.opcode,
+                    &[x],
+                    with(attrs, "axis", Attr::Int(shift(axis, k))),
+                )?,
                 Some(k),
             )
         }
@@ -240,7 +248,10 @@ pub fn batch_rule(
                 .iter()
                 .map(|&a| shift(a, k))
                 .collect();
-            one(b.op(op.opcode, &[x], with(attrs, "axes", Attr::Ints(axes)))?, None)
+            one(
+                b.op(op.opcode, &[x], with(attrs, "axes", Attr::Ints(axes)))?,
+                None,
+            )
         }
 
         // ---- layout, batch axis in front ----
@@ -260,13 +271,19 @@ pub fn batch_rule(
             };
             let mut s = vec![lead];
             s.extend(shape);
-            one(b.op(Reshape, &[x], with(attrs, "shape", Attr::Ints(s)))?, Some(0))
+            one(
+                b.op(Reshape, &[x], with(attrs, "shape", Attr::Ints(s)))?,
+                Some(0),
+            )
         }
         Transpose => {
             let x = front(b, op.operands[0], k0)?;
             let mut perm = vec![0i64];
             perm.extend(axes_attr(attrs, "perm")?.iter().map(|&p| p + 1));
-            one(b.op(Transpose, &[x], with(attrs, "perm", Attr::Ints(perm)))?, Some(0))
+            one(
+                b.op(Transpose, &[x], with(attrs, "perm", Attr::Ints(perm)))?,
+                Some(0),
+            )
         }
         Broadcast => {
             let x = front(b, op.operands[0], k0)?;
@@ -276,7 +293,10 @@ pub fn batch_rule(
             if size != DYN {
                 let mut s = vec![size];
                 s.extend(shape);
-                return one(b.op(Broadcast, &[e], with(attrs, "shape", Attr::Ints(s)))?, Some(0));
+                return one(
+                    b.op(Broadcast, &[e], with(attrs, "shape", Attr::Ints(s)))?,
+                    Some(0),
+                );
             }
             // Symbolic batch size: a constant shape donor of [1, shape...].
             let mut s = vec![1];
@@ -306,7 +326,10 @@ pub fn batch_rule(
         ExpandDims | Squeeze => {
             let x = front(b, op.operands[0], k0)?;
             let axes: Vec<i64> = axes_attr(attrs, "axes")?.iter().map(|&a| a + 1).collect();
-            one(b.op(op.opcode, &[x], with(attrs, "axes", Attr::Ints(axes)))?, Some(0))
+            one(
+                b.op(op.opcode, &[x], with(attrs, "axes", Attr::Ints(axes)))?,
+                Some(0),
+            )
         }
         Flatten => {
             let x = front(b, op.operands[0], k0)?;
@@ -324,7 +347,11 @@ pub fn batch_rule(
         Unflatten => {
             let x = front(b, op.operands[0], k0)?;
             one(
-                b.op(Unflatten, &[x], with(attrs, "axis", Attr::Int(attrs.int("axis")? + 1)))?,
+                b.op(
+                    Unflatten,
+                    &[x],
+                    with(attrs, "axis", Attr::Int(attrs.int("axis")? + 1)),
+                )?,
                 Some(0),
             )
         }
@@ -363,7 +390,10 @@ pub fn batch_rule(
                             let xe = b.expand_dims(op.operands[0], &[0])?;
                             let mut a = Attrs::new();
                             if r > 0 {
-                                a.set("ignore_axes", Attr::Ints((1..=r as i64).rev().map(|i| -i).collect()));
+                                a.set(
+                                    "ignore_axes",
+                                    Attr::Ints((1..=r as i64).rev().map(|i| -i).collect()),
+                                );
                             }
                             b.op(BroadcastLike, &[xe, vlike], a)?
                         }
@@ -383,7 +413,11 @@ pub fn batch_rule(
         Concatenate => {
             let vs = all_front(b, op, bds, size)?;
             one(
-                b.op(Concatenate, &vs, with(attrs, "axis", Attr::Int(attrs.int("axis")? + 1)))?,
+                b.op(
+                    Concatenate,
+                    &vs,
+                    with(attrs, "axis", Attr::Int(attrs.int("axis")? + 1)),
+                )?,
                 Some(0),
             )
         }
@@ -483,7 +517,11 @@ pub fn batch_rule(
         TakeAlongAxis | ScatterAxis => {
             let vs = all_front(b, op, bds, size)?;
             one(
-                b.op(op.opcode, &vs, with(attrs, "axis", Attr::Int(attrs.int("axis")? + 1)))?,
+                b.op(
+                    op.opcode,
+                    &vs,
+                    with(attrs, "axis", Attr::Int(attrs.int("axis")? + 1)),
+                )?,
                 Some(0),
             )
         }
@@ -538,7 +576,10 @@ pub fn batch_rule(
             operands.push(u);
             let mut ax = vec![0i64];
             ax.extend(axes.iter().map(|&a| a + 1));
-            one(b.op(Scatter, &operands, with(attrs, "axes", Attr::Ints(ax)))?, Some(0))
+            one(
+                b.op(Scatter, &operands, with(attrs, "axes", Attr::Ints(ax)))?,
+                Some(0),
+            )
         }
 
         // ---- contractions: batched matmul with the batch axis in front ----

@@ -176,12 +176,8 @@ impl<'a> Gen<'a> {
             v.swap(i, j);
         }
         v.truncate(count as usize);
-        let lit = Literal::from_i64(
-            DType::I32,
-            shape.iter().map(|&d| d as usize).collect(),
-            &v,
-        )
-        .unwrap();
+        let lit =
+            Literal::from_i64(DType::I32, shape.iter().map(|&d| d as usize).collect(), &v).unwrap();
         self.op(
             Opcode::Constant,
             &[],
@@ -293,8 +289,16 @@ pub fn apply_case(g: &mut Gen, op: Opcode, x: Value) -> Value {
             g.op(Select, &[c, x, y], Attrs::new())
         }
         Cast => {
-            let c = g.op(Cast, &[x], Attrs::new().with("dtype", Attr::DType(DType::F32)));
-            g.op(Cast, &[c], Attrs::new().with("dtype", Attr::DType(DType::F64)))
+            let c = g.op(
+                Cast,
+                &[x],
+                Attrs::new().with("dtype", Attr::DType(DType::F32)),
+            );
+            g.op(
+                Cast,
+                &[c],
+                Attrs::new().with("dtype", Attr::DType(DType::F64)),
+            )
         }
         ReduceSum | ReduceProd | ReduceMax | ReduceMin | LogSumExp => {
             let axes = rand_axes(g);
@@ -365,7 +369,11 @@ pub fn apply_case(g: &mut Gen, op: Opcode, x: Value) -> Value {
             let z = g.un(Copy, b);
             g.bin(Multiply, z, b)
         }
-        ExpandDims => g.op(op, &[x], Attrs::new().with("axes", a_ints(&[0, rank as i64 + 1]))),
+        ExpandDims => g.op(
+            op,
+            &[x],
+            Attrs::new().with("axes", a_ints(&[0, rank as i64 + 1])),
+        ),
         Squeeze => {
             let e = g.op(ExpandDims, &[x], Attrs::new().with("axes", a_ints(&[1])));
             g.op(op, &[e], Attrs::new().with("axes", a_ints(&[1])))
@@ -379,7 +387,11 @@ pub fn apply_case(g: &mut Gen, op: Opcode, x: Value) -> Value {
         ),
         Unflatten => {
             let e = g.op(ExpandDims, &[x], Attrs::new().with("axes", a_ints(&[0])));
-            let c = g.op(Concatenate, &[e, e], Attrs::new().with("axis", Attr::Int(0)));
+            let c = g.op(
+                Concatenate,
+                &[e, e],
+                Attrs::new().with("axis", Attr::Int(0)),
+            );
             let f = g.op(
                 Flatten,
                 &[c],
@@ -433,7 +445,9 @@ pub fn apply_case(g: &mut Gen, op: Opcode, x: Value) -> Value {
             g.op(
                 op,
                 &[x, v],
-                Attrs::new().with("low", a_ints(&low)).with("high", a_ints(&high)),
+                Attrs::new()
+                    .with("low", a_ints(&low))
+                    .with("high", a_ints(&high)),
             )
         }
         Concatenate => {
@@ -478,11 +492,7 @@ pub fn apply_case(g: &mut Gen, op: Opcode, x: Value) -> Value {
             let sizes: Vec<i64> = xs.iter().map(|&d| (d + 1) / 2).collect();
             let u = g.param(&sizes);
             let starts = g.perm_indices(1, &[1]);
-            g.op(
-                op,
-                &[x, u, starts],
-                Attrs::new().with("axes", a_ints(&[0])),
-            )
+            g.op(op, &[x, u, starts], Attrs::new().with("axes", a_ints(&[0])))
         }
         Gather => {
             let idx = g.perm_indices(xs[0], &[2]);
@@ -599,7 +609,11 @@ pub fn random_program(r: &mut StdRng, first: Option<Opcode>, chain: usize) -> Fu
         };
         x = apply_case(&mut g, op, x);
         if g.f.ty(x).rank() == 0 {
-            x = g.op(Opcode::ExpandDims, &[x], Attrs::new().with("axes", a_ints(&[0])));
+            x = g.op(
+                Opcode::ExpandDims,
+                &[x],
+                Attrs::new().with("axes", a_ints(&[0])),
+            );
         }
     }
     g.f.results = vec![x];
