@@ -62,6 +62,7 @@ pub mod lower;
 pub mod methods;
 pub mod operators;
 pub mod ops;
+pub mod transforms;
 
 pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};
