@@ -5,7 +5,7 @@
 //! A closure is traced into an IR function ([`crate::trace`]), the function
 //! is transformed by `psionic_passes` (an IR-to-IR pass: nothing runs while
 //! transforming), and the transformed function is replayed on the arrays
-//! with [`crate::apply`]: the results are lazy arrays like any others, so
+//! with [`crate::apply()`]: the results are lazy arrays like any others, so
 //! transforms nest (`grad` of a closure that calls `grad`) and compose with
 //! tracing.
 //!
@@ -164,7 +164,7 @@ fn trace_closure<P: Tree, O: Tree>(f: &dyn Fn(&P) -> O, example: &P) -> Result<(
     Ok((func, out))
 }
 
-/// Runs a transformed function on arrays (lazily, through [`crate::apply`],
+/// Runs a transformed function on arrays (lazily, through [`crate::apply()`],
 /// so transforms nest inside other traces).
 fn call(func: &Func, args: &[Array]) -> Result<Vec<Array>, Error> {
     apply(func, args)
