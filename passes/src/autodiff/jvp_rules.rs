@@ -8,7 +8,7 @@
 
 use super::builder::{B, R};
 use super::derivs;
-use super::vjp_rules::{expand_reduced, reduce_axes, scan_source_index, slice_attrs};
+use super::vjp_rules::{expand_reduced, reduce_axes, scan_source_index, slice_attrs, ProdOthers};
 use super::TransformError;
 use psionic_ir::{Attr, Attrs, Op, Opcode, Value};
 
@@ -100,13 +100,18 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
         ReduceSum => out[0] = same(b)?,
         ReduceProd => {
             if let Some(t) = ts[0] {
-                // sum(t * prod / x)
+                // sum over the group of t * (product of the others).
                 let axes = reduce_axes(op)?;
-                let r = b.rank(x(0));
-                let yb = expand_reduced(b, y, op, &axes, x(0), r)?;
-                let q = b.div(yb, x(0))?;
-                let tq = b.mul(t, q)?;
-                out[0] = Some(b.op(ReduceSum, &[tq], attrs.clone())?);
+                let others = ProdOthers::new(b, x(0), &axes)?;
+                let tt = others.to_layout(b, t)?;
+                let m = b.mul(tt, others.p)?;
+                let last = b.rank(m) - 1;
+                let s = b.sum(m, &[last], false)?;
+                out[0] = Some(if attrs.bool("keepdims").unwrap_or(false) {
+                    b.expand_dims(s, &axes)?
+                } else {
+                    s
+                });
             }
         }
         ReduceMax | ReduceMin => {

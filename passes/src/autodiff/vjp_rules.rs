@@ -114,12 +114,16 @@ pub fn vjp_rule(
             out[0] = Some(expand_reduced(b, ct, op, &axes, x(0), xt.rank())?);
         }
         ReduceProd => {
-            // d prod / d x_i = prod / x_i (x without zeros).
+            // d prod / d x_i = the product of the others (exact with zeros).
             let axes = reduce_axes(op)?;
-            let r = b.rank(x(0));
-            let cy = b.mul(ct, op.results[0])?;
-            let g = expand_reduced(b, cy, op, &axes, x(0), r)?;
-            out[0] = Some(b.div(g, x(0))?);
+            let keep = op.attrs.bool("keepdims").unwrap_or(false);
+            let others = ProdOthers::new(b, x(0), &axes)?;
+            let ct = if keep { b.squeeze(ct, &axes)? } else { ct };
+            let last = b.rank(others.p) - 1;
+            let ce = b.expand_dims(ct, &[last])?;
+            let ce = b.broadcast_to_value(ce, others.p)?;
+            let g = b.mul(ce, others.p)?;
+            out[0] = Some(others.back(b, g)?);
         }
         ReduceMax | ReduceMin => {
             // MLX: the cotangent is shared equally among the extremal elements.
@@ -625,4 +629,104 @@ pub fn slice_attrs(attrs: &Attrs) -> R<Attrs> {
         .with("start", Attr::Ints(attrs.ints("start")?.to_vec()))
         .with("stop", Attr::Ints(attrs.ints("stop")?.to_vec()))
         .with("strides", Attr::Ints(attrs.ints("strides")?.to_vec())))
+}
+
+/// For a product over `axes`: the product of all the other elements of
+/// each element's reduction group, computed without dividing (so zeros are
+/// exact) as exclusive cumulative products from both ends. The reduced axes
+/// are moved last and merged into one axis `p` works on.
+pub struct ProdOthers {
+    /// `[kept axes..., merged reduced axes]`.
+    pub p: psionic_ir::Value,
+    perm: Vec<usize>,
+    /// The moved operand's shape before merging.
+    moved: psionic_ir::TensorType,
+    merged: bool,
+    /// Number of kept (not reduced) axes.
+    k: usize,
+}
+
+impl ProdOthers {
+    pub fn new(b: &mut B, x: psionic_ir::Value, axes: &[usize]) -> R<ProdOthers> {
+        let r = b.rank(x);
+        let mut perm: Vec<usize> = (0..r).filter(|i| !axes.contains(i)).collect();
+        perm.extend_from_slice(axes);
+        let xt = b.transpose(x, &perm)?;
+        let moved = b.ty(xt);
+        let k = r - axes.len();
+        let merged = axes.len() > 1;
+        let xf = if merged {
+            b.op(
+                Opcode::Flatten,
+                &[xt],
+                Attrs::new()
+                    .with("start_axis", Attr::Int(k as i64))
+                    .with("end_axis", Attr::Int(r as i64 - 1)),
+            )?
+        } else {
+            xt
+        };
+        let scan = |rev: bool| {
+            let mut a = Attrs::new()
+                .with("axis", Attr::Int(k as i64))
+                .with("inclusive", Attr::Bool(false));
+            if rev {
+                a.set("reverse", Attr::Bool(true));
+            }
+            a
+        };
+        let left = b.op(Opcode::Cumprod, &[xf], scan(false))?;
+        let right = b.op(Opcode::Cumprod, &[xf], scan(true))?;
+        let p = b.mul(left, right)?;
+        Ok(ProdOthers {
+            p,
+            perm,
+            moved,
+            merged,
+            k,
+        })
+    }
+
+    /// Moves a value of the operand's layout to `p`'s.
+    pub fn to_layout(&self, b: &mut B, v: psionic_ir::Value) -> R<psionic_ir::Value> {
+        let vt = b.transpose(v, &self.perm)?;
+        if !self.merged {
+            return Ok(vt);
+        }
+        let r = self.moved.rank();
+        b.op(
+            Opcode::Flatten,
+            &[vt],
+            Attrs::new()
+                .with("start_axis", Attr::Int(self.k as i64))
+                .with("end_axis", Attr::Int(r as i64 - 1)),
+        )
+    }
+
+    /// Brings a value shaped like `p` back to the operand's layout.
+    pub fn back(&self, b: &mut B, v: psionic_ir::Value) -> R<psionic_ir::Value> {
+        let k = self.k;
+        let v = if self.merged {
+            let parts = self.moved.shape[k..].to_vec();
+            if parts.iter().filter(|&&d| d == DYN).count() > 1 {
+                return Err(TransformError::new(
+                    "the derivative of a product over several symbolic axes is not supported",
+                ));
+            }
+            b.op(
+                Opcode::Unflatten,
+                &[v],
+                Attrs::new()
+                    .with("axis", Attr::Int(k as i64))
+                    .with("shape", Attr::Ints(parts)),
+            )?
+        } else {
+            v
+        };
+        let mut inv = vec![0usize; self.perm.len()];
+        for (i, &p) in self.perm.iter().enumerate() {
+            inv[p] = i;
+        }
+        b.transpose(v, &inv)
+    }
 }

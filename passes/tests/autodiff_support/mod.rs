@@ -261,11 +261,11 @@ pub fn apply_case(g: &mut Gen, op: Opcode, x: Value) -> Value {
             let p = g.pos(x, 1.5);
             g.un(op, p)
         }
-        Add | Subtract | Multiply | Maximum | Minimum | Arctan2 | LogAddExp | FloorDivide => {
+        Add | Subtract | Multiply | Maximum | Minimum | Arctan2 | LogAddExp => {
             let y = g.param(&xs);
             g.bin(op, x, y)
         }
-        Divide | Remainder => {
+        Divide | Remainder | FloorDivide => {
             let y = g.param(&xs);
             let p = g.pos(y, 0.7);
             g.bin(op, x, p)
