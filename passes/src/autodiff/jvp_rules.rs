@@ -331,6 +331,109 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
         }
 
         NumberOfElements => {}
+
+        // ---- MLX extras ----
+        RandomBits | SearchSorted | Quantize => {}
+        // dY = -Y dA Y
+        Inverse => {
+            if attrs.bool("tri").unwrap_or(false) {
+                return Err(TransformError::new(
+                    "jvp of `tensor.inverse`: triangular inverses have no jvp rule yet",
+                ));
+            }
+            if let Some(t) = ts[0] {
+                let m = b.matmul(y, t)?;
+                let m = b.matmul(m, y)?;
+                out[0] = Some(b.neg(m)?);
+            }
+        }
+        Hadamard | Conjugate | Real | Imag => out[0] = same(b)?,
+        Depends => {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = ts[i];
+            }
+        }
+        // y = x r w with r = rsqrt(mean(x^2) + eps) over the last axis:
+        // dy = (t_x r + x dr) w + x r t_w, dr = -r^3 mean(x t_x).
+        RmsNorm => {
+            let (xv, w) = (x(0), x(1));
+            let last = b.rank(xv) - 1;
+            let eps = attrs.float("eps")?;
+            let r = norm_rsqrt(b, xv, last, eps, false)?;
+            let wb = b.broadcast_to_value(w, xv)?;
+            let mut acc = None;
+            if let Some(t) = ts[0] {
+                let xt = b.mul(xv, t)?;
+                let m = mean_last(b, xt, last)?;
+                let r2 = b.un(Square, r)?;
+                let r3 = b.mul(r2, r)?;
+                let dr = b.mul(r3, m)?;
+                let dr = b.neg(dr)?;
+                let dr = b.broadcast_to_value(dr, xv)?;
+                let rb = b.broadcast_to_value(r, xv)?;
+                let a1 = b.mul(t, rb)?;
+                let a2 = b.mul(xv, dr)?;
+                let s = b.add(a1, a2)?;
+                acc = Some(b.mul(s, wb)?);
+            }
+            if let Some(tw) = ts[1] {
+                let rb = b.broadcast_to_value(r, xv)?;
+                let xr = b.mul(xv, rb)?;
+                let twb = b.broadcast_to_value(tw, xv)?;
+                let p = b.mul(xr, twb)?;
+                acc = b.add_opt(acc, Some(p))?;
+            }
+            out[0] = acc;
+        }
+        // y = xc r w + b, xc = x - mean(x), r = rsqrt(mean(xc^2) + eps):
+        // dxc = t - mean(t), dr = -r^3 mean(xc dxc), dy = (dxc r + xc dr) w + xc r t_w + t_b.
+        LayerNorm => {
+            let (xv, w) = (x(0), x(1));
+            let last = b.rank(xv) - 1;
+            let eps = attrs.float("eps")?;
+            let mu = mean_last(b, xv, last)?;
+            let mu = b.broadcast_to_value(mu, xv)?;
+            let xc = b.sub(xv, mu)?;
+            let r = norm_rsqrt(b, xc, last, eps, false)?;
+            let rb = b.broadcast_to_value(r, xv)?;
+            let wb = b.broadcast_to_value(w, xv)?;
+            let mut acc = None;
+            if let Some(t) = ts[0] {
+                let mt = mean_last(b, t, last)?;
+                let mt = b.broadcast_to_value(mt, xv)?;
+                let dxc = b.sub(t, mt)?;
+                let p = b.mul(xc, dxc)?;
+                let m = mean_last(b, p, last)?;
+                let r2 = b.un(Square, r)?;
+                let r3 = b.mul(r2, r)?;
+                let dr = b.mul(r3, m)?;
+                let dr = b.neg(dr)?;
+                let dr = b.broadcast_to_value(dr, xv)?;
+                let a1 = b.mul(dxc, rb)?;
+                let a2 = b.mul(xc, dr)?;
+                let s = b.add(a1, a2)?;
+                acc = Some(b.mul(s, wb)?);
+            }
+            if let Some(tw) = ts[1] {
+                let xr = b.mul(xc, rb)?;
+                let twb = b.broadcast_to_value(tw, xv)?;
+                let p = b.mul(xr, twb)?;
+                acc = b.add_opt(acc, Some(p))?;
+            }
+            if let Some(tb) = ts[2] {
+                let tbb = b.broadcast_to_value(tb, xv)?;
+                acc = b.add_opt(acc, Some(tbb))?;
+            }
+            out[0] = acc;
+        }
+        ConvGeneral | Fft | Qr | Svd | Cholesky | Eigh | Eig | Dequantize | QuantizedMatmul
+        | GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Rope | Sdpa
+        | AsStrided | MaskedScatter => {
+            return Err(TransformError::new(format!(
+                "jvp of `{}`: this op has no jvp rule yet",
+                op.opcode
+            )));
+        }
     }
     Ok(out)
 }
@@ -342,4 +445,30 @@ fn reduce_attrs_of(attrs: &Attrs) -> R<Attrs> {
         a.set("keepdims", Attr::Bool(k));
     }
     Ok(a)
+}
+
+/// mean over `axis` with keepdims (the count from the operand's shape, so
+/// symbolic sizes work).
+fn mean_last(b: &mut B, v: Value, axis: usize) -> R<Value> {
+    let s = b.sum(v, &[axis], true)?;
+    let dt = b.dtype(v);
+    let inv = b.op(
+        Opcode::NumberOfElements,
+        &[v],
+        Attrs::new()
+            .with("axes", Attr::Ints(vec![axis as i64]))
+            .with("inverted", Attr::Bool(true))
+            .with("dtype", Attr::DType(dt)),
+    )?;
+    let inv = b.broadcast_to_value(inv, s)?;
+    b.mul(s, inv)
+}
+
+/// rsqrt(mean(v^2 over `axis`) + eps), keepdims.
+fn norm_rsqrt(b: &mut B, v: Value, axis: usize, eps: f64, _unused: bool) -> R<Value> {
+    let sq = b.un(Opcode::Square, v)?;
+    let m = mean_last(b, sq, axis)?;
+    let e = b.scalar_like(eps, m)?;
+    let s = b.add(m, e)?;
+    b.un(Opcode::Rsqrt, s)
 }

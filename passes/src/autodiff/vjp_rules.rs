@@ -541,6 +541,54 @@ pub fn vjp_rule(
 
         // The operand only gives its shape.
         NumberOfElements => {}
+
+        // ---- MLX extras ----
+        // Integer or bit results, or quantized storage: no derivative.
+        RandomBits | SearchSorted | Quantize => {}
+        // d(A^-1) = -A^-1 dA A^-1, so the cotangent is -Y^T ct Y^T.
+        Inverse => {
+            if attrs.bool("tri").unwrap_or(false) {
+                return Err(unsupported(op, "triangular inverses have no vjp rule yet"));
+            }
+            let y = op.results[0];
+            let yt = b.mt(y)?;
+            let m = b.matmul(yt, ct)?;
+            let m = b.matmul(m, yt)?;
+            out[0] = Some(b.neg(m)?);
+        }
+        // The (scaled) Walsh-Hadamard matrix is symmetric.
+        Hadamard => {
+            out[0] = Some(b.op(Hadamard, &[ct], attrs.clone())?);
+        }
+        RmsNorm => {
+            let r = b.ops(RmsNormVjp, &[x(0), x(1), ct], attrs.clone())?;
+            out[0] = Some(r[0]);
+            out[1] = Some(r[1]);
+        }
+        LayerNorm => {
+            let r = b.ops(LayerNormVjp, &[x(0), x(1), x(2), ct], attrs.clone())?;
+            out[0] = Some(r[0]);
+            out[1] = Some(r[1]);
+            out[2] = Some(r[2]);
+        }
+        // The passed-through operands get their results' cotangents; the
+        // others only order the computation.
+        Depends => {
+            for (i, c) in cts.iter().enumerate() {
+                out[i] = *c;
+            }
+        }
+        Conjugate => {
+            out[0] = Some(b.un(Conjugate, ct)?);
+        }
+        Real => {
+            out[0] = Some(b.cast(ct, psionic_ir::DType::C64)?);
+        }
+        ConvGeneral | Fft | Qr | Svd | Cholesky | Eigh | Eig | Dequantize | QuantizedMatmul
+        | GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Rope | Sdpa
+        | AsStrided | MaskedScatter | Imag => {
+            return Err(unsupported(op, "this op has no vjp rule yet"));
+        }
     }
     Ok(out)
 }

@@ -582,6 +582,81 @@ pub fn batch_rule(
             )
         }
 
+        // ---- MLX extras ----
+        // Elementwise or pass-through.
+        Real | Imag | Conjugate => elementwise(b, op, bds),
+        Depends => {
+            let n = attrs.int("num_outputs")? as usize;
+            let res = b.ops(Depends, &op.operands, attrs.clone())?;
+            Ok((res, bds[..n].to_vec()))
+        }
+        // Ops over the trailing axes of their first operand (any leading
+        // axes): the batch axis goes in front; the other operands must be
+        // unbatched.
+        // Batched weights: normalize with unit weights (and zero bias),
+        // then apply the batched affine part elementwise.
+        RmsNorm | LayerNorm if bds[1..].iter().any(Option::is_some) => {
+            let vs = all_front(b, op, bds, size)?;
+            let x = vs[0];
+            // Per-example weight type: the batched one without its batch axis.
+            let per = |b: &B, v: Value| {
+                let t = b.ty(v);
+                t.with_shape(t.shape[1..].to_vec())
+            };
+            let unit = b.fill(1.0, &per(b, vs[1]), None)?;
+            let mut plain = vec![x, unit];
+            if op.opcode == LayerNorm {
+                let zt = per(b, vs[2]);
+                plain.push(b.fill(0.0, &zt, None)?);
+            }
+            let n = b.op(op.opcode, &plain, attrs.clone())?;
+            let r = b.rank(x);
+            // [B, D] -> [B, 1, ..., D] -> x's shape.
+            let lift = |b: &mut B, v: Value| -> R<Value> {
+                let e = b.expand_dims(v, &(1..r - 1).collect::<Vec<_>>())?;
+                b.broadcast_to_value(e, x)
+            };
+            let w = lift(b, vs[1])?;
+            let mut y = b.mul(n, w)?;
+            if op.opcode == LayerNorm {
+                let bias = lift(b, vs[2])?;
+                y = b.add(y, bias)?;
+            }
+            one(y, Some(0))
+        }
+        Inverse | Cholesky | Qr | Svd | Eigh | Eig | Hadamard | RmsNorm | LayerNorm | Quantize
+        | Dequantize | QuantizedMatmul | RandomBits => {
+            if bds[1..].iter().any(Option::is_some) {
+                return Err(err("only the first operand may be batched"));
+            }
+            let x = front(b, op.operands[0], k0)?;
+            let mut operands = vec![x];
+            operands.extend_from_slice(&op.operands[1..]);
+            let res = b.ops(op.opcode, &operands, attrs.clone())?;
+            let n = res.len();
+            Ok((res, vec![Some(0); n]))
+        }
+        SearchSorted => {
+            if bds[0].is_some() {
+                return Err(err("a batched sorted array is not supported"));
+            }
+            let res = b.op(SearchSorted, &op.operands, attrs.clone())?;
+            one(res, bds[1])
+        }
+        Fft => {
+            let (x, k) = (op.operands[0], k0.unwrap_or(0));
+            let axes: Vec<i64> = axes_attr(attrs, "axes")?
+                .iter()
+                .map(|&a| shift(a, k))
+                .collect();
+            one(
+                b.op(Fft, &[x], with(attrs, "axes", Attr::Ints(axes)))?,
+                Some(k),
+            )
+        }
+        ConvGeneral | GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Rope
+        | Sdpa | AsStrided | MaskedScatter => Err(err("this op has no batching rule yet")),
+
         // ---- contractions: batched matmul with the batch axis in front ----
         Matmul | AddMM => {
             let vs = all_front(b, op, bds, size)?;

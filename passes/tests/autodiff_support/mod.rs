@@ -223,6 +223,34 @@ pub fn non_differentiable(op: Opcode) -> bool {
             | Argpartition
             | Bitcast
             | NumberOfElements
+            // MLX extras without a derivative or a random case here:
+            // complex parts (complex derivatives are out of scope), integer
+            // or quantized results, and ops whose rules are not written yet
+            // (their vjp/jvp/vmap return a clear error).
+            | Real
+            | Imag
+            | Conjugate
+            | RandomBits
+            | SearchSorted
+            | Quantize
+            | Dequantize
+            | QuantizedMatmul
+            | GatherQmm
+            | GatherMm
+            | BlockMaskedMm
+            | ConvGeneral
+            | Fft
+            | Qr
+            | Svd
+            | Cholesky
+            | Eigh
+            | Eig
+            | RmsNormVjp
+            | LayerNormVjp
+            | Rope
+            | Sdpa
+            | AsStrided
+            | MaskedScatter
     )
 }
 
@@ -588,6 +616,53 @@ pub fn apply_case(g: &mut Gen, op: Opcode, x: Value) -> Value {
                         .with("beta", Attr::Float(2.0)),
                 )
             }
+        }
+        Inverse => {
+            // A well-conditioned matrix: 0.3 * random + 2 I.
+            let a = g.param(&[3, 3]);
+            let k = g.konst(0.3, a);
+            let m = g.bin(Multiply, a, k);
+            let eye = Literal::from_f64(
+                F,
+                vec![3, 3],
+                &[2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 2.0],
+            )
+            .unwrap();
+            let e = g.op(Constant, &[], Attrs::new().with("value", Attr::Dense(eye)));
+            let m = g.bin(Add, m, e);
+            let inv = g.op(
+                Inverse,
+                &[m],
+                Attrs::new()
+                    .with("tri", Attr::Bool(false))
+                    .with("upper", Attr::Bool(false)),
+            );
+            let _ = x;
+            inv
+        }
+        Hadamard => {
+            let y = g.param(&[2, 4]);
+            let _ = x;
+            g.op(Hadamard, &[y], Attrs::new().with("scale", Attr::Float(0.5)))
+        }
+        RmsNorm | LayerNorm => {
+            let y = g.param(&[2, 4]);
+            let w = g.param(&[4]);
+            let _ = x;
+            let mut ops = vec![y, w];
+            if op == LayerNorm {
+                ops.push(g.param(&[4]));
+            }
+            g.op(op, &ops, Attrs::new().with("eps", Attr::Float(1e-5)))
+        }
+        Depends => {
+            let y = g.param(&xs);
+            let d = g.ops(
+                Depends,
+                &[x, y],
+                Attrs::new().with("num_outputs", Attr::Int(1)),
+            );
+            g.bin(Multiply, d[0], y)
         }
         other => panic!("no random case for {other}"),
     }
