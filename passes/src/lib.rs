@@ -2,8 +2,10 @@
 //!
 //! Owns the [`Pass`] trait, the registry of named passes ([`registry::PASSES`],
 //! one line per pass), pipelines parsed from strings such as
-//! `"canonicalize,cse,dce"`, and the classic passes: `verify`, `dce`, `cse`
-//! and `canonicalize` (identity removal, layout folding and constant folding).
+//! `"canonicalize,cse,dce"`, the classic passes (`verify`, `dce`, `cse`,
+//! `canonicalize`: identity removal, layout folding and constant folding), and
+//! the transforms (`autodiff`: vjp, jvp, grad and friends; `vmap`), which take
+//! a `Func` and return a new `Func` in the same IR.
 //!
 //! Invariants:
 //! - Every pass leaves the verifier green: a pass that cannot rewrite an op
@@ -14,6 +16,7 @@
 //!   `ir <- passes <- codegen <- runtime`).
 //! - Passes are deterministic: the same input gives byte-identical output.
 
+pub mod autodiff;
 pub mod canonicalize;
 pub mod cse;
 pub mod dce;
@@ -21,6 +24,7 @@ pub mod manager;
 pub mod registry;
 pub mod util;
 pub mod verify;
+pub mod vmap;
 
 pub use manager::{
     parse_pipeline, FoldFn, Pass, PassContext, PassError, PassManager, PassOptions, PassReport,

@@ -64,6 +64,7 @@ pub mod methods;
 pub mod mlxfn;
 pub mod operators;
 pub mod ops;
+pub mod transforms;
 
 pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};
