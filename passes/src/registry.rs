@@ -22,6 +22,10 @@ pub static PASSES: &[PassInfo] = &[
     PassInfo { name: "verify", summary: "Checks the IR; changes nothing.", create: verify::create },
     PassInfo { name: "dce", summary: "Removes ops whose results are never used.", create: dce::create },
     PassInfo { name: "cse", summary: "Merges ops with equal opcode, operands and attributes.", create: cse::create },
+    PassInfo { name: "vjp", summary: "Reverse mode: (primals, cotangents) -> (outputs, grads); option wrt=0:1.", create: crate::autodiff::pass::create_vjp },
+    PassInfo { name: "jvp", summary: "Forward mode: (primals, tangents) -> (outputs, output tangents); option wrt=0:1.", create: crate::autodiff::pass::create_jvp },
+    PassInfo { name: "grad", summary: "Gradient of a scalar function; option argnums=0:1 (default 0).", create: crate::autodiff::pass::create_grad },
+    PassInfo { name: "vmap", summary: "Vectorizing map; options in_axes=0:none, out_axes=0, size=N.", create: crate::vmap::pass::create },
     PassInfo { name: "canonicalize", summary: "Folds constants, removes identities, folds layout chains; then DCE.", create: canonicalize::create },
 ];
 

@@ -1,6 +1,7 @@
 //! Transforms at the API level: `grad`, `value_and_grad`, `vjp`, `jvp`,
 //! `vmap`, `custom_vjp` and `checkpoint` over Rust closures of [`Array`]s
-//! and nests of them ([`Tree`]: vectors, tuples, maps).
+//! and nests of them ([`Tree`]: vectors, tuples, maps), and the
+//! `psionic run --transform` driver ([`run_transform`]).
 //!
 //! A closure is traced into an IR function ([`crate::trace`]), the function
 //! is transformed by `psionic_passes` (an IR-to-IR pass: nothing runs while
@@ -18,13 +19,14 @@
 
 use crate::array::Array;
 use crate::error::Error;
-use crate::{apply, trace};
-use psionic_ir::{Func, TensorType};
+use crate::{apply, mlxfn, trace};
+use psionic_ir::{Func, Literal, Module, TensorType};
 use psionic_passes::autodiff::{
     checkpoint as ir_checkpoint, custom_vjp as ir_custom_vjp, jvp as ir_jvp,
     value_and_grad as ir_value_and_grad, vjp as ir_vjp,
 };
 use psionic_passes::vmap::vmap_with_size;
+use psionic_runtime::interp::run_func;
 use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------
@@ -386,5 +388,158 @@ impl<P: Tree, O: Tree, F: Fn(&P) -> O> Traceable<P, O> for Checkpoint<F> {
     fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
         let (f, o) = trace_closure(&self.0, example)?;
         Ok((ir_checkpoint(&f), o))
+    }
+}
+
+/// Which transform `psionic run --transform` applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CliTransform {
+    Vjp,
+    Jvp,
+    Vmap,
+}
+
+impl CliTransform {
+    pub fn parse(s: &str) -> Result<CliTransform, String> {
+        match s {
+            "vjp" => Ok(CliTransform::Vjp),
+            "jvp" => Ok(CliTransform::Jvp),
+            "vmap" => Ok(CliTransform::Vmap),
+            other => Err(format!(
+                "unknown transform `{other}` (known: vjp, jvp, vmap)"
+            )),
+        }
+    }
+}
+
+/// The `psionic run --transform` contract (names as in
+/// `shared/conformance/mlx/README.md`, each with `prefix` in front):
+/// - `vjp`: reads `in.K` and `vjp.cot.J` (one per output), writes `vjp.in.K`
+///   for each differentiated input `K`;
+/// - `jvp`: reads `in.K` and `jvp.tan.K` for each differentiated input,
+///   writes `out.J` and `jvp.out.J`;
+/// - `vmap`: reads `vmap.in.K` (every input batched on axis 0), writes
+///   `vmap.out.J` (batched on axis 0).
+///
+/// `wrt` names the differentiated inputs by key (`0`, `1`, or a keyword
+/// name); by default every floating-point input. The trace of `name` that
+/// accepts the inputs is chosen as MLX dispatches.
+pub fn run_transform(
+    module: &Module,
+    name: &str,
+    tensors: &[(String, Literal)],
+    prefix: &str,
+    transform: CliTransform,
+    wrt: Option<&[String]>,
+) -> Result<Vec<(String, Literal)>, String> {
+    let get =
+        |n: &str| -> Option<&Literal> { tensors.iter().find(|(k, _)| k == n).map(|(_, l)| l) };
+    let need = |n: String| -> Result<Literal, String> {
+        get(&n)
+            .cloned()
+            .ok_or_else(|| format!("the inputs have no tensor `{n}`"))
+    };
+    // The inputs named `head` + K, keyed by K, with their types (without
+    // axis 0 for batched inputs), for MLX's dispatch.
+    let keyed = |head: String, batched: bool| -> Vec<(String, TensorType)> {
+        tensors
+            .iter()
+            .filter_map(|(n, l)| {
+                let k = n.strip_prefix(&head)?;
+                let t = l.ty();
+                let t = if batched && t.rank() > 0 {
+                    t.with_shape(t.shape[1..].to_vec())
+                } else {
+                    t
+                };
+                Some((k.to_string(), t))
+            })
+            .collect()
+    };
+    if transform == CliTransform::Vmap {
+        // Dispatch on the per-example types: the batched inputs without axis 0.
+        let given = keyed(format!("{prefix}vmap.in."), true);
+        let (f, keys) = mlxfn::select_trace(module, name, &given)?;
+        let args: Vec<Literal> = keys
+            .iter()
+            .map(|k| need(format!("{prefix}vmap.in.{k}")))
+            .collect::<Result<_, _>>()?;
+        let size = args.first().map(|l| l.shape()[0] as i64);
+        if let Some(bad) = args.iter().position(|l| Some(l.shape()[0] as i64) != size) {
+            return Err(format!(
+                "vmap: input `{}` has batch size {}, the first input {}",
+                keys[bad],
+                args[bad].shape()[0],
+                size.unwrap_or(0)
+            ));
+        }
+        let in_axes = vec![Some(0); keys.len()];
+        let out_axes = vec![0; f.results.len()];
+        let g = vmap_with_size(f, &in_axes, &out_axes, size).map_err(|e| e.message)?;
+        let outs = run_func(&g, &args).map_err(|e| format!("@{}: {e}", g.name))?;
+        return Ok(outs
+            .into_iter()
+            .enumerate()
+            .map(|(j, l)| (format!("{prefix}vmap.out.{j}"), l))
+            .collect());
+    }
+    let given = keyed(format!("{prefix}in."), false);
+    let (f, keys) = mlxfn::select_trace(module, name, &given)?;
+    let args: Vec<Literal> = keys
+        .iter()
+        .map(|k| need(format!("{prefix}in.{k}")))
+        .collect::<Result<_, _>>()?;
+    let wrt_keys: Vec<String> = match wrt {
+        Some(w) => w.to_vec(),
+        None => keys
+            .iter()
+            .zip(f.param_types())
+            .filter(|(_, t)| t.dtype.is_inexact())
+            .map(|(k, _)| k.clone())
+            .collect(),
+    };
+    let wrt_idx: Vec<usize> = wrt_keys
+        .iter()
+        .map(|k| {
+            keys.iter().position(|x| x == k).ok_or_else(|| {
+                format!("--wrt: `{k}` is not an input (inputs: {})", keys.join(", "))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let nout = f.results.len();
+    match transform {
+        CliTransform::Vjp => {
+            let g = ir_vjp(f, &wrt_idx).map_err(|e| e.message)?;
+            let mut a = args;
+            for j in 0..nout {
+                a.push(need(format!("{prefix}vjp.cot.{j}"))?);
+            }
+            let outs = run_func(&g, &a).map_err(|e| format!("@{}: {e}", g.name))?;
+            Ok(wrt_keys
+                .iter()
+                .zip(outs.into_iter().skip(nout))
+                .map(|(k, l)| (format!("{prefix}vjp.in.{k}"), l))
+                .collect())
+        }
+        CliTransform::Jvp => {
+            let g = ir_jvp(f, &wrt_idx).map_err(|e| e.message)?;
+            let mut a = args;
+            for k in &wrt_keys {
+                a.push(need(format!("{prefix}jvp.tan.{k}"))?);
+            }
+            let outs = run_func(&g, &a).map_err(|e| format!("@{}: {e}", g.name))?;
+            Ok(outs
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    if i < nout {
+                        (format!("{prefix}out.{i}"), l)
+                    } else {
+                        (format!("{prefix}jvp.out.{}", i - nout), l)
+                    }
+                })
+                .collect())
+        }
+        CliTransform::Vmap => Err("internal: vmap is handled above".into()),
     }
 }

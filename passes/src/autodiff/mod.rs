@@ -16,6 +16,7 @@ pub mod builder;
 pub mod custom;
 pub mod derivs;
 pub mod jvp_rules;
+pub mod pass;
 pub mod vjp_rules;
 
 use builder::{dce, inline, B};

@@ -56,6 +56,7 @@ commands:
       -o OUT                 write the IR to OUT (atomically) instead of stdout
       --list-passes          list the known passes
   run FILE --inputs IN.safetensors --out OUT.safetensors [--prefix P] [--func NAME]
+      [--transform vjp|jvp|vmap] [--wrt K1,K2]
                   interpret a function on inputs P+in.0, P+in.1, ...;
                   write P+out.0, P+out.1, ...
   inspect FILE    summarize a module (signature, op counts, constants) and
@@ -229,6 +230,8 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
     let mut output: Option<PathBuf> = None;
     let mut prefix = String::new();
     let mut func_name: Option<String> = None;
+    let mut transform = None;
+    let mut wrt: Option<Vec<String>> = None;
     while let Some(arg) = a.next() {
         let (flag, inline) = split_flag(arg);
         match flag {
@@ -236,6 +239,23 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
             "--out" => output = Some(a.value(flag, inline)?.into()),
             "--prefix" => prefix = a.value(flag, inline)?.to_string(),
             "--func" => func_name = Some(a.value(flag, inline)?.to_string()),
+            // Transforms (issue 4): see psionic_mlx::transforms::run_transform.
+            "--transform" => {
+                let t = a.value(flag, inline)?;
+                transform = Some(
+                    psionic_mlx::transforms::CliTransform::parse(t)
+                        .map_err(|e| CliError::usage(format!("run: {e}")))?,
+                );
+            }
+            "--wrt" => {
+                wrt = Some(
+                    a.value(flag, inline)?
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                );
+            }
             f if f.starts_with('-') && f != "-" => {
                 return Err(CliError::usage(format!("run: unknown option `{f}`")))
             }
@@ -250,6 +270,26 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
     let output =
         output.ok_or_else(|| CliError::usage("run: `--out OUT.safetensors` is required"))?;
     let module = read_module(file)?;
+    if let Some(t) = transform {
+        let path = inputs
+            .as_ref()
+            .ok_or_else(|| CliError::usage("run: --transform needs --inputs"))?;
+        let tensors = load_safetensors(path).map_err(CliError::fail)?;
+        let name = func_name.as_deref().unwrap_or("main");
+        let named = psionic_mlx::transforms::run_transform(
+            &module,
+            name,
+            &tensors,
+            &prefix,
+            t,
+            wrt.as_deref(),
+        )
+        .map_err(|e| CliError::fail(format!("{file}: {e}")))?;
+        return save_safetensors(&output, &named).map_err(CliError::fail);
+    }
+    if wrt.is_some() {
+        return Err(CliError::usage("run: --wrt needs --transform vjp or jvp"));
+    }
 
     // Inputs P+in.K: K is a positional index (0, 1, ...) or a keyword name,
     // as MLX's exported functions name them; the trace is chosen by MLX's

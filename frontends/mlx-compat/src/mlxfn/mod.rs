@@ -27,7 +27,7 @@ mod export;
 mod import;
 mod wire;
 
-use psionic_ir::{Attr, Func, Module, Opcode, TensorType, DYN};
+use psionic_ir::{Attr, Func, Module, Opcode, TensorType};
 use std::fmt;
 use std::path::Path;
 
