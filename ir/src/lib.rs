@@ -11,6 +11,7 @@ pub mod attr;
 pub mod dtype;
 pub mod func;
 pub mod infer;
+pub mod kernel;
 pub mod literal;
 pub mod ops;
 pub mod types;

@@ -1,1 +1,5 @@
 //! (to be written)
+
+pub mod bufplan;
+pub mod egraph;
+pub mod fusion;

@@ -1,0 +1,1 @@
+//! Buffer planning (to be written in this branch).

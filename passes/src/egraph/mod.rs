@@ -1,0 +1,1 @@
+//! E-graph rewriting (in progress).
