@@ -1018,6 +1018,14 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
         lw.build(p)?;
     }
     lw.prog.items = std::mem::take(&mut lw.items).into_values().collect();
+    // Names follow program order (items were built last to first).
+    for (i, it) in lw.prog.items.iter_mut().enumerate() {
+        match it {
+            Item::Kernel(k) => k.name = format!("k{i}"),
+            Item::Matmul(m) => m.name = format!("k{i}"),
+            Item::LibOp(_) => {}
+        }
+    }
     lw.prog.results = results;
     // Drop buffers of matmuls that became epilogues (nothing reads them).
     let used: HashSet<BufId> = lw
