@@ -7,14 +7,15 @@
 //! ([`rules::ALGEBRA`], [`rules::LAYOUT`], [`rules::FUSION`], and the capped
 //! [`rules::AC`]); their contract is in `docs/RULES.md`. Every run is bounded
 //! by iterations, nodes and time and reports why it stopped
-//! ([`PhaseReport::stop_reason`]). Extraction picks, per class, the node of
-//! least [`cost`]: bytes moved plus weighted flops, not node counts. The
+//! ([`PhaseReport::stop_reason`]). Extraction ([`Extraction`]) picks, per
+//! class, the node of least [`op_cost`]: bytes moved plus weighted flops,
+//! not node counts. The
 //! result is rebuilt as a new `Func` (common subexpressions shared, dead ops
 //! gone).
 
 pub mod rules;
 
-use egg::{Analysis, CostFunction, DidMerge, EGraph, Id, Language, Runner, StopReason};
+use egg::{Analysis, DidMerge, EGraph, Id, Language, Runner, StopReason};
 use psionic_ir::kernel::scalar;
 use psionic_ir::{Attr, Attrs, DType, Func, IrError, Opcode, TensorType, Value};
 use std::collections::HashMap;
@@ -261,37 +262,81 @@ pub fn flop_weight(op: Opcode) -> f64 {
     }
 }
 
-/// The cost [`simplify`] extracts by (see [`BytesAndFlops`]).
-pub fn node_cost(eg: &TGraph, n: &TNode) -> f64 {
-    let TNode::Op { op, children, .. } = n else { return 0.0 };
-    let out: f64 = eg
-        .lookup(n.clone())
-        .and_then(|id| eg[id].data.ty.as_ref().map(nbytes))
-        .unwrap_or_else(|| children.first().and_then(|c| eg[*c].data.ty.as_ref().map(nbytes)).unwrap_or(0.0));
-    let ins: f64 = children.iter().filter_map(|c| eg[*c].data.ty.as_ref().map(nbytes)).sum();
-    let elems: f64 = children
-        .iter()
-        .filter_map(|c| eg[*c].data.ty.as_ref().map(numel))
-        .fold(0.0, f64::max);
+/// Cost of one op run alone: bytes read and written plus weighted flops.
+/// Layout ops cost 1 (fusion turns them into index maps), as do fills.
+pub fn op_cost(op: Opcode, ins: &[&TensorType], out: Option<&TensorType>) -> f64 {
+    let out_b = out.map(nbytes).unwrap_or(0.0);
+    let in_b: f64 = ins.iter().map(|t| nbytes(t)).sum();
+    let elems = ins.iter().map(|t| numel(t)).fold(out.map(numel).unwrap_or(0.0), f64::max);
     use psionic_ir::OpClass as C;
     match op.class() {
         C::Layout if !matches!(op, Opcode::Concatenate | Opcode::Pad | Opcode::SliceUpdate | Opcode::Split) => 1.0,
-        C::Creation if *op == Opcode::Full => 1.0,
-        C::Creation => out,
+        C::Creation if op == Opcode::Full => 1.0,
+        C::Creation => out_b,
         C::Contraction => {
-            let k = children.first().and_then(|c| eg[*c].data.ty.as_ref()).and_then(|t| t.shape.last().copied()).unwrap_or(1).max(1) as f64;
-            out + ins + 2.0 * (out / 4.0) * k
+            let k = ins.first().and_then(|t| t.shape.last().copied()).unwrap_or(1).max(1) as f64;
+            out_b + in_b + 2.0 * out.map(numel).unwrap_or(0.0) * k
         }
-        _ if *op == Opcode::Softmax || *op == Opcode::LogSumExp => out + ins + elems * (flop_weight(Opcode::Exp) + 2.0),
-        _ => out + ins + elems * flop_weight(*op),
+        _ if op == Opcode::Softmax || op == Opcode::LogSumExp => out_b + in_b + elems * (flop_weight(Opcode::Exp) + 2.0),
+        _ => out_b + in_b + elems * flop_weight(op),
     }
 }
 
-impl CostFunction<TNode> for BytesAndFlops<'_> {
-    type Cost = f64;
-    fn cost<C: FnMut(Id) -> f64>(&mut self, enode: &TNode, mut costs: C) -> f64 {
-        let own = node_cost(self.egraph, enode);
-        enode.children().iter().fold(own, |acc, &c| acc + costs(c))
+/// [`op_cost`] of an e-node.
+pub fn node_cost(eg: &TGraph, n: &TNode) -> f64 {
+    let TNode::Op { op, children, .. } = n else { return 0.0 };
+    let ins: Vec<&TensorType> = children.iter().filter_map(|c| eg[*c].data.ty.as_ref()).collect();
+    let out = eg.lookup(n.clone()).and_then(|id| eg[id].data.ty.as_ref());
+    op_cost(*op, &ins, out)
+}
+
+/// Picks the node of least tree cost ([`node_cost`] plus the children's
+/// costs) in every class. Classes are swept in id order (children mostly
+/// come first), repeated until nothing improves, so deep traces settle in a
+/// few sweeps. Shared subterms count once per use; costs beyond f64 range
+/// saturate to infinity and keep the earlier choice.
+pub struct Extraction {
+    best: HashMap<Id, (f64, TNode)>,
+}
+
+impl Extraction {
+    pub fn new(eg: &TGraph) -> Self {
+        let mut ids: Vec<Id> = eg.classes().map(|c| c.id).collect();
+        ids.sort();
+        let mut own: HashMap<Id, Vec<(f64, TNode)>> = HashMap::new();
+        for &id in &ids {
+            own.insert(id, eg[id].nodes.iter().map(|n| (node_cost(eg, n), n.clone())).collect());
+        }
+        let mut best: HashMap<Id, (f64, TNode)> = HashMap::new();
+        for _ in 0..1000 {
+            let mut changed = false;
+            for &id in &ids {
+                for (c, n) in &own[&id] {
+                    let mut total = *c;
+                    let mut ok = true;
+                    for ch in n.children() {
+                        match best.get(&eg.find(*ch)) {
+                            Some((cc, _)) => total += cc,
+                            None => {
+                                ok = false;
+                                break;
+                            }
+                        }
+                    }
+                    if ok && best.get(&id).is_none_or(|(b, _)| total < *b) {
+                        best.insert(id, (total, n.clone()));
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        Extraction { best }
+    }
+    pub fn node(&self, eg: &TGraph, id: Id) -> Option<&TNode> {
+        self.best.get(&eg.find(id)).map(|(_, n)| n)
     }
 }
 
@@ -411,7 +456,7 @@ pub fn to_egraph(f: &Func, flags: RuleFlags) -> (TGraph, Vec<Option<Id>>) {
 
 /// Rebuilds a function from the chosen node of each needed class.
 fn extract(f: &Func, eg: &TGraph, roots: &[Id]) -> Result<Func, EgraphError> {
-    let ex = egg::Extractor::new(eg, BytesAndFlops { egraph: eg });
+    let ex = Extraction::new(eg);
     let mut out = Func::new(f.name.clone(), f.param_types());
     out.attrs = f.attrs.clone();
     let mut done: HashMap<Id, Value> = HashMap::new();
@@ -423,7 +468,7 @@ fn extract(f: &Func, eg: &TGraph, roots: &[Id]) -> Result<Func, EgraphError> {
             if done.contains_key(&c) || tuples.contains_key(&c) {
                 continue;
             }
-            let node = ex.find_best_node(c);
+            let node = ex.node(eg, c).ok_or_else(|| EgraphError("a class has no finite-cost node".into()))?;
             if !expanded {
                 stack.push((c, true));
                 for &ch in node.children() {
@@ -491,21 +536,15 @@ fn run_phase(eg: TGraph, names: &[String], rules: &[egg::Rewrite<TNode, TAnalysi
     (runner.egraph, report)
 }
 
-/// Total cost of a function under the extraction cost model.
+/// Total cost of a function: [`op_cost`] of every op (each value once).
 pub fn func_cost(f: &Func) -> f64 {
-    let (eg, class) = to_egraph(f, RuleFlags::default());
-    let ex = egg::Extractor::new(&eg, BytesAndFlops { egraph: &eg });
-    // Sum of per-class node costs over the classes the function uses
-    // (shared values counted once).
-    let mut seen = std::collections::HashSet::new();
-    let mut total = 0.0;
-    for c in class.into_iter().flatten() {
-        let c = eg.find(c);
-        if seen.insert(c) {
-            total += node_cost(&eg, ex.find_best_node(c));
-        }
-    }
-    total
+    f.ops
+        .iter()
+        .map(|op| {
+            let ins: Vec<&TensorType> = op.operands.iter().map(|&v| f.ty(v)).collect();
+            op_cost(op.opcode, &ins, op.results.first().map(|&r| f.ty(r)))
+        })
+        .sum()
 }
 
 /// Runs the rulesets of `opts` on `f` and extracts the cheapest equivalent.
