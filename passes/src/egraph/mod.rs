@@ -235,13 +235,6 @@ impl Analysis<TNode> for TAnalysis {
     }
 }
 
-/// Cost of computing a class by one node: bytes the op reads and writes if
-/// run alone, plus weighted flops. Layout ops cost 1 (fusion turns them into
-/// index maps); constants filled in place cost 1.
-pub struct BytesAndFlops<'a> {
-    pub egraph: &'a TGraph,
-}
-
 fn numel(t: &TensorType) -> f64 {
     t.shape.iter().map(|&d| if d < 0 { 1024.0 } else { d as f64 }).product()
 }
