@@ -119,7 +119,7 @@ impl Attrs {
             .map(|i| &self.0[i].1)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Attr)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&'static str, &Attr)> {
         self.0.iter().map(|(n, a)| (*n, a))
     }
 

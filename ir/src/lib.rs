@@ -14,6 +14,7 @@ pub mod infer;
 pub mod kernel;
 pub mod literal;
 pub mod ops;
+pub mod psifn;
 pub mod types;
 
 pub use attr::{Attr, AttrKind, Attrs};

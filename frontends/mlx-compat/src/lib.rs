@@ -1,1 +1,3 @@
-//! (to be written)
+//! `psionic-mlx`: the MLX-shaped API over Psionic's IR.
+
+pub mod io;

@@ -1,0 +1,4 @@
+//! Array files: `.npy`/`.npz`, safetensors, GGUF.
+
+pub mod gguf;
+pub mod npy;
