@@ -56,11 +56,16 @@ fn in_place_ok(item: &Item, input: BufId, out: BufId) -> bool {
             }
         }
     }
-    let Some(store_map) = store_map else { return false };
-    k.stages.iter().flat_map(|s| &s.nodes).all(|n| match &n.instr {
-        Instr::Load { buf, map } if *buf == input => map == store_map,
-        _ => true,
-    })
+    let Some(store_map) = store_map else {
+        return false;
+    };
+    k.stages
+        .iter()
+        .flat_map(|s| &s.nodes)
+        .all(|n| match &n.instr {
+            Instr::Load { buf, map } if *buf == input => map == store_map,
+            _ => true,
+        })
 }
 
 /// Plans `p` in place (sets [`psionic_ir::kernel::Buffer::slot`]) and reports.

@@ -17,7 +17,9 @@ fn big_trace(n: usize, seed: u64) -> Func {
     let wb = b.bcast(w, &[8, 16]);
     let mut pool = vec![b.p(0), b.p(1), wb];
     while b.f.ops.len() < n {
-        let pick = |rng: &mut rand::rngs::StdRng, pool: &Vec<_>| pool[pool.len() - 1 - rng.gen_range(0..pool.len().min(6))];
+        let pick = |rng: &mut rand::rngs::StdRng, pool: &Vec<_>| {
+            pool[pool.len() - 1 - rng.gen_range(0..pool.len().min(6))]
+        };
         let (x, y) = (pick(&mut rng, &pool), pick(&mut rng, &pool));
         let v = match rng.gen_range(0..10) {
             0 => b.bin(Opcode::Add, x, y),
@@ -44,7 +46,11 @@ fn big_trace(n: usize, seed: u64) -> Func {
                 let t = b.transpose(x, &[1, 0]);
                 b.transpose(t, &[1, 0])
             }
-            _ => b.op(Opcode::Softmax, &[x], Attrs::new().with("axes", Attr::Ints(vec![1]))),
+            _ => b.op(
+                Opcode::Softmax,
+                &[x],
+                Attrs::new().with("axes", Attr::Ints(vec![1])),
+            ),
         };
         pool.push(v);
     }
@@ -56,39 +62,74 @@ fn big_trace(n: usize, seed: u64) -> Func {
 fn ten_thousand_ops_stay_within_bounds() {
     let f = big_trace(10_000, 7);
     assert!(f.ops.len() >= 10_000);
-    let o = EgraphOptions { node_limit: 60_000, time_limit: Duration::from_secs(4), iter_limit: 12, ..Default::default() };
+    let o = EgraphOptions {
+        node_limit: 60_000,
+        time_limit: Duration::from_secs(4),
+        iter_limit: 12,
+        ..Default::default()
+    };
     let start = Instant::now();
     let (g, st) = simplify(&f, &o).unwrap();
     let secs = start.elapsed().as_secs_f64();
     for p in &st.phases {
         assert!(
-            ["saturated", "iteration limit", "node limit", "time limit"].iter().any(|r| p.stop_reason.starts_with(r)),
+            ["saturated", "iteration limit", "node limit", "time limit"]
+                .iter()
+                .any(|r| p.stop_reason.starts_with(r)),
             "{p:?}"
         );
         // egg checks the node limit between rule applications: allow one
         // iteration's overshoot, never unbounded growth.
         assert!(p.nodes <= 2 * o.node_limit, "{p:?}");
-        assert!(p.iterations <= o.iter_limit.max(o.ac_iter_limit) + 1, "{p:?}");
+        assert!(
+            p.iterations <= o.iter_limit.max(o.ac_iter_limit) + 1,
+            "{p:?}"
+        );
     }
     assert!(secs < 3.0 * 4.0 + 20.0, "took {secs}s");
     // The identities in the trace (x + 0, log(exp(x)), double transposes) go away.
-    assert!(g.ops.len() < f.ops.len(), "{} -> {}", f.ops.len(), g.ops.len());
+    assert!(
+        g.ops.len() < f.ops.len(),
+        "{} -> {}",
+        f.ops.len(),
+        g.ops.len()
+    );
     assert!(st.cost_after <= st.cost_before);
-    eprintln!("{secs:.2}s, {} -> {} ops, phases {:?}", f.ops.len(), g.ops.len(), st.phases.iter().map(|p| (&p.stop_reason, p.iterations, p.nodes)).collect::<Vec<_>>());
+    eprintln!(
+        "{secs:.2}s, {} -> {} ops, phases {:?}",
+        f.ops.len(),
+        g.ops.len(),
+        st.phases
+            .iter()
+            .map(|p| (&p.stop_reason, p.iterations, p.nodes))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn a_tight_node_limit_is_reported() {
     let f = big_trace(2_000, 3);
-    let o = EgraphOptions { node_limit: 1_000, ac: false, ..Default::default() };
+    let o = EgraphOptions {
+        node_limit: 1_000,
+        ac: false,
+        ..Default::default()
+    };
     let (_, st) = simplify(&f, &o).unwrap();
-    assert!(st.phases[0].stop_reason.starts_with("node limit"), "{:?}", st.phases[0]);
+    assert!(
+        st.phases[0].stop_reason.starts_with("node limit"),
+        "{:?}",
+        st.phases[0]
+    );
 }
 
 #[test]
 fn an_iteration_limit_is_reported() {
     let f = big_trace(300, 4);
-    let o = EgraphOptions { iter_limit: 1, ac: false, ..Default::default() };
+    let o = EgraphOptions {
+        iter_limit: 1,
+        ac: false,
+        ..Default::default()
+    };
     let (_, st) = simplify(&f, &o).unwrap();
     assert_eq!(st.phases[0].stop_reason, "iteration limit 1");
 }
@@ -96,6 +137,13 @@ fn an_iteration_limit_is_reported() {
 #[test]
 fn small_programs_saturate() {
     let f = big_trace(40, 5);
-    let (_, st) = simplify(&f, &EgraphOptions { ac: false, ..Default::default() }).unwrap();
+    let (_, st) = simplify(
+        &f,
+        &EgraphOptions {
+            ac: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(st.phases[0].stop_reason, "saturated");
 }

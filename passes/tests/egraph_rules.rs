@@ -9,7 +9,11 @@ use psionic_passes::egraph::{rules, simplify, EgraphOptions, EgraphStats, RuleFl
 use psionic_passes::fusion::lower_unfused;
 
 fn opts(set: &str) -> EgraphOptions {
-    EgraphOptions { rulesets: vec![set.into()], ac: false, ..Default::default() }
+    EgraphOptions {
+        rulesets: vec![set.into()],
+        ac: false,
+        ..Default::default()
+    }
 }
 
 /// Runs one ruleset; returns the stats and checks the result numerically.
@@ -26,7 +30,10 @@ fn go(f: &Func, o: &EgraphOptions) -> (Func, EgraphStats) {
 }
 
 fn fires(set: &str, rule: &str, f: &Func) -> bool {
-    assert!(rules::rule_names(set).iter().any(|r| r == rule), "no rule {rule} in {set}");
+    assert!(
+        rules::rule_names(set).iter().any(|r| r == rule),
+        "no rule {rule} in {set}"
+    );
     go(f, &opts(set)).1.fired(rule) > 0
 }
 
@@ -48,7 +55,10 @@ fn with_const(dt: DType, op: Opcode, c: f64, swap: bool) -> Func {
         .push1(
             Opcode::Full,
             &[],
-            Attrs::new().with("value", Attr::Float(c)).with("shape", Attr::Ints(vec![3, 4])).with("dtype", Attr::DType(dt)),
+            Attrs::new()
+                .with("value", Attr::Float(c))
+                .with("shape", Attr::Ints(vec![3, 4]))
+                .with("dtype", Attr::DType(dt)),
         )
         .unwrap();
     let ops = if swap { [k, x] } else { [x, k] };
@@ -83,17 +93,34 @@ fn identities_fire_on_exact_constants_only() {
         ("one-mul", Opcode::Multiply, 1.0, true),
         ("div-one", Opcode::Divide, 1.0, false),
     ] {
-        assert!(fires(rules::ALGEBRA, rule, &with_const(F, o, c, swap)), "{rule} f32");
-        assert!(fires(rules::ALGEBRA, rule, &with_const(I, o, c, swap)), "{rule} i32");
-        assert!(!fires(rules::ALGEBRA, rule, &with_const(F, o, 2.0, swap)), "{rule} with 2");
+        assert!(
+            fires(rules::ALGEBRA, rule, &with_const(F, o, c, swap)),
+            "{rule} f32"
+        );
+        assert!(
+            fires(rules::ALGEBRA, rule, &with_const(I, o, c, swap)),
+            "{rule} i32"
+        );
+        assert!(
+            !fires(rules::ALGEBRA, rule, &with_const(F, o, 2.0, swap)),
+            "{rule} with 2"
+        );
     }
 }
 
 #[test]
 fn mul_zero_fires_for_integers_not_floats() {
     // Floats: NaN * 0 and inf * 0 are NaN, so x * 0 is not 0.
-    assert!(fires(rules::ALGEBRA, "mul-zero-int", &with_const(I, Opcode::Multiply, 0.0, false)));
-    assert!(!fires(rules::ALGEBRA, "mul-zero-int", &with_const(F, Opcode::Multiply, 0.0, false)));
+    assert!(fires(
+        rules::ALGEBRA,
+        "mul-zero-int",
+        &with_const(I, Opcode::Multiply, 0.0, false)
+    ));
+    assert!(!fires(
+        rules::ALGEBRA,
+        "mul-zero-int",
+        &with_const(F, Opcode::Multiply, 0.0, false)
+    ));
 }
 
 #[test]
@@ -106,8 +133,16 @@ fn sub_self_fires_for_integers_not_floats() {
 
 #[test]
 fn neg_neg_and_add_neg() {
-    assert!(fires(rules::ALGEBRA, "neg-neg", &unary(F, Opcode::Negative, &[Opcode::Negative])));
-    assert!(!fires(rules::ALGEBRA, "neg-neg", &unary(F, Opcode::Negative, &[Opcode::Abs])));
+    assert!(fires(
+        rules::ALGEBRA,
+        "neg-neg",
+        &unary(F, Opcode::Negative, &[Opcode::Negative])
+    ));
+    assert!(!fires(
+        rules::ALGEBRA,
+        "neg-neg",
+        &unary(F, Opcode::Negative, &[Opcode::Abs])
+    ));
     let g = two(F, |f, a, b| {
         let n = op(f, Opcode::Negative, &[b]);
         op(f, Opcode::Add, &[a, n])
@@ -124,30 +159,68 @@ fn neg_neg_and_add_neg() {
 fn strength_reduction() {
     let sq = two(F, |f, a, _| op(f, Opcode::Multiply, &[a, a]));
     assert!(fires(rules::ALGEBRA, "mul-self", &sq));
-    assert!(!fires(rules::ALGEBRA, "mul-self", &two(F, |f, a, b| op(f, Opcode::Multiply, &[a, b]))));
-    assert!(fires(rules::ALGEBRA, "pow-two", &with_const(F, Opcode::Power, 2.0, false)));
-    assert!(!fires(rules::ALGEBRA, "pow-two", &with_const(F, Opcode::Power, 3.0, false)));
+    assert!(!fires(
+        rules::ALGEBRA,
+        "mul-self",
+        &two(F, |f, a, b| op(f, Opcode::Multiply, &[a, b]))
+    ));
+    assert!(fires(
+        rules::ALGEBRA,
+        "pow-two",
+        &with_const(F, Opcode::Power, 2.0, false)
+    ));
+    assert!(!fires(
+        rules::ALGEBRA,
+        "pow-two",
+        &with_const(F, Opcode::Power, 3.0, false)
+    ));
     // Integers: power(x, 2) wraps like x * x but we keep integer powers as written.
-    assert!(!fires(rules::ALGEBRA, "pow-two", &with_const(I, Opcode::Power, 2.0, false)));
+    assert!(!fires(
+        rules::ALGEBRA,
+        "pow-two",
+        &with_const(I, Opcode::Power, 2.0, false)
+    ));
 }
 
 #[test]
 fn division_by_a_power_of_two_becomes_a_multiplication() {
     for c in [2.0, 0.25, -8.0] {
-        assert!(fires(rules::ALGEBRA, "div-const", &with_const(F, Opcode::Divide, c, false)), "{c}");
+        assert!(
+            fires(
+                rules::ALGEBRA,
+                "div-const",
+                &with_const(F, Opcode::Divide, c, false)
+            ),
+            "{c}"
+        );
     }
     // 1/3 is not exact: only under the approx_reciprocal flag.
     let third = with_const(F, Opcode::Divide, 3.0, false);
     assert!(!fires(rules::ALGEBRA, "div-const", &third));
     let mut o = opts(rules::ALGEBRA);
-    o.flags = RuleFlags { approx_reciprocal: true, ..Default::default() };
+    o.flags = RuleFlags {
+        approx_reciprocal: true,
+        ..Default::default()
+    };
     assert!(simplify(&third, &o).unwrap().1.fired("div-const") > 0);
     // Integer division truncates: never.
-    assert!(!fires(rules::ALGEBRA, "div-const", &with_const(I, Opcode::Divide, 2.0, false)));
+    assert!(!fires(
+        rules::ALGEBRA,
+        "div-const",
+        &with_const(I, Opcode::Divide, 2.0, false)
+    ));
     // 2^-127 is subnormal in f32 but its reciprocal 2^127 is normal: exact.
-    assert!(fires(rules::ALGEBRA, "div-const", &with_const(F, Opcode::Divide, 2f64.powi(-127), false)));
+    assert!(fires(
+        rules::ALGEBRA,
+        "div-const",
+        &with_const(F, Opcode::Divide, 2f64.powi(-127), false)
+    ));
     // 2^-130's reciprocal overflows f32: x / c and x * inf differ.
-    assert!(!fires(rules::ALGEBRA, "div-const", &with_const(F, Opcode::Divide, 2f64.powi(-130), false)));
+    assert!(!fires(
+        rules::ALGEBRA,
+        "div-const",
+        &with_const(F, Opcode::Divide, 2f64.powi(-130), false)
+    ));
 }
 
 #[test]
@@ -165,9 +238,16 @@ fn exp_times_exp_only_in_f32_and_f64() {
 
 #[test]
 fn log_exp_but_not_exp_log() {
-    assert!(fires(rules::ALGEBRA, "log-exp", &unary(F, Opcode::Log, &[Opcode::Exp])));
+    assert!(fires(
+        rules::ALGEBRA,
+        "log-exp",
+        &unary(F, Opcode::Log, &[Opcode::Exp])
+    ));
     // exp(log(x)) is NaN for x < 0: no rule, and nothing else may fire on it.
-    let (g, st) = go(&unary(F, Opcode::Exp, &[Opcode::Log]), &opts(rules::ALGEBRA));
+    let (g, st) = go(
+        &unary(F, Opcode::Exp, &[Opcode::Log]),
+        &opts(rules::ALGEBRA),
+    );
     assert_eq!(g.ops.len(), 2);
     assert_eq!(st.fired("log-exp"), 0);
 }
@@ -181,13 +261,28 @@ fn layout_fn(build: impl Fn(&mut Func, Value) -> Value) -> Func {
 }
 
 fn tr(f: &mut Func, x: Value, p: &[i64]) -> Value {
-    f.push1(Opcode::Transpose, &[x], Attrs::new().with("perm", Attr::Ints(p.to_vec()))).unwrap()
+    f.push1(
+        Opcode::Transpose,
+        &[x],
+        Attrs::new().with("perm", Attr::Ints(p.to_vec())),
+    )
+    .unwrap()
 }
 fn rs(f: &mut Func, x: Value, s: &[i64]) -> Value {
-    f.push1(Opcode::Reshape, &[x], Attrs::new().with("shape", Attr::Ints(s.to_vec()))).unwrap()
+    f.push1(
+        Opcode::Reshape,
+        &[x],
+        Attrs::new().with("shape", Attr::Ints(s.to_vec())),
+    )
+    .unwrap()
 }
 fn bc(f: &mut Func, x: Value, s: &[i64]) -> Value {
-    f.push1(Opcode::Broadcast, &[x], Attrs::new().with("shape", Attr::Ints(s.to_vec()))).unwrap()
+    f.push1(
+        Opcode::Broadcast,
+        &[x],
+        Attrs::new().with("shape", Attr::Ints(s.to_vec())),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -211,8 +306,16 @@ fn transposes_compose() {
         tr(f, e, &[1, 0, 2])
     });
     assert!(!fires(rules::LAYOUT, "transpose-transpose", &no));
-    assert!(fires(rules::LAYOUT, "transpose-identity", &layout_fn(|f, x| tr(f, x, &[0, 1, 2]))));
-    assert!(!fires(rules::LAYOUT, "transpose-identity", &layout_fn(|f, x| tr(f, x, &[0, 2, 1]))));
+    assert!(fires(
+        rules::LAYOUT,
+        "transpose-identity",
+        &layout_fn(|f, x| tr(f, x, &[0, 1, 2]))
+    ));
+    assert!(!fires(
+        rules::LAYOUT,
+        "transpose-identity",
+        &layout_fn(|f, x| tr(f, x, &[0, 2, 1]))
+    ));
 }
 
 #[test]
@@ -222,22 +325,51 @@ fn reshapes_and_broadcasts_compose() {
         rs(f, a, &[4, 6])
     });
     assert!(fires(rules::LAYOUT, "reshape-reshape", &rr));
-    assert!(!fires(rules::LAYOUT, "reshape-reshape", &layout_fn(|f, x| rs(f, x, &[6, 4]))));
+    assert!(!fires(
+        rules::LAYOUT,
+        "reshape-reshape",
+        &layout_fn(|f, x| rs(f, x, &[6, 4]))
+    ));
     let back = layout_fn(|f, x| {
         let a = rs(f, x, &[6, 4]);
         rs(f, a, &[2, 3, 4])
     });
     assert_eq!(go(&back, &opts(rules::LAYOUT)).0.ops.len(), 0);
-    assert!(fires(rules::LAYOUT, "reshape-identity", &layout_fn(|f, x| rs(f, x, &[2, 3, 4]))));
+    assert!(fires(
+        rules::LAYOUT,
+        "reshape-identity",
+        &layout_fn(|f, x| rs(f, x, &[2, 3, 4]))
+    ));
     let bb = layout_fn(|f, x| {
         let a = bc(f, x, &[5, 2, 3, 4]);
         bc(f, a, &[7, 5, 2, 3, 4])
     });
     assert!(fires(rules::LAYOUT, "broadcast-broadcast", &bb));
-    assert!(!fires(rules::LAYOUT, "broadcast-broadcast", &layout_fn(|f, x| bc(f, x, &[5, 2, 3, 4]))));
-    assert!(fires(rules::LAYOUT, "broadcast-identity", &layout_fn(|f, x| bc(f, x, &[2, 3, 4]))));
-    assert!(!fires(rules::LAYOUT, "broadcast-identity", &layout_fn(|f, x| bc(f, x, &[1, 2, 3, 4]))));
-    let cast = |d| layout_fn(move |f, x| f.push1(Opcode::Cast, &[x], Attrs::new().with("dtype", Attr::DType(d))).unwrap());
+    assert!(!fires(
+        rules::LAYOUT,
+        "broadcast-broadcast",
+        &layout_fn(|f, x| bc(f, x, &[5, 2, 3, 4]))
+    ));
+    assert!(fires(
+        rules::LAYOUT,
+        "broadcast-identity",
+        &layout_fn(|f, x| bc(f, x, &[2, 3, 4]))
+    ));
+    assert!(!fires(
+        rules::LAYOUT,
+        "broadcast-identity",
+        &layout_fn(|f, x| bc(f, x, &[1, 2, 3, 4]))
+    ));
+    let cast = |d| {
+        layout_fn(move |f, x| {
+            f.push1(
+                Opcode::Cast,
+                &[x],
+                Attrs::new().with("dtype", Attr::DType(d)),
+            )
+            .unwrap()
+        })
+    };
     assert!(fires(rules::LAYOUT, "cast-identity", &cast(F)));
     assert!(!fires(rules::LAYOUT, "cast-identity", &cast(DType::F16)));
 }
@@ -250,7 +382,11 @@ fn softmax_fn(keepdims_path: bool, shift: bool) -> Func {
             b.reduce(Opcode::ReduceMax, x, &[1], true)
         } else {
             let m = b.reduce(Opcode::ReduceMax, x, &[1], false);
-            b.op(Opcode::Reshape, &[m], Attrs::new().with("shape", Attr::Ints(vec![4, 1])))
+            b.op(
+                Opcode::Reshape,
+                &[m],
+                Attrs::new().with("shape", Attr::Ints(vec![4, 1])),
+            )
         };
         let mb = b.bcast(m, &[4, 6]);
         let d = b.bin(Opcode::Subtract, x, mb);
@@ -296,11 +432,19 @@ fn log_softmax_takes_its_stable_form() {
     let r = b.bin(Opcode::Subtract, d, lb);
     let (g, st) = go(&b.done(&[r]), &opts(rules::FUSION));
     assert!(st.fired("log-softmax") > 0);
-    assert!(g.op_counts().contains(&("tensor.logsumexp", 1)), "{:?}", g.op_counts());
+    assert!(
+        g.op_counts().contains(&("tensor.logsumexp", 1)),
+        "{:?}",
+        g.op_counts()
+    );
     // log(softmax(x))
     let mut b = B::new(&[&[4, 6]]);
     let x = b.p(0);
-    let s = b.op(Opcode::Softmax, &[x], Attrs::new().with("axes", Attr::Ints(vec![1])));
+    let s = b.op(
+        Opcode::Softmax,
+        &[x],
+        Attrs::new().with("axes", Attr::Ints(vec![1])),
+    );
     let l = b.un(Opcode::Log, s);
     let (g, st) = go(&b.done(&[l]), &opts(rules::FUSION));
     assert!(st.fired("log-of-softmax") > 0);
@@ -345,7 +489,10 @@ fn commutativity_fires_associativity_only_for_integers() {
     // Float addition is not associative: (a + b) + c rounds differently.
     assert!(!fires(rules::AC, "add-assoc", &sum3(F)));
     let mut o = opts(rules::AC);
-    o.flags = RuleFlags { reassociate_floats: true, ..Default::default() };
+    o.flags = RuleFlags {
+        reassociate_floats: true,
+        ..Default::default()
+    };
     assert!(simplify(&sum3(F), &o).unwrap().1.fired("add-assoc") > 0);
     let prod = two(I, |f, a, b| {
         let s = op(f, Opcode::Multiply, &[b, a]);
@@ -362,16 +509,33 @@ fn constants_fold_in_the_analysis() {
     let mut f = Func::new("main", vec![TensorType::new(F, vec![3])]);
     let x = f.params[0];
     let full = |f: &mut Func, v| {
-        f.push1(Opcode::Full, &[], Attrs::new().with("value", Attr::Float(v)).with("shape", Attr::Ints(vec![3])).with("dtype", Attr::DType(F)))
-            .unwrap()
+        f.push1(
+            Opcode::Full,
+            &[],
+            Attrs::new()
+                .with("value", Attr::Float(v))
+                .with("shape", Attr::Ints(vec![3]))
+                .with("dtype", Attr::DType(F)),
+        )
+        .unwrap()
     };
     let (a, b) = (full(&mut f, 2.0), full(&mut f, 3.0));
     let s = op(&mut f, Opcode::Add, &[a, b]);
     let r = op(&mut f, Opcode::Multiply, &[s, x]);
     f.results = vec![r];
     let (g, _) = go(&f, &opts(rules::ALGEBRA));
-    assert_eq!(g.op_counts(), vec![("tensor.full", 1), ("tensor.multiply", 1)]);
-    let v = g.ops.iter().find(|o| o.opcode == Opcode::Full).unwrap().attrs.float("value").unwrap();
+    assert_eq!(
+        g.op_counts(),
+        vec![("tensor.full", 1), ("tensor.multiply", 1)]
+    );
+    let v = g
+        .ops
+        .iter()
+        .find(|o| o.opcode == Opcode::Full)
+        .unwrap()
+        .attrs
+        .float("value")
+        .unwrap();
     assert_eq!(v, 5.0);
 }
 

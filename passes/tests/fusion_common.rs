@@ -16,7 +16,9 @@ pub struct B {
 
 impl B {
     pub fn new(params: &[&[i64]]) -> B {
-        B { f: Func::new("main", params.iter().map(|s| t(s)).collect()) }
+        B {
+            f: Func::new("main", params.iter().map(|s| t(s)).collect()),
+        }
     }
     pub fn p(&self, i: usize) -> Value {
         self.f.params[i]
@@ -44,14 +46,24 @@ impl B {
         self.op(
             o,
             &[x],
-            Attrs::new().with("axes", Attr::Ints(axes.to_vec())).with("keepdims", Attr::Bool(keep)),
+            Attrs::new()
+                .with("axes", Attr::Ints(axes.to_vec()))
+                .with("keepdims", Attr::Bool(keep)),
         )
     }
     pub fn bcast(&mut self, x: Value, shape: &[i64]) -> Value {
-        self.op(Opcode::Broadcast, &[x], Attrs::new().with("shape", Attr::Ints(shape.to_vec())))
+        self.op(
+            Opcode::Broadcast,
+            &[x],
+            Attrs::new().with("shape", Attr::Ints(shape.to_vec())),
+        )
     }
     pub fn transpose(&mut self, x: Value, perm: &[i64]) -> Value {
-        self.op(Opcode::Transpose, &[x], Attrs::new().with("perm", Attr::Ints(perm.to_vec())))
+        self.op(
+            Opcode::Transpose,
+            &[x],
+            Attrs::new().with("perm", Attr::Ints(perm.to_vec())),
+        )
     }
     pub fn scalar(&mut self, v: f64, shape: &[i64]) -> Value {
         self.full(v, shape)
@@ -162,7 +174,8 @@ pub fn assert_close(a: &[Literal], b: &[Literal], tol: f64) {
     for (x, y) in a.iter().zip(b) {
         assert_eq!(x.ty(), y.ty());
         for (i, (u, v)) in x.to_f64_vec().iter().zip(y.to_f64_vec()).enumerate() {
-            let ok = (u.is_nan() && v.is_nan()) || u == &v || (u - v).abs() <= tol * (1.0 + v.abs());
+            let ok =
+                (u.is_nan() && v.is_nan()) || u == &v || (u - v).abs() <= tol * (1.0 + v.abs());
             assert!(ok, "element {i}: {u} vs {v}");
         }
     }

@@ -24,11 +24,20 @@ fn check(f: &psionic_ir::Func) -> psionic_ir::kernel::KProgram {
 fn softmax_op_is_one_kernel_of_two_passes() {
     let mut b = B::new(&[&[4, 16]]);
     let x = b.p(0);
-    let s = b.op(Opcode::Softmax, &[x], Attrs::new().with("axes", Attr::Ints(vec![1])));
+    let s = b.op(
+        Opcode::Softmax,
+        &[x],
+        Attrs::new().with("axes", Attr::Ints(vec![1])),
+    );
     let f = b.done(&[s]);
     let p = check(&f);
     let st = p.stats();
-    assert_eq!((st.kernels, st.library_calls, st.passes), (1, 0, 2), "{}", print_program(&p));
+    assert_eq!(
+        (st.kernels, st.library_calls, st.passes),
+        (1, 0, 2),
+        "{}",
+        print_program(&p)
+    );
 }
 
 #[test]
@@ -62,7 +71,12 @@ fn rms_norm_is_one_kernel_of_two_passes() {
     let y = rms_norm(&mut b, x, w, &[3, 8]);
     let f = b.done(&[y]);
     let p = check(&f);
-    assert_eq!((p.stats().kernels, p.stats().passes), (1, 2), "{}", print_program(&p));
+    assert_eq!(
+        (p.stats().kernels, p.stats().passes),
+        (1, 2),
+        "{}",
+        print_program(&p)
+    );
 }
 
 #[test]
@@ -72,7 +86,12 @@ fn gelu_chain_is_one_kernel() {
     let y = gelu(&mut b, x, &[7, 9]);
     let f = b.done(&[y]);
     let p = check(&f);
-    assert_eq!((p.stats().kernels, p.stats().passes), (1, 1), "{}", print_program(&p));
+    assert_eq!(
+        (p.stats().kernels, p.stats().passes),
+        (1, 1),
+        "{}",
+        print_program(&p)
+    );
 }
 
 #[test]
@@ -91,7 +110,12 @@ fn mlp_layers_are_matmuls_with_epilogues() {
     let f = b.done(&[y]);
     let p = check(&f);
     let st = p.stats();
-    assert_eq!((st.kernels, st.library_calls), (0, 2), "{}", print_program(&p));
+    assert_eq!(
+        (st.kernels, st.library_calls),
+        (0, 2),
+        "{}",
+        print_program(&p)
+    );
 }
 
 #[test]
@@ -108,7 +132,12 @@ fn attention_is_two_matmuls_and_one_softmax_kernel() {
     let f = b.done(&[o]);
     let p = check(&f);
     let st = p.stats();
-    assert_eq!((st.kernels, st.library_calls), (1, 2), "{}", print_program(&p));
+    assert_eq!(
+        (st.kernels, st.library_calls),
+        (1, 2),
+        "{}",
+        print_program(&p)
+    );
     // The transpose is folded into the gemm's operand strides.
     assert!(!print_program(&p).contains("transpose"));
 }
@@ -118,14 +147,22 @@ fn views_fold_into_index_maps() {
     let mut b = B::new(&[&[3, 4], &[4]]);
     let (x, v) = (b.p(0), b.p(1));
     let xt = b.transpose(x, &[1, 0]);
-    let vb = b.op(Opcode::Reshape, &[v], Attrs::new().with("shape", Attr::Ints(vec![4, 1])));
+    let vb = b.op(
+        Opcode::Reshape,
+        &[v],
+        Attrs::new().with("shape", Attr::Ints(vec![4, 1])),
+    );
     let vb = b.bcast(vb, &[4, 3]);
     let y = b.bin(Opcode::Add, xt, vb);
     let y = b.un(Opcode::Exp, y);
     let f = b.done(&[y]);
     let p = check(&f);
     assert_eq!(p.stats().kernels, 1, "{}", print_program(&p));
-    assert!(print_program(&p).contains("load %b0[0; 1, 4]"), "{}", print_program(&p));
+    assert!(
+        print_program(&p).contains("load %b0[0; 1, 4]"),
+        "{}",
+        print_program(&p)
+    );
 }
 
 #[test]

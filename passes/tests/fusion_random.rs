@@ -46,7 +46,11 @@ fn build(r: i64, c: i64, prog: &[(u8, usize, usize)], extra_result: bool) -> Fun
                 let mb = b.bcast(m, &s);
                 b.bin(Opcode::Add, y, mb)
             }
-            11 => b.op(Opcode::Softmax, &[x], Attrs::new().with("axes", Attr::Ints(vec![1]))),
+            11 => b.op(
+                Opcode::Softmax,
+                &[x],
+                Attrs::new().with("axes", Attr::Ints(vec![1])),
+            ),
             12 => softmax_by_hand(&mut b, x, &s),
             13 => {
                 let t = b.transpose(x, &[1, 0]);
@@ -55,9 +59,17 @@ fn build(r: i64, c: i64, prog: &[(u8, usize, usize)], extra_result: bool) -> Fun
             }
             14 => b.bin(Opcode::Matmul, x, w),
             15 => {
-                let t = b.op(Opcode::Reshape, &[x], Attrs::new().with("shape", Attr::Ints(vec![c, r])));
+                let t = b.op(
+                    Opcode::Reshape,
+                    &[x],
+                    Attrs::new().with("shape", Attr::Ints(vec![c, r])),
+                );
                 let t = b.un(Opcode::Abs, t);
-                b.op(Opcode::Reshape, &[t], Attrs::new().with("shape", Attr::Ints(vec![r, c])))
+                b.op(
+                    Opcode::Reshape,
+                    &[t],
+                    Attrs::new().with("shape", Attr::Ints(vec![r, c])),
+                )
             }
             16 => {
                 let z = b.full(0.0, &s);

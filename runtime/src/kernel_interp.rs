@@ -11,7 +11,9 @@
 //! one, independent of any code generator.
 
 use psionic_ir::kernel::scalar;
-use psionic_ir::kernel::{AccKind, BufId, BufferKind, IndexMap, Instr, Item, KProgram, Node, StageKind};
+use psionic_ir::kernel::{
+    AccKind, BufId, BufferKind, IndexMap, Instr, Item, KProgram, Node, StageKind,
+};
 use psionic_ir::{Attrs, DType, Literal, Opcode};
 use std::collections::HashMap;
 
@@ -46,7 +48,10 @@ impl Memory {
     }
 }
 
-fn index_iter(shape: &[usize], mut f: impl FnMut(&[usize]) -> Result<(), String>) -> Result<(), String> {
+fn index_iter(
+    shape: &[usize],
+    mut f: impl FnMut(&[usize]) -> Result<(), String>,
+) -> Result<(), String> {
     if shape.contains(&0) {
         return Ok(());
     }
@@ -85,7 +90,12 @@ impl AccState {
             AccKind::Min => f64::INFINITY,
             AccKind::M2 => 0.0,
         };
-        AccState { kind, a, b: 0.0, n: 0.0 }
+        AccState {
+            kind,
+            a,
+            b: 0.0,
+            n: 0.0,
+        }
     }
     fn push(&mut self, v: f64) {
         match self.kind {
@@ -160,10 +170,16 @@ fn eval_nodes(
             Instr::Load { buf, map } => {
                 let at = map.at(idx);
                 let data = mem.get(*buf);
-                *data.get(at as usize).ok_or_else(|| format!("load of %b{} at {at} is out of bounds", buf.0))?
+                *data
+                    .get(at as usize)
+                    .ok_or_else(|| format!("load of %b{} at {at} is out of bounds", buf.0))?
             }
             Instr::Const(c) => scalar::round_to(n.dtype, *c),
-            Instr::Op { opcode, attrs, args } => {
+            Instr::Op {
+                opcode,
+                attrs,
+                args,
+            } => {
                 let a: Vec<f64> = args.iter().map(|&x| vals[x as usize]).collect();
                 let arg_dtype = match opcode {
                     Opcode::Select => dtypes[args[1] as usize],
@@ -172,7 +188,9 @@ fn eval_nodes(
                 scalar::eval(*opcode, attrs, &a, arg_dtype, n.dtype)?
             }
             Instr::Acc { kind, arg } => {
-                accs.entry(n.id).or_insert_with(|| AccState::new(*kind)).push(vals[*arg as usize]);
+                accs.entry(n.id)
+                    .or_insert_with(|| AccState::new(*kind))
+                    .push(vals[*arg as usize]);
                 continue;
             }
             Instr::Store { buf, map, arg } => {
@@ -181,7 +199,9 @@ fn eval_nodes(
                     let v = vals[*arg as usize];
                     let data = mem.get_mut(*buf);
                     let len = data.len();
-                    *data.get_mut(at as usize).ok_or_else(|| format!("store to %b{} at {at} is out of bounds ({len})", buf.0))? = v;
+                    *data.get_mut(at as usize).ok_or_else(|| {
+                        format!("store to %b{} at {at} is out of bounds ({len})", buf.0)
+                    })? = v;
                 }
                 continue;
             }
@@ -208,12 +228,25 @@ fn to_literal(dtype: DType, shape: &[usize], data: &[f64]) -> Result<Literal, St
 }
 
 /// Runs a program on `args`, with library ops evaluated by `lib`.
-pub fn run_program_with(p: &KProgram, args: &[Literal], lib: LibEval) -> Result<Vec<Literal>, String> {
+pub fn run_program_with(
+    p: &KProgram,
+    args: &[Literal],
+    lib: LibEval,
+) -> Result<Vec<Literal>, String> {
     psionic_ir::kernel::verify::verify_program(p)?;
     if args.len() != p.params.len() {
-        return Err(format!("`{}` takes {} arguments, got {}", p.name, p.params.len(), args.len()));
+        return Err(format!(
+            "`{}` takes {} arguments, got {}",
+            p.name,
+            p.params.len(),
+            args.len()
+        ));
     }
-    let mut mem = Memory { own: Vec::new(), slots: HashMap::new(), home: Vec::new() };
+    let mut mem = Memory {
+        own: Vec::new(),
+        slots: HashMap::new(),
+        home: Vec::new(),
+    };
     for (i, b) in p.buffers.iter().enumerate() {
         let n = b.ty.num_elements().unwrap_or(0);
         let home = match (&b.kind, b.slot) {
@@ -230,7 +263,9 @@ pub fn run_program_with(p: &KProgram, args: &[Literal], lib: LibEval) -> Result<
                     return Err(format!("argument {k} is {}, expected {}", a.ty(), b.ty));
                 }
                 if a.dtype().is_complex() {
-                    return Err("complex arguments are not supported by the kernel interpreter".into());
+                    return Err(
+                        "complex arguments are not supported by the kernel interpreter".into(),
+                    );
                 }
                 mem.own.push(a.to_f64_vec());
                 Home::Own(mem.own.len() - 1)
@@ -256,29 +291,41 @@ pub fn run_program_with(p: &KProgram, args: &[Literal], lib: LibEval) -> Result<
                     dtypes[n.id as usize] = n.dtype;
                 }
                 let mut vals = vec![0.0; ids];
-                let outer_shape: Vec<usize> = k.domain.iter().enumerate().map(|(i, &d)| if k.reduce_axes.contains(&i) { 1 } else { d }).collect();
+                let outer_shape: Vec<usize> = k
+                    .domain
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &d)| if k.reduce_axes.contains(&i) { 1 } else { d })
+                    .collect();
                 let inner_shape: Vec<usize> = k.reduce_axes.iter().map(|&a| k.domain[a]).collect();
                 index_iter(&outer_shape, |o| {
                     let mut accs: HashMap<u32, AccState> = HashMap::new();
                     let mut idx = o.to_vec();
                     for s in &k.stages {
                         match s.kind {
-                            StageKind::Outer => eval_nodes(&s.nodes, &idx, &mut vals, &dtypes, &mut mem, &mut accs, 0.0, true)?,
+                            StageKind::Outer => eval_nodes(
+                                &s.nodes, &idx, &mut vals, &dtypes, &mut mem, &mut accs, 0.0, true,
+                            )?,
                             StageKind::Loop | StageKind::Map => {
                                 let writes = s.kind == StageKind::Map;
                                 index_iter(&inner_shape, |r| {
                                     for (j, &ax) in k.reduce_axes.iter().enumerate() {
                                         idx[ax] = r[j];
                                     }
-                                    eval_nodes(&s.nodes, &idx, &mut vals, &dtypes, &mut mem, &mut accs, 0.0, writes)
+                                    eval_nodes(
+                                        &s.nodes, &idx, &mut vals, &dtypes, &mut mem, &mut accs,
+                                        0.0, writes,
+                                    )
                                 })?;
                                 if inner_shape.contains(&0) {
                                     // Empty rows: accumulators keep their initial values.
                                 }
                                 for n in &s.nodes {
                                     if let Instr::Acc { kind, .. } = n.instr {
-                                        let st = accs.get(&n.id).copied().unwrap_or(AccState::new(kind));
-                                        vals[n.id as usize] = scalar::round_to(n.dtype, st.finish());
+                                        let st =
+                                            accs.get(&n.id).copied().unwrap_or(AccState::new(kind));
+                                        vals[n.id as usize] =
+                                            scalar::round_to(n.dtype, st.finish());
                                     }
                                 }
                             }
@@ -306,10 +353,20 @@ pub fn run_program_with(p: &KProgram, args: &[Literal], lib: LibEval) -> Result<
                     let (bi, i, j) = (&idx[..r - 2], idx[r - 2], idx[r - 1]);
                     let mut acc = 0.0;
                     for kk in 0..m.k {
-                        acc += a[at(&m.a_map, bi, i, kk) as usize] * b[at(&m.b_map, bi, kk, j) as usize];
+                        acc += a[at(&m.a_map, bi, i, kk) as usize]
+                            * b[at(&m.b_map, bi, kk, j) as usize];
                     }
                     let prod = scalar::round_to(m.dtype, acc);
-                    eval_nodes(&m.epilogue, idx, &mut vals, &dtypes, &mut mem, &mut HashMap::new(), prod, true)
+                    eval_nodes(
+                        &m.epilogue,
+                        idx,
+                        &mut vals,
+                        &dtypes,
+                        &mut mem,
+                        &mut HashMap::new(),
+                        prod,
+                        true,
+                    )
                 })?;
             }
             Item::LibOp(l) => {
@@ -322,9 +379,15 @@ pub fn run_program_with(p: &KProgram, args: &[Literal], lib: LibEval) -> Result<
                     })
                     .collect::<Result<_, _>>()?;
                 let refs: Vec<&Literal> = ins.iter().collect();
-                let outs = lib(l.opcode, &l.attrs, &refs).map_err(|e| format!("kernel.op {}: {e}", l.opcode))?;
+                let outs = lib(l.opcode, &l.attrs, &refs)
+                    .map_err(|e| format!("kernel.op {}: {e}", l.opcode))?;
                 if outs.len() != l.outputs.len() {
-                    return Err(format!("kernel.op {} gave {} results, expected {}", l.opcode, outs.len(), l.outputs.len()));
+                    return Err(format!(
+                        "kernel.op {} gave {} results, expected {}",
+                        l.opcode,
+                        outs.len(),
+                        l.outputs.len()
+                    ));
                 }
                 for (&b, lit) in l.outputs.iter().zip(outs) {
                     let v = lit.to_f64_vec();
@@ -347,6 +410,8 @@ pub fn run_program_with(p: &KProgram, args: &[Literal], lib: LibEval) -> Result<
 /// report that they need a tensor-level evaluator.
 pub fn run_program(p: &KProgram, args: &[Literal]) -> Result<Vec<Literal>, String> {
     run_program_with(p, args, &|op, _, _| {
-        Err(format!("library op `{op}` needs a tensor-level evaluator (use run_program_with)"))
+        Err(format!(
+            "library op `{op}` needs a tensor-level evaluator (use run_program_with)"
+        ))
     })
 }

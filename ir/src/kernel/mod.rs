@@ -378,7 +378,8 @@ impl KProgram {
                 Item::Kernel(k) => {
                     st.kernels += 1;
                     for s in &k.stages {
-                        let mut bufs: Vec<BufId> = loads(&s.nodes).chain(stores(&s.nodes)).collect();
+                        let mut bufs: Vec<BufId> =
+                            loads(&s.nodes).chain(stores(&s.nodes)).collect();
                         bufs.sort();
                         bufs.dedup();
                         if s.kind != StageKind::Outer && loads(&s.nodes).next().is_some() {
@@ -412,7 +413,11 @@ impl KProgram {
     }
 }
 
-fn renumber_nodes(nodes: &mut [Node], next: &mut u32, map: &mut std::collections::HashMap<u32, u32>) {
+fn renumber_nodes(
+    nodes: &mut [Node],
+    next: &mut u32,
+    map: &mut std::collections::HashMap<u32, u32>,
+) {
     for n in nodes {
         match &mut n.instr {
             Instr::Op { args, .. } => {

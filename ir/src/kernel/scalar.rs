@@ -60,12 +60,21 @@ fn int_bits(d: DType) -> u32 {
 
 fn as_u64(d: DType, v: f64) -> u64 {
     // Two's complement bits of an integer value held in f64.
-    (v as i128 as u64) & if int_bits(d) == 64 { u64::MAX } else { (1u64 << int_bits(d)) - 1 }
+    (v as i128 as u64)
+        & if int_bits(d) == 64 {
+            u64::MAX
+        } else {
+            (1u64 << int_bits(d)) - 1
+        }
 }
 
 fn from_u64(d: DType, bits: u64) -> f64 {
     let n = int_bits(d);
-    let masked = if n == 64 { bits } else { bits & ((1u64 << n) - 1) };
+    let masked = if n == 64 {
+        bits
+    } else {
+        bits & ((1u64 << n) - 1)
+    };
     if d.is_signed_integer() && n < 64 && masked >> (n - 1) == 1 {
         masked as i128 as f64 - (1i128 << n) as f64
     } else if d.is_signed_integer() && n == 64 {
@@ -146,15 +155,17 @@ pub fn erf(x: f64) -> f64 {
     }
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     if x >= 0.0 {
         1.0 - r
     } else {
@@ -181,7 +192,10 @@ pub fn eval(
         crate::ops::Arity::AtLeast(n) => n,
     };
     if args.len() != need {
-        return Err(format!("`{opcode}` takes {need} scalars, got {}", args.len()));
+        return Err(format!(
+            "`{opcode}` takes {need} scalars, got {}",
+            args.len()
+        ));
     }
     let a = args[0];
     let b = args.get(1).copied().unwrap_or(0.0);

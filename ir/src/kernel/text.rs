@@ -166,7 +166,10 @@ pub fn print_program(p: &KProgram) -> String {
         res.join(", ")
     );
     for (i, b) in p.buffers.iter().enumerate() {
-        let slot = b.slot.map(|s| format!(" {{slot = {s}}}")).unwrap_or_default();
+        let slot = b
+            .slot
+            .map(|s| format!(" {{slot = {s}}}"))
+            .unwrap_or_default();
         match &b.kind {
             BufferKind::Param(_) => {}
             BufferKind::Temp => {
@@ -632,7 +635,16 @@ impl<'a> Parser<'a> {
                 self.expect(":")?;
                 let ty = self.tensor_type()?;
                 let n = p.params.len() as u32;
-                decl(&mut p, self, b, Buffer { ty, kind: BufferKind::Param(n), slot: None })?;
+                decl(
+                    &mut p,
+                    self,
+                    b,
+                    Buffer {
+                        ty,
+                        kind: BufferKind::Param(n),
+                        slot: None,
+                    },
+                )?;
                 p.params.push(b);
                 if self.eat(")") {
                     break;
@@ -674,10 +686,28 @@ impl<'a> Parser<'a> {
                     }
                     self.expect(":")?;
                     let ty = self.tensor_type()?;
-                    decl(&mut p, self, b, Buffer { ty, kind: BufferKind::Temp, slot })?;
+                    decl(
+                        &mut p,
+                        self,
+                        b,
+                        Buffer {
+                            ty,
+                            kind: BufferKind::Temp,
+                            slot,
+                        },
+                    )?;
                 } else if self.eat("kernel.constant") {
                     let l = self.literal()?;
-                    decl(&mut p, self, b, Buffer { ty: l.ty(), kind: BufferKind::Const(l), slot: None })?;
+                    decl(
+                        &mut p,
+                        self,
+                        b,
+                        Buffer {
+                            ty: l.ty(),
+                            kind: BufferKind::Const(l),
+                            slot: None,
+                        },
+                    )?;
                 } else {
                     return self.err("expected `kernel.buffer` or `kernel.constant`");
                 }
@@ -700,14 +730,22 @@ impl<'a> Parser<'a> {
                         "loop" => StageKind::Loop,
                         "outer" => StageKind::Outer,
                         "map" => StageKind::Map,
-                        _ => return self.err(format!("expected `loop`, `outer` or `map`, found `{w}`")),
+                        _ => {
+                            return self
+                                .err(format!("expected `loop`, `outer` or `map`, found `{w}`"))
+                        }
                     };
                     self.expect("{")?;
                     let nodes = self.nodes(&mut ids, &mut next)?;
                     stages.push(Stage { kind, nodes });
                 }
                 kernel_count += 1;
-                p.items.push(Item::Kernel(Kernel { name, domain, reduce_axes, stages }));
+                p.items.push(Item::Kernel(Kernel {
+                    name,
+                    domain,
+                    reduce_axes,
+                    stages,
+                }));
                 continue;
             }
             if self.eat("kernel.matmul") {
@@ -735,7 +773,19 @@ impl<'a> Parser<'a> {
                 let dtype = self.dtype()?;
                 self.expect("{")?;
                 let epilogue = self.nodes(&mut HashMap::new(), &mut 0)?;
-                p.items.push(Item::Matmul(MatmulCall { name, a, a_map, b, b_map, batch, m, n, k, dtype, epilogue }));
+                p.items.push(Item::Matmul(MatmulCall {
+                    name,
+                    a,
+                    a_map,
+                    b,
+                    b_map,
+                    batch,
+                    m,
+                    n,
+                    k,
+                    dtype,
+                    epilogue,
+                }));
                 continue;
             }
             if self.eat("kernel.op") {
@@ -756,7 +806,12 @@ impl<'a> Parser<'a> {
                 let inputs = list(self)?;
                 self.expect("->")?;
                 let outputs = list(self)?;
-                p.items.push(Item::LibOp(LibOp { opcode, attrs, inputs, outputs }));
+                p.items.push(Item::LibOp(LibOp {
+                    opcode,
+                    attrs,
+                    inputs,
+                    outputs,
+                }));
                 continue;
             }
             let found: String = self.src[self.pos..].chars().take(16).collect();

@@ -44,25 +44,37 @@ struct Scope {
 
 use std::collections::HashMap;
 
-fn check_map(p: &KProgram, at: &str, buf: BufId, map: &IndexMap, domain: &[usize]) -> Result<(), String> {
+fn check_map(
+    p: &KProgram,
+    at: &str,
+    buf: BufId,
+    map: &IndexMap,
+    domain: &[usize],
+) -> Result<(), String> {
     if buf.index() >= p.buffers.len() {
         return err(at, format!("buffer %b{} does not exist", buf.0));
     }
     if map.strides.len() != domain.len() {
-        return err(at, format!(
-            "index map of %b{} has {} strides for a domain of rank {}",
-            buf.0,
-            map.strides.len(),
-            domain.len()
-        ));
+        return err(
+            at,
+            format!(
+                "index map of %b{} has {} strides for a domain of rank {}",
+                buf.0,
+                map.strides.len(),
+                domain.len()
+            ),
+        );
     }
     let n = p.buffer(buf).ty.num_elements().unwrap_or(0) as i64;
     if let Some((lo, hi)) = map.range(domain) {
         if lo < 0 || hi >= n {
-            return err(at, format!(
-                "index map of %b{} addresses elements {lo}..={hi} of a buffer of {n}",
-                buf.0
-            ));
+            return err(
+                at,
+                format!(
+                    "index map of %b{} addresses elements {lo}..={hi} of a buffer of {n}",
+                    buf.0
+                ),
+            );
         }
     }
     Ok(())
@@ -99,19 +111,34 @@ fn check_nodes(
                 .copied()
                 .ok_or_else(|| format!("{at}: uses %{a}, which is not visible here"))
         };
-        let moves_on_reduced = |m: &IndexMap| reduce_axes.iter().any(|&ax| m.strides.get(ax).copied().unwrap_or(0) != 0);
+        let moves_on_reduced = |m: &IndexMap| {
+            reduce_axes
+                .iter()
+                .any(|&ax| m.strides.get(ax).copied().unwrap_or(0) != 0)
+        };
         match &n.instr {
             Instr::Load { buf, map } => {
                 check_map(p, &at, *buf, map, domain)?;
                 if p.buffer(*buf).ty.dtype != n.dtype {
-                    return err(&at, format!("load of a {} buffer typed {}", p.buffer(*buf).ty.dtype, n.dtype));
+                    return err(
+                        &at,
+                        format!(
+                            "load of a {} buffer typed {}",
+                            p.buffer(*buf).ty.dtype,
+                            n.dtype
+                        ),
+                    );
                 }
                 if kind == StageKind::Outer && moves_on_reduced(map) {
                     return err(&at, "a load in an `outer` stage moves along a reduced axis");
                 }
             }
             Instr::Const(_) => {}
-            Instr::Op { opcode, attrs, args } => {
+            Instr::Op {
+                opcode,
+                attrs,
+                args,
+            } => {
                 if !scalar::is_scalar_op(*opcode) {
                     return err(&at, format!("`{opcode}` is not a scalar op"));
                 }
@@ -122,7 +149,10 @@ fn check_nodes(
                 let refs: Vec<&TensorType> = tys.iter().collect();
                 let out = infer_types(*opcode, &refs, attrs).map_err(|e| format!("{at}: {e}"))?;
                 if out.len() != 1 || out[0].dtype != n.dtype {
-                    return err(&at, format!("`{opcode}` gives {}, node typed {}", out[0].dtype, n.dtype));
+                    return err(
+                        &at,
+                        format!("`{opcode}` gives {}, node typed {}", out[0].dtype, n.dtype),
+                    );
                 }
             }
             Instr::Acc { kind: k, arg } => {
@@ -146,11 +176,17 @@ fn check_nodes(
                 check_map(p, &at, *buf, map, domain)?;
                 let d = get(*arg)?;
                 if d != n.dtype || p.buffer(*buf).ty.dtype != d {
-                    return err(&at, format!("stores a {d} into a {} buffer", p.buffer(*buf).ty.dtype));
+                    return err(
+                        &at,
+                        format!("stores a {d} into a {} buffer", p.buffer(*buf).ty.dtype),
+                    );
                 }
                 let count = if kind == StageKind::Outer {
                     if moves_on_reduced(map) {
-                        return err(&at, "a store in an `outer` stage moves along a reduced axis");
+                        return err(
+                            &at,
+                            "a store in an `outer` stage moves along a reduced axis",
+                        );
                     }
                     outer_count
                 } else {
@@ -158,7 +194,10 @@ fn check_nodes(
                 };
                 let n_el = p.buffer(*buf).ty.num_elements().unwrap_or(0);
                 if count != n_el {
-                    return err(&at, format!("stores {count} elements into %b{} of {n_el}", buf.0));
+                    return err(
+                        &at,
+                        format!("stores {count} elements into %b{} of {n_el}", buf.0),
+                    );
                 }
                 stored.push(*buf);
                 continue;
@@ -190,7 +229,10 @@ pub fn verify_program(p: &KProgram) -> Result<(), String> {
         match &b.kind {
             BufferKind::Param(n) => {
                 if p.params.get(*n as usize) != Some(&BufId(i as u32)) {
-                    return err(&format!("%b{i}"), format!("parameter {n} is not listed in order"));
+                    return err(
+                        &format!("%b{i}"),
+                        format!("parameter {n} is not listed in order"),
+                    );
                 }
                 params += 1;
                 written[i] = true;
@@ -205,7 +247,10 @@ pub fn verify_program(p: &KProgram) -> Result<(), String> {
         }
     }
     if params as usize != p.params.len() {
-        return err("program", "parameter list names buffers that are not parameters");
+        return err(
+            "program",
+            "parameter list names buffers that are not parameters",
+        );
     }
     for (idx, item) in p.items.iter().enumerate() {
         let at = format!("item {idx}");
@@ -220,13 +265,17 @@ pub fn verify_program(p: &KProgram) -> Result<(), String> {
         let stored = match item {
             Item::Kernel(k) => {
                 let at = format!("kernel @{}", k.name);
-                if k.reduce_axes.windows(2).any(|w| w[0] >= w[1]) || k.reduce_axes.iter().any(|&a| a >= k.domain.len()) {
+                if k.reduce_axes.windows(2).any(|w| w[0] >= w[1])
+                    || k.reduce_axes.iter().any(|&a| a >= k.domain.len())
+                {
                     return err(&at, "reduce axes must be sorted, unique and in range");
                 }
                 if k.stages.is_empty() {
                     return err(&at, "a kernel needs at least one stage");
                 }
-                let mut scope = Scope { visible: HashMap::new() };
+                let mut scope = Scope {
+                    visible: HashMap::new(),
+                };
                 let mut stored = Vec::new();
                 for (si, s) in k.stages.iter().enumerate() {
                     if s.nodes.is_empty() {
@@ -268,8 +317,20 @@ pub fn verify_program(p: &KProgram) -> Result<(), String> {
                 if !m.dtype.is_float() {
                     return err(&at, "matmul needs a float dtype");
                 }
-                let mut scope = Scope { visible: HashMap::new() };
-                let stored = check_nodes(p, &at, &m.epilogue, StageKind::Map, &m.domain(), &[], true, &mut scope, &mut Vec::new())?;
+                let mut scope = Scope {
+                    visible: HashMap::new(),
+                };
+                let stored = check_nodes(
+                    p,
+                    &at,
+                    &m.epilogue,
+                    StageKind::Map,
+                    &m.domain(),
+                    &[],
+                    true,
+                    &mut scope,
+                    &mut Vec::new(),
+                )?;
                 for n in &m.epilogue {
                     if n.instr == Instr::MatmulResult && n.dtype != m.dtype {
                         return err(&at, "matmul_result has the matmul dtype");
@@ -288,8 +349,10 @@ pub fn verify_program(p: &KProgram) -> Result<(), String> {
                     }
                 }
                 let tys: Vec<&TensorType> = l.inputs.iter().map(|&b| &p.buffer(b).ty).collect();
-                let out = infer_types(l.opcode, &tys, &l.attrs).map_err(|e| format!("{at}: {e}"))?;
-                let got: Vec<TensorType> = l.outputs.iter().map(|&b| p.buffer(b).ty.clone()).collect();
+                let out =
+                    infer_types(l.opcode, &tys, &l.attrs).map_err(|e| format!("{at}: {e}"))?;
+                let got: Vec<TensorType> =
+                    l.outputs.iter().map(|&b| p.buffer(b).ty.clone()).collect();
                 if out != got {
                     return err(&at, "output buffers do not have the op's result types");
                 }
@@ -317,4 +380,123 @@ pub fn verify_program(p: &KProgram) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::text::{parse_program, print_program};
+
+    const GOOD: &str =
+        "kernel.program @f(%b0: tensor<2x3xf32>) -> (tensor<2xf32>, tensor<2x3xf32>) {
+  %b1 = kernel.buffer : tensor<2xf32>
+  %b2 = kernel.buffer {slot = 0} : tensor<2x3xf32>
+  kernel.fused @k0 domain [2, 3] reduce [1] {
+    loop {
+      %0 = load %b0[0; 3, 1] : f32
+      %1 = acc.logsumexp %0 : f32
+    }
+    outer {
+      store %b1[0; 1, 0], %1 : f32
+    }
+    map {
+      %2 = load %b0[0; 3, 1] : f32
+      %3 = subtract %2, %1 : f32
+      %4 = exp %3 : f32
+      %5 = cast %4 {dtype = f32} : f32
+      store %b2[0; 3, 1], %5 : f32
+    }
+  }
+  return %b1, %b2
+}
+";
+
+    fn bad(edit: (&str, &str), want: &str) {
+        let src = GOOD.replace(edit.0, edit.1);
+        assert_ne!(src, GOOD, "edit {edit:?} did not apply");
+        let e = match parse_program(&src) {
+            Err(e) => e.to_string(),
+            Ok(p) => verify_program(&p).expect_err("verifier accepted a bad program"),
+        };
+        assert!(e.contains(want), "{e}");
+    }
+
+    #[test]
+    fn good_program_round_trips_and_verifies() {
+        let p = parse_program(GOOD).unwrap();
+        verify_program(&p).unwrap();
+        assert_eq!(print_program(&p), GOOD);
+    }
+
+    #[test]
+    fn verifier_names_each_broken_invariant() {
+        bad(
+            ("%0 = load %b0[0; 3, 1]", "%0 = load %b0[1; 3, 1]"),
+            "addresses elements 1..=6 of a buffer of 6",
+        );
+        bad(
+            ("%0 = load %b0[0; 3, 1]", "%0 = load %b0[0; 3]"),
+            "has 1 strides for a domain of rank 2",
+        );
+        bad(
+            ("store %b1[0; 1, 0]", "store %b1[0; 1, 1]"),
+            "addresses elements 0..=3 of a buffer of 2",
+        );
+        bad(
+            (
+                "    outer {\n",
+                "    outer {\n      %9 = load %b0[0; 3, 1] : f32\n",
+            ),
+            "a load in an `outer` stage moves along a reduced axis",
+        );
+        bad(
+            ("%4 = exp %3 : f32", "%4 = exp %3 : f16"),
+            "gives f32, node typed f16",
+        );
+        bad(
+            ("%3 = subtract %2, %1", "%3 = subtract %2, %0"),
+            "uses %0, which is not visible here",
+        );
+        bad(
+            ("reduce [1]", "reduce [2]"),
+            "reduce axes must be sorted, unique and in range",
+        );
+        bad(
+            ("store %b2[0; 3, 1], %5", "store %b1[0; 1, 0], %5"),
+            "stores 6 elements into %b1 of 2",
+        );
+        bad(
+            (
+                "    outer {\n      store %b1[0; 1, 0], %1 : f32\n    }\n",
+                "    map {\n      store %b1[0; 1, 0], %1 : f32\n    }\n",
+            ),
+            "the `map` stage must be the last",
+        );
+        bad(
+            ("return %b1, %b2", "return %b1, %b3"),
+            "result %b3 is never written",
+        );
+        bad(
+            ("store %b2[0; 3, 1], %5", "store %b0[0; 3, 1], %5"),
+            "not a temporary",
+        );
+        bad(
+            ("%1 = acc.logsumexp %0", "%1 = acc.median %0"),
+            "unknown accumulator `acc.median`",
+        );
+        bad(
+            ("%4 = exp %3", "%4 = frobnicate %3"),
+            "unknown scalar op `frobnicate`",
+        );
+        bad(
+            ("%b2 = kernel.buffer", "%b5 = kernel.buffer"),
+            "declared out of order",
+        );
+    }
+
+    #[test]
+    fn parse_errors_have_positions() {
+        let e = parse_program("kernel.program @f() -> () {\n  bogus\n}").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 3), "{e}");
+    }
 }

@@ -54,8 +54,16 @@ impl Language for TNode {
             (TNode::Param(a), TNode::Param(b)) => a == b,
             (TNode::Get(a, _), TNode::Get(b, _)) => a == b,
             (
-                TNode::Op { op: a, attrs: x, children: c },
-                TNode::Op { op: b, attrs: y, children: d },
+                TNode::Op {
+                    op: a,
+                    attrs: x,
+                    children: c,
+                },
+                TNode::Op {
+                    op: b,
+                    attrs: y,
+                    children: d,
+                },
             ) => a == b && c.len() == d.len() && (x == y || *x == ANY_ATTRS || *y == ANY_ATTRS),
             _ => false,
         }
@@ -91,9 +99,18 @@ impl egg::FromOp for TNode {
     /// Pattern nodes: an op name gives a node matching any attributes if
     /// the op has attributes, none otherwise.
     fn from_op(op: &str, children: Vec<Id>) -> Result<Self, String> {
-        let opcode = Opcode::from_name(op).ok_or_else(|| format!("unknown op `{op}` in a pattern"))?;
-        let attrs = if opcode.def().attrs.is_empty() { NO_ATTRS } else { ANY_ATTRS };
-        Ok(TNode::Op { op: opcode, attrs, children })
+        let opcode =
+            Opcode::from_name(op).ok_or_else(|| format!("unknown op `{op}` in a pattern"))?;
+        let attrs = if opcode.def().attrs.is_empty() {
+            NO_ATTRS
+        } else {
+            ANY_ATTRS
+        };
+        Ok(TNode::Op {
+            op: opcode,
+            attrs,
+            children,
+        })
     }
 }
 
@@ -128,7 +145,11 @@ pub struct TAnalysis {
 
 impl TAnalysis {
     pub fn new(params: Vec<TensorType>, flags: RuleFlags) -> Self {
-        let mut a = TAnalysis { params, flags, ..Default::default() };
+        let mut a = TAnalysis {
+            params,
+            flags,
+            ..Default::default()
+        };
         a.intern(Attrs::new());
         a
     }
@@ -159,42 +180,78 @@ fn splat_of_literal(attrs: &Attrs) -> Option<f64> {
 impl Analysis<TNode> for TAnalysis {
     type Data = TData;
     fn make(eg: &mut TGraph, n: &TNode, _id: Id) -> TData {
-        let none = TData { ty: None, tuple: vec![], splat: None };
+        let none = TData {
+            ty: None,
+            tuple: vec![],
+            splat: None,
+        };
         match n {
-            TNode::Param(i) => TData { ty: eg.analysis.params.get(*i as usize).cloned(), tuple: vec![], splat: None },
-            TNode::Get(i, [t]) => TData { ty: eg[*t].data.tuple.get(*i as usize).cloned(), tuple: vec![], splat: None },
-            TNode::Op { op, attrs, children } => {
+            TNode::Param(i) => TData {
+                ty: eg.analysis.params.get(*i as usize).cloned(),
+                tuple: vec![],
+                splat: None,
+            },
+            TNode::Get(i, [t]) => TData {
+                ty: eg[*t].data.tuple.get(*i as usize).cloned(),
+                tuple: vec![],
+                splat: None,
+            },
+            TNode::Op {
+                op,
+                attrs,
+                children,
+            } => {
                 if *attrs == ANY_ATTRS {
                     return none;
                 }
                 let at = eg.analysis.attrs_of(*attrs);
-                let tys: Option<Vec<TensorType>> = children.iter().map(|c| eg[*c].data.ty.clone()).collect();
+                let tys: Option<Vec<TensorType>> =
+                    children.iter().map(|c| eg[*c].data.ty.clone()).collect();
                 let Some(tys) = tys else { return none };
                 let refs: Vec<&TensorType> = tys.iter().collect();
-                let Ok(mut out) = psionic_ir::ops::infer_types(*op, &refs, &at) else { return none };
+                let Ok(mut out) = psionic_ir::ops::infer_types(*op, &refs, &at) else {
+                    return none;
+                };
                 if out.len() != 1 {
-                    return TData { ty: None, tuple: out, splat: None };
+                    return TData {
+                        ty: None,
+                        tuple: out,
+                        splat: None,
+                    };
                 }
                 let ty = out.pop();
                 let splat = match op {
-                    Opcode::Full => at.float("value").ok().map(|v| scalar::round_to(ty.as_ref().map(|t| t.dtype).unwrap_or(DType::F64), v)),
+                    Opcode::Full => at.float("value").ok().map(|v| {
+                        scalar::round_to(ty.as_ref().map(|t| t.dtype).unwrap_or(DType::F64), v)
+                    }),
                     Opcode::Constant => splat_of_literal(&at),
                     _ if scalar::is_scalar_op(*op) => {
-                        let vals: Option<Vec<f64>> = children.iter().map(|c| eg[*c].data.splat).collect();
+                        let vals: Option<Vec<f64>> =
+                            children.iter().map(|c| eg[*c].data.splat).collect();
                         match (vals, &ty) {
                             (Some(v), Some(t)) if !children.is_empty() && !t.dtype.is_complex() => {
-                                let argd = if *op == Opcode::Select { tys[1].dtype } else { tys[0].dtype };
+                                let argd = if *op == Opcode::Select {
+                                    tys[1].dtype
+                                } else {
+                                    tys[0].dtype
+                                };
                                 scalar::eval(*op, &at, &v, argd, t.dtype).ok()
                             }
                             _ => None,
                         }
                     }
-                    Opcode::Broadcast | Opcode::Reshape | Opcode::Transpose | Opcode::ExpandDims | Opcode::Squeeze => {
-                        eg[children[0]].data.splat
-                    }
+                    Opcode::Broadcast
+                    | Opcode::Reshape
+                    | Opcode::Transpose
+                    | Opcode::ExpandDims
+                    | Opcode::Squeeze => eg[children[0]].data.splat,
                     _ => None,
                 };
-                TData { ty, tuple: vec![], splat }
+                TData {
+                    ty,
+                    tuple: vec![],
+                    splat,
+                }
             }
         }
     }
@@ -208,21 +265,35 @@ impl Analysis<TNode> for TAnalysis {
             a.tuple = b.tuple.clone();
             changed_a = true;
         }
-        let changed_b = (b.splat.is_some() && a.splat.is_none()) || (b.ty.is_none() && a.ty.is_some());
+        let changed_b =
+            (b.splat.is_some() && a.splat.is_none()) || (b.ty.is_none() && a.ty.is_some());
         if a.splat.is_none() && b.splat.is_some() {
             a.splat = b.splat;
             changed_a = true;
         }
-        DidMerge(changed_a, changed_b || a.splat.is_some() && b.splat.is_none())
+        DidMerge(
+            changed_a,
+            changed_b || a.splat.is_some() && b.splat.is_none(),
+        )
     }
     fn modify(eg: &mut TGraph, id: Id) {
         // Constant folding: a class with a known value gets a `full` node.
         let d = eg[id].data.clone();
-        let (Some(v), Some(ty)) = (d.splat, d.ty) else { return };
+        let (Some(v), Some(ty)) = (d.splat, d.ty) else {
+            return;
+        };
         if !ty.is_static() || ty.dtype.is_complex() {
             return;
         }
-        if eg[id].nodes.iter().any(|n| matches!(n, TNode::Op { op: Opcode::Full, .. })) {
+        if eg[id].nodes.iter().any(|n| {
+            matches!(
+                n,
+                TNode::Op {
+                    op: Opcode::Full,
+                    ..
+                }
+            )
+        }) {
             return;
         }
         let attrs = Attrs::new()
@@ -230,13 +301,20 @@ impl Analysis<TNode> for TAnalysis {
             .with("shape", Attr::Ints(ty.shape.clone()))
             .with("dtype", Attr::DType(ty.dtype));
         let a = eg.analysis.intern(attrs);
-        let full = eg.add(TNode::Op { op: Opcode::Full, attrs: a, children: vec![] });
+        let full = eg.add(TNode::Op {
+            op: Opcode::Full,
+            attrs: a,
+            children: vec![],
+        });
         eg.union(id, full);
     }
 }
 
 fn numel(t: &TensorType) -> f64 {
-    t.shape.iter().map(|&d| if d < 0 { 1024.0 } else { d as f64 }).product()
+    t.shape
+        .iter()
+        .map(|&d| if d < 0 { 1024.0 } else { d as f64 })
+        .product()
 }
 fn nbytes(t: &TensorType) -> f64 {
     numel(t) * t.dtype.size() as f64
@@ -247,9 +325,29 @@ pub fn flop_weight(op: Opcode) -> f64 {
     use Opcode as O;
     match op {
         O::Divide | O::Sqrt | O::Rsqrt | O::Reciprocal | O::FloorDivide | O::Remainder => 4.0,
-        O::Exp | O::Expm1 | O::Log | O::Log1p | O::Log2 | O::Log10 | O::Sin | O::Cos | O::Tan
-        | O::Arcsin | O::Arccos | O::Arctan | O::Sinh | O::Cosh | O::Tanh | O::Arcsinh
-        | O::Arccosh | O::Arctanh | O::Sigmoid | O::Erf | O::Erfinv | O::LogAddExp | O::Arctan2 => 8.0,
+        O::Exp
+        | O::Expm1
+        | O::Log
+        | O::Log1p
+        | O::Log2
+        | O::Log10
+        | O::Sin
+        | O::Cos
+        | O::Tan
+        | O::Arcsin
+        | O::Arccos
+        | O::Arctan
+        | O::Sinh
+        | O::Cosh
+        | O::Tanh
+        | O::Arcsinh
+        | O::Arccosh
+        | O::Arctanh
+        | O::Sigmoid
+        | O::Erf
+        | O::Erfinv
+        | O::LogAddExp
+        | O::Arctan2 => 8.0,
         O::Power => 16.0,
         _ => 1.0,
     }
@@ -260,25 +358,46 @@ pub fn flop_weight(op: Opcode) -> f64 {
 pub fn op_cost(op: Opcode, ins: &[&TensorType], out: Option<&TensorType>) -> f64 {
     let out_b = out.map(nbytes).unwrap_or(0.0);
     let in_b: f64 = ins.iter().map(|t| nbytes(t)).sum();
-    let elems = ins.iter().map(|t| numel(t)).fold(out.map(numel).unwrap_or(0.0), f64::max);
+    let elems = ins
+        .iter()
+        .map(|t| numel(t))
+        .fold(out.map(numel).unwrap_or(0.0), f64::max);
     use psionic_ir::OpClass as C;
     match op.class() {
-        C::Layout if !matches!(op, Opcode::Concatenate | Opcode::Pad | Opcode::SliceUpdate | Opcode::Split) => 1.0,
+        C::Layout
+            if !matches!(
+                op,
+                Opcode::Concatenate | Opcode::Pad | Opcode::SliceUpdate | Opcode::Split
+            ) =>
+        {
+            1.0
+        }
         C::Creation if op == Opcode::Full => 1.0,
         C::Creation => out_b,
         C::Contraction => {
-            let k = ins.first().and_then(|t| t.shape.last().copied()).unwrap_or(1).max(1) as f64;
+            let k = ins
+                .first()
+                .and_then(|t| t.shape.last().copied())
+                .unwrap_or(1)
+                .max(1) as f64;
             out_b + in_b + 2.0 * out.map(numel).unwrap_or(0.0) * k
         }
-        _ if op == Opcode::Softmax || op == Opcode::LogSumExp => out_b + in_b + elems * (flop_weight(Opcode::Exp) + 2.0),
+        _ if op == Opcode::Softmax || op == Opcode::LogSumExp => {
+            out_b + in_b + elems * (flop_weight(Opcode::Exp) + 2.0)
+        }
         _ => out_b + in_b + elems * flop_weight(op),
     }
 }
 
 /// [`op_cost`] of an e-node.
 pub fn node_cost(eg: &TGraph, n: &TNode) -> f64 {
-    let TNode::Op { op, children, .. } = n else { return 0.0 };
-    let ins: Vec<&TensorType> = children.iter().filter_map(|c| eg[*c].data.ty.as_ref()).collect();
+    let TNode::Op { op, children, .. } = n else {
+        return 0.0;
+    };
+    let ins: Vec<&TensorType> = children
+        .iter()
+        .filter_map(|c| eg[*c].data.ty.as_ref())
+        .collect();
     let out = eg.lookup(n.clone()).and_then(|id| eg[id].data.ty.as_ref());
     op_cost(*op, &ins, out)
 }
@@ -298,7 +417,14 @@ impl Extraction {
         ids.sort();
         let mut own: HashMap<Id, Vec<(f64, TNode)>> = HashMap::new();
         for &id in &ids {
-            own.insert(id, eg[id].nodes.iter().map(|n| (node_cost(eg, n), n.clone())).collect());
+            own.insert(
+                id,
+                eg[id]
+                    .nodes
+                    .iter()
+                    .map(|n| (node_cost(eg, n), n.clone()))
+                    .collect(),
+            );
         }
         let mut best: HashMap<Id, (f64, TNode)> = HashMap::new();
         for _ in 0..1000 {
@@ -353,7 +479,11 @@ pub struct EgraphOptions {
 impl Default for EgraphOptions {
     fn default() -> Self {
         EgraphOptions {
-            rulesets: vec![rules::ALGEBRA.into(), rules::LAYOUT.into(), rules::FUSION.into()],
+            rulesets: vec![
+                rules::ALGEBRA.into(),
+                rules::LAYOUT.into(),
+                rules::FUSION.into(),
+            ],
             iter_limit: 30,
             node_limit: 100_000,
             time_limit: Duration::from_secs(5),
@@ -392,7 +522,12 @@ pub struct EgraphStats {
 impl EgraphStats {
     /// Total applications of a rule over all phases.
     pub fn fired(&self, rule: &str) -> usize {
-        self.phases.iter().flat_map(|p| &p.applied).filter(|(n, _)| n == rule).map(|(_, c)| c).sum()
+        self.phases
+            .iter()
+            .flat_map(|p| &p.applied)
+            .filter(|(n, _)| n == rule)
+            .map(|(_, c)| c)
+            .sum()
     }
 }
 
@@ -432,9 +567,17 @@ pub fn to_egraph(f: &Func, flags: RuleFlags) -> (TGraph, Vec<Option<Id>>) {
         class[p.index()] = Some(eg.add(TNode::Param(i as u32)));
     }
     for op in &f.ops {
-        let children: Vec<Id> = op.operands.iter().map(|v| class[v.index()].expect("operands defined before use")).collect();
+        let children: Vec<Id> = op
+            .operands
+            .iter()
+            .map(|v| class[v.index()].expect("operands defined before use"))
+            .collect();
         let attrs = eg.analysis.intern(op.attrs.clone());
-        let id = eg.add(TNode::Op { op: op.opcode, attrs, children });
+        let id = eg.add(TNode::Op {
+            op: op.opcode,
+            attrs,
+            children,
+        });
         if op.results.len() == 1 {
             class[op.results[0].index()] = Some(id);
         } else {
@@ -461,7 +604,9 @@ fn extract(f: &Func, eg: &TGraph, roots: &[Id]) -> Result<Func, EgraphError> {
             if done.contains_key(&c) || tuples.contains_key(&c) {
                 continue;
             }
-            let node = ex.node(eg, c).ok_or_else(|| EgraphError("a class has no finite-cost node".into()))?;
+            let node = ex
+                .node(eg, c)
+                .ok_or_else(|| EgraphError("a class has no finite-cost node".into()))?;
             if !expanded {
                 stack.push((c, true));
                 for &ch in node.children() {
@@ -478,13 +623,25 @@ fn extract(f: &Func, eg: &TGraph, roots: &[Id]) -> Result<Func, EgraphError> {
                 }
                 TNode::Get(i, [t]) => {
                     let t = eg.find(*t);
-                    let v = tuples.get(&t).and_then(|vs| vs.get(*i as usize)).copied().ok_or_else(|| EgraphError("result of a missing tuple".into()))?;
+                    let v = tuples
+                        .get(&t)
+                        .and_then(|vs| vs.get(*i as usize))
+                        .copied()
+                        .ok_or_else(|| EgraphError("result of a missing tuple".into()))?;
                     done.insert(c, v);
                 }
-                TNode::Op { op, attrs, children } => {
+                TNode::Op {
+                    op,
+                    attrs,
+                    children,
+                } => {
                     let args: Vec<Value> = children
                         .iter()
-                        .map(|ch| done.get(&eg.find(*ch)).copied().ok_or_else(|| EgraphError(format!("cycle through `{op}` in extraction"))))
+                        .map(|ch| {
+                            done.get(&eg.find(*ch)).copied().ok_or_else(|| {
+                                EgraphError(format!("cycle through `{op}` in extraction"))
+                            })
+                        })
                         .collect::<Result<_, _>>()?;
                     let vs = out.push(*op, &args, eg.analysis.attrs_of(*attrs))?;
                     if vs.len() == 1 {
@@ -498,12 +655,23 @@ fn extract(f: &Func, eg: &TGraph, roots: &[Id]) -> Result<Func, EgraphError> {
     }
     out.results = roots
         .iter()
-        .map(|r| done.get(&eg.find(*r)).copied().ok_or_else(|| EgraphError("a result was not extracted".into())))
+        .map(|r| {
+            done.get(&eg.find(*r))
+                .copied()
+                .ok_or_else(|| EgraphError("a result was not extracted".into()))
+        })
         .collect::<Result<_, _>>()?;
     Ok(out.compact())
 }
 
-fn run_phase(eg: TGraph, names: &[String], rules: &[egg::Rewrite<TNode, TAnalysis>], iters: usize, nodes: usize, time: Duration) -> (TGraph, PhaseReport) {
+fn run_phase(
+    eg: TGraph,
+    names: &[String],
+    rules: &[egg::Rewrite<TNode, TAnalysis>],
+    iters: usize,
+    nodes: usize,
+    time: Duration,
+) -> (TGraph, PhaseReport) {
     let start = Instant::now();
     let runner = Runner::default()
         .with_egraph(eg)
@@ -544,19 +712,50 @@ pub fn func_cost(f: &Func) -> f64 {
 pub fn simplify(f: &Func, opts: &EgraphOptions) -> Result<(Func, EgraphStats), EgraphError> {
     let mut main_rules = Vec::new();
     for name in &opts.rulesets {
-        main_rules.extend(rules::ruleset(name).ok_or_else(|| EgraphError(format!("unknown ruleset `{name}` (known: {})", rules::RULESETS.join(", "))))?);
+        main_rules.extend(rules::ruleset(name).ok_or_else(|| {
+            EgraphError(format!(
+                "unknown ruleset `{name}` (known: {})",
+                rules::RULESETS.join(", ")
+            ))
+        })?);
     }
     let (eg, class) = to_egraph(f, opts.flags.clone());
-    let roots: Vec<Id> = f.results.iter().map(|r| class[r.index()].expect("results are defined")).collect();
+    let roots: Vec<Id> = f
+        .results
+        .iter()
+        .map(|r| class[r.index()].expect("results are defined"))
+        .collect();
     let mut phases = Vec::new();
-    let (mut eg, rep) = run_phase(eg, &opts.rulesets, &main_rules, opts.iter_limit, opts.node_limit, opts.time_limit);
+    let (mut eg, rep) = run_phase(
+        eg,
+        &opts.rulesets,
+        &main_rules,
+        opts.iter_limit,
+        opts.node_limit,
+        opts.time_limit,
+    );
     phases.push(rep);
     if opts.ac {
-        let cap = ((eg.total_number_of_nodes() as f64 * opts.ac_growth) as usize).min(opts.node_limit);
+        let cap =
+            ((eg.total_number_of_nodes() as f64 * opts.ac_growth) as usize).min(opts.node_limit);
         let ac = rules::ruleset(rules::AC).unwrap_or_default();
-        let (g, rep) = run_phase(eg, &[rules::AC.to_string()], &ac, opts.ac_iter_limit, cap, opts.time_limit);
+        let (g, rep) = run_phase(
+            eg,
+            &[rules::AC.to_string()],
+            &ac,
+            opts.ac_iter_limit,
+            cap,
+            opts.time_limit,
+        );
         phases.push(rep);
-        let (g, rep) = run_phase(g, &opts.rulesets, &main_rules, opts.iter_limit, opts.node_limit, opts.time_limit);
+        let (g, rep) = run_phase(
+            g,
+            &opts.rulesets,
+            &main_rules,
+            opts.iter_limit,
+            opts.node_limit,
+            opts.time_limit,
+        );
         phases.push(rep);
         eg = g;
     }

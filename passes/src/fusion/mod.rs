@@ -131,7 +131,10 @@ impl Access {
 /// axis can carry into the next one over `domain`.
 fn decompose(m: &IndexMap, shape: &[usize], domain: &[usize]) -> Option<Access> {
     let n = domain.len();
-    let rs: Vec<i64> = row_major_strides(shape).into_iter().map(|s| s as i64).collect();
+    let rs: Vec<i64> = row_major_strides(shape)
+        .into_iter()
+        .map(|s| s as i64)
+        .collect();
     let total: i64 = shape.iter().product::<usize>() as i64;
     if m.offset < 0 || (total > 0 && m.offset >= total) {
         return None;
@@ -201,7 +204,10 @@ impl KBuild {
         i
     }
     fn cnst(&mut self, v: f64, d: DType) -> u32 {
-        self.add(BNode::Const(psionic_ir::kernel::scalar::round_to(d, v).to_bits()), d)
+        self.add(
+            BNode::Const(psionic_ir::kernel::scalar::round_to(d, v).to_bits()),
+            d,
+        )
     }
 }
 
@@ -224,11 +230,24 @@ fn kind_of(op: Opcode, f: &Func, operands: &[Value], attrs: &Attrs) -> Kind {
     use Opcode as O;
     match op {
         O::Constant | O::Full => Kind::Creation,
-        O::Transpose | O::Broadcast | O::ExpandDims | O::Squeeze | O::Slice | O::Flip
-        | O::Reshape | O::Flatten | O::Unflatten => Kind::View,
+        O::Transpose
+        | O::Broadcast
+        | O::ExpandDims
+        | O::Squeeze
+        | O::Slice
+        | O::Flip
+        | O::Reshape
+        | O::Flatten
+        | O::Unflatten => Kind::View,
         O::BroadcastLike if attrs.get("ignore_axes").is_none() => Kind::View,
-        O::ReduceSum | O::ReduceProd | O::ReduceMax | O::ReduceMin | O::ReduceAll
-        | O::ReduceAny | O::LogSumExp | O::Softmax => Kind::Reduce,
+        O::ReduceSum
+        | O::ReduceProd
+        | O::ReduceMax
+        | O::ReduceMin
+        | O::ReduceAll
+        | O::ReduceAny
+        | O::LogSumExp
+        | O::Softmax => Kind::Reduce,
         O::Matmul => Kind::Matmul,
         _ if psionic_ir::kernel::scalar::is_scalar_op(op)
             && !operands.iter().any(|&v| f.ty(v).dtype.is_complex()) =>
@@ -259,8 +278,11 @@ struct Lowering<'f> {
 }
 
 fn shape_of(t: &TensorType) -> Result<Vec<usize>, FusionError> {
-    t.static_shape()
-        .ok_or_else(|| FusionError(format!("fusion needs static shapes, found {t}: specialize the function first")))
+    t.static_shape().ok_or_else(|| {
+        FusionError(format!(
+            "fusion needs static shapes, found {t}: specialize the function first"
+        ))
+    })
 }
 
 impl<'f> Lowering<'f> {
@@ -275,7 +297,8 @@ impl<'f> Lowering<'f> {
         if let Some(&b) = self.buf_of.get(&v) {
             return Ok(b);
         }
-        let p = self.producer[v.index()].ok_or_else(|| FusionError("parameter without a buffer".into()))?;
+        let p = self.producer[v.index()]
+            .ok_or_else(|| FusionError("parameter without a buffer".into()))?;
         let op = &self.f.ops[p];
         // Constants live in constant buffers, built at once.
         if op.opcode == Opcode::Constant {
@@ -283,13 +306,18 @@ impl<'f> Lowering<'f> {
             if lit.dtype().is_complex() {
                 return ferr("complex constants are not supported by fusion");
             }
-            let b = self.prog.add_buffer(self.f.ty(v).clone(), BufferKind::Const(lit));
+            let b = self
+                .prog
+                .add_buffer(self.f.ty(v).clone(), BufferKind::Const(lit));
             self.buf_of.insert(v, b);
             return Ok(b);
         }
         for &r in &op.results {
             if self.f.ty(r).dtype.is_complex() {
-                return ferr(format!("`{}` on complex values is not supported by fusion", op.opcode));
+                return ferr(format!(
+                    "`{}` on complex values is not supported by fusion",
+                    op.opcode
+                ));
             }
             shape_of(self.f.ty(r))?;
             let b = self.prog.add_buffer(self.f.ty(r).clone(), BufferKind::Temp);
@@ -335,24 +363,34 @@ impl<'f> Lowering<'f> {
                 let shape = self.shape(root)?;
                 let dtype = self.dtype(root);
                 let epilogue = vec![
-                    Node { id: 0, dtype, instr: Instr::MatmulResult },
+                    Node {
+                        id: 0,
+                        dtype,
+                        instr: Instr::MatmulResult,
+                    },
                     Node {
                         id: 1,
                         dtype,
-                        instr: Instr::Store { buf: out, map: IndexMap::row_major(&shape), arg: 0 },
+                        instr: Instr::Store {
+                            buf: out,
+                            map: IndexMap::row_major(&shape),
+                            arg: 0,
+                        },
                     },
                 ];
                 let mm = self.matmul_call(p, epilogue)?;
                 self.items.insert(p, Item::Matmul(mm));
             }
             _ => {
-                let mut built = self.build_kernel(root, self.opts.matmul_epilogues && self.opts.fuse)?;
+                let mut built =
+                    self.build_kernel(root, self.opts.matmul_epilogues && self.opts.fuse)?;
                 if built.claimed.is_some() && built.reduce.as_ref().is_some_and(|r| !r.is_empty()) {
                     built = self.build_kernel(root, false)?;
                 }
                 match built.claimed {
                     Some(m) => {
-                        let mp = self.producer[m.index()].ok_or_else(|| FusionError("matmul without producer".into()))?;
+                        let mp = self.producer[m.index()]
+                            .ok_or_else(|| FusionError("matmul without producer".into()))?;
                         let (stages, _) = schedule(&built);
                         let epilogue = stages.into_iter().flat_map(|s| s.nodes).collect();
                         let mm = self.matmul_call(mp, epilogue)?;
@@ -365,7 +403,12 @@ impl<'f> Lowering<'f> {
                         let name = self.new_name();
                         self.items.insert(
                             p,
-                            Item::Kernel(Kernel { name, domain: built.domain.clone(), reduce_axes: reduce, stages }),
+                            Item::Kernel(Kernel {
+                                name,
+                                domain: built.domain.clone(),
+                                reduce_axes: reduce,
+                                stages,
+                            }),
                         );
                     }
                 }
@@ -424,7 +467,12 @@ impl<'f> Lowering<'f> {
 
     /// The access to the operand of view op `p` given the access to its
     /// result, or None when it is not affine.
-    fn view_access(&self, p: usize, acc: &Access, ndom: usize) -> Result<Option<Access>, FusionError> {
+    fn view_access(
+        &self,
+        p: usize,
+        acc: &Access,
+        ndom: usize,
+    ) -> Result<Option<Access>, FusionError> {
         use Opcode as O;
         let op = &self.f.ops[p];
         let x = op.operands[0];
@@ -444,7 +492,10 @@ impl<'f> Lowering<'f> {
             }
             O::Broadcast | O::BroadcastLike => {
                 let off = ws.len() - xs.len();
-                let mut out = Access { c: vec![], a: vec![] };
+                let mut out = Access {
+                    c: vec![],
+                    a: vec![],
+                };
                 for (k, &d) in xs.iter().enumerate() {
                     if d == 1 && ws[k + off] != 1 {
                         out.c.push(0);
@@ -458,7 +509,10 @@ impl<'f> Lowering<'f> {
             }
             O::ExpandDims => {
                 let axes = ints("axes")?;
-                let mut out = Access { c: vec![], a: vec![] };
+                let mut out = Access {
+                    c: vec![],
+                    a: vec![],
+                };
                 for j in 0..ws.len() {
                     if !axes.contains(&(j as i64)) {
                         out.c.push(acc.c[j]);
@@ -469,7 +523,10 @@ impl<'f> Lowering<'f> {
             }
             O::Squeeze => {
                 let axes = ints("axes")?;
-                let mut out = Access { c: vec![], a: vec![] };
+                let mut out = Access {
+                    c: vec![],
+                    a: vec![],
+                };
                 let mut j = 0;
                 for k in 0..xs.len() {
                     if axes.contains(&(k as i64)) {
@@ -525,7 +582,8 @@ impl<'f> Lowering<'f> {
 // The domain of the kernel being built (read by reshape decomposition).
 impl<'f> Lowering<'f> {
     fn build_kernel(&mut self, root: Value, allow_claim: bool) -> Result<KBuild, FusionError> {
-        let root_op = self.producer[root.index()].ok_or_else(|| FusionError("root without producer".into()))?;
+        let root_op = self.producer[root.index()]
+            .ok_or_else(|| FusionError("root without producer".into()))?;
         let op = self.f.ops[root_op].clone();
         let kind = kind_of(op.opcode, self.f, &op.operands, &op.attrs);
         let out_buf = self.buf_of[&root];
@@ -534,12 +592,24 @@ impl<'f> Lowering<'f> {
         let (domain, access, store_map) = if kind == Kind::Reduce && op.opcode != Opcode::Softmax {
             let x = op.operands[0];
             let xs = self.shape(x)?;
-            let axes: Vec<usize> = op.attrs.ints("axes").map_err(FusionError)?.iter().map(|&a| a as usize).collect();
+            let axes: Vec<usize> = op
+                .attrs
+                .ints("axes")
+                .map_err(FusionError)?
+                .iter()
+                .map(|&a| a as usize)
+                .collect();
             let keep = op.attrs.bool("keepdims").unwrap_or(false);
             let rs = row_major_strides(&rshape);
             let n = xs.len();
-            let mut acc = Access { c: vec![], a: vec![] };
-            let mut store = IndexMap { offset: 0, strides: vec![0; n] };
+            let mut acc = Access {
+                c: vec![],
+                a: vec![],
+            };
+            let mut store = IndexMap {
+                offset: 0,
+                strides: vec![0; n],
+            };
             let mut j = 0;
             for k in 0..n {
                 let red = axes.contains(&k);
@@ -558,7 +628,11 @@ impl<'f> Lowering<'f> {
             (xs, acc, store)
         } else {
             let n = rshape.len();
-            (rshape.clone(), Access::identity(n), IndexMap::row_major(&rshape))
+            (
+                rshape.clone(),
+                Access::identity(n),
+                IndexMap::row_major(&rshape),
+            )
         };
         self.cur_domain = domain.clone();
         let mut kb = KBuild {
@@ -578,7 +652,14 @@ impl<'f> Lowering<'f> {
     }
 
     /// Emits the scalar node computing `v` at `acc` into `kb`.
-    fn emit(&mut self, kb: &mut KBuild, v: Value, acc: &Access, single: bool, root: Option<Value>) -> Result<u32, FusionError> {
+    fn emit(
+        &mut self,
+        kb: &mut KBuild,
+        v: Value,
+        acc: &Access,
+        single: bool,
+        root: Option<Value>,
+    ) -> Result<u32, FusionError> {
         if let Some(&n) = kb.memo.get(&(v, acc.clone())) {
             return Ok(n);
         }
@@ -594,7 +675,14 @@ impl<'f> Lowering<'f> {
         Ok(kb.add(BNode::Load(b, m), self.dtype(v)))
     }
 
-    fn emit_uncached(&mut self, kb: &mut KBuild, v: Value, acc: &Access, single: bool, root: Option<Value>) -> Result<u32, FusionError> {
+    fn emit_uncached(
+        &mut self,
+        kb: &mut KBuild,
+        v: Value,
+        acc: &Access,
+        single: bool,
+        root: Option<Value>,
+    ) -> Result<u32, FusionError> {
         let d = self.dtype(v);
         let ndom = kb.domain.len();
         let Some(p) = self.producer[v.index()] else {
@@ -669,7 +757,13 @@ impl<'f> Lowering<'f> {
             Kind::Reduce => {
                 let x = op.operands[0];
                 let xs = self.shape(x)?;
-                let axes: Vec<usize> = op.attrs.ints("axes").map_err(FusionError)?.iter().map(|&a| a as usize).collect();
+                let axes: Vec<usize> = op
+                    .attrs
+                    .ints("axes")
+                    .map_err(FusionError)?
+                    .iter()
+                    .map(|&a| a as usize)
+                    .collect();
                 let keep = op.attrs.bool("keepdims").unwrap_or(false);
                 // Which domain axis each kept result axis must follow.
                 let fits = xs == kb.domain
@@ -684,7 +778,8 @@ impl<'f> Lowering<'f> {
                             if red && !keep {
                                 continue;
                             }
-                            let want: Vec<i64> = (0..ndom).map(|i| (i == k && !red) as i64).collect();
+                            let want: Vec<i64> =
+                                (0..ndom).map(|i| (i == k && !red) as i64).collect();
                             ok &= acc.c[j] == 0 && acc.a[j] == want;
                             j += 1;
                         }
@@ -701,9 +796,20 @@ impl<'f> Lowering<'f> {
                 use Opcode as O;
                 Ok(match op.opcode {
                     O::ReduceSum | O::ReduceProd => {
-                        let k = if op.opcode == O::ReduceSum { AccKind::Sum } else { AccKind::Prod };
+                        let k = if op.opcode == O::ReduceSum {
+                            AccKind::Sum
+                        } else {
+                            AccKind::Prod
+                        };
                         let xn = if xd != d {
-                            kb.add(BNode::Op(O::Cast, Attrs::new().with("dtype", Attr::DType(d)), vec![xn]), d)
+                            kb.add(
+                                BNode::Op(
+                                    O::Cast,
+                                    Attrs::new().with("dtype", Attr::DType(d)),
+                                    vec![xn],
+                                ),
+                                d,
+                            )
                         } else {
                             xn
                         };
@@ -713,8 +819,15 @@ impl<'f> Lowering<'f> {
                     O::ReduceMin => kb.add(BNode::Acc(AccKind::Min, xn), d),
                     O::ReduceAll | O::ReduceAny => {
                         let z = kb.cnst(0.0, xd);
-                        let nz = kb.add(BNode::Op(O::NotEqual, Attrs::new(), vec![xn, z]), DType::Bool);
-                        let k = if op.opcode == O::ReduceAll { AccKind::Min } else { AccKind::Max };
+                        let nz = kb.add(
+                            BNode::Op(O::NotEqual, Attrs::new(), vec![xn, z]),
+                            DType::Bool,
+                        );
+                        let k = if op.opcode == O::ReduceAll {
+                            AccKind::Min
+                        } else {
+                            AccKind::Max
+                        };
                         kb.add(BNode::Acc(k, nz), DType::Bool)
                     }
                     O::LogSumExp => kb.add(BNode::Acc(AccKind::LogSumExp, xn), d),
@@ -736,11 +849,17 @@ impl<'f> Lowering<'f> {
 /// `sum(sq(x - sum(x) * c))` with `c = 1/n` (or `/ n`) to `m2(x)`.
 fn online_accumulators(kb: &mut KBuild) {
     use Opcode as O;
-    let count: usize = kb.reduce.as_ref().map(|r| r.iter().map(|&a| kb.domain[a]).product()).unwrap_or(1);
+    let count: usize = kb
+        .reduce
+        .as_ref()
+        .map(|r| r.iter().map(|&a| kb.domain[a]).product())
+        .unwrap_or(1);
     let n = kb.nodes.len();
     for i in 0..n {
         let (node, d) = kb.nodes[i].clone();
-        let BNode::Acc(AccKind::Sum, arg) = node else { continue };
+        let BNode::Acc(AccKind::Sum, arg) = node else {
+            continue;
+        };
         if !d.is_float() {
             continue;
         }
@@ -766,20 +885,28 @@ fn online_accumulators(kb: &mut KBuild) {
             _ => None,
         };
         let Some(dev) = dev else { continue };
-        let BNode::Op(O::Subtract, _, s) = get(kb, dev) else { continue };
+        let BNode::Op(O::Subtract, _, s) = get(kb, dev) else {
+            continue;
+        };
         let (x, mean) = (s[0], s[1]);
         let is_count = |kb: &KBuild, c: u32, inv: bool| match get(kb, c) {
             BNode::Const(bits) => {
                 let v = f64::from_bits(bits);
-                let want = if inv { 1.0 / count as f64 } else { count as f64 };
+                let want = if inv {
+                    1.0 / count as f64
+                } else {
+                    count as f64
+                };
                 (v - want).abs() <= want.abs() * 1e-6
             }
             _ => false,
         };
-        let sum_of_x = |kb: &KBuild, s: u32| matches!(get(kb, s), BNode::Acc(AccKind::Sum, y) if y == x);
+        let sum_of_x =
+            |kb: &KBuild, s: u32| matches!(get(kb, s), BNode::Acc(AccKind::Sum, y) if y == x);
         let is_mean = match get(kb, mean) {
             BNode::Op(O::Multiply, _, m) => {
-                (sum_of_x(kb, m[0]) && is_count(kb, m[1], true)) || (sum_of_x(kb, m[1]) && is_count(kb, m[0], true))
+                (sum_of_x(kb, m[0]) && is_count(kb, m[1], true))
+                    || (sum_of_x(kb, m[1]) && is_count(kb, m[0], true))
             }
             BNode::Op(O::Divide, _, m) => sum_of_x(kb, m[0]) && is_count(kb, m[1], false),
             _ => false,
@@ -829,7 +956,12 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
     // Topological order (redirects may point at later nodes).
     let mut order = Vec::with_capacity(n);
     let mut state = vec![0u8; n];
-    fn visit(i: usize, args_of: &dyn Fn(usize) -> Vec<u32>, state: &mut [u8], order: &mut Vec<usize>) {
+    fn visit(
+        i: usize,
+        args_of: &dyn Fn(usize) -> Vec<u32>,
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+    ) {
         if state[i] != 0 {
             return;
         }
@@ -870,7 +1002,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
     let mut outer_ids: HashMap<usize, u32> = HashMap::new();
     let mut stages = Vec::new();
     // Instantiates the varying closure of `roots` into one stage.
-    let inst = |roots: &[usize], stage_nodes: &mut Vec<Node>, next_id: &mut u32, outer_ids: &HashMap<usize, u32>, accs_here: bool| {
+    let inst = |roots: &[usize],
+                stage_nodes: &mut Vec<Node>,
+                next_id: &mut u32,
+                outer_ids: &HashMap<usize, u32>,
+                accs_here: bool| {
         let mut local: HashMap<usize, u32> = HashMap::new();
         let mut want: HashSet<usize> = HashSet::new();
         let mut stack: Vec<usize> = roots.to_vec();
@@ -887,16 +1023,36 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
             if !want.contains(&i) || outer_ids.contains_key(&i) {
                 continue;
             }
-            let map = |a: u32| local.get(&(a as usize)).or(outer_ids.get(&(a as usize))).copied().unwrap_or(u32::MAX);
+            let map = |a: u32| {
+                local
+                    .get(&(a as usize))
+                    .or(outer_ids.get(&(a as usize)))
+                    .copied()
+                    .unwrap_or(u32::MAX)
+            };
             let instr = match &kb.nodes[i].0 {
-                BNode::Load(b, m) => Instr::Load { buf: *b, map: m.clone() },
+                BNode::Load(b, m) => Instr::Load {
+                    buf: *b,
+                    map: m.clone(),
+                },
                 BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
-                BNode::Op(o, at, a) => Instr::Op { opcode: *o, attrs: at.clone(), args: a.iter().map(|&x| map(x)).collect() },
-                BNode::Acc(k, a) => Instr::Acc { kind: *k, arg: map(*a) },
+                BNode::Op(o, at, a) => Instr::Op {
+                    opcode: *o,
+                    attrs: at.clone(),
+                    args: a.iter().map(|&x| map(x)).collect(),
+                },
+                BNode::Acc(k, a) => Instr::Acc {
+                    kind: *k,
+                    arg: map(*a),
+                },
                 BNode::MatmulResult => Instr::MatmulResult,
             };
             local.insert(i, *next_id);
-            stage_nodes.push(Node { id: *next_id, dtype: kb.nodes[i].1, instr });
+            stage_nodes.push(Node {
+                id: *next_id,
+                dtype: kb.nodes[i].1,
+                instr,
+            });
             *next_id += 1;
         }
         local
@@ -905,16 +1061,32 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
         // Per-row scalars available after `p` loops.
         let mut outer = Vec::new();
         for &i in &order {
-            if needed.contains(&i) && !varying[i] && avail[i] == p && !matches!(kb.nodes[i].0, BNode::Acc(..)) && !reduce.is_empty() {
+            if needed.contains(&i)
+                && !varying[i]
+                && avail[i] == p
+                && !matches!(kb.nodes[i].0, BNode::Acc(..))
+                && !reduce.is_empty()
+            {
                 let map = |a: u32| outer_ids.get(&(a as usize)).copied().unwrap_or(u32::MAX);
                 let instr = match &kb.nodes[i].0 {
-                    BNode::Load(b, m) => Instr::Load { buf: *b, map: m.clone() },
+                    BNode::Load(b, m) => Instr::Load {
+                        buf: *b,
+                        map: m.clone(),
+                    },
                     BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
-                    BNode::Op(o, at, a) => Instr::Op { opcode: *o, attrs: at.clone(), args: a.iter().map(|&x| map(x)).collect() },
+                    BNode::Op(o, at, a) => Instr::Op {
+                        opcode: *o,
+                        attrs: at.clone(),
+                        args: a.iter().map(|&x| map(x)).collect(),
+                    },
                     _ => continue,
                 };
                 outer_ids.insert(i, next_id);
-                outer.push(Node { id: next_id, dtype: kb.nodes[i].1, instr });
+                outer.push(Node {
+                    id: next_id,
+                    dtype: kb.nodes[i].1,
+                    instr,
+                });
                 next_id += 1;
             }
         }
@@ -924,14 +1096,21 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                     outer.push(Node {
                         id: next_id,
                         dtype: kb.nodes[*v as usize].1,
-                        instr: Instr::Store { buf: *b, map: m.clone(), arg: outer_ids[&(*v as usize)] },
+                        instr: Instr::Store {
+                            buf: *b,
+                            map: m.clone(),
+                            arg: outer_ids[&(*v as usize)],
+                        },
                     });
                     next_id += 1;
                 }
             }
         }
         if !outer.is_empty() {
-            stages.push(Stage { kind: StageKind::Outer, nodes: outer });
+            stages.push(Stage {
+                kind: StageKind::Outer,
+                nodes: outer,
+            });
         }
         if p < loops {
             let accs: Vec<usize> = order
@@ -944,20 +1123,42 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
             for &a in &accs {
                 outer_ids.insert(a, local[&a]);
             }
-            stages.push(Stage { kind: StageKind::Loop, nodes });
+            stages.push(Stage {
+                kind: StageKind::Loop,
+                nodes,
+            });
         }
     }
-    let varying_stores: Vec<&(BufId, IndexMap, u32)> = kb.stores.iter().filter(|s| varying[s.2 as usize] || reduce.is_empty()).collect();
+    let varying_stores: Vec<&(BufId, IndexMap, u32)> = kb
+        .stores
+        .iter()
+        .filter(|s| varying[s.2 as usize] || reduce.is_empty())
+        .collect();
     if !varying_stores.is_empty() {
         let roots: Vec<usize> = varying_stores.iter().map(|s| s.2 as usize).collect();
         let mut nodes = Vec::new();
         let local = inst(&roots, &mut nodes, &mut next_id, &outer_ids, false);
         for (b, m, v) in varying_stores {
-            let arg = local.get(&(*v as usize)).or(outer_ids.get(&(*v as usize))).copied().unwrap_or(u32::MAX);
-            nodes.push(Node { id: next_id, dtype: kb.nodes[*v as usize].1, instr: Instr::Store { buf: *b, map: m.clone(), arg } });
+            let arg = local
+                .get(&(*v as usize))
+                .or(outer_ids.get(&(*v as usize)))
+                .copied()
+                .unwrap_or(u32::MAX);
+            nodes.push(Node {
+                id: next_id,
+                dtype: kb.nodes[*v as usize].1,
+                instr: Instr::Store {
+                    buf: *b,
+                    map: m.clone(),
+                    arg,
+                },
+            });
             next_id += 1;
         }
-        stages.push(Stage { kind: StageKind::Map, nodes });
+        stages.push(Stage {
+            kind: StageKind::Map,
+            nodes,
+        });
     }
     (stages, reduce)
 }
@@ -986,7 +1187,13 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
         pending: BTreeMap::new(),
         items: BTreeMap::new(),
         claimed: HashSet::new(),
-        prog: KProgram { name: f.name.clone(), buffers: Vec::new(), params: Vec::new(), items: Vec::new(), results: Vec::new() },
+        prog: KProgram {
+            name: f.name.clone(),
+            buffers: Vec::new(),
+            params: Vec::new(),
+            items: Vec::new(),
+            results: Vec::new(),
+        },
         kernel_names: 0,
         cur_domain: Vec::new(),
     };
@@ -1038,7 +1245,8 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
         .collect();
     let mut prog = compact_buffers(lw.prog, &used);
     prog.renumber();
-    psionic_ir::kernel::verify::verify_program(&prog).map_err(|e| FusionError(format!("produced invalid kernel IR: {e}")))?;
+    psionic_ir::kernel::verify::verify_program(&prog)
+        .map_err(|e| FusionError(format!("produced invalid kernel IR: {e}")))?;
     Ok(prog)
 }
 
@@ -1100,5 +1308,8 @@ fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
 
 /// Class of ops fusion treats as library calls (for docs and tests).
 pub fn is_library_op(op: Opcode) -> bool {
-    matches!(op.class(), OpClass::Contraction | OpClass::Sort | OpClass::Scan | OpClass::Indexing)
+    matches!(
+        op.class(),
+        OpClass::Contraction | OpClass::Sort | OpClass::Scan | OpClass::Indexing
+    )
 }
