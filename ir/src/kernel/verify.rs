@@ -114,7 +114,7 @@ fn check_nodes(
         let moves_on_reduced = |m: &IndexMap| {
             reduce_axes
                 .iter()
-                .any(|&ax| m.strides.get(ax).copied().unwrap_or(0) != 0)
+                .any(|&ax| domain[ax] > 1 && m.strides.get(ax).copied().unwrap_or(0) != 0)
         };
         match &n.instr {
             Instr::Load { buf, map } => {

@@ -27,6 +27,8 @@
 //! With [`FusionOptions::fuse`] off, every op becomes its own item: the
 //! unfused reference that tests compare fused programs against.
 
+pub mod compile;
+
 use psionic_ir::kernel::{
     AccKind, BufId, BufferKind, IndexMap, Instr, Item, KProgram, Kernel, LibOp, MatmulCall, Node,
     Stage, StageKind,
@@ -172,6 +174,15 @@ fn decompose(m: &IndexMap, shape: &[usize], domain: &[usize]) -> Option<Access> 
     Some(acc)
 }
 
+/// The iteration space of a kernel whose root has the shape of a reduction
+/// of `domain` over `axes`: the root is stored once per row.
+#[derive(Clone, Debug, PartialEq)]
+struct RowDomain {
+    domain: Vec<usize>,
+    axes: Vec<usize>,
+    keepdims: bool,
+}
+
 /// A node of a kernel under construction (hash-consed).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum BNode {
@@ -191,10 +202,27 @@ struct KBuild {
     stores: Vec<(BufId, IndexMap, u32)>,
     claimed: Option<Value>,
     allow_claim: bool,
+    /// A reduction that could have been computed here with a larger domain.
+    wish: Option<RowDomain>,
+}
+
+/// Zeroes the strides of size-1 axes: they never move, and equal loads
+/// should look equal.
+fn canon(mut m: IndexMap, domain: &[usize]) -> IndexMap {
+    for (s, &d) in m.strides.iter_mut().zip(domain) {
+        if d == 1 {
+            *s = 0;
+        }
+    }
+    m
 }
 
 impl KBuild {
     fn add(&mut self, n: BNode, d: DType) -> u32 {
+        let n = match n {
+            BNode::Load(b, m) => BNode::Load(b, canon(m, &self.domain)),
+            other => other,
+        };
         if let Some(&i) = self.dedup.get(&(n.clone(), d)) {
             return i;
         }
@@ -382,10 +410,24 @@ impl<'f> Lowering<'f> {
                 self.items.insert(p, Item::Matmul(mm));
             }
             _ => {
+                // Attempts may request buffers that a later attempt does
+                // not need: each retry starts from this snapshot.
+                let snap = (self.pending.clone(), self.buf_of.clone());
                 let mut built =
-                    self.build_kernel(root, self.opts.matmul_epilogues && self.opts.fuse)?;
+                    self.build_kernel(root, self.opts.matmul_epilogues && self.opts.fuse, None)?;
                 if built.claimed.is_some() && built.reduce.as_ref().is_some_and(|r| !r.is_empty()) {
-                    built = self.build_kernel(root, false)?;
+                    (self.pending, self.buf_of) = snap.clone();
+                    built = self.build_kernel(root, false, None)?;
+                }
+                if let Some(rd) = built.wish.clone() {
+                    let keep = (self.pending.clone(), self.buf_of.clone());
+                    (self.pending, self.buf_of) = snap.clone();
+                    let wider = self.build_kernel(root, false, Some(&rd))?;
+                    if wider.reduce.is_some() && wider.wish.is_none() && wider.claimed.is_none() {
+                        built = wider;
+                    } else {
+                        (self.pending, self.buf_of) = keep;
+                    }
                 }
                 match built.claimed {
                     Some(m) => {
@@ -581,25 +623,38 @@ impl<'f> Lowering<'f> {
 
 // The domain of the kernel being built (read by reshape decomposition).
 impl<'f> Lowering<'f> {
-    fn build_kernel(&mut self, root: Value, allow_claim: bool) -> Result<KBuild, FusionError> {
+    fn build_kernel(
+        &mut self,
+        root: Value,
+        allow_claim: bool,
+        row_domain: Option<&RowDomain>,
+    ) -> Result<KBuild, FusionError> {
         let root_op = self.producer[root.index()]
             .ok_or_else(|| FusionError("root without producer".into()))?;
         let op = self.f.ops[root_op].clone();
         let kind = kind_of(op.opcode, self.f, &op.operands, &op.attrs);
         let out_buf = self.buf_of[&root];
         let rshape = self.shape(root)?;
-        // A reduction root iterates its operand's shape.
-        let (domain, access, store_map) = if kind == Kind::Reduce && op.opcode != Opcode::Softmax {
-            let x = op.operands[0];
-            let xs = self.shape(x)?;
-            let axes: Vec<usize> = op
-                .attrs
-                .ints("axes")
-                .map_err(FusionError)?
-                .iter()
-                .map(|&a| a as usize)
-                .collect();
-            let keep = op.attrs.bool("keepdims").unwrap_or(false);
+        // A reduction root iterates its operand's shape; so does a root
+        // computed from a reduction's result (`row_domain`).
+        let own_row = if kind == Kind::Reduce && op.opcode != Opcode::Softmax {
+            Some(RowDomain {
+                domain: self.shape(op.operands[0])?,
+                axes: op
+                    .attrs
+                    .ints("axes")
+                    .map_err(FusionError)?
+                    .iter()
+                    .map(|&a| a as usize)
+                    .collect(),
+                keepdims: op.attrs.bool("keepdims").unwrap_or(false),
+            })
+        } else {
+            None
+        };
+        let (domain, access, store_map) = if let Some(rd) = own_row.as_ref().or(row_domain) {
+            let xs = rd.domain.clone();
+            let (axes, keep) = (&rd.axes, rd.keepdims);
             let rs = row_major_strides(&rshape);
             let n = xs.len();
             let mut acc = Access {
@@ -644,8 +699,10 @@ impl<'f> Lowering<'f> {
             stores: Vec::new(),
             claimed: None,
             allow_claim,
+            wish: None,
         };
         let v = self.emit(&mut kb, root, &access, true, Some(root))?;
+        let store_map = canon(store_map, &kb.domain);
         kb.stores.push((out_buf, store_map, v));
         online_accumulators(&mut kb);
         Ok(kb)
@@ -780,12 +837,30 @@ impl<'f> Lowering<'f> {
                             }
                             let want: Vec<i64> =
                                 (0..ndom).map(|i| (i == k && !red) as i64).collect();
-                            ok &= acc.c[j] == 0 && acc.a[j] == want;
+                            // Size-1 axes never move: their coefficients do not matter.
+                            ok &= acc.c[j] == 0
+                                && (0..ndom).all(|i| kb.domain[i] == 1 || acc.a[j][i] == want[i]);
                             j += 1;
                         }
                         ok
                     };
                 if !fits || (!is_root && !self.opts.fuse) {
+                    // A row-shaped root reading a full row reduction could
+                    // iterate the reduction's domain instead.
+                    if self.opts.fuse
+                        && kb.wish.is_none()
+                        && kb.reduce.is_none()
+                        && op.opcode != Opcode::Softmax
+                        && self.shape(v)? == kb.domain
+                        && acc.is_identity()
+                        && xs != kb.domain
+                    {
+                        kb.wish = Some(RowDomain {
+                            domain: xs.clone(),
+                            axes: axes.clone(),
+                            keepdims: keep,
+                        });
+                    }
                     return self.load(kb, v, acc);
                 }
                 kb.reduce = Some(axes);
@@ -1218,6 +1293,42 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
             }
         }
     }
+    // Operands of library calls are materialized whatever else happens:
+    // request them first so that kernels built earlier read them instead
+    // of recomputing them.
+    if opts.fuse {
+        let mut live = vec![false; f.value_types.len()];
+        for &r in &f.results {
+            live[r.index()] = true;
+        }
+        for op in f.ops.iter().rev() {
+            if op.results.iter().any(|r| live[r.index()]) {
+                for &x in &op.operands {
+                    live[x.index()] = true;
+                }
+            }
+        }
+        for op in &f.ops {
+            if !op.results.iter().any(|r| live[r.index()]) {
+                continue;
+            }
+            match kind_of(op.opcode, f, &op.operands, &op.attrs) {
+                Kind::Matmul => {
+                    for &x in &op.operands {
+                        let xs = lw.shape(x)?;
+                        lw.cur_domain = xs.clone();
+                        lw.resolve_buffer(x, &Access::identity(xs.len()))?;
+                    }
+                }
+                Kind::Lib => {
+                    for &x in &op.operands {
+                        lw.request(x)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
     // Build from the last op backwards: a kernel only asks for values
     // defined before its root.
     while let Some((&p, _)) = lw.pending.iter().next_back() {
@@ -1245,8 +1356,12 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
         .collect();
     let mut prog = compact_buffers(lw.prog, &used);
     prog.renumber();
-    psionic_ir::kernel::verify::verify_program(&prog)
-        .map_err(|e| FusionError(format!("produced invalid kernel IR: {e}")))?;
+    psionic_ir::kernel::verify::verify_program(&prog).map_err(|e| {
+        FusionError(format!(
+            "produced invalid kernel IR: {e}\n{}",
+            psionic_ir::kernel::text::print_program(&prog)
+        ))
+    })?;
     Ok(prog)
 }
 
