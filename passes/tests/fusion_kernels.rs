@@ -15,7 +15,9 @@ fn check(f: &psionic_ir::Func) -> psionic_ir::kernel::KProgram {
     check_text(&unfused);
     for seed in 0..3 {
         let args = random_args(f, seed);
-        assert_close(&run(&fused, &args), &run(&unfused, &args), 1e-5);
+        let want = oracle(f, &args);
+        assert_close(&run(&unfused, &args), &want, 1e-5);
+        assert_close(&run(&fused, &args), &want, 1e-5);
     }
     fused
 }

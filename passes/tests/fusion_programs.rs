@@ -14,7 +14,8 @@ fn compiled(f: &Func) -> psionic_ir::kernel::KProgram {
     let reference = lower_unfused(f).unwrap();
     for seed in 0..2 {
         let args = random_args(f, seed);
-        assert_close(&run(&p, &args), &run(&reference, &args), 2e-4);
+        assert_close(&run(&reference, &args), &oracle(f, &args), 1e-5);
+        assert_close(&run(&p, &args), &oracle(f, &args), 2e-4);
     }
     let json = rep.to_json();
     for key in [
