@@ -199,3 +199,29 @@ fn show() {
     let f = b.done(&[o]);
     println!("{}", print_program(&fuse(&f).unwrap()));
 }
+
+#[test]
+fn a_ten_thousand_op_chain_is_cut_into_bounded_kernels() {
+    let mut b = B::new(&[&[4, 4]]);
+    let mut v = b.p(0);
+    for i in 0..10_000 {
+        v = b.un(
+            if i % 2 == 0 {
+                Opcode::Tanh
+            } else {
+                Opcode::Sin
+            },
+            v,
+        );
+    }
+    let f = b.done(&[v]);
+    let p = fuse(&f).unwrap();
+    let st = p.stats();
+    assert!(
+        st.kernels >= 10_000 / 200 && st.kernels <= 2 * 10_000 / 200,
+        "{}",
+        st.kernels
+    );
+    let args = random_args(&f, 0);
+    assert_close(&run(&p, &args), &oracle(&f, &args), 1e-5);
+}

@@ -193,8 +193,14 @@ enum BNode {
     MatmulResult,
 }
 
+/// Most `loop` stages (dependent reductions) one kernel may have; a deeper
+/// reduction is read from memory instead.
+const MAX_LOOPS: usize = 3;
+
 struct KBuild {
     domain: Vec<usize>,
+    /// Loops that must run before each node is known (see [`schedule`]).
+    depth: Vec<usize>,
     reduce: Option<Vec<usize>>,
     nodes: Vec<(BNode, DType)>,
     dedup: HashMap<(BNode, DType), u32>,
@@ -226,6 +232,12 @@ impl KBuild {
         if let Some(&i) = self.dedup.get(&(n.clone(), d)) {
             return i;
         }
+        let depth = match &n {
+            BNode::Op(_, _, a) => a.iter().map(|&x| self.depth[x as usize]).max().unwrap_or(0),
+            BNode::Acc(_, a) => self.depth[*a as usize] + 1,
+            _ => 0,
+        };
+        self.depth.push(depth);
         self.nodes.push((n.clone(), d));
         let i = self.nodes.len() as u32 - 1;
         self.dedup.insert((n, d), i);
@@ -303,7 +315,12 @@ struct Lowering<'f> {
     kernel_names: usize,
     /// The iteration space being emitted (reshape decomposition needs it).
     cur_domain: Vec<usize>,
+    /// Current nesting of [`Lowering::emit`].
+    depth: usize,
 }
+
+/// How many producers deep one kernel inlines.
+const MAX_INLINE_DEPTH: usize = 200;
 
 fn shape_of(t: &TensorType) -> Result<Vec<usize>, FusionError> {
     t.static_shape().ok_or_else(|| {
@@ -692,6 +709,7 @@ impl<'f> Lowering<'f> {
         self.cur_domain = domain.clone();
         let mut kb = KBuild {
             domain,
+            depth: Vec::new(),
             reduce: None,
             nodes: Vec::new(),
             dedup: HashMap::new(),
@@ -720,7 +738,15 @@ impl<'f> Lowering<'f> {
         if let Some(&n) = kb.memo.get(&(v, acc.clone())) {
             return Ok(n);
         }
-        let n = self.emit_uncached(kb, v, acc, single, root)?;
+        // Deep chains are cut into kernels of bounded depth (and bounded
+        // recursion): past the limit, the value is read from memory.
+        if self.depth >= MAX_INLINE_DEPTH && root != Some(v) && self.producer[v.index()].is_some() {
+            return self.load(kb, v, acc);
+        }
+        self.depth += 1;
+        let n = self.emit_uncached(kb, v, acc, single, root);
+        self.depth -= 1;
+        let n = n?;
         kb.memo.insert((v, acc.clone()), n);
         Ok(n)
     }
@@ -863,10 +889,14 @@ impl<'f> Lowering<'f> {
                     }
                     return self.load(kb, v, acc);
                 }
-                kb.reduce = Some(axes);
+                let before = kb.reduce.replace(axes);
                 let s = single_of(self, x);
                 let xa = Access::identity(ndom);
                 let xn = self.emit(kb, x, &xa, s, root)?;
+                if kb.depth[xn as usize] >= MAX_LOOPS && !is_root {
+                    kb.reduce = before;
+                    return self.load(kb, v, acc);
+                }
                 let xd = self.dtype(x);
                 use Opcode as O;
                 Ok(match op.opcode {
@@ -1073,6 +1103,15 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
         .map(|&i| avail[i])
         .max()
         .unwrap_or(0);
+    // A store goes in the `map` stage when its value or its address moves
+    // along a reduced axis (a row value broadcast over the row included).
+    let store_in_map = |v: u32, m: &IndexMap| {
+        reduce.is_empty()
+            || varying[v as usize]
+            || reduce
+                .iter()
+                .any(|&a| kb.domain[a] > 1 && m.strides[a] != 0)
+    };
     let mut next_id = 0u32;
     let mut outer_ids: HashMap<usize, u32> = HashMap::new();
     let mut stages = Vec::new();
@@ -1167,7 +1206,7 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
         }
         if p == loops {
             for (b, m, v) in &kb.stores {
-                if !varying[*v as usize] && !reduce.is_empty() {
+                if !store_in_map(*v, m) {
                     outer.push(Node {
                         id: next_id,
                         dtype: kb.nodes[*v as usize].1,
@@ -1207,7 +1246,7 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
     let varying_stores: Vec<&(BufId, IndexMap, u32)> = kb
         .stores
         .iter()
-        .filter(|s| varying[s.2 as usize] || reduce.is_empty())
+        .filter(|s| store_in_map(s.2, &s.1))
         .collect();
     if !varying_stores.is_empty() {
         let roots: Vec<usize> = varying_stores.iter().map(|s| s.2 as usize).collect();
@@ -1271,6 +1310,7 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
         },
         kernel_names: 0,
         cur_domain: Vec::new(),
+        depth: 0,
     };
     for (i, &p) in f.params.iter().enumerate() {
         let t = f.ty(p);
