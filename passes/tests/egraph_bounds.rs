@@ -169,3 +169,22 @@ fn the_whole_pipeline_handles_a_ten_thousand_op_trace() {
     let args = random_args(&f, 1);
     assert_close(&run(&q, &args), &oracle(&f, &args), 1e-4);
 }
+
+#[test]
+fn fusion_of_large_random_traces_matches_the_oracle() {
+    use psionic_passes::fusion::compile::{compile, CompileOptions};
+    for seed in 20..32 {
+        let f = big_trace(1_500, seed);
+        let opts = CompileOptions {
+            egraph: None,
+            ..Default::default()
+        };
+        let (p, _) = compile(&f, &opts).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let args = random_args(&f, seed);
+        assert_close(&run(&p, &args), &oracle(&f, &args), 1e-4);
+        // The simplified program fuses too.
+        let (g, _) =
+            compile(&f, &CompileOptions::default()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        check_text(&g);
+    }
+}

@@ -889,12 +889,13 @@ impl<'f> Lowering<'f> {
                     }
                     return self.load(kb, v, acc);
                 }
-                let before = kb.reduce.replace(axes);
+                // Kept even if this reduction is then read from memory:
+                // nodes emitted for `x` (memoized) may be accumulators.
+                kb.reduce = Some(axes);
                 let s = single_of(self, x);
                 let xa = Access::identity(ndom);
                 let xn = self.emit(kb, x, &xa, s, root)?;
                 if kb.depth[xn as usize] >= MAX_LOOPS && !is_root {
-                    kb.reduce = before;
                     return self.load(kb, v, acc);
                 }
                 let xd = self.dtype(x);
