@@ -26,6 +26,24 @@
 //! rather than stored: this pass minimizes bytes moved, not flops.
 //! With [`FusionOptions::fuse`] off, every op becomes its own item: the
 //! unfused reference that tests compare fused programs against.
+//!
+//! ```
+//! use psionic_ir::kernel::text::print_program;
+//! use psionic_ir::{Attr, Attrs, DType, Func, Opcode, TensorType};
+//!
+//! // softmax(x) * 2 over rows of a [4, 8] input
+//! let mut f = Func::new("main", vec![TensorType::new(DType::F32, vec![4, 8])]);
+//! let x = f.params[0];
+//! let axes = Attrs::new().with("axes", Attr::Ints(vec![1]));
+//! let s = f.push1(Opcode::Softmax, &[x], axes).unwrap();
+//! let y = f.push1(Opcode::Add, &[s, s], Attrs::new()).unwrap();
+//! f.results = vec![y];
+//!
+//! let p = psionic_passes::fusion::fuse(&f).unwrap();
+//! let stats = p.stats();
+//! assert_eq!((stats.kernels, stats.passes), (1, 2));
+//! assert!(print_program(&p).contains("acc.logsumexp"));
+//! ```
 
 pub mod compile;
 
