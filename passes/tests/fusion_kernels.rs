@@ -225,3 +225,19 @@ fn a_ten_thousand_op_chain_is_cut_into_bounded_kernels() {
     let args = random_args(&f, 0);
     assert_close(&run(&p, &args), &oracle(&f, &args), 1e-5);
 }
+
+#[test]
+fn reductions_over_no_axes_and_empty_axes() {
+    let mut b = B::new(&[&[3, 4], &[0, 4]]);
+    let (x, e) = (b.p(0), b.p(1));
+    let s0 = b.reduce(Opcode::ReduceSum, x, &[], false);
+    let s0 = b.un(Opcode::Tanh, s0);
+    let se = b.reduce(Opcode::ReduceSum, e, &[0], false);
+    let sm = b.op(
+        Opcode::Softmax,
+        &[x],
+        Attrs::new().with("axes", Attr::Ints(vec![])),
+    );
+    let f = b.done(&[s0, se, sm]);
+    check(&f);
+}

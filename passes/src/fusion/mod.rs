@@ -298,6 +298,20 @@ fn kind_of(op: Opcode, f: &Func, operands: &[Value], attrs: &Attrs) -> Kind {
         | O::Flatten
         | O::Unflatten => Kind::View,
         O::BroadcastLike if attrs.get("ignore_axes").is_none() => Kind::View,
+        // A reduction over no axes is left to the library (a copy, or for
+        // softmax a constant), so every kernel loop has axes.
+        O::ReduceSum
+        | O::ReduceProd
+        | O::ReduceMax
+        | O::ReduceMin
+        | O::ReduceAll
+        | O::ReduceAny
+        | O::LogSumExp
+        | O::Softmax
+            if attrs.ints("axes").is_ok_and(|a| a.is_empty()) =>
+        {
+            Kind::Lib
+        }
         O::ReduceSum
         | O::ReduceProd
         | O::ReduceMax
