@@ -471,11 +471,15 @@ impl<'f> Lowering<'f> {
                 if let Some(rd) = built.wish.clone() {
                     let keep = (self.pending.clone(), self.buf_of.clone());
                     (self.pending, self.buf_of) = snap.clone();
-                    let wider = self.build_kernel(root, false, Some(&rd))?;
-                    if wider.reduce.is_some() && wider.wish.is_none() && wider.claimed.is_none() {
-                        built = wider;
-                    } else {
-                        (self.pending, self.buf_of) = keep;
+                    match self.build_kernel(root, false, Some(&rd)) {
+                        Ok(wider)
+                            if wider.reduce.is_some()
+                                && wider.wish.is_none()
+                                && wider.claimed.is_none() =>
+                        {
+                            built = wider
+                        }
+                        _ => (self.pending, self.buf_of) = keep,
                     }
                 }
                 match built.claimed {
@@ -701,7 +705,35 @@ impl<'f> Lowering<'f> {
         } else {
             None
         };
-        let (domain, access, store_map) = if let Some(rd) = own_row.as_ref().or(row_domain) {
+        let rooted = match (&own_row, row_domain) {
+            (None, Some(rd)) => {
+                // Root element `p` (row-major) is computed at the outer point
+                // whose row-major index is `p`: same count, same order as
+                // the reduction it was asked for.
+                let mut store = IndexMap {
+                    offset: 0,
+                    strides: vec![0; rd.domain.len()],
+                };
+                let mut stride = 1i64;
+                for k in (0..rd.domain.len()).rev() {
+                    if !rd.axes.contains(&k) {
+                        store.strides[k] = stride;
+                        stride *= rd.domain[k] as i64;
+                    }
+                }
+                let store = canon(store, &rd.domain);
+                if stride as usize != rshape.iter().product::<usize>() {
+                    return ferr("row domain does not match the root's size");
+                }
+                let access = decompose(&store, &rshape, &rd.domain)
+                    .ok_or_else(|| FusionError("row domain does not decompose".into()))?;
+                Some((rd.domain.clone(), access, store))
+            }
+            _ => None,
+        };
+        let (domain, access, store_map) = if let Some(r) = rooted {
+            r
+        } else if let Some(rd) = own_row.as_ref() {
             let xs = rd.domain.clone();
             let (axes, keep) = (&rd.axes, rd.keepdims);
             let rs = row_major_strides(&rshape);
@@ -909,9 +941,8 @@ impl<'f> Lowering<'f> {
                         && kb.wish.is_none()
                         && kb.reduce.is_none()
                         && op.opcode != Opcode::Softmax
-                        && self.shape(v)? == kb.domain
-                        && acc.is_identity()
                         && xs != kb.domain
+                        && acc.flat(&self.shape(v)?, ndom) == IndexMap::row_major(&kb.domain)
                     {
                         kb.wish = Some(RowDomain {
                             domain: xs.clone(),
