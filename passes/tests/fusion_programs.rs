@@ -165,3 +165,31 @@ fn show_mlp() {
     let (p, rep) = compile(&mlp_step(4, 5, 8, 3), &CompileOptions::default()).unwrap();
     println!("{}\n{}", print_program(&p), rep.to_json());
 }
+
+#[test]
+fn compiling_is_deterministic() {
+    let f = mlp_step(4, 5, 8, 3);
+    let texts: Vec<String> = (0..4)
+        .map(|_| {
+            let (p, rep) = compile(&f, &CompileOptions::default()).unwrap();
+            // Timings differ between runs; everything else must not.
+            let json = rep.to_json();
+            let json: String = json
+                .split("\"seconds\": ")
+                .map(|s| s.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.'))
+                .collect();
+            format!("{}{}", print_program(&p), json)
+        })
+        .collect();
+    for w in texts.windows(2) {
+        if w[0] != w[1] {
+            let (a, b): (Vec<_>, Vec<_>) = (w[0].lines().collect(), w[1].lines().collect());
+            let i = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(0);
+            panic!(
+                "differ at line {i}:\n{}\n{}",
+                a.get(i).unwrap_or(&""),
+                b.get(i).unwrap_or(&"")
+            );
+        }
+    }
+}
