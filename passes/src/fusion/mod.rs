@@ -357,7 +357,7 @@ const MAX_INLINE_DEPTH: usize = 200;
 fn shape_of(t: &TensorType) -> Result<Vec<usize>, FusionError> {
     t.static_shape().ok_or_else(|| {
         FusionError(format!(
-            "fusion needs static shapes, found {t}: specialize the function first"
+            "needs static shapes, found {t}: specialize the function first"
         ))
     })
 }
