@@ -16,6 +16,7 @@ pub mod dtype;
 pub mod func;
 pub mod infer;
 pub mod infer_extra;
+pub mod kernel;
 pub mod literal;
 pub mod ops;
 pub mod psifn;

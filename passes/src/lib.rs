@@ -5,7 +5,9 @@
 //! `"canonicalize,cse,dce"`, the classic passes (`verify`, `dce`, `cse`,
 //! `canonicalize`: identity removal, layout folding and constant folding), and
 //! the transforms (`autodiff`: vjp, jvp, grad and friends; `vmap`), which take
-//! a `Func` and return a new `Func` in the same IR.
+//! a `Func` and return a new `Func` in the same IR, and the optimizer:
+//! e-graph rewriting (`egraph`), fusion into the kernel-level IR (`fusion`)
+//! and buffer planning (`bufplan`).
 //!
 //! Invariants:
 //! - Every pass leaves the verifier green: a pass that cannot rewrite an op
@@ -17,9 +19,12 @@
 //! - Passes are deterministic: the same input gives byte-identical output.
 
 pub mod autodiff;
+pub mod bufplan;
 pub mod canonicalize;
 pub mod cse;
 pub mod dce;
+pub mod egraph;
+pub mod fusion;
 pub mod manager;
 pub mod registry;
 pub mod util;

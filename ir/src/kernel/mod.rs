@@ -1,0 +1,457 @@
+//! The kernel-level IR (`kernel.*`): what fusion produces and every code
+//! generator consumes.
+//!
+//! A [`KProgram`] is a straight-line list of [`Item`]s over flat, row-major
+//! buffers ([`Buffer`]): parameters, constants and temporaries. Each item is
+//! - a fused [`Kernel`]: an iteration space (`domain`, with some axes marked as
+//!   reduced) and a body of scalar [`Node`]s split into [`Stage`]s, run once per
+//!   *outer* index (the domain without the reduced axes):
+//!   `loop` stages iterate the reduced axes and feed accumulators, `outer`
+//!   stages compute per-row scalars, a final `map` stage iterates the reduced
+//!   axes again and stores. An elementwise kernel has no reduced axes and one
+//!   `map` stage. Every `loop` or `map` stage that loads is one pass over memory;
+//! - a [`MatmulCall`]: a (batched) gemm on strided operands with an elementwise
+//!   epilogue run on each product element before it is stored;
+//! - a [`LibOp`]: a tensor-level op run as a library call on whole buffers
+//!   (sorts, scans, gathers: what fusion does not generate loops for).
+//!
+//! Loads and stores address buffers through an [`IndexMap`]: a flat offset
+//! plus one stride per domain axis (0 = broadcast), so transposes, broadcasts,
+//! slices, flips and reshapes of stored values cost nothing.
+//!
+//! Scalar ops are the elementwise rows of the op table ([`crate::ops`]) applied
+//! to scalars; [`scalar`] evaluates them. [`text`] prints and parses the
+//! dialect, [`verify`] checks every invariant listed in its module doc.
+
+pub mod scalar;
+pub mod text;
+pub mod verify;
+
+use crate::attr::Attrs;
+use crate::dtype::DType;
+use crate::literal::Literal;
+use crate::ops::Opcode;
+use crate::types::TensorType;
+
+/// A buffer of a [`KProgram`]: an index into [`KProgram::buffers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BufId(pub u32);
+
+impl BufId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Where a buffer's contents come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BufferKind {
+    /// The program's parameter number `n`.
+    Param(u32),
+    /// Constant data.
+    Const(Literal),
+    /// Written by exactly one item.
+    Temp,
+}
+
+/// One buffer: a static tensor type, its origin, and (after buffer planning)
+/// the arena slot it lives in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Buffer {
+    pub ty: TensorType,
+    pub kind: BufferKind,
+    /// Set by buffer planning for temporaries: temporaries with one slot
+    /// share memory (their lifetimes do not overlap, or one is written in
+    /// place of the other).
+    pub slot: Option<u32>,
+}
+
+/// An affine address: element `offset + sum(strides[i] * idx[i])` of a
+/// row-major buffer, for an index `idx` of the iteration space.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IndexMap {
+    pub offset: i64,
+    pub strides: Vec<i64>,
+}
+
+impl IndexMap {
+    /// The row-major map of `shape` (every element once, in order).
+    pub fn row_major(shape: &[usize]) -> IndexMap {
+        IndexMap {
+            offset: 0,
+            strides: crate::types::row_major_strides(shape)
+                .into_iter()
+                .map(|s| s as i64)
+                .collect(),
+        }
+    }
+    /// The element addressed by `idx`.
+    pub fn at(&self, idx: &[usize]) -> i64 {
+        self.offset
+            + self
+                .strides
+                .iter()
+                .zip(idx)
+                .map(|(&s, &i)| s * i as i64)
+                .sum::<i64>()
+    }
+    /// Smallest and largest element addressed over `shape` (None if empty).
+    pub fn range(&self, shape: &[usize]) -> Option<(i64, i64)> {
+        if shape.contains(&0) {
+            return None;
+        }
+        let (mut lo, mut hi) = (self.offset, self.offset);
+        for (&s, &d) in self.strides.iter().zip(shape) {
+            let span = s * (d as i64 - 1);
+            if span < 0 {
+                lo += span;
+            } else {
+                hi += span;
+            }
+        }
+        Some((lo, hi))
+    }
+}
+
+/// How an accumulator combines the values of one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccKind {
+    Sum,
+    Prod,
+    Max,
+    Min,
+    /// `log(sum(exp(v)))`, computed online (running maximum and rescaled
+    /// sum) so that it takes one pass and never overflows.
+    LogSumExp,
+    /// Sum of squared deviations from the row mean, `sum((v - mean(v))^2)`,
+    /// by Welford's online update: variance in one pass, without the
+    /// cancellation of `sum(v^2) - sum(v)^2 / n`.
+    M2,
+}
+
+impl AccKind {
+    pub const ALL: [AccKind; 6] = [
+        AccKind::Sum,
+        AccKind::Prod,
+        AccKind::Max,
+        AccKind::Min,
+        AccKind::LogSumExp,
+        AccKind::M2,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            AccKind::Sum => "sum",
+            AccKind::Prod => "prod",
+            AccKind::Max => "max",
+            AccKind::Min => "min",
+            AccKind::LogSumExp => "logsumexp",
+            AccKind::M2 => "m2",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<AccKind> {
+        AccKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// What a scalar node computes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Instr {
+    /// Reads one element of a buffer.
+    Load { buf: BufId, map: IndexMap },
+    /// A constant (converted to the node's dtype).
+    Const(f64),
+    /// An elementwise op of the op table applied to scalars.
+    Op {
+        opcode: Opcode,
+        attrs: Attrs,
+        args: Vec<u32>,
+    },
+    /// Combines `arg` over the reduced axes (only in `loop` stages); its value
+    /// is visible to the stages after the loop.
+    Acc { kind: AccKind, arg: u32 },
+    /// Writes `arg` to one element of a buffer (no result).
+    Store { buf: BufId, map: IndexMap, arg: u32 },
+    /// The product element of the enclosing [`MatmulCall`] (epilogues only).
+    MatmulResult,
+}
+
+/// One scalar node: `%id = instr : dtype`. Stores have a dtype too (that of
+/// the stored value) but define nothing that may be used.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub id: u32,
+    pub dtype: DType,
+    pub instr: Instr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StageKind {
+    /// Iterates the reduced axes feeding accumulators: one pass over memory.
+    Loop,
+    /// Once per outer index: scalars from accumulators, and stores of
+    /// row-shaped results.
+    Outer,
+    /// Iterates the reduced axes (every point of the domain when there are
+    /// none) and stores: one pass over memory.
+    Map,
+}
+
+impl StageKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StageKind::Loop => "loop",
+            StageKind::Outer => "outer",
+            StageKind::Map => "map",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    pub kind: StageKind,
+    pub nodes: Vec<Node>,
+}
+
+/// A fused loop nest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kernel {
+    pub name: String,
+    /// The iteration space.
+    pub domain: Vec<usize>,
+    /// Axes of `domain` iterated inside `loop` and `map` stages; sorted.
+    pub reduce_axes: Vec<usize>,
+    pub stages: Vec<Stage>,
+}
+
+/// A (batched) matrix product `out[b, i, j] = epilogue(sum_k a[b, i, k] * b[b, k, j])`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatmulCall {
+    pub name: String,
+    pub a: BufId,
+    /// Over the axes `[batch..., m, k]`.
+    pub a_map: IndexMap,
+    pub b: BufId,
+    /// Over the axes `[batch..., k, n]`.
+    pub b_map: IndexMap,
+    pub batch: Vec<usize>,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// Dtype the products accumulate in (that of `a` and `b`).
+    pub dtype: DType,
+    /// Scalar nodes run for each output index `[batch..., m, n]`: it reads
+    /// [`Instr::MatmulResult`], may load other buffers over that domain, and
+    /// stores (at least one store).
+    pub epilogue: Vec<Node>,
+}
+
+impl MatmulCall {
+    pub fn domain(&self) -> Vec<usize> {
+        let mut d = self.batch.clone();
+        d.push(self.m);
+        d.push(self.n);
+        d
+    }
+}
+
+/// A tensor-level op run as a library call on whole buffers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LibOp {
+    pub opcode: Opcode,
+    pub attrs: Attrs,
+    pub inputs: Vec<BufId>,
+    pub outputs: Vec<BufId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Kernel(Kernel),
+    Matmul(MatmulCall),
+    LibOp(LibOp),
+}
+
+impl Item {
+    /// Buffers this item writes.
+    pub fn writes(&self) -> Vec<BufId> {
+        match self {
+            Item::Kernel(k) => {
+                let mut v: Vec<BufId> = k
+                    .stages
+                    .iter()
+                    .flat_map(|s| &s.nodes)
+                    .filter_map(|n| match &n.instr {
+                        Instr::Store { buf, .. } => Some(*buf),
+                        _ => None,
+                    })
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            }
+            Item::Matmul(m) => {
+                let mut v: Vec<BufId> = stores(&m.epilogue).collect();
+                v.sort();
+                v.dedup();
+                v
+            }
+            Item::LibOp(l) => l.outputs.clone(),
+        }
+    }
+    /// Buffers this item reads.
+    pub fn reads(&self) -> Vec<BufId> {
+        let mut v: Vec<BufId> = match self {
+            Item::Kernel(k) => k.stages.iter().flat_map(|s| loads(&s.nodes)).collect(),
+            Item::Matmul(m) => {
+                let mut v = vec![m.a, m.b];
+                v.extend(loads(&m.epilogue));
+                v
+            }
+            Item::LibOp(l) => l.inputs.clone(),
+        };
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+fn loads(nodes: &[Node]) -> impl Iterator<Item = BufId> + '_ {
+    nodes.iter().filter_map(|n| match &n.instr {
+        Instr::Load { buf, .. } => Some(*buf),
+        _ => None,
+    })
+}
+fn stores(nodes: &[Node]) -> impl Iterator<Item = BufId> + '_ {
+    nodes.iter().filter_map(|n| match &n.instr {
+        Instr::Store { buf, .. } => Some(*buf),
+        _ => None,
+    })
+}
+
+/// A program at the kernel level.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KProgram {
+    pub name: String,
+    pub buffers: Vec<Buffer>,
+    /// Parameter buffers, in order (each of kind `Param(i)`).
+    pub params: Vec<BufId>,
+    pub items: Vec<Item>,
+    pub results: Vec<BufId>,
+}
+
+/// Counts and traffic of a program, as `psionic compile --stats-json` reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProgramStats {
+    /// Fused kernels.
+    pub kernels: usize,
+    /// Matmul calls and library ops.
+    pub library_calls: usize,
+    /// Passes over memory: loading `loop` and `map` stages of every kernel,
+    /// plus one per library call.
+    pub passes: usize,
+    /// Bytes read and written, counting each buffer once per pass that
+    /// touches it (a broadcast load counts the buffer's size, not the
+    /// domain's).
+    pub bytes_moved: u64,
+}
+
+impl KProgram {
+    pub fn buffer(&self, b: BufId) -> &Buffer {
+        &self.buffers[b.index()]
+    }
+    /// Adds a buffer.
+    pub fn add_buffer(&mut self, ty: TensorType, kind: BufferKind) -> BufId {
+        self.buffers.push(Buffer {
+            ty,
+            kind,
+            slot: None,
+        });
+        BufId(self.buffers.len() as u32 - 1)
+    }
+    fn buffer_bytes(&self, b: BufId) -> u64 {
+        self.buffer(b).ty.num_bytes().unwrap_or(0) as u64
+    }
+    /// Kernel and call counts and bytes moved.
+    pub fn stats(&self) -> ProgramStats {
+        let mut st = ProgramStats::default();
+        for item in &self.items {
+            match item {
+                Item::Kernel(k) => {
+                    st.kernels += 1;
+                    for s in &k.stages {
+                        let mut bufs: Vec<BufId> =
+                            loads(&s.nodes).chain(stores(&s.nodes)).collect();
+                        bufs.sort();
+                        bufs.dedup();
+                        if s.kind != StageKind::Outer && loads(&s.nodes).next().is_some() {
+                            st.passes += 1;
+                        }
+                        st.bytes_moved += bufs.iter().map(|&b| self.buffer_bytes(b)).sum::<u64>();
+                    }
+                }
+                Item::Matmul(m) => {
+                    st.library_calls += 1;
+                    st.passes += 1;
+                    let mut bufs = vec![m.a, m.b];
+                    bufs.extend(loads(&m.epilogue).chain(stores(&m.epilogue)));
+                    bufs.sort();
+                    bufs.dedup();
+                    st.bytes_moved += bufs.iter().map(|&b| self.buffer_bytes(b)).sum::<u64>();
+                }
+                Item::LibOp(l) => {
+                    st.library_calls += 1;
+                    st.passes += 1;
+                    st.bytes_moved += l
+                        .inputs
+                        .iter()
+                        .chain(&l.outputs)
+                        .map(|&b| self.buffer_bytes(b))
+                        .sum::<u64>();
+                }
+            }
+        }
+        st
+    }
+}
+
+fn renumber_nodes(
+    nodes: &mut [Node],
+    next: &mut u32,
+    map: &mut std::collections::HashMap<u32, u32>,
+) {
+    for n in nodes {
+        match &mut n.instr {
+            Instr::Op { args, .. } => {
+                for a in args {
+                    *a = map.get(a).copied().unwrap_or(u32::MAX);
+                }
+            }
+            Instr::Acc { arg, .. } | Instr::Store { arg, .. } => {
+                *arg = map.get(arg).copied().unwrap_or(u32::MAX);
+            }
+            _ => {}
+        }
+        map.insert(n.id, *next);
+        n.id = *next;
+        *next += 1;
+    }
+}
+
+impl KProgram {
+    /// Numbers the nodes of each kernel and epilogue 0, 1, ... in order
+    /// (stores included): the form [`text::parse_program`] gives back.
+    pub fn renumber(&mut self) {
+        for item in &mut self.items {
+            let mut map = std::collections::HashMap::new();
+            let mut next = 0;
+            match item {
+                Item::Kernel(k) => {
+                    for s in &mut k.stages {
+                        renumber_nodes(&mut s.nodes, &mut next, &mut map);
+                    }
+                }
+                Item::Matmul(m) => renumber_nodes(&mut m.epilogue, &mut next, &mut map),
+                Item::LibOp(_) => {}
+            }
+        }
+    }
+}

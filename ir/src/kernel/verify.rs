@@ -1,0 +1,502 @@
+//! The kernel-level verifier. [`verify_program`] checks:
+//!
+//! 1. Buffers: every `%bN` used exists; parameters are exactly the buffers of
+//!    kind `Param`, numbered in order; every type is static; every results
+//!    buffer exists.
+//! 2. Writes: parameters and constants are never written; each temporary is
+//!    written by exactly one item, and read only by later items (and is
+//!    written before any result refers to it).
+//! 3. Kernels: the domain has no zero-length restriction but reduce axes are
+//!    sorted, unique and in range; `loop` stages appear only with reduce
+//!    axes; at most one `map` stage, and it is the last; every stage has
+//!    nodes.
+//! 4. Scoping: a node uses only nodes defined before it in its own stage
+//!    (accumulators excepted), results of earlier `outer` stages, and
+//!    accumulators of earlier `loop` stages. `acc.*` appears only in `loop`
+//!    stages, `store` never does; `matmul_result` only in matmul epilogues.
+//! 5. Typing: a load has its buffer's dtype; a store stores a value of its
+//!    buffer's dtype; a scalar op is a single-result elementwise op whose
+//!    result dtype follows from the op table's rule applied to its
+//!    arguments' dtypes; accumulators keep their argument's dtype
+//!    (`logsumexp` needs a float); a constant is finite or not, any dtype.
+//! 6. Addressing: every index map has one stride per domain axis and stays
+//!    inside its buffer for every index of the domain; loads in `outer`
+//!    stages and stores in `outer` stages do not move along reduced axes;
+//!    a store's domain (the outer space for `outer`, all of it otherwise) has
+//!    as many points as its buffer has elements, so it can cover it.
+//! 7. Matmuls: operand maps fit `[batch..., m, k]` and `[batch..., k, n]`
+//!    inside their buffers, operands have the matmul dtype, and the epilogue
+//!    obeys 4-6 over the domain `[batch..., m, n]`.
+//! 8. Library ops: the op table's shape rule on the input types gives the
+//!    output types.
+
+use super::*;
+use crate::ops::infer_types;
+
+fn err<T>(at: &str, msg: impl Into<String>) -> Result<T, String> {
+    Err(format!("{at}: {}", msg.into()))
+}
+
+struct Scope {
+    /// dtype of each visible node id.
+    visible: HashMap<u32, DType>,
+}
+
+use std::collections::HashMap;
+
+fn check_map(
+    p: &KProgram,
+    at: &str,
+    buf: BufId,
+    map: &IndexMap,
+    domain: &[usize],
+) -> Result<(), String> {
+    if buf.index() >= p.buffers.len() {
+        return err(at, format!("buffer %b{} does not exist", buf.0));
+    }
+    if map.strides.len() != domain.len() {
+        return err(
+            at,
+            format!(
+                "index map of %b{} has {} strides for a domain of rank {}",
+                buf.0,
+                map.strides.len(),
+                domain.len()
+            ),
+        );
+    }
+    let n = p.buffer(buf).ty.num_elements().unwrap_or(0) as i64;
+    if let Some((lo, hi)) = map.range(domain) {
+        if lo < 0 || hi >= n {
+            return err(
+                at,
+                format!(
+                    "index map of %b{} addresses elements {lo}..={hi} of a buffer of {n}",
+                    buf.0
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Checks nodes of one stage (or an epilogue).
+#[allow(clippy::too_many_arguments)]
+fn check_nodes(
+    p: &KProgram,
+    at: &str,
+    nodes: &[Node],
+    kind: StageKind,
+    domain: &[usize],
+    reduce_axes: &[usize],
+    in_matmul: bool,
+    scope: &mut Scope,
+    accs_out: &mut Vec<(u32, DType)>,
+) -> Result<Vec<BufId>, String> {
+    let mut local: HashMap<u32, DType> = HashMap::new();
+    let mut stored = Vec::new();
+    let outer_count: usize = domain
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !reduce_axes.contains(i))
+        .map(|(_, &d)| d)
+        .product();
+    let full_count: usize = domain.iter().product();
+    for n in nodes {
+        let at = format!("{at}, node {}", n.id);
+        let get = |a: u32| -> Result<DType, String> {
+            local
+                .get(&a)
+                .or_else(|| scope.visible.get(&a))
+                .copied()
+                .ok_or_else(|| format!("{at}: uses %{a}, which is not visible here"))
+        };
+        let moves_on_reduced = |m: &IndexMap| {
+            reduce_axes
+                .iter()
+                .any(|&ax| domain[ax] > 1 && m.strides.get(ax).copied().unwrap_or(0) != 0)
+        };
+        match &n.instr {
+            Instr::Load { buf, map } => {
+                check_map(p, &at, *buf, map, domain)?;
+                if p.buffer(*buf).ty.dtype != n.dtype {
+                    return err(
+                        &at,
+                        format!(
+                            "load of a {} buffer typed {}",
+                            p.buffer(*buf).ty.dtype,
+                            n.dtype
+                        ),
+                    );
+                }
+                if kind == StageKind::Outer && moves_on_reduced(map) {
+                    return err(&at, "a load in an `outer` stage moves along a reduced axis");
+                }
+            }
+            Instr::Const(_) => {}
+            Instr::Op {
+                opcode,
+                attrs,
+                args,
+            } => {
+                if !scalar::is_scalar_op(*opcode) {
+                    return err(&at, format!("`{opcode}` is not a scalar op"));
+                }
+                let tys: Vec<TensorType> = args
+                    .iter()
+                    .map(|&a| get(a).map(TensorType::scalar))
+                    .collect::<Result<_, _>>()?;
+                let refs: Vec<&TensorType> = tys.iter().collect();
+                let out = infer_types(*opcode, &refs, attrs).map_err(|e| format!("{at}: {e}"))?;
+                if out.len() != 1 || out[0].dtype != n.dtype {
+                    return err(
+                        &at,
+                        format!("`{opcode}` gives {}, node typed {}", out[0].dtype, n.dtype),
+                    );
+                }
+            }
+            Instr::Acc { kind: k, arg } => {
+                if kind != StageKind::Loop {
+                    return err(&at, "accumulators belong in `loop` stages");
+                }
+                let d = get(*arg)?;
+                if d != n.dtype {
+                    return err(&at, format!("accumulator of {d} typed {}", n.dtype));
+                }
+                if matches!(k, AccKind::LogSumExp | AccKind::M2) && !d.is_float() {
+                    return err(&at, format!("acc.{} needs a float", k.name()));
+                }
+                accs_out.push((n.id, n.dtype));
+                continue;
+            }
+            Instr::Store { buf, map, arg } => {
+                if kind == StageKind::Loop {
+                    return err(&at, "stores do not belong in `loop` stages");
+                }
+                check_map(p, &at, *buf, map, domain)?;
+                let d = get(*arg)?;
+                if d != n.dtype || p.buffer(*buf).ty.dtype != d {
+                    return err(
+                        &at,
+                        format!("stores a {d} into a {} buffer", p.buffer(*buf).ty.dtype),
+                    );
+                }
+                let count = if kind == StageKind::Outer {
+                    if moves_on_reduced(map) {
+                        return err(
+                            &at,
+                            "a store in an `outer` stage moves along a reduced axis",
+                        );
+                    }
+                    outer_count
+                } else {
+                    full_count
+                };
+                let n_el = p.buffer(*buf).ty.num_elements().unwrap_or(0);
+                if count != n_el {
+                    return err(
+                        &at,
+                        format!("stores {count} elements into %b{} of {n_el}", buf.0),
+                    );
+                }
+                stored.push(*buf);
+                continue;
+            }
+            Instr::MatmulResult => {
+                if !in_matmul {
+                    return err(&at, "`matmul_result` outside a matmul epilogue");
+                }
+            }
+        }
+        if local.insert(n.id, n.dtype).is_some() || scope.visible.contains_key(&n.id) {
+            return err(&at, format!("%{} defined twice", n.id));
+        }
+    }
+    if kind == StageKind::Outer {
+        scope.visible.extend(local);
+    }
+    Ok(stored)
+}
+
+/// Checks every invariant listed in the module doc.
+pub fn verify_program(p: &KProgram) -> Result<(), String> {
+    let mut written = vec![false; p.buffers.len()];
+    let mut params = 0u32;
+    for (i, b) in p.buffers.iter().enumerate() {
+        if !b.ty.is_static() {
+            return err(&format!("%b{i}"), "kernel IR buffers have static shapes");
+        }
+        match &b.kind {
+            BufferKind::Param(n) => {
+                if p.params.get(*n as usize) != Some(&BufId(i as u32)) {
+                    return err(
+                        &format!("%b{i}"),
+                        format!("parameter {n} is not listed in order"),
+                    );
+                }
+                params += 1;
+                written[i] = true;
+            }
+            BufferKind::Const(l) => {
+                if l.ty() != b.ty {
+                    return err(&format!("%b{i}"), "constant data does not match its type");
+                }
+                written[i] = true;
+            }
+            BufferKind::Temp => {}
+        }
+    }
+    if params as usize != p.params.len() {
+        return err(
+            "program",
+            "parameter list names buffers that are not parameters",
+        );
+    }
+    for (idx, item) in p.items.iter().enumerate() {
+        let at = format!("item {idx}");
+        for r in item.reads() {
+            if r.index() >= p.buffers.len() {
+                return err(&at, format!("buffer %b{} does not exist", r.0));
+            }
+            if !written[r.index()] {
+                return err(&at, format!("reads %b{} before anything writes it", r.0));
+            }
+        }
+        let stored = match item {
+            Item::Kernel(k) => {
+                let at = format!("kernel @{}", k.name);
+                if k.reduce_axes.windows(2).any(|w| w[0] >= w[1])
+                    || k.reduce_axes.iter().any(|&a| a >= k.domain.len())
+                {
+                    return err(&at, "reduce axes must be sorted, unique and in range");
+                }
+                if k.stages.is_empty() {
+                    return err(&at, "a kernel needs at least one stage");
+                }
+                let mut scope = Scope {
+                    visible: HashMap::new(),
+                };
+                let mut stored = Vec::new();
+                for (si, s) in k.stages.iter().enumerate() {
+                    if s.nodes.is_empty() {
+                        return err(&at, format!("stage {si} is empty"));
+                    }
+                    if s.kind == StageKind::Loop && k.reduce_axes.is_empty() {
+                        return err(&at, "`loop` stages need reduce axes");
+                    }
+                    if s.kind == StageKind::Map && si + 1 != k.stages.len() {
+                        return err(&at, "the `map` stage must be the last");
+                    }
+                    let mut accs = Vec::new();
+                    stored.extend(check_nodes(
+                        p,
+                        &format!("{at}, stage {si}"),
+                        &s.nodes,
+                        s.kind,
+                        &k.domain,
+                        &k.reduce_axes,
+                        false,
+                        &mut scope,
+                        &mut accs,
+                    )?);
+                    scope.visible.extend(accs);
+                }
+                stored
+            }
+            Item::Matmul(m) => {
+                let at = format!("matmul @{}", m.name);
+                let mut ad = m.batch.clone();
+                ad.extend([m.m, m.k]);
+                let mut bd = m.batch.clone();
+                bd.extend([m.k, m.n]);
+                check_map(p, &at, m.a, &m.a_map, &ad)?;
+                check_map(p, &at, m.b, &m.b_map, &bd)?;
+                if p.buffer(m.a).ty.dtype != m.dtype || p.buffer(m.b).ty.dtype != m.dtype {
+                    return err(&at, format!("operands must be {}", m.dtype));
+                }
+                if !m.dtype.is_float() {
+                    return err(&at, "matmul needs a float dtype");
+                }
+                let mut scope = Scope {
+                    visible: HashMap::new(),
+                };
+                let stored = check_nodes(
+                    p,
+                    &at,
+                    &m.epilogue,
+                    StageKind::Map,
+                    &m.domain(),
+                    &[],
+                    true,
+                    &mut scope,
+                    &mut Vec::new(),
+                )?;
+                for n in &m.epilogue {
+                    if n.instr == Instr::MatmulResult && n.dtype != m.dtype {
+                        return err(&at, "matmul_result has the matmul dtype");
+                    }
+                }
+                if stored.is_empty() {
+                    return err(&at, "the epilogue stores nothing");
+                }
+                stored
+            }
+            Item::LibOp(l) => {
+                let at = format!("kernel.op {}", l.opcode);
+                for b in l.inputs.iter().chain(&l.outputs) {
+                    if b.index() >= p.buffers.len() {
+                        return err(&at, format!("buffer %b{} does not exist", b.0));
+                    }
+                }
+                let tys: Vec<&TensorType> = l.inputs.iter().map(|&b| &p.buffer(b).ty).collect();
+                let out =
+                    infer_types(l.opcode, &tys, &l.attrs).map_err(|e| format!("{at}: {e}"))?;
+                let got: Vec<TensorType> =
+                    l.outputs.iter().map(|&b| p.buffer(b).ty.clone()).collect();
+                if out != got {
+                    return err(&at, "output buffers do not have the op's result types");
+                }
+                l.outputs.clone()
+            }
+        };
+        let mut seen = Vec::new();
+        for b in stored {
+            if seen.contains(&b) {
+                continue;
+            }
+            seen.push(b);
+            if p.buffer(b).kind != BufferKind::Temp {
+                return err(&at, format!("writes %b{}, which is not a temporary", b.0));
+            }
+            if written[b.index()] {
+                return err(&at, format!("%b{} is written twice", b.0));
+            }
+            written[b.index()] = true;
+        }
+    }
+    for r in &p.results {
+        if r.index() >= p.buffers.len() || !written[r.index()] {
+            return err("return", format!("result %b{} is never written", r.0));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::text::{parse_program, print_program};
+
+    const GOOD: &str =
+        "kernel.program @f(%b0: tensor<2x3xf32>) -> (tensor<2xf32>, tensor<2x3xf32>) {
+  %b1 = kernel.buffer : tensor<2xf32>
+  %b2 = kernel.buffer {slot = 0} : tensor<2x3xf32>
+  kernel.fused @k0 domain [2, 3] reduce [1] {
+    loop {
+      %0 = load %b0[0; 3, 1] : f32
+      %1 = acc.logsumexp %0 : f32
+    }
+    outer {
+      store %b1[0; 1, 0], %1 : f32
+    }
+    map {
+      %2 = load %b0[0; 3, 1] : f32
+      %3 = subtract %2, %1 : f32
+      %4 = exp %3 : f32
+      %5 = cast %4 {dtype = f32} : f32
+      store %b2[0; 3, 1], %5 : f32
+    }
+  }
+  return %b1, %b2
+}
+";
+
+    fn bad(edit: (&str, &str), want: &str) {
+        let src = GOOD.replace(edit.0, edit.1);
+        assert_ne!(src, GOOD, "edit {edit:?} did not apply");
+        let e = match parse_program(&src) {
+            Err(e) => e.to_string(),
+            Ok(p) => verify_program(&p).expect_err("verifier accepted a bad program"),
+        };
+        assert!(e.contains(want), "{e}");
+    }
+
+    #[test]
+    fn good_program_round_trips_and_verifies() {
+        let p = parse_program(GOOD).unwrap();
+        verify_program(&p).unwrap();
+        assert_eq!(print_program(&p), GOOD);
+    }
+
+    #[test]
+    fn verifier_names_each_broken_invariant() {
+        bad(
+            ("%0 = load %b0[0; 3, 1]", "%0 = load %b0[1; 3, 1]"),
+            "addresses elements 1..=6 of a buffer of 6",
+        );
+        bad(
+            ("%0 = load %b0[0; 3, 1]", "%0 = load %b0[0; 3]"),
+            "has 1 strides for a domain of rank 2",
+        );
+        bad(
+            ("store %b1[0; 1, 0]", "store %b1[0; 1, 1]"),
+            "addresses elements 0..=3 of a buffer of 2",
+        );
+        bad(
+            (
+                "    outer {\n",
+                "    outer {\n      %9 = load %b0[0; 3, 1] : f32\n",
+            ),
+            "a load in an `outer` stage moves along a reduced axis",
+        );
+        bad(
+            ("%4 = exp %3 : f32", "%4 = exp %3 : f16"),
+            "gives f32, node typed f16",
+        );
+        bad(
+            ("%3 = subtract %2, %1", "%3 = subtract %2, %0"),
+            "uses %0, which is not visible here",
+        );
+        bad(
+            ("reduce [1]", "reduce [2]"),
+            "reduce axes must be sorted, unique and in range",
+        );
+        bad(
+            ("store %b2[0; 3, 1], %5", "store %b1[0; 1, 0], %5"),
+            "stores 6 elements into %b1 of 2",
+        );
+        bad(
+            (
+                "    outer {\n      store %b1[0; 1, 0], %1 : f32\n    }\n",
+                "    map {\n      store %b1[0; 1, 0], %1 : f32\n    }\n",
+            ),
+            "the `map` stage must be the last",
+        );
+        bad(
+            ("return %b1, %b2", "return %b1, %b3"),
+            "result %b3 is never written",
+        );
+        bad(
+            ("store %b2[0; 3, 1], %5", "store %b0[0; 3, 1], %5"),
+            "not a temporary",
+        );
+        bad(
+            ("%1 = acc.logsumexp %0", "%1 = acc.median %0"),
+            "unknown accumulator `acc.median`",
+        );
+        bad(
+            ("%4 = exp %3", "%4 = frobnicate %3"),
+            "unknown scalar op `frobnicate`",
+        );
+        bad(
+            ("%b2 = kernel.buffer", "%b5 = kernel.buffer"),
+            "declared out of order",
+        );
+    }
+
+    #[test]
+    fn parse_errors_have_positions() {
+        let e = parse_program("kernel.program @f() -> () {\n  bogus\n}").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 3), "{e}");
+    }
+}

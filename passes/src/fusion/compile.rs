@@ -1,0 +1,118 @@
+//! The default compile pipeline from a tensor-level function to a planned
+//! kernel-level program: e-graph simplification, fusion, buffer planning.
+//! `psionic compile` runs it after the classic clean-up passes.
+
+use super::{fuse, FusionError};
+use crate::bufplan::{plan, BufferPlan};
+use crate::egraph::{simplify, EgraphOptions, EgraphStats};
+use psionic_ir::kernel::{KProgram, ProgramStats};
+use psionic_ir::Func;
+
+/// Options of [`compile`].
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    /// E-graph simplification before fusion (None: skip it).
+    pub egraph: Option<EgraphOptions>,
+    /// Plan buffers after fusion.
+    pub plan_buffers: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            egraph: Some(EgraphOptions::default()),
+            plan_buffers: true,
+        }
+    }
+}
+
+/// What [`compile`] did.
+#[derive(Clone, Debug)]
+pub struct CompileReport {
+    pub egraph: Option<EgraphStats>,
+    pub plan: BufferPlan,
+    pub program: ProgramStats,
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl CompileReport {
+    /// One JSON object: `kernels`, `library_calls`, `peak_bytes`,
+    /// `bytes_moved`, `passes`, `unplanned_bytes`, and the e-graph's
+    /// per-phase iterations, nodes and stop reasons.
+    pub fn to_json(&self) -> String {
+        let mut s = format!(
+            "{{\"kernels\": {}, \"library_calls\": {}, \"peak_bytes\": {}, \"bytes_moved\": {}, \"passes\": {}, \"unplanned_bytes\": {}",
+            self.program.kernels,
+            self.program.library_calls,
+            self.plan.peak_bytes,
+            self.program.bytes_moved,
+            self.program.passes,
+            self.plan.unplanned_bytes
+        );
+        if let Some(e) = &self.egraph {
+            let phases: Vec<String> = e
+                .phases
+                .iter()
+                .map(|p| {
+                    let sets: Vec<String> = p.rulesets.iter().map(|r| json_str(r)).collect();
+                    format!(
+                        "{{\"rulesets\": [{}], \"iterations\": {}, \"nodes\": {}, \"classes\": {}, \"stop_reason\": {}, \"seconds\": {:.6}}}",
+                        sets.join(", "),
+                        p.iterations,
+                        p.nodes,
+                        p.classes,
+                        json_str(&p.stop_reason),
+                        p.seconds
+                    )
+                })
+                .collect();
+            s.push_str(&format!(
+                ", \"egraph\": {{\"ops_before\": {}, \"ops_after\": {}, \"phases\": [{}]}}",
+                e.ops_before,
+                e.ops_after,
+                phases.join(", ")
+            ));
+        }
+        s.push('}');
+        s
+    }
+}
+
+/// Simplifies, fuses and plans `f`.
+pub fn compile(f: &Func, opts: &CompileOptions) -> Result<(KProgram, CompileReport), FusionError> {
+    let (g, egraph) = match &opts.egraph {
+        Some(o) => {
+            let (g, st) = simplify(f, o).map_err(|e| FusionError(e.to_string()))?;
+            (g, Some(st))
+        }
+        None => (f.clone(), None),
+    };
+    let mut p = fuse(&g)?;
+    let plan_report = if opts.plan_buffers {
+        plan(&mut p)
+    } else {
+        BufferPlan::default()
+    };
+    let program = p.stats();
+    Ok((
+        p,
+        CompileReport {
+            egraph,
+            plan: plan_report,
+            program,
+        },
+    ))
+}

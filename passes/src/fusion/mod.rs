@@ -1,0 +1,1534 @@
+//! Fusion: lowers a tensor-level [`Func`] to the kernel-level IR
+//! ([`psionic_ir::kernel`]), grouping ops into as few passes over memory as
+//! it can.
+//!
+//! How it decides, in order:
+//! 1. A value gets a buffer (is *materialized*) when it is a result, an
+//!    operand or result of a library call (matmul, sorts, scans, gathers...),
+//!    or a reduction that cannot be computed inside the kernel that reads it.
+//!    Everything else is computed inside the kernels of its consumers.
+//! 2. Each materialized value is the root of one item. Its kernel is emitted
+//!    by walking producers from the root: elementwise ops become scalar
+//!    nodes; layout ops (transpose, broadcast, slice, flip, expand/squeeze,
+//!    reshapes that split or keep axes) only change the affine index maps of
+//!    the loads below them; a reduction (or softmax, logsumexp) whose
+//!    operand has the kernel's domain is computed in a `loop` stage of the
+//!    same kernel, so a reduction fuses with its elementwise producers *and*
+//!    consumers.
+//! 3. An elementwise consumer chain of a matmul whose only use is that chain
+//!    becomes the matmul's epilogue (bias, activation, residual, scale).
+//! 4. Two accumulator rewrites make row normalizations one loop plus one map:
+//!    `sum(exp(x - max(x)))` is read off `logsumexp(x)` computed in the same
+//!    loop as `max(x)`, and `sum((x - sum(x)/n)^2)` becomes Welford's
+//!    `acc.m2`, in the loop that computes `sum(x)`.
+//!
+//! Values with several consumers are recomputed in each consumer's kernel
+//! rather than stored: this pass minimizes bytes moved, not flops.
+//! With [`FusionOptions::fuse`] off, every op becomes its own item: the
+//! unfused reference that tests compare fused programs against.
+//!
+//! ```
+//! use psionic_ir::kernel::text::print_program;
+//! use psionic_ir::{Attr, Attrs, DType, Func, Opcode, TensorType};
+//!
+//! // softmax(x) * 2 over rows of a [4, 8] input
+//! let mut f = Func::new("main", vec![TensorType::new(DType::F32, vec![4, 8])]);
+//! let x = f.params[0];
+//! let axes = Attrs::new().with("axes", Attr::Ints(vec![1]));
+//! let s = f.push1(Opcode::Softmax, &[x], axes).unwrap();
+//! let y = f.push1(Opcode::Add, &[s, s], Attrs::new()).unwrap();
+//! f.results = vec![y];
+//!
+//! let p = psionic_passes::fusion::fuse(&f).unwrap();
+//! let stats = p.stats();
+//! assert_eq!((stats.kernels, stats.passes), (1, 2));
+//! assert!(print_program(&p).contains("acc.logsumexp"));
+//! ```
+
+pub mod compile;
+
+use psionic_ir::kernel::{
+    AccKind, BufId, BufferKind, IndexMap, Instr, Item, KProgram, Kernel, LibOp, MatmulCall, Node,
+    Stage, StageKind,
+};
+use psionic_ir::types::row_major_strides;
+use psionic_ir::{Attr, Attrs, DType, Func, OpClass, Opcode, TensorType, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+/// Why fusion could not lower a function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FusionError(pub String);
+
+impl fmt::Display for FusionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fusion: {}", self.0)
+    }
+}
+impl std::error::Error for FusionError {}
+
+fn ferr<T>(msg: impl Into<String>) -> Result<T, FusionError> {
+    Err(FusionError(msg.into()))
+}
+
+/// Options of [`lower`].
+#[derive(Clone, Debug)]
+pub struct FusionOptions {
+    /// Group ops into kernels (false: one item per op).
+    pub fuse: bool,
+    /// Fuse elementwise consumers of matmuls into their epilogues.
+    pub matmul_epilogues: bool,
+}
+
+impl Default for FusionOptions {
+    fn default() -> Self {
+        FusionOptions {
+            fuse: true,
+            matmul_epilogues: true,
+        }
+    }
+}
+
+/// Lowers with the default options (fusion on).
+pub fn fuse(f: &Func) -> Result<KProgram, FusionError> {
+    lower(f, &FusionOptions::default())
+}
+
+/// Lowers one op per item: the unfused reference.
+pub fn lower_unfused(f: &Func) -> Result<KProgram, FusionError> {
+    lower(
+        f,
+        &FusionOptions {
+            fuse: false,
+            matmul_epilogues: false,
+        },
+    )
+}
+
+/// An affine access to a value: for each of the value's axes `j`, its index
+/// is `c[j] + sum_i a[j][i] * d[i]` for the domain index `d`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Access {
+    c: Vec<i64>,
+    a: Vec<Vec<i64>>,
+}
+
+impl Access {
+    fn identity(n: usize) -> Access {
+        Access {
+            c: vec![0; n],
+            a: (0..n)
+                .map(|j| (0..n).map(|i| (i == j) as i64).collect())
+                .collect(),
+        }
+    }
+    fn zero_row(n: usize) -> Vec<i64> {
+        vec![0; n]
+    }
+    fn is_identity(&self) -> bool {
+        let n = self.c.len();
+        self.a.len() == n && *self == Access::identity(n)
+    }
+    /// The flat row-major address in a value of `shape`.
+    fn flat(&self, shape: &[usize], ndom: usize) -> IndexMap {
+        let rs = row_major_strides(shape);
+        let mut m = IndexMap {
+            offset: 0,
+            strides: vec![0; ndom],
+        };
+        for (j, &r) in rs.iter().enumerate() {
+            let r = r as i64;
+            m.offset += self.c[j] * r;
+            for (i, s) in m.strides.iter_mut().enumerate() {
+                *s += self.a[j][i] * r;
+            }
+        }
+        m
+    }
+}
+
+/// Splits a flat affine address into an access of a value of `shape`, if no
+/// axis can carry into the next one over `domain`.
+fn decompose(m: &IndexMap, shape: &[usize], domain: &[usize]) -> Option<Access> {
+    let n = domain.len();
+    let rs: Vec<i64> = row_major_strides(shape)
+        .into_iter()
+        .map(|s| s as i64)
+        .collect();
+    let total: i64 = shape.iter().product::<usize>() as i64;
+    if m.offset < 0 || (total > 0 && m.offset >= total) {
+        return None;
+    }
+    let mut acc = Access {
+        c: vec![0; shape.len()],
+        a: vec![vec![0; n]; shape.len()],
+    };
+    let mut rem = m.offset;
+    for j in 0..shape.len() {
+        acc.c[j] = rem / rs[j];
+        rem %= rs[j];
+    }
+    for (i, &f) in m.strides.iter().enumerate() {
+        if f == 0 || domain[i] <= 1 {
+            continue;
+        }
+        let j = (0..shape.len()).find(|&j| shape[j] > 1 && f % rs[j] == 0 && f.abs() >= rs[j])?;
+        acc.a[j][i] = f / rs[j];
+    }
+    for j in 0..shape.len() {
+        let (mut lo, mut hi) = (acc.c[j], acc.c[j]);
+        for (i, &d) in domain.iter().enumerate() {
+            let span = acc.a[j][i] * (d as i64 - 1).max(0);
+            if span < 0 {
+                lo += span
+            } else {
+                hi += span
+            }
+        }
+        if lo < 0 || hi >= shape[j] as i64 {
+            return None;
+        }
+    }
+    Some(acc)
+}
+
+/// The iteration space of a kernel whose root has the shape of a reduction
+/// of `domain` over `axes`: the root is stored once per row.
+#[derive(Clone, Debug, PartialEq)]
+struct RowDomain {
+    domain: Vec<usize>,
+    axes: Vec<usize>,
+    keepdims: bool,
+}
+
+/// A node of a kernel under construction (hash-consed).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum BNode {
+    Load(BufId, IndexMap),
+    Const(u64),
+    Op(Opcode, Attrs, Vec<u32>),
+    Acc(AccKind, u32),
+    MatmulResult,
+}
+
+/// Most `loop` stages (dependent reductions) one kernel may have; a deeper
+/// reduction is read from memory instead.
+const MAX_LOOPS: usize = 3;
+
+struct KBuild {
+    domain: Vec<usize>,
+    /// Loops that must run before each node is known (see [`schedule`]).
+    depth: Vec<usize>,
+    reduce: Option<Vec<usize>>,
+    nodes: Vec<(BNode, DType)>,
+    dedup: HashMap<(BNode, DType), u32>,
+    memo: HashMap<(Value, Access), u32>,
+    stores: Vec<(BufId, IndexMap, u32)>,
+    claimed: Option<Value>,
+    allow_claim: bool,
+    /// A reduction that could have been computed here with a larger domain.
+    wish: Option<RowDomain>,
+}
+
+/// Zeroes the strides of size-1 axes: they never move, and equal loads
+/// should look equal.
+fn canon(mut m: IndexMap, domain: &[usize]) -> IndexMap {
+    for (s, &d) in m.strides.iter_mut().zip(domain) {
+        if d == 1 {
+            *s = 0;
+        }
+    }
+    m
+}
+
+impl KBuild {
+    fn add(&mut self, n: BNode, d: DType) -> u32 {
+        let n = match n {
+            BNode::Load(b, m) => BNode::Load(b, canon(m, &self.domain)),
+            other => other,
+        };
+        if let Some(&i) = self.dedup.get(&(n.clone(), d)) {
+            return i;
+        }
+        let depth = match &n {
+            BNode::Op(_, _, a) => a.iter().map(|&x| self.depth[x as usize]).max().unwrap_or(0),
+            BNode::Acc(_, a) => self.depth[*a as usize] + 1,
+            _ => 0,
+        };
+        self.depth.push(depth);
+        self.nodes.push((n.clone(), d));
+        let i = self.nodes.len() as u32 - 1;
+        self.dedup.insert((n, d), i);
+        i
+    }
+    fn cnst(&mut self, v: f64, d: DType) -> u32 {
+        self.add(
+            BNode::Const(psionic_ir::kernel::scalar::round_to(d, v).to_bits()),
+            d,
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A scalar node.
+    Elementwise,
+    /// Only changes index maps.
+    View,
+    /// A reduction, softmax or logsumexp that may be computed in a loop.
+    Reduce,
+    Matmul,
+    /// Constant data or a fill.
+    Creation,
+    /// Run as a library op.
+    Lib,
+}
+
+fn kind_of(op: Opcode, f: &Func, operands: &[Value], attrs: &Attrs) -> Kind {
+    use Opcode as O;
+    match op {
+        O::Constant | O::Full => Kind::Creation,
+        O::Transpose
+        | O::Broadcast
+        | O::ExpandDims
+        | O::Squeeze
+        | O::Slice
+        | O::Flip
+        | O::Reshape
+        | O::Flatten
+        | O::Unflatten => Kind::View,
+        O::BroadcastLike if attrs.get("ignore_axes").is_none() => Kind::View,
+        // A reduction over no axes is left to the library (a copy, or for
+        // softmax a constant), so every kernel loop has axes.
+        O::ReduceSum
+        | O::ReduceProd
+        | O::ReduceMax
+        | O::ReduceMin
+        | O::ReduceAll
+        | O::ReduceAny
+        | O::LogSumExp
+        | O::Softmax
+            if attrs.ints("axes").is_ok_and(|a| a.is_empty()) =>
+        {
+            Kind::Lib
+        }
+        O::ReduceSum
+        | O::ReduceProd
+        | O::ReduceMax
+        | O::ReduceMin
+        | O::ReduceAll
+        | O::ReduceAny
+        | O::LogSumExp
+        | O::Softmax => Kind::Reduce,
+        O::Matmul => Kind::Matmul,
+        _ if psionic_ir::kernel::scalar::is_scalar_op(op)
+            && !operands.iter().any(|&v| f.ty(v).dtype.is_complex()) =>
+        {
+            Kind::Elementwise
+        }
+        _ => Kind::Lib,
+    }
+}
+
+struct Lowering<'f> {
+    f: &'f Func,
+    opts: FusionOptions,
+    /// Producer op index of each value (None for parameters).
+    producer: Vec<Option<usize>>,
+    uses: Vec<usize>,
+    buf_of: HashMap<Value, BufId>,
+    /// Materialized values whose item is not built yet, by producer op.
+    pending: BTreeMap<usize, ()>,
+    /// Items by producer op index.
+    items: BTreeMap<usize, Item>,
+    /// Matmuls whose result became some kernel's epilogue.
+    claimed: HashSet<Value>,
+    prog: KProgram,
+    kernel_names: usize,
+    /// The iteration space being emitted (reshape decomposition needs it).
+    cur_domain: Vec<usize>,
+    /// Current nesting of [`Lowering::emit`].
+    depth: usize,
+}
+
+/// How many producers deep one kernel inlines.
+const MAX_INLINE_DEPTH: usize = 200;
+
+fn shape_of(t: &TensorType) -> Result<Vec<usize>, FusionError> {
+    t.static_shape().ok_or_else(|| {
+        FusionError(format!(
+            "needs static shapes, found {t}: specialize the function first"
+        ))
+    })
+}
+
+impl<'f> Lowering<'f> {
+    fn shape(&self, v: Value) -> Result<Vec<usize>, FusionError> {
+        shape_of(self.f.ty(v))
+    }
+    fn dtype(&self, v: Value) -> DType {
+        self.f.ty(v).dtype
+    }
+    /// Gives `v` a buffer and schedules its item.
+    fn request(&mut self, v: Value) -> Result<BufId, FusionError> {
+        if let Some(&b) = self.buf_of.get(&v) {
+            return Ok(b);
+        }
+        let p = self.producer[v.index()]
+            .ok_or_else(|| FusionError("parameter without a buffer".into()))?;
+        let op = &self.f.ops[p];
+        // Constants live in constant buffers, built at once.
+        if op.opcode == Opcode::Constant {
+            let lit = op.attrs.dense("value").map_err(FusionError)?.clone();
+            if lit.dtype().is_complex() {
+                return ferr("complex constants are not supported by fusion");
+            }
+            let b = self
+                .prog
+                .add_buffer(self.f.ty(v).clone(), BufferKind::Const(lit));
+            self.buf_of.insert(v, b);
+            return Ok(b);
+        }
+        for &r in &op.results {
+            if self.f.ty(r).dtype.is_complex() {
+                return ferr(format!(
+                    "`{}` on complex values is not supported by fusion",
+                    op.opcode
+                ));
+            }
+            shape_of(self.f.ty(r))?;
+            let b = self.prog.add_buffer(self.f.ty(r).clone(), BufferKind::Temp);
+            self.buf_of.insert(r, b);
+        }
+        self.pending.insert(p, ());
+        Ok(self.buf_of[&v])
+    }
+
+    fn new_name(&mut self) -> String {
+        self.kernel_names += 1;
+        format!("k{}", self.kernel_names - 1)
+    }
+
+    /// Builds the item of the materialized value(s) of op `p`.
+    fn build(&mut self, p: usize) -> Result<(), FusionError> {
+        let op = self.f.ops[p].clone();
+        let kind = kind_of(op.opcode, self.f, &op.operands, &op.attrs);
+        let root = op.results[0];
+        if self.claimed.contains(&root) {
+            return Ok(());
+        }
+        match kind {
+            Kind::Lib => {
+                let inputs = op
+                    .operands
+                    .iter()
+                    .map(|&v| self.request(v))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let outputs = op.results.iter().map(|r| self.buf_of[r]).collect();
+                self.items.insert(
+                    p,
+                    Item::LibOp(LibOp {
+                        opcode: op.opcode,
+                        attrs: op.attrs.clone(),
+                        inputs,
+                        outputs,
+                    }),
+                );
+            }
+            Kind::Matmul => {
+                let out = self.buf_of[&root];
+                let shape = self.shape(root)?;
+                let dtype = self.dtype(root);
+                let epilogue = vec![
+                    Node {
+                        id: 0,
+                        dtype,
+                        instr: Instr::MatmulResult,
+                    },
+                    Node {
+                        id: 1,
+                        dtype,
+                        instr: Instr::Store {
+                            buf: out,
+                            map: IndexMap::row_major(&shape),
+                            arg: 0,
+                        },
+                    },
+                ];
+                let mm = self.matmul_call(p, epilogue)?;
+                self.items.insert(p, Item::Matmul(mm));
+            }
+            _ => {
+                // Attempts may request buffers that a later attempt does
+                // not need: each retry starts from this snapshot.
+                let snap = (self.pending.clone(), self.buf_of.clone());
+                let mut built =
+                    self.build_kernel(root, self.opts.matmul_epilogues && self.opts.fuse, None)?;
+                if built.claimed.is_some() && built.reduce.as_ref().is_some_and(|r| !r.is_empty()) {
+                    (self.pending, self.buf_of) = snap.clone();
+                    built = self.build_kernel(root, false, None)?;
+                }
+                if let Some(rd) = built.wish.clone() {
+                    let keep = (self.pending.clone(), self.buf_of.clone());
+                    (self.pending, self.buf_of) = snap.clone();
+                    match self.build_kernel(root, false, Some(&rd)) {
+                        Ok(wider)
+                            if wider.reduce.is_some()
+                                && wider.wish.is_none()
+                                && wider.claimed.is_none() =>
+                        {
+                            built = wider
+                        }
+                        _ => (self.pending, self.buf_of) = keep,
+                    }
+                }
+                match built.claimed {
+                    Some(m) => {
+                        let mp = self.producer[m.index()]
+                            .ok_or_else(|| FusionError("matmul without producer".into()))?;
+                        let (stages, _) = schedule(&built);
+                        let epilogue = stages.into_iter().flat_map(|s| s.nodes).collect();
+                        let mm = self.matmul_call(mp, epilogue)?;
+                        self.claimed.insert(m);
+                        self.pending.remove(&mp);
+                        self.items.insert(p, Item::Matmul(mm));
+                    }
+                    None => {
+                        let (stages, reduce) = schedule(&built);
+                        let name = self.new_name();
+                        self.items.insert(
+                            p,
+                            Item::Kernel(Kernel {
+                                name,
+                                domain: built.domain.clone(),
+                                reduce_axes: reduce,
+                                stages,
+                            }),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn matmul_call(&mut self, p: usize, epilogue: Vec<Node>) -> Result<MatmulCall, FusionError> {
+        let op = self.f.ops[p].clone();
+        let (a, b) = (op.operands[0], op.operands[1]);
+        let (sa, sb) = (self.shape(a)?, self.shape(b)?);
+        let r = sa.len();
+        let saved = std::mem::replace(&mut self.cur_domain, sa.clone());
+        let (a, a_map) = self.resolve_buffer(a, &Access::identity(r))?;
+        self.cur_domain = sb.clone();
+        let (b, b_map) = self.resolve_buffer(b, &Access::identity(r))?;
+        self.cur_domain = saved;
+        let name = self.new_name();
+        Ok(MatmulCall {
+            name,
+            a,
+            a_map,
+            b,
+            b_map,
+            batch: sa[..r - 2].to_vec(),
+            m: sa[r - 2],
+            n: sb[r - 1],
+            k: sa[r - 1],
+            dtype: self.dtype(op.results[0]),
+            epilogue,
+        })
+    }
+
+    /// A buffer and map reading `v` through `acc`, following only views.
+    fn resolve_buffer(&mut self, v: Value, acc: &Access) -> Result<(BufId, IndexMap), FusionError> {
+        let ndom = acc.a.first().map(|r| r.len()).unwrap_or(0);
+        let shape = self.shape(v)?;
+        if let Some(&b) = self.buf_of.get(&v) {
+            return Ok((b, acc.flat(&shape, ndom)));
+        }
+        if self.opts.fuse {
+            if let Some(p) = self.producer[v.index()] {
+                let op = &self.f.ops[p];
+                if kind_of(op.opcode, self.f, &op.operands, &op.attrs) == Kind::View {
+                    let x = op.operands[0];
+                    if let Some(inner) = self.view_access(p, acc, ndom)? {
+                        return self.resolve_buffer(x, &inner);
+                    }
+                }
+            }
+        }
+        let b = self.request(v)?;
+        Ok((b, acc.flat(&shape, ndom)))
+    }
+
+    /// The access to the operand of view op `p` given the access to its
+    /// result, or None when it is not affine.
+    fn view_access(
+        &self,
+        p: usize,
+        acc: &Access,
+        ndom: usize,
+    ) -> Result<Option<Access>, FusionError> {
+        use Opcode as O;
+        let op = &self.f.ops[p];
+        let x = op.operands[0];
+        let xs = self.shape(x)?;
+        let ws = self.shape(op.results[0])?;
+        let ints = |n: &str| op.attrs.ints(n).map(|v| v.to_vec()).map_err(FusionError);
+        let out = match op.opcode {
+            O::Transpose => {
+                let perm = ints("perm")?;
+                let mut c = vec![0; xs.len()];
+                let mut a = vec![Access::zero_row(ndom); xs.len()];
+                for (i, &pi) in perm.iter().enumerate() {
+                    c[pi as usize] = acc.c[i];
+                    a[pi as usize] = acc.a[i].clone();
+                }
+                Access { c, a }
+            }
+            O::Broadcast | O::BroadcastLike => {
+                let off = ws.len() - xs.len();
+                let mut out = Access {
+                    c: vec![],
+                    a: vec![],
+                };
+                for (k, &d) in xs.iter().enumerate() {
+                    if d == 1 && ws[k + off] != 1 {
+                        out.c.push(0);
+                        out.a.push(Access::zero_row(ndom));
+                    } else {
+                        out.c.push(acc.c[k + off]);
+                        out.a.push(acc.a[k + off].clone());
+                    }
+                }
+                out
+            }
+            O::ExpandDims => {
+                let axes = ints("axes")?;
+                let mut out = Access {
+                    c: vec![],
+                    a: vec![],
+                };
+                for j in 0..ws.len() {
+                    if !axes.contains(&(j as i64)) {
+                        out.c.push(acc.c[j]);
+                        out.a.push(acc.a[j].clone());
+                    }
+                }
+                out
+            }
+            O::Squeeze => {
+                let axes = ints("axes")?;
+                let mut out = Access {
+                    c: vec![],
+                    a: vec![],
+                };
+                let mut j = 0;
+                for k in 0..xs.len() {
+                    if axes.contains(&(k as i64)) {
+                        out.c.push(0);
+                        out.a.push(Access::zero_row(ndom));
+                    } else {
+                        out.c.push(acc.c[j]);
+                        out.a.push(acc.a[j].clone());
+                        j += 1;
+                    }
+                }
+                out
+            }
+            O::Slice => {
+                let start = ints("start")?;
+                let strides = ints("strides")?;
+                let mut out = acc.clone();
+                for j in 0..xs.len() {
+                    out.c[j] = start[j] + strides[j] * acc.c[j];
+                    for a in out.a[j].iter_mut() {
+                        *a *= strides[j];
+                    }
+                }
+                out
+            }
+            O::Flip => {
+                let axes = ints("axes")?;
+                let mut out = acc.clone();
+                for &ax in &axes {
+                    let j = ax as usize;
+                    out.c[j] = xs[j] as i64 - 1 - acc.c[j];
+                    for a in out.a[j].iter_mut() {
+                        *a = -*a;
+                    }
+                }
+                out
+            }
+            O::Reshape | O::Flatten | O::Unflatten => {
+                // Row-major order is kept: the flat address carries over.
+                let flat = acc.flat(&ws, ndom);
+                return Ok(self.decompose_for(&flat, &xs));
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(out))
+    }
+
+    fn decompose_for(&self, flat: &IndexMap, xs: &[usize]) -> Option<Access> {
+        decompose(flat, xs, &self.cur_domain)
+    }
+}
+
+// The domain of the kernel being built (read by reshape decomposition).
+impl<'f> Lowering<'f> {
+    fn build_kernel(
+        &mut self,
+        root: Value,
+        allow_claim: bool,
+        row_domain: Option<&RowDomain>,
+    ) -> Result<KBuild, FusionError> {
+        let root_op = self.producer[root.index()]
+            .ok_or_else(|| FusionError("root without producer".into()))?;
+        let op = self.f.ops[root_op].clone();
+        let kind = kind_of(op.opcode, self.f, &op.operands, &op.attrs);
+        let out_buf = self.buf_of[&root];
+        let rshape = self.shape(root)?;
+        // A reduction root iterates its operand's shape; so does a root
+        // computed from a reduction's result (`row_domain`).
+        let own_row = if kind == Kind::Reduce && op.opcode != Opcode::Softmax {
+            Some(RowDomain {
+                domain: self.shape(op.operands[0])?,
+                axes: op
+                    .attrs
+                    .ints("axes")
+                    .map_err(FusionError)?
+                    .iter()
+                    .map(|&a| a as usize)
+                    .collect(),
+                keepdims: op.attrs.bool("keepdims").unwrap_or(false),
+            })
+        } else {
+            None
+        };
+        let rooted = match (&own_row, row_domain) {
+            (None, Some(rd)) => {
+                // Root element `p` (row-major) is computed at the outer point
+                // whose row-major index is `p`: same count, same order as
+                // the reduction it was asked for.
+                let mut store = IndexMap {
+                    offset: 0,
+                    strides: vec![0; rd.domain.len()],
+                };
+                let mut stride = 1i64;
+                for k in (0..rd.domain.len()).rev() {
+                    if !rd.axes.contains(&k) {
+                        store.strides[k] = stride;
+                        stride *= rd.domain[k] as i64;
+                    }
+                }
+                let store = canon(store, &rd.domain);
+                if stride as usize != rshape.iter().product::<usize>() {
+                    return ferr("row domain does not match the root's size");
+                }
+                let access = decompose(&store, &rshape, &rd.domain)
+                    .ok_or_else(|| FusionError("row domain does not decompose".into()))?;
+                Some((rd.domain.clone(), access, store))
+            }
+            _ => None,
+        };
+        let (domain, access, store_map) = if let Some(r) = rooted {
+            r
+        } else if let Some(rd) = own_row.as_ref() {
+            let xs = rd.domain.clone();
+            let (axes, keep) = (&rd.axes, rd.keepdims);
+            let rs = row_major_strides(&rshape);
+            let n = xs.len();
+            let mut acc = Access {
+                c: vec![],
+                a: vec![],
+            };
+            let mut store = IndexMap {
+                offset: 0,
+                strides: vec![0; n],
+            };
+            let mut j = 0;
+            for k in 0..n {
+                let red = axes.contains(&k);
+                if red && !keep {
+                    continue;
+                }
+                acc.c.push(0);
+                let mut row = vec![0; n];
+                if !red {
+                    row[k] = 1;
+                    store.strides[k] = rs[j] as i64;
+                }
+                acc.a.push(row);
+                j += 1;
+            }
+            (xs, acc, store)
+        } else {
+            let n = rshape.len();
+            (
+                rshape.clone(),
+                Access::identity(n),
+                IndexMap::row_major(&rshape),
+            )
+        };
+        self.cur_domain = domain.clone();
+        let mut kb = KBuild {
+            domain,
+            depth: Vec::new(),
+            reduce: None,
+            nodes: Vec::new(),
+            dedup: HashMap::new(),
+            memo: HashMap::new(),
+            stores: Vec::new(),
+            claimed: None,
+            allow_claim,
+            wish: None,
+        };
+        let v = self.emit(&mut kb, root, &access, true, Some(root))?;
+        let store_map = canon(store_map, &kb.domain);
+        kb.stores.push((out_buf, store_map, v));
+        online_accumulators(&mut kb);
+        Ok(kb)
+    }
+
+    /// Emits the scalar node computing `v` at `acc` into `kb`.
+    fn emit(
+        &mut self,
+        kb: &mut KBuild,
+        v: Value,
+        acc: &Access,
+        single: bool,
+        root: Option<Value>,
+    ) -> Result<u32, FusionError> {
+        if let Some(&n) = kb.memo.get(&(v, acc.clone())) {
+            return Ok(n);
+        }
+        // Deep chains are cut into kernels of bounded depth (and bounded
+        // recursion): past the limit, the value is read from memory.
+        if self.depth >= MAX_INLINE_DEPTH && root != Some(v) && self.producer[v.index()].is_some() {
+            return self.load(kb, v, acc);
+        }
+        self.depth += 1;
+        let n = self.emit_uncached(kb, v, acc, single, root);
+        self.depth -= 1;
+        let n = n?;
+        kb.memo.insert((v, acc.clone()), n);
+        Ok(n)
+    }
+
+    fn load(&mut self, kb: &mut KBuild, v: Value, acc: &Access) -> Result<u32, FusionError> {
+        let b = self.request(v)?;
+        let shape = self.shape(v)?;
+        let m = acc.flat(&shape, kb.domain.len());
+        Ok(kb.add(BNode::Load(b, m), self.dtype(v)))
+    }
+
+    fn emit_uncached(
+        &mut self,
+        kb: &mut KBuild,
+        v: Value,
+        acc: &Access,
+        single: bool,
+        root: Option<Value>,
+    ) -> Result<u32, FusionError> {
+        let d = self.dtype(v);
+        let ndom = kb.domain.len();
+        let Some(p) = self.producer[v.index()] else {
+            return self.load(kb, v, acc);
+        };
+        let op = self.f.ops[p].clone();
+        let kind = kind_of(op.opcode, self.f, &op.operands, &op.attrs);
+        let is_root = root == Some(v);
+        // Matmul results may become this kernel's epilogue input.
+        if kind == Kind::Matmul && !is_root {
+            if kb.allow_claim
+                && !self.buf_of.contains_key(&v)
+                && kb.claimed.is_none()
+                && single
+                && self.uses[v.index()] == 1
+                && acc.is_identity()
+                && self.shape(v)? == kb.domain
+                && !self.claimed.contains(&v)
+            {
+                kb.claimed = Some(v);
+                return Ok(kb.add(BNode::MatmulResult, d));
+            }
+            return self.load(kb, v, acc);
+        }
+        if !is_root && (self.buf_of.contains_key(&v) || !self.opts.fuse) {
+            if kind == Kind::Creation && self.opts.fuse {
+                // fall through: constants fold into the kernel.
+            } else {
+                return self.load(kb, v, acc);
+            }
+        }
+        let single_of = |this: &Self, x: Value| single && this.uses[x.index()] == 1;
+        match kind {
+            Kind::Creation => {
+                if op.opcode == Opcode::Full {
+                    let val = op.attrs.float("value").map_err(FusionError)?;
+                    return Ok(kb.cnst(val, d));
+                }
+                let lit = op.attrs.dense("value").map_err(FusionError)?;
+                if let Some(s) = lit.splat_value().filter(|_| !d.is_complex()) {
+                    return Ok(kb.cnst(s.get_f64(0), d));
+                }
+                self.load(kb, v, acc)
+            }
+            Kind::Elementwise => {
+                let mut args = Vec::new();
+                for &x in &op.operands {
+                    let s = single_of(self, x);
+                    args.push(self.emit(kb, x, acc, s, root)?);
+                }
+                Ok(kb.add(BNode::Op(op.opcode, op.attrs.clone(), args), d))
+            }
+            Kind::View => {
+                let x = op.operands[0];
+                if !is_root && !self.opts.fuse {
+                    return self.load(kb, v, acc);
+                }
+                match self.view_access(p, acc, ndom)? {
+                    Some(inner) => {
+                        let s = single_of(self, x);
+                        self.emit(kb, x, &inner, s, root)
+                    }
+                    None => {
+                        // Not affine in the operand's axes: read it from memory.
+                        let ws = self.shape(v)?;
+                        let b = self.request(x)?;
+                        let m = acc.flat(&ws, ndom);
+                        Ok(kb.add(BNode::Load(b, m), d))
+                    }
+                }
+            }
+            Kind::Reduce => {
+                let x = op.operands[0];
+                let xs = self.shape(x)?;
+                let axes: Vec<usize> = op
+                    .attrs
+                    .ints("axes")
+                    .map_err(FusionError)?
+                    .iter()
+                    .map(|&a| a as usize)
+                    .collect();
+                let keep = op.attrs.bool("keepdims").unwrap_or(false);
+                // Which domain axis each kept result axis must follow.
+                let fits = xs == kb.domain
+                    && kb.reduce.as_ref().is_none_or(|r| *r == axes)
+                    && if op.opcode == Opcode::Softmax {
+                        acc.is_identity()
+                    } else {
+                        let mut ok = true;
+                        let mut j = 0;
+                        for k in 0..xs.len() {
+                            let red = axes.contains(&k);
+                            if red && !keep {
+                                continue;
+                            }
+                            let want: Vec<i64> =
+                                (0..ndom).map(|i| (i == k && !red) as i64).collect();
+                            // Size-1 axes never move: their coefficients do not matter.
+                            ok &= acc.c[j] == 0
+                                && (0..ndom).all(|i| kb.domain[i] == 1 || acc.a[j][i] == want[i]);
+                            j += 1;
+                        }
+                        ok
+                    };
+                if !fits || (!is_root && !self.opts.fuse) {
+                    // A row-shaped root reading a full row reduction could
+                    // iterate the reduction's domain instead.
+                    if self.opts.fuse
+                        && kb.wish.is_none()
+                        && kb.reduce.is_none()
+                        && op.opcode != Opcode::Softmax
+                        && xs != kb.domain
+                        && acc.flat(&self.shape(v)?, ndom) == IndexMap::row_major(&kb.domain)
+                    {
+                        kb.wish = Some(RowDomain {
+                            domain: xs.clone(),
+                            axes: axes.clone(),
+                            keepdims: keep,
+                        });
+                    }
+                    return self.load(kb, v, acc);
+                }
+                // Kept even if this reduction is then read from memory:
+                // nodes emitted for `x` (memoized) may be accumulators.
+                kb.reduce = Some(axes);
+                let s = single_of(self, x);
+                let xa = Access::identity(ndom);
+                let xn = self.emit(kb, x, &xa, s, root)?;
+                if kb.depth[xn as usize] >= MAX_LOOPS && !is_root {
+                    return self.load(kb, v, acc);
+                }
+                let xd = self.dtype(x);
+                use Opcode as O;
+                Ok(match op.opcode {
+                    O::ReduceSum | O::ReduceProd => {
+                        let k = if op.opcode == O::ReduceSum {
+                            AccKind::Sum
+                        } else {
+                            AccKind::Prod
+                        };
+                        let xn = if xd != d {
+                            kb.add(
+                                BNode::Op(
+                                    O::Cast,
+                                    Attrs::new().with("dtype", Attr::DType(d)),
+                                    vec![xn],
+                                ),
+                                d,
+                            )
+                        } else {
+                            xn
+                        };
+                        kb.add(BNode::Acc(k, xn), d)
+                    }
+                    O::ReduceMax => kb.add(BNode::Acc(AccKind::Max, xn), d),
+                    O::ReduceMin => kb.add(BNode::Acc(AccKind::Min, xn), d),
+                    O::ReduceAll | O::ReduceAny => {
+                        let z = kb.cnst(0.0, xd);
+                        let nz = kb.add(
+                            BNode::Op(O::NotEqual, Attrs::new(), vec![xn, z]),
+                            DType::Bool,
+                        );
+                        let k = if op.opcode == O::ReduceAll {
+                            AccKind::Min
+                        } else {
+                            AccKind::Max
+                        };
+                        kb.add(BNode::Acc(k, nz), DType::Bool)
+                    }
+                    O::LogSumExp => kb.add(BNode::Acc(AccKind::LogSumExp, xn), d),
+                    O::Softmax => {
+                        let lse = kb.add(BNode::Acc(AccKind::LogSumExp, xn), d);
+                        let sub = kb.add(BNode::Op(O::Subtract, Attrs::new(), vec![xn, lse]), d);
+                        kb.add(BNode::Op(O::Exp, Attrs::new(), vec![sub]), d)
+                    }
+                    other => return ferr(format!("`{other}` is not a fusable reduction")),
+                })
+            }
+            Kind::Matmul | Kind::Lib => self.load(kb, v, acc),
+        }
+    }
+}
+
+/// Rewrites accumulators so row normalizations need one loop:
+/// `sum(exp(x - max(x)))` to `exp(logsumexp(x) - max(x))`, and
+/// `sum(sq(x - sum(x) * c))` with `c = 1/n` (or `/ n`) to `m2(x)`.
+fn online_accumulators(kb: &mut KBuild) {
+    use Opcode as O;
+    let count: usize = kb
+        .reduce
+        .as_ref()
+        .map(|r| r.iter().map(|&a| kb.domain[a]).product())
+        .unwrap_or(1);
+    let n = kb.nodes.len();
+    for i in 0..n {
+        let (node, d) = kb.nodes[i].clone();
+        let BNode::Acc(AccKind::Sum, arg) = node else {
+            continue;
+        };
+        if !d.is_float() {
+            continue;
+        }
+        let get = |kb: &KBuild, i: u32| kb.nodes[i as usize].0.clone();
+        // sum(exp(x - max(x)))
+        if let BNode::Op(O::Exp, _, a) = get(kb, arg) {
+            if let BNode::Op(O::Subtract, _, s) = get(kb, a[0]) {
+                if let BNode::Acc(AccKind::Max, x) = get(kb, s[1]) {
+                    if x == s[0] {
+                        let lse = kb.add(BNode::Acc(AccKind::LogSumExp, x), d);
+                        let diff = kb.add(BNode::Op(O::Subtract, Attrs::new(), vec![lse, s[1]]), d);
+                        let e = kb.add(BNode::Op(O::Exp, Attrs::new(), vec![diff]), d);
+                        redirect(kb, i as u32, e);
+                        continue;
+                    }
+                }
+            }
+        }
+        // sum((x - mean(x))^2)
+        let dev = match get(kb, arg) {
+            BNode::Op(O::Square, _, a) => Some(a[0]),
+            BNode::Op(O::Multiply, _, a) if a[0] == a[1] => Some(a[0]),
+            _ => None,
+        };
+        let Some(dev) = dev else { continue };
+        let BNode::Op(O::Subtract, _, s) = get(kb, dev) else {
+            continue;
+        };
+        let (x, mean) = (s[0], s[1]);
+        let is_count = |kb: &KBuild, c: u32, inv: bool| match get(kb, c) {
+            BNode::Const(bits) => {
+                let v = f64::from_bits(bits);
+                let want = if inv {
+                    1.0 / count as f64
+                } else {
+                    count as f64
+                };
+                (v - want).abs() <= want.abs() * 1e-6
+            }
+            _ => false,
+        };
+        let sum_of_x =
+            |kb: &KBuild, s: u32| matches!(get(kb, s), BNode::Acc(AccKind::Sum, y) if y == x);
+        let is_mean = match get(kb, mean) {
+            BNode::Op(O::Multiply, _, m) => {
+                (sum_of_x(kb, m[0]) && is_count(kb, m[1], true))
+                    || (sum_of_x(kb, m[1]) && is_count(kb, m[0], true))
+            }
+            BNode::Op(O::Divide, _, m) => sum_of_x(kb, m[0]) && is_count(kb, m[1], false),
+            _ => false,
+        };
+        if is_mean {
+            let m2 = kb.add(BNode::Acc(AccKind::M2, x), d);
+            redirect(kb, i as u32, m2);
+        }
+    }
+}
+
+/// Makes every use of node `from` use `to` (which was added after `from`,
+/// so uses of `from` are moved after it by re-sorting in [`schedule`]).
+fn redirect(kb: &mut KBuild, from: u32, to: u32) {
+    for (n, _) in kb.nodes.iter_mut() {
+        match n {
+            BNode::Op(_, _, args) => {
+                for a in args {
+                    if *a == from {
+                        *a = to;
+                    }
+                }
+            }
+            BNode::Acc(_, a) if *a == from => *a = to,
+            _ => {}
+        }
+    }
+    for s in kb.stores.iter_mut() {
+        if s.2 == from {
+            s.2 = to;
+        }
+    }
+}
+
+/// Splits a built kernel into stages (see the module doc of
+/// [`psionic_ir::kernel`]); returns them and the reduce axes.
+fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
+    let reduce = kb.reduce.clone().unwrap_or_default();
+    let n = kb.nodes.len();
+    let args_of = |i: usize| -> Vec<u32> {
+        match &kb.nodes[i].0 {
+            BNode::Op(_, _, a) => a.clone(),
+            BNode::Acc(_, a) => vec![*a],
+            _ => vec![],
+        }
+    };
+    // Topological order (redirects may point at later nodes).
+    let mut order = Vec::with_capacity(n);
+    let mut state = vec![0u8; n];
+    fn visit(
+        i: usize,
+        args_of: &dyn Fn(usize) -> Vec<u32>,
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+    ) {
+        if state[i] != 0 {
+            return;
+        }
+        state[i] = 1;
+        for a in args_of(i) {
+            visit(a as usize, args_of, state, order);
+        }
+        order.push(i);
+    }
+    for s in &kb.stores {
+        visit(s.2 as usize, &args_of, &mut state, &mut order);
+    }
+    let needed: HashSet<usize> = order.iter().copied().collect();
+    let mut varying = vec![false; n];
+    let mut avail = vec![0usize; n];
+    for &i in &order {
+        match &kb.nodes[i].0 {
+            BNode::Load(_, m) => varying[i] = reduce.iter().any(|&a| m.strides[a] != 0),
+            BNode::Const(_) => {}
+            BNode::MatmulResult => varying[i] = !reduce.is_empty(),
+            BNode::Op(_, _, a) => {
+                varying[i] = a.iter().any(|&x| varying[x as usize]);
+                avail[i] = a.iter().map(|&x| avail[x as usize]).max().unwrap_or(0);
+            }
+            BNode::Acc(_, a) => avail[i] = avail[*a as usize] + 1,
+        }
+        if reduce.is_empty() {
+            varying[i] = true;
+        }
+    }
+    let loops = order
+        .iter()
+        .filter(|&&i| matches!(kb.nodes[i].0, BNode::Acc(..)))
+        .map(|&i| avail[i])
+        .max()
+        .unwrap_or(0);
+    // A store goes in the `map` stage when its value or its address moves
+    // along a reduced axis (a row value broadcast over the row included).
+    let store_in_map = |v: u32, m: &IndexMap| {
+        reduce.is_empty()
+            || varying[v as usize]
+            || reduce
+                .iter()
+                .any(|&a| kb.domain[a] > 1 && m.strides[a] != 0)
+    };
+    let mut next_id = 0u32;
+    let mut outer_ids: HashMap<usize, u32> = HashMap::new();
+    let mut stages = Vec::new();
+    // Instantiates the varying closure of `roots` into one stage.
+    let inst = |roots: &[usize],
+                stage_nodes: &mut Vec<Node>,
+                next_id: &mut u32,
+                outer_ids: &HashMap<usize, u32>,
+                accs_here: bool| {
+        let mut local: HashMap<usize, u32> = HashMap::new();
+        let mut want: HashSet<usize> = HashSet::new();
+        let mut stack: Vec<usize> = roots.to_vec();
+        while let Some(i) = stack.pop() {
+            if outer_ids.contains_key(&i) || !want.insert(i) {
+                continue;
+            }
+            if matches!(kb.nodes[i].0, BNode::Acc(..)) && !accs_here {
+                continue;
+            }
+            stack.extend(args_of(i).into_iter().map(|a| a as usize));
+        }
+        for &i in &order {
+            if !want.contains(&i) || outer_ids.contains_key(&i) {
+                continue;
+            }
+            let map = |a: u32| {
+                local
+                    .get(&(a as usize))
+                    .or(outer_ids.get(&(a as usize)))
+                    .copied()
+                    .unwrap_or(u32::MAX)
+            };
+            let instr = match &kb.nodes[i].0 {
+                BNode::Load(b, m) => Instr::Load {
+                    buf: *b,
+                    map: m.clone(),
+                },
+                BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
+                BNode::Op(o, at, a) => Instr::Op {
+                    opcode: *o,
+                    attrs: at.clone(),
+                    args: a.iter().map(|&x| map(x)).collect(),
+                },
+                BNode::Acc(k, a) => Instr::Acc {
+                    kind: *k,
+                    arg: map(*a),
+                },
+                BNode::MatmulResult => Instr::MatmulResult,
+            };
+            local.insert(i, *next_id);
+            stage_nodes.push(Node {
+                id: *next_id,
+                dtype: kb.nodes[i].1,
+                instr,
+            });
+            *next_id += 1;
+        }
+        local
+    };
+    for p in 0..=loops {
+        // Per-row scalars available after `p` loops.
+        let mut outer = Vec::new();
+        for &i in &order {
+            if needed.contains(&i)
+                && !varying[i]
+                && avail[i] == p
+                && !matches!(kb.nodes[i].0, BNode::Acc(..))
+                && !reduce.is_empty()
+            {
+                let map = |a: u32| outer_ids.get(&(a as usize)).copied().unwrap_or(u32::MAX);
+                let instr = match &kb.nodes[i].0 {
+                    BNode::Load(b, m) => Instr::Load {
+                        buf: *b,
+                        map: m.clone(),
+                    },
+                    BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
+                    BNode::Op(o, at, a) => Instr::Op {
+                        opcode: *o,
+                        attrs: at.clone(),
+                        args: a.iter().map(|&x| map(x)).collect(),
+                    },
+                    _ => continue,
+                };
+                outer_ids.insert(i, next_id);
+                outer.push(Node {
+                    id: next_id,
+                    dtype: kb.nodes[i].1,
+                    instr,
+                });
+                next_id += 1;
+            }
+        }
+        if p == loops {
+            for (b, m, v) in &kb.stores {
+                if !store_in_map(*v, m) {
+                    outer.push(Node {
+                        id: next_id,
+                        dtype: kb.nodes[*v as usize].1,
+                        instr: Instr::Store {
+                            buf: *b,
+                            map: m.clone(),
+                            arg: outer_ids[&(*v as usize)],
+                        },
+                    });
+                    next_id += 1;
+                }
+            }
+        }
+        if !outer.is_empty() {
+            stages.push(Stage {
+                kind: StageKind::Outer,
+                nodes: outer,
+            });
+        }
+        if p < loops {
+            let accs: Vec<usize> = order
+                .iter()
+                .copied()
+                .filter(|&i| matches!(kb.nodes[i].0, BNode::Acc(..)) && avail[i] == p + 1)
+                .collect();
+            let mut nodes = Vec::new();
+            let local = inst(&accs, &mut nodes, &mut next_id, &outer_ids, true);
+            for &a in &accs {
+                outer_ids.insert(a, local[&a]);
+            }
+            stages.push(Stage {
+                kind: StageKind::Loop,
+                nodes,
+            });
+        }
+    }
+    let varying_stores: Vec<&(BufId, IndexMap, u32)> = kb
+        .stores
+        .iter()
+        .filter(|s| store_in_map(s.2, &s.1))
+        .collect();
+    if !varying_stores.is_empty() {
+        let roots: Vec<usize> = varying_stores.iter().map(|s| s.2 as usize).collect();
+        let mut nodes = Vec::new();
+        let local = inst(&roots, &mut nodes, &mut next_id, &outer_ids, false);
+        for (b, m, v) in varying_stores {
+            let arg = local
+                .get(&(*v as usize))
+                .or(outer_ids.get(&(*v as usize)))
+                .copied()
+                .unwrap_or(u32::MAX);
+            nodes.push(Node {
+                id: next_id,
+                dtype: kb.nodes[*v as usize].1,
+                instr: Instr::Store {
+                    buf: *b,
+                    map: m.clone(),
+                    arg,
+                },
+            });
+            next_id += 1;
+        }
+        stages.push(Stage {
+            kind: StageKind::Map,
+            nodes,
+        });
+    }
+    (stages, reduce)
+}
+
+/// Lowers `f` to the kernel level.
+pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
+    let mut producer = vec![None; f.value_types.len()];
+    let mut uses = vec![0usize; f.value_types.len()];
+    for (i, op) in f.ops.iter().enumerate() {
+        for &r in &op.results {
+            producer[r.index()] = Some(i);
+        }
+        for &x in &op.operands {
+            uses[x.index()] += 1;
+        }
+    }
+    for &r in &f.results {
+        uses[r.index()] += 1;
+    }
+    let mut lw = Lowering {
+        f,
+        opts: opts.clone(),
+        producer,
+        uses,
+        buf_of: HashMap::new(),
+        pending: BTreeMap::new(),
+        items: BTreeMap::new(),
+        claimed: HashSet::new(),
+        prog: KProgram {
+            name: f.name.clone(),
+            buffers: Vec::new(),
+            params: Vec::new(),
+            items: Vec::new(),
+            results: Vec::new(),
+        },
+        kernel_names: 0,
+        cur_domain: Vec::new(),
+        depth: 0,
+    };
+    for (i, &p) in f.params.iter().enumerate() {
+        let t = f.ty(p);
+        shape_of(t)?;
+        if t.dtype.is_complex() {
+            return ferr("complex parameters are not supported by fusion");
+        }
+        let b = lw.prog.add_buffer(t.clone(), BufferKind::Param(i as u32));
+        lw.prog.params.push(b);
+        lw.buf_of.insert(p, b);
+    }
+    let mut results = Vec::new();
+    for &r in &f.results {
+        results.push(lw.request(r)?);
+    }
+    if !opts.fuse {
+        for op in &f.ops {
+            for &r in &op.results {
+                lw.request(r)?;
+            }
+        }
+    }
+    // Operands of library calls are materialized whatever else happens:
+    // request them first so that kernels built earlier read them instead
+    // of recomputing them.
+    if opts.fuse {
+        let mut live = vec![false; f.value_types.len()];
+        for &r in &f.results {
+            live[r.index()] = true;
+        }
+        for op in f.ops.iter().rev() {
+            if op.results.iter().any(|r| live[r.index()]) {
+                for &x in &op.operands {
+                    live[x.index()] = true;
+                }
+            }
+        }
+        for op in &f.ops {
+            if !op.results.iter().any(|r| live[r.index()]) {
+                continue;
+            }
+            match kind_of(op.opcode, f, &op.operands, &op.attrs) {
+                Kind::Matmul => {
+                    for &x in &op.operands {
+                        let xs = lw.shape(x)?;
+                        lw.cur_domain = xs.clone();
+                        lw.resolve_buffer(x, &Access::identity(xs.len()))?;
+                    }
+                }
+                Kind::Lib => {
+                    for &x in &op.operands {
+                        lw.request(x)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // Build from the last op backwards: a kernel only asks for values
+    // defined before its root.
+    while let Some((&p, _)) = lw.pending.iter().next_back() {
+        lw.pending.remove(&p);
+        lw.build(p)?;
+    }
+    lw.prog.items = std::mem::take(&mut lw.items).into_values().collect();
+    // Names follow program order (items were built last to first).
+    for (i, it) in lw.prog.items.iter_mut().enumerate() {
+        match it {
+            Item::Kernel(k) => k.name = format!("k{i}"),
+            Item::Matmul(m) => m.name = format!("k{i}"),
+            Item::LibOp(_) => {}
+        }
+    }
+    lw.prog.results = results;
+    // Drop buffers of matmuls that became epilogues (nothing reads them).
+    let used: HashSet<BufId> = lw
+        .prog
+        .items
+        .iter()
+        .flat_map(|it| it.reads().into_iter().chain(it.writes()))
+        .chain(lw.prog.results.iter().copied())
+        .chain(lw.prog.params.iter().copied())
+        .collect();
+    let mut prog = compact_buffers(lw.prog, &used);
+    prog.renumber();
+    psionic_ir::kernel::verify::verify_program(&prog).map_err(|e| {
+        FusionError(format!(
+            "produced invalid kernel IR: {e}\n{}",
+            psionic_ir::kernel::text::print_program(&prog)
+        ))
+    })?;
+    Ok(prog)
+}
+
+/// Removes buffers nothing uses and renumbers the rest in order of first
+/// definition (parameters, constants, then temporaries in item order).
+fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
+    let mut order: Vec<BufId> = p.params.clone();
+    for (i, b) in p.buffers.iter().enumerate() {
+        if matches!(b.kind, BufferKind::Const(_)) && used.contains(&BufId(i as u32)) {
+            order.push(BufId(i as u32));
+        }
+    }
+    for it in &p.items {
+        for w in it.writes() {
+            if !order.contains(&w) {
+                order.push(w);
+            }
+        }
+    }
+    for (i, _) in p.buffers.iter().enumerate() {
+        let b = BufId(i as u32);
+        if used.contains(&b) && !order.contains(&b) {
+            order.push(b);
+        }
+    }
+    let mut map = HashMap::new();
+    for (n, b) in order.iter().enumerate() {
+        map.insert(*b, BufId(n as u32));
+    }
+    let m = |b: &mut BufId| *b = map[b];
+    let buffers = order.iter().map(|b| p.buffers[b.index()].clone()).collect();
+    p.buffers = buffers;
+    p.params.iter_mut().for_each(m);
+    p.results.iter_mut().for_each(m);
+    let fix = |nodes: &mut Vec<Node>| {
+        for n in nodes {
+            match &mut n.instr {
+                Instr::Load { buf, .. } | Instr::Store { buf, .. } => *buf = map[buf],
+                _ => {}
+            }
+        }
+    };
+    for it in &mut p.items {
+        match it {
+            Item::Kernel(k) => k.stages.iter_mut().for_each(|s| fix(&mut s.nodes)),
+            Item::Matmul(mm) => {
+                mm.a = map[&mm.a];
+                mm.b = map[&mm.b];
+                fix(&mut mm.epilogue);
+            }
+            Item::LibOp(l) => {
+                l.inputs.iter_mut().for_each(m);
+                l.outputs.iter_mut().for_each(m);
+            }
+        }
+    }
+    p
+}
+
+/// Class of ops fusion treats as library calls (for docs and tests).
+pub fn is_library_op(op: Opcode) -> bool {
+    matches!(
+        op.class(),
+        OpClass::Contraction | OpClass::Sort | OpClass::Scan | OpClass::Indexing
+    )
+}
