@@ -57,6 +57,7 @@ pub mod apply;
 pub mod array;
 pub mod display;
 pub mod error;
+pub mod files;
 pub mod io;
 pub mod lower;
 pub mod methods;
