@@ -23,6 +23,7 @@ pub static PASSES: &[PassInfo] = &[
     PassInfo { name: "dce", summary: "Removes ops whose results are never used.", create: dce::create },
     PassInfo { name: "cse", summary: "Merges ops with equal opcode, operands and attributes.", create: cse::create },
     PassInfo { name: "canonicalize", summary: "Folds constants, removes identities, folds layout chains; then DCE.", create: canonicalize::create },
+    PassInfo { name: "egraph", summary: "Algebraic, layout and fusion-exposing rewrites on an e-graph; bytes+flops extraction (docs/RULES.md).", create: crate::egraph::pass::create },
 ];
 
 /// Looks a pass up by name and builds it with its options.
