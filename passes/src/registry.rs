@@ -27,6 +27,7 @@ pub static PASSES: &[PassInfo] = &[
     PassInfo { name: "grad", summary: "Gradient of a scalar function; option argnums=0:1 (default 0).", create: crate::autodiff::pass::create_grad },
     PassInfo { name: "vmap", summary: "Vectorizing map; options in_axes=0:none, out_axes=0, size=N.", create: crate::vmap::pass::create },
     PassInfo { name: "canonicalize", summary: "Folds constants, removes identities, folds layout chains; then DCE.", create: canonicalize::create },
+    PassInfo { name: "egraph", summary: "Algebraic, layout and fusion-exposing rewrites on an e-graph; bytes+flops extraction (docs/RULES.md).", create: crate::egraph::pass::create },
 ];
 
 /// Looks a pass up by name and builds it with its options.

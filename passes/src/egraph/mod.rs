@@ -41,6 +41,7 @@
 //! assert_eq!(stats.phases[0].stop_reason, "saturated");
 //! ```
 
+pub mod pass;
 pub mod rules;
 
 use egg::{Analysis, DidMerge, EGraph, Id, Language, Runner, StopReason};

@@ -2,7 +2,7 @@
 // RUN: not psionic 2>&1 | FileCheck %s --check-prefix=NOCMD
 // NOCMD: psionic: error: no command given (try `psionic help`)
 // RUN: not psionic frobnicate 2>&1 | FileCheck %s --check-prefix=UNKNOWN
-// UNKNOWN: psionic: error: unknown command `frobnicate` (commands: opt, run, inspect, convert, help)
+// UNKNOWN: psionic: error: unknown command `frobnicate` (commands: opt, run, compile, inspect, convert, help)
 // RUN: not psionic opt 2>&1 | FileCheck %s --check-prefix=NOFILE
 // NOFILE: psionic: error: opt: no input file (use `-` for stdin)
 // RUN: not psionic opt %s --frob 2>&1 | FileCheck %s --check-prefix=OPTION

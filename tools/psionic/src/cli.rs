@@ -2,10 +2,12 @@
 //! the binary prints as one line, `psionic: error: ...`, exiting with status
 //! 1 (2 for bad usage).
 
+use psionic_ir::kernel::text::print_program;
 use psionic_ir::text::print_module;
 use psionic_ir::{Attr, DType, Func, Literal, Module, Opcode, TensorType};
 use psionic_mlx::files::{load_module, parse_module_text, save_module};
 use psionic_mlx::io::safetensors::{load_safetensors, save_safetensors};
+use psionic_passes::fusion::compile::{compile, CompileOptions};
 use psionic_passes::manager::format_reports;
 use psionic_passes::{PassContext, PassManager, PASSES};
 use std::io::{Read, Write};
@@ -59,6 +61,10 @@ commands:
       [--transform vjp|jvp|vmap] [--wrt K1,K2]
                   interpret a function on inputs P+in.0, P+in.1, ...;
                   write P+out.0, P+out.1, ...
+  compile FILE|- [--stats-json] [--func NAME]
+                  canonicalize, cse, dce, e-graph, fuse and plan buffers; print
+                  the kernel-level IR, or one JSON object with kernels,
+                  library_calls, peak_bytes and bytes_moved
   inspect FILE    summarize a module (signature, op counts, constants) and
                   print it as IR text, or list the tensors of a .safetensors file
   convert IN OUT  convert between .mlxfn, .psifn and .pir (by extension);
@@ -76,10 +82,11 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<
         "opt" => cmd_opt(rest, out, err),
         "run" => cmd_run(rest),
         "inspect" => cmd_inspect(rest, out),
+        "compile" => cmd_compile(rest, out, err),
         "convert" => cmd_convert(rest),
         "help" | "--help" | "-h" => write_out(out, USAGE),
         other => Err(CliError::usage(format!(
-            "unknown command `{other}` (commands: opt, run, inspect, convert, help)"
+            "unknown command `{other}` (commands: opt, run, compile, inspect, convert, help)"
         ))),
     }
 }
@@ -220,6 +227,60 @@ fn cmd_opt(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<
     match output {
         Some(path) if path != "-" => save_module(path, &module).map_err(CliError::fail),
         _ => write_out(out, &print_module(&module)),
+    }
+}
+
+/// `psionic compile FILE [--stats-json] [--func NAME]`: the default pipeline
+/// (canonicalize, cse, dce, then e-graph, fusion and buffer planning) on one
+/// function at its traced shapes; prints the kernel-level IR, or with
+/// `--stats-json` one JSON object of counts.
+fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
+    let mut a = Args::new(args);
+    let mut input: Option<&str> = None;
+    let mut stats_json = false;
+    let mut func_name: Option<&str> = None;
+    while let Some(arg) = a.next() {
+        let (flag, inline) = split_flag(arg);
+        match flag {
+            "--stats-json" => {
+                no_inline(flag, inline)?;
+                stats_json = true;
+            }
+            "--func" => func_name = Some(a.value(flag, inline)?),
+            f if f.starts_with('-') && f != "-" => {
+                return Err(CliError::usage(format!("compile: unknown option `{f}`")))
+            }
+            _ => {
+                if input.replace(arg).is_some() {
+                    return Err(CliError::usage("compile: more than one input file given"));
+                }
+            }
+        }
+    }
+    let input =
+        input.ok_or_else(|| CliError::usage("compile: no input file (use `-` for stdin)"))?;
+    let module = read_module(input)?;
+    let func = match func_name {
+        Some(n) => module
+            .func(n)
+            .ok_or_else(|| CliError::fail(format!("compile: {input} has no function `@{n}`")))?,
+        None => module
+            .funcs
+            .first()
+            .ok_or_else(|| CliError::fail(format!("compile: {input} has no function")))?,
+    };
+    let mut one = Module::new(vec![func.clone()]);
+    let mut pm = PassManager::new();
+    pm.add_pipeline("canonicalize,cse,dce")
+        .map_err(CliError::fail)?;
+    let ctx = PassContext::with_folder(&fold);
+    pm.run(&mut one, &ctx, err).map_err(CliError::fail)?;
+    let (program, report) = compile(&one.funcs[0], &CompileOptions::default())
+        .map_err(|e| CliError::fail(format!("compile: {input}: {e}")))?;
+    if stats_json {
+        write_out(out, &format!("{}\n", report.to_json()))
+    } else {
+        write_out(out, &print_program(&program))
     }
 }
 
