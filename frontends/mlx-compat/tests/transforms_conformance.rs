@@ -46,12 +46,14 @@ fn tensor<'a>(case: &'a Case, name: &str) -> Result<&'a Literal, String> {
 /// Checks one data set of one case; `Err` names the first mismatch.
 fn check_prefix(case: &Case, prefix: &str, which: &[String]) -> Result<(), String> {
     let m = mlxfn::read(&case.bytes()).map_err(|e| format!("import: {e}"))?;
-    let lookup = |k: &str| -> Option<TensorType> {
-        case.tensors
-            .get(&format!("{prefix}in.{k}"))
-            .map(Literal::ty)
-    };
-    let (f, keys) = mlxfn::select_trace(&m, "main", &lookup)?;
+    // The data set's inputs, keyed as MLX dispatches: `P` + `in.K`.
+    let head = format!("{prefix}in.");
+    let given: Vec<(String, TensorType)> = case
+        .tensors
+        .iter()
+        .filter_map(|(n, l)| Some((n.strip_prefix(&head)?.to_string(), l.ty())))
+        .collect();
+    let (f, keys) = mlxfn::select_trace(&m, "main", &given)?;
     let args: Vec<Literal> = keys
         .iter()
         .map(|k| tensor(case, &format!("{prefix}in.{k}")).cloned())
