@@ -18,6 +18,8 @@ pub trait Backend {
     fn name(&self) -> &'static str;
     /// One line on what this backend is, for the report.
     fn describe(&self) -> &'static str;
+    /// True when `prepare` generates code (W7's target applies only then).
+    fn compiles(&self) -> bool;
     /// Compiles (or otherwise readies) `f`.
     fn prepare(&self, f: &Func) -> Result<Box<dyn Prepared>, String>;
 }
@@ -39,6 +41,9 @@ impl Backend for Interp {
     }
     fn describe(&self) -> &'static str {
         "the reference interpreter (psionic_runtime::interp::run_func): op by op, f64 arithmetic, one thread, no fusion"
+    }
+    fn compiles(&self) -> bool {
+        false
     }
     fn prepare(&self, f: &Func) -> Result<Box<dyn Prepared>, String> {
         Ok(Box::new(InterpPrepared(f.clone())))

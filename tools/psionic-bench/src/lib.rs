@@ -87,6 +87,8 @@ pub struct Run {
     pub options: Options,
     pub backend_name: &'static str,
     pub backend_about: &'static str,
+    /// Whether the backend compiles (W7 is judged only then).
+    pub backend_compiles: bool,
     pub date_utc: String,
     pub spec: Spec,
     pub psionic: Vec<PsionicResult>,
@@ -169,6 +171,7 @@ pub fn run(options: Options) -> Result<Run, String> {
     Ok(Run {
         backend_name: backend.name(),
         backend_about: backend.describe(),
+        backend_compiles: backend.compiles(),
         options,
         date_utc,
         spec,

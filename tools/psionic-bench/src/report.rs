@@ -29,6 +29,8 @@ pub fn fmt_ms(ms: f64) -> String {
 pub fn fmt_ratio(r: f64) -> String {
     if !r.is_finite() {
         "—".into()
+    } else if r < 0.01 {
+        format!("{r:.1e}×")
     } else if r >= 100.0 {
         format!("{r:.0}×")
     } else if r >= 10.0 {
@@ -63,7 +65,21 @@ impl Floors {
                     fl.push((g, format!("NumPy sgemm {n}³")));
                 }
             }
-            // A matmul any peer ran proves the machine can reach its rate.
+            // What a correct peer did, the machine can do: a floor it beats
+            // is no floor (at the quick sizes data sits in cache, faster than
+            // a triad over larger arrays).
+            for id in ["W1", "W2", "W3", "W4"] {
+                if let Some(w) = d.workloads.get(id) {
+                    for (peer, r) in &w.results {
+                        if let (Some(ms), "ok") = (r.min_ms, r.status.as_str()) {
+                            bw.push((
+                                w.bytes as f64 / (ms * 1e-3) / 1e9,
+                                format!("{peer} on {id}"),
+                            ));
+                        }
+                    }
+                }
+            }
             for id in ["W5a", "W5b"] {
                 if let Some(w) = d.workloads.get(id) {
                     for (peer, r) in &w.results {
@@ -261,6 +277,17 @@ fn machine_section(run: &Run, floors: &Floors) -> String {
         m.and_then(|m| m.get(k))
             .map(|v| match v {
                 serde_json::Value::String(x) => x.clone(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .map(|x| match x {
+                        serde_json::Value::String(t) => t.clone(),
+                        serde_json::Value::Number(n) => {
+                            n.as_f64().map_or(n.to_string(), |f| format!("{f:.1}"))
+                        }
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 other => other.to_string(),
             })
             .unwrap_or_else(|| "?".into())
@@ -444,7 +471,7 @@ fn targets_section(run: &Run) -> String {
         let met = match met {
             Some(true) => "yes",
             Some(false) => "no",
-            None => "not measured",
+            None => "not judged",
         };
         let _ = writeln!(s, "| {} | {target} | {measured} | {met} |", p.id);
     }
@@ -565,8 +592,10 @@ what the peers and the machine do, and how far the targets are.\n",
         s,
         "Times in ms: **min (median)** of the timed runs after warm-up ({}), all in this one run, one workload at a time. \
 Ratios use the minimum: the machine is shared (see the load average), and the minimum is the best estimate of the \
-uncontended time. The floor is the time a perfect kernel would take: bytes it must move / best triad bandwidth \
-(W1-W4), or flops / best matmul rate (W5, W6). A peer whose result differs from NumPy's is marked **wrong** and not timed.\n",
+uncontended time. The floor is the time a perfect kernel would take: the bytes it must move divided by the best \
+bandwidth the machine showed in this run (W1-W4: the triads, or a correct peer's own bytes/time, since a floor someone \
+beats is no floor), or its flops divided by the best matmul rate shown (W5, W6: NumPy's sgemm or a peer's W5). \
+A peer whose result differs from NumPy's is marked **wrong** and not timed.\n",
         run.spec
             .timing(run.options.mode)
             .map(|t| format!("{} warm-up, up to {} runs, stopping after {} s once 3 are in", t.warmup, t.runs, t.max_seconds))
@@ -647,6 +676,7 @@ mod tests {
             options,
             backend_name: "interp",
             backend_about: "test",
+            backend_compiles: false,
             date_utc: "now".into(),
             psionic: vec![PsionicResult {
                 id: "W5a".into(),
@@ -722,5 +752,6 @@ mod tests {
         assert_eq!(fmt_ms(f64::NAN), "—");
         assert_eq!(fmt_ratio(2.0), "2.00×");
         assert_eq!(fmt_ratio(345.6), "346×");
+        assert_eq!(fmt_ratio(0.00076), "7.6e-4×");
     }
 }
