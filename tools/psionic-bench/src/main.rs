@@ -18,6 +18,7 @@ usage: psionic-bench [options]
   --python PATH        Python for bench/peers.py (default python3)
   --no-peers           do not run the peers (no reference check, no floors from them)
   --torch-compile      include torch.compile in --quick mode (always included in full mode)
+  --threads N          threads each peer may use (default: each library's default, every core)
   --root DIR           repository root (default: where this crate was built)
   --out FILE           where to write the report (default DIR/docs/BENCHMARKS.md; `-` for none)
   -h, --help           this text
@@ -56,6 +57,12 @@ fn parse(args: &[String]) -> Result<(Options, Option<PathBuf>), String> {
             "--python" => o.python = Some(value(&mut i, "--python")?),
             "--no-peers" => o.python = None,
             "--torch-compile" => o.peers_args.push("--torch-compile".into()),
+            "--threads" => {
+                let n = value(&mut i, "--threads")?;
+                n.parse::<usize>()
+                    .map_err(|_| format!("--threads needs a number, got `{n}`"))?;
+                o.peers_args.extend(["--threads".to_string(), n]);
+            }
             "--root" => o.root = PathBuf::from(value(&mut i, "--root")?),
             "--out" => {
                 let v = value(&mut i, "--out")?;

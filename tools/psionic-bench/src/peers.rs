@@ -81,6 +81,9 @@ pub struct PeersDoc {
     pub command: String,
     pub date_utc: String,
     pub machine: serde_json::Map<String, serde_json::Value>,
+    /// Threads each peer was allowed (a number, or "library default").
+    #[serde(default)]
+    pub peer_threads: Option<serde_json::Value>,
     pub peers: BTreeMap<String, PeerInfo>,
     #[serde(default)]
     pub limits: PeerLimits,

@@ -329,14 +329,36 @@ fn machine_section(run: &Run, floors: &Floors) -> String {
             }
         }
         let _ = writeln!(s, "- Peers: {}", v.join("; "));
+        let threads = d
+            .peer_threads
+            .as_ref()
+            .map_or("library default".into(), |v| match v {
+                serde_json::Value::String(x) => x.clone(),
+                other => other.to_string(),
+            });
         let _ = writeln!(
             s,
-            "- NumPy's BLAS: {}; PyTorch threads: {}",
+            "- Threads per peer: {threads} (each peer runs in a child process of its own); NumPy's BLAS: {}; PyTorch threads: {}",
             get("numpy_blas"),
             get("torch_threads")
         );
     } else if let Err(e) = &run.peers {
         let _ = writeln!(s, "- Peers: none ({e})");
+    }
+    let load = m
+        .and_then(|m| m.get("load_average_start"))
+        .and_then(|v| v.get(0))
+        .and_then(|v| v.as_f64());
+    if let Some(load) = load.filter(|&l| l > 1.5 * run.threads as f64) {
+        let _ = writeln!(
+            s,
+            "\n**The machine was oversubscribed** (load {load:.1} on {} cores) while this ran: every time here is \
+inflated by waiting for a core, and multi-threaded code (PyTorch, OpenBLAS, XLA) suffers most, since each parallel \
+region waits for its slowest, descheduled thread. The minimum of several runs is the least disturbed estimate; \
+single numbers can be off by 10× or more between runs (PyTorch's 1024×1024 row sum took 12 ms on 2 threads and \
+0.18 ms on 1 while this page was made). Rerun on a quiet machine, or with `--threads 1`, before drawing conclusions.",
+            run.threads
+        );
     }
     let _ = writeln!(s, "\nMachine limits measured in this run:\n");
     match &run.triad {
@@ -501,7 +523,8 @@ fn notes_section(run: &Run) -> String {
                         fmt_ms(*prepare_ms)
                     );
                 } else {
-                    let _ = writeln!(s, "- {} psionic: {ops} ops; {check}.", p.id);
+                    let plural = if *ops == 1 { "" } else { "s" };
+                    let _ = writeln!(s, "- {} psionic: {ops} op{plural}; {check}.", p.id);
                 }
             }
             Outcome::Wrong(d) => {
@@ -623,7 +646,7 @@ that row is a lower bound on what the JIT will take, not a result.\n"
     let _ = writeln!(
         s,
         "\n## How it runs\n\n\
-- `cargo run --release -p psionic-bench -- [--quick] [--only W1,W3] [--no-peers] [--out FILE]` runs, in one process tree, \
+- `cargo run --release -p psionic-bench -- [--quick] [--only W1,W3] [--threads N] [--torch-compile] [--no-peers] [--out FILE]` runs, in one process tree, \
 `python3 bench/peers.py` (NumPy, MLX `mx.compile`, JAX `jax.jit`, PyTorch eager and `torch.compile`, NumPy's STREAM triad and sgemm), \
 a native STREAM triad on every core, then Psionic's version of each workload, and writes this page.\n\
 - `bench/workloads.json` holds the sizes and constants both sides read; inputs are a hash of the element index \
