@@ -120,31 +120,7 @@ pub fn bits(dtype: DType) -> u32 {
     dtype.size() as u32 * 8
 }
 
-/// `x` rounded to f32 with round-to-odd: truncated toward zero, with the last
-/// mantissa bit set when inexact. Rounding that to a format with at most 22
-/// mantissa bits (f16, bf16) gives the correctly rounded result, which a
-/// plain f64 -> f32 -> f16 chain does not (double rounding).
-fn f32_round_to_odd(x: f64) -> f32 {
-    let t = x as f32;
-    if !t.is_finite() || t as f64 == x {
-        return t;
-    }
-    let mut bits = t.to_bits();
-    if (t as f64).abs() > x.abs() {
-        bits -= 1;
-    }
-    f32::from_bits(bits | 1)
-}
-
-/// f64 to f16, rounded once to nearest even.
-pub fn f64_to_f16(x: f64) -> f16 {
-    f16::from_f32(f32_round_to_odd(x))
-}
-
-/// f64 to bf16, rounded once to nearest even.
-pub fn f64_to_bf16(x: f64) -> bf16 {
-    bf16::from_f32(f32_round_to_odd(x))
-}
+pub use psionic_ir::literal::{f64_to_bf16, f64_to_f16};
 
 fn lit(dtype: DType, shape: &[usize], bytes: Vec<u8>) -> Result<Literal, String> {
     Literal::from_bytes(dtype, shape.to_vec(), bytes).map_err(|e| e.0)
