@@ -65,6 +65,8 @@ pub enum Outcome {
         checked: Option<f64>,
         /// Ops in the function run (or built, for W7).
         ops: usize,
+        /// A workload-specific remark for the notes.
+        note: Option<String>,
     },
     /// The result differs from NumPy's.
     Wrong(String),
@@ -233,47 +235,64 @@ fn run_plan(
                     first_call_ms,
                     checked,
                     ops: p.func.ops.len(),
+                    note: None,
                 },
                 Err(e) => Outcome::Error(e),
             }
         }
         Plan::Compile { ops, n, input } => {
-            // Correctness: the chain NumPy's reference was computed from (salt 0).
-            let checked = match workloads::chain(ops, n, 0).and_then(|f| {
-                verify(&f)?;
-                let out = backend.prepare(&f)?.run(std::slice::from_ref(&input))?;
-                Ok((out, f.ops.len()))
-            }) {
-                Err(e) => return Outcome::Error(e),
-                Ok((out, n_ops)) => match reference.map(|r| check::check(&out, r)) {
-                    Some(Err(e)) => return Outcome::Wrong(e),
-                    Some(Ok(err)) => (Some(err), n_ops),
-                    None => (None, n_ops),
-                },
-            };
-            // Timed: build, verify and prepare a fresh chain; a new salt each
-            // time keeps it honest should a backend ever cache by content.
+            // Correctness: the chains NumPy's reference was computed from (salt 0),
+            // traced through psionic-mlx and built directly.
+            let mut checked = None;
+            let mut n_ops = 0;
+            for build in [workloads::chain_traced, workloads::chain] {
+                let out = build(ops, n, 0).and_then(|f| {
+                    verify(&f)?;
+                    n_ops = f.ops.len();
+                    backend.prepare(&f)?.run(std::slice::from_ref(&input))
+                });
+                match (out, reference) {
+                    (Err(e), _) => return Outcome::Error(e),
+                    (Ok(out), Some(r)) => match check::check(&out, r) {
+                        Err(e) => return Outcome::Wrong(e),
+                        Ok(err) => checked = Some(checked.map_or(err, |c: f64| c.max(err))),
+                    },
+                    (Ok(_), None) => {}
+                }
+            }
+            // Timed: trace (or build), verify and prepare a fresh chain; a new
+            // salt each time keeps it honest should a backend cache by content.
             let mut salt = 0u32;
             let mut prepare_total = 0.0;
-            let result = timing::time_calls(timing, || -> Result<(), String> {
-                salt += 1;
-                let f = workloads::chain(ops, n, salt)?;
-                verify(&f)?;
-                let t0 = Instant::now();
-                let prepared = backend.prepare(&f)?;
-                prepare_total += ms_since(t0);
-                drop(prepared);
-                Ok(())
-            });
-            match result {
-                Ok(stats) => Outcome::Ok {
+            let mut time_path =
+                |build: fn(usize, usize, u32) -> Result<psionic_ir::Func, String>| {
+                    timing::time_calls(timing, || -> Result<(), String> {
+                        salt += 1;
+                        let f = build(ops, n, salt)?;
+                        verify(&f)?;
+                        let t0 = Instant::now();
+                        let prepared = backend.prepare(&f)?;
+                        prepare_total += ms_since(t0);
+                        drop(prepared);
+                        Ok(())
+                    })
+                };
+            let traced = time_path(workloads::chain_traced);
+            let direct = time_path(workloads::chain);
+            match (traced, direct) {
+                (Ok(stats), Ok(direct)) => Outcome::Ok {
                     stats,
                     prepare_ms: prepare_total / f64::from(salt.max(1)),
                     first_call_ms: f64::NAN,
-                    checked: checked.0,
-                    ops: checked.1,
+                    checked,
+                    ops: n_ops,
+                    note: Some(format!(
+                        "the time is `psionic_mlx::trace` of a closure over lazy arrays, then verify and prepare; building the same function directly with `Func::push` instead takes {} ms (min; {} median)",
+                        report::fmt_ms(direct.min_ms),
+                        report::fmt_ms(direct.median_ms)
+                    )),
                 },
-                Err(e) => Outcome::Error(e),
+                (Err(e), _) | (_, Err(e)) => Outcome::Error(e),
             }
         }
     }

@@ -360,6 +360,28 @@ pub fn chain(ops: usize, n: usize, salt: u32) -> Result<Func, String> {
     Ok(g.finish(&[x]))
 }
 
+/// W7 as a user writes it: the same chain as [`chain`], written with
+/// `psionic-mlx` arrays in a closure and traced by `psionic_mlx::trace`.
+pub fn chain_traced(ops: usize, n: usize, salt: u32) -> Result<Func, String> {
+    let c = 1.0 + f64::from(salt) * 1e-6;
+    psionic_mlx::trace(
+        |a| {
+            let mut x = a[0].clone();
+            for k in 0..ops {
+                x = match k % 4 {
+                    0 => &x * c,
+                    1 => &x + 0.01,
+                    2 => psionic_mlx::tanh(&x),
+                    _ => &x - 0.005,
+                };
+            }
+            vec![x]
+        },
+        &[TensorType::from_dims(DType::F32, &[n])],
+    )
+    .map_err(|e| format!("tracing the W7 chain: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +416,25 @@ mod tests {
                 .filter(|o| o.opcode.is_elementwise())
                 .count(),
             200
+        );
+    }
+
+    #[test]
+    fn traced_and_built_chains_compute_the_same() {
+        let x = uniform(&[64], 15, -1.0, 1.0).unwrap();
+        let built = chain(200, 64, 7).unwrap();
+        let traced = chain_traced(200, 64, 7).unwrap();
+        verify_func(&traced).unwrap();
+        let a = run_func(&built, std::slice::from_ref(&x)).unwrap();
+        let b = run_func(&traced, &[x]).unwrap();
+        assert_eq!(a[0].to_f64_vec(), b[0].to_f64_vec());
+        assert!(
+            traced
+                .ops
+                .iter()
+                .filter(|o| o.opcode == Opcode::Tanh)
+                .count()
+                == 50
         );
     }
 
