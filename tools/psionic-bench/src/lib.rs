@@ -331,7 +331,8 @@ pub fn format_utc(secs: u64) -> String {
 
 /// The repository root this binary was built in (two levels above the crate).
 pub fn default_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 #[cfg(test)]
