@@ -79,7 +79,12 @@ fn parse(args: &[String]) -> Result<(Options, Option<PathBuf>), String> {
     }
     let out = out.unwrap_or_else(|| Some(o.root.join("docs/BENCHMARKS.md")));
     // The command as a user would retype it from the repository root.
-    let mut cmd = String::from("cargo run --release -p psionic-bench --");
+    let profile = if cfg!(debug_assertions) {
+        ""
+    } else {
+        " --release"
+    };
+    let mut cmd = format!("cargo run{profile} -p psionic-bench --");
     for a in args {
         cmd.push(' ');
         cmd.push_str(a);

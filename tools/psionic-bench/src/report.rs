@@ -67,28 +67,19 @@ impl Floors {
             }
             // What a correct peer did, the machine can do: a floor it beats
             // is no floor (at the quick sizes data sits in cache, faster than
-            // a triad over larger arrays).
-            for id in ["W1", "W2", "W3", "W4"] {
-                if let Some(w) = d.workloads.get(id) {
-                    for (peer, r) in &w.results {
-                        if let (Some(ms), "ok") = (r.min_ms, r.status.as_str()) {
-                            bw.push((
-                                w.bytes as f64 / (ms * 1e-3) / 1e9,
-                                format!("{peer} on {id}"),
-                            ));
-                        }
-                    }
+            // a triad over larger arrays; a contended sgemm runs below what a
+            // peer's matmul shows).
+            for (id, w) in &d.workloads {
+                if id == "W7" {
+                    continue;
                 }
-            }
-            for id in ["W5a", "W5b"] {
-                if let Some(w) = d.workloads.get(id) {
-                    for (peer, r) in &w.results {
-                        if let (Some(ms), "ok") = (r.min_ms, r.status.as_str()) {
-                            let n = w.sizes.get("n").copied().unwrap_or(0);
-                            fl.push((
-                                w.flops as f64 / (ms * 1e-3) / 1e9,
-                                format!("{peer} matmul {n}³ ({id})"),
-                            ));
+                for (peer, r) in &w.results {
+                    if let (Some(ms), "ok") = (r.min_ms, r.status.as_str()) {
+                        let secs = ms * 1e-3;
+                        if w.flops > 0 {
+                            fl.push((w.flops as f64 / secs / 1e9, format!("{peer} on {id}")));
+                        } else if w.bytes > 0 {
+                            bw.push((w.bytes as f64 / secs / 1e9, format!("{peer} on {id}")));
                         }
                     }
                 }
@@ -628,7 +619,7 @@ what the peers and the machine do, and how far the targets are.\n",
 Ratios use the minimum: the machine is shared (see the load average), and the minimum is the best estimate of the \
 uncontended time. The floor is the time a perfect kernel would take: the bytes it must move divided by the best \
 bandwidth the machine showed in this run (W1-W4: the triads, or a correct peer's own bytes/time, since a floor someone \
-beats is no floor), or its flops divided by the best matmul rate shown (W5, W6: NumPy's sgemm or a peer's W5). \
+beats is no floor), or its flops divided by the best rate shown (W5, W6: NumPy's sgemm or a correct peer's own flops/time). \
 A peer whose result differs from NumPy's is marked **wrong** and not timed.\n",
         run.spec
             .timing(run.options.mode)
