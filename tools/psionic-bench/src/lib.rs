@@ -263,7 +263,7 @@ fn run_plan(
             // Timed: trace (or build), verify and prepare a fresh chain; a new
             // salt each time keeps it honest should a backend cache by content.
             let mut salt = 0u32;
-            let mut prepare_total = 0.0;
+            let mut prepare_min = f64::INFINITY;
             let mut time_path =
                 |build: fn(usize, usize, u32) -> Result<psionic_ir::Func, String>| {
                     timing::time_calls(timing, || -> Result<(), String> {
@@ -272,7 +272,7 @@ fn run_plan(
                         verify(&f)?;
                         let t0 = Instant::now();
                         let prepared = backend.prepare(&f)?;
-                        prepare_total += ms_since(t0);
+                        prepare_min = prepare_min.min(ms_since(t0));
                         drop(prepared);
                         Ok(())
                     })
@@ -282,7 +282,7 @@ fn run_plan(
             match (traced, direct) {
                 (Ok(stats), Ok(direct)) => Outcome::Ok {
                     stats,
-                    prepare_ms: prepare_total / f64::from(salt.max(1)),
+                    prepare_ms: prepare_min,
                     first_call_ms: f64::NAN,
                     checked,
                     ops: n_ops,

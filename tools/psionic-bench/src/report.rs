@@ -520,7 +520,7 @@ fn notes_section(run: &Run) -> String {
                 if p.id == "W7" {
                     let _ = writeln!(
                         s,
-                        "- {} psionic: a {ops}-op function ({} elementwise ops, plus the scalar constants), {} ms of it in `prepare`; the chain {check}{note}.",
+                        "- {} psionic: a {ops}-op function ({} elementwise ops, plus the scalar constants); `prepare` takes {} ms of it (min); the chain {check}{note}.",
                         p.id,
                         run.options_ops(&p.id),
                         fmt_ms(*prepare_ms)
