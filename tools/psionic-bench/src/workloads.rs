@@ -171,14 +171,11 @@ pub fn plan(id: &str, spec: &WorkloadSpec, mode: Mode) -> Result<Plan, String> {
             }))
         }
         "W6" => {
-            // The forward loss is built (and checked to build) so that the
-            // step plugs in once autodiff lands; timing it alone would not be
-            // the workload.
             let s = MlpSizes::from_spec(spec, mode)?;
-            mlp_loss(&s)?;
-            Ok(Plan::Unavailable(
-                "not yet available: needs reverse-mode autodiff (psionic_passes::autodiff), not on main yet".into(),
-            ))
+            Ok(Plan::Run(Program {
+                func: mlp_step(&s)?,
+                inputs: s.inputs()?,
+            }))
         }
         "W7" => {
             let ops = spec.size(mode, "ops")?;
@@ -339,6 +336,32 @@ pub fn mlp_loss(s: &MlpSizes) -> Result<Func, String> {
     Ok(g.finish(&[loss]))
 }
 
+/// W6: one training step. `value_and_grad` of [`mlp_loss`] with respect to
+/// the four parameters (`psionic_passes::autodiff`, IR to IR), then SGD:
+/// results `(loss, w1 - lr*g1, b1 - lr*g2, w2 - lr*g3, b2 - lr*g4)`.
+pub fn mlp_step(s: &MlpSizes) -> Result<Func, String> {
+    let loss = mlp_loss(s)?;
+    let vg = psionic_passes::autodiff::value_and_grad(&loss, &[2, 3, 4, 5])
+        .map_err(|e| format!("value_and_grad of @w6_loss: {e}"))?;
+    if vg.results.len() != 5 {
+        return Err(format!(
+            "value_and_grad of @w6_loss gave {} results, expected the loss and 4 gradients",
+            vg.results.len()
+        ));
+    }
+    let value = vg.results[0];
+    let grads = vg.results[1..].to_vec();
+    let mut g = Builder { f: vg };
+    g.f.name = "w6_step".into();
+    let mut results = vec![value];
+    for (k, grad) in grads.into_iter().enumerate() {
+        let p = g.param(2 + k);
+        let step = g.bin_const(Opcode::Multiply, grad, s.lr)?;
+        results.push(g.bin(Opcode::Subtract, p, step)?);
+    }
+    Ok(g.finish(&results))
+}
+
 /// W7: a chain of `ops` elementwise ops on `n` f32, the pattern of
 /// `w7_chain` in bench/peers.py: `x*c, x+0.01, tanh(x), x-0.005` repeated,
 /// with `c = 1 + salt*1e-6`. Each constant is its own `tensor.full`, as a
@@ -471,6 +494,43 @@ mod tests {
                 mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-3,
                 "mean {mean} var {var}"
             );
+        }
+    }
+
+    #[test]
+    fn mlp_step_descends_along_the_finite_difference_gradient() {
+        let s = MlpSizes {
+            batch: 4,
+            inputs: 6,
+            hidden: 5,
+            classes: 3,
+            lr: 0.1,
+        };
+        let step = mlp_step(&s).unwrap();
+        verify_func(&step).unwrap();
+        let loss = mlp_loss(&s).unwrap();
+        let inputs = s.inputs().unwrap();
+        let out = run_func(&step, &inputs).unwrap();
+        let l0 = run_func(&loss, &inputs).unwrap()[0].get_f64(0);
+        assert_eq!(out.len(), 5);
+        assert!((out[0].get_f64(0) - l0).abs() < 1e-6);
+        // For every parameter element: (p - p') / lr equals the central difference of the loss.
+        for (k, param) in [2usize, 3, 4, 5].into_iter().enumerate() {
+            let p = inputs[param].to_f64_vec();
+            let new_p = out[1 + k].to_f64_vec();
+            for i in 0..p.len() {
+                let h = 1e-2;
+                let at = |d: f64| {
+                    let mut v = p.clone();
+                    v[i] += d;
+                    let mut inp = inputs.clone();
+                    inp[param] = Literal::f32s(inputs[param].shape().to_vec(), &v.iter().map(|&x| x as f32).collect::<Vec<_>>()).unwrap();
+                    run_func(&loss, &inp).unwrap()[0].get_f64(0)
+                };
+                let fd = (at(h) - at(-h)) / (2.0 * h);
+                let g = (p[i] - new_p[i]) / s.lr;
+                assert!((g - fd).abs() < 2e-3, "param {param} element {i}: autodiff {g} vs finite difference {fd}");
+            }
         }
     }
 
