@@ -231,7 +231,9 @@ pub fn bitcast(t: Types, attrs: &Attrs) -> Out {
             .last_mut()
             .ok_or_else(|| format!("a 0-d {from} cannot be viewed as {to}"))?;
         if *last != DYN {
-            let bytes = *last * from.size() as Dim;
+            let bytes = last
+                .checked_mul(from.size() as Dim)
+                .ok_or_else(|| format!("last axis of {last} elements overflows in bytes"))?;
             if bytes % to.size() as Dim != 0 {
                 return Err(format!(
                     "last axis of {} bytes does not divide into {to} elements",
@@ -364,9 +366,18 @@ pub fn resolve_reshape(from: &[Dim], to: &[i64]) -> Result<Vec<Dim>, String> {
                 .ok_or_else(|| format!("shape {to:?} overflows"))?;
         }
     }
-    let total: Option<i64> =
-        from.iter()
-            .try_fold(1i64, |a, &d| if d == DYN { None } else { a.checked_mul(d) });
+    // None: a symbolic dim makes the count unknown (overflow is an error, not symbolic).
+    let mut total: Option<i64> = Some(1);
+    for &d in from {
+        total = match total {
+            _ if d == DYN => None,
+            Some(a) => Some(
+                a.checked_mul(d)
+                    .ok_or_else(|| format!("element count of {} overflows", shape_str(from)))?,
+            ),
+            None => None,
+        };
+    }
     let mut out = to.to_vec();
     match (total, infer_at) {
         (None, Some(i)) => out[i] = DYN,
@@ -446,7 +457,7 @@ pub fn broadcast_like(t: Types, attrs: &Attrs) -> Out {
     let ignore: &[i64] = attrs.ints("ignore_axes").unwrap_or(&[]);
     let x = t[0];
     for &a in ignore {
-        if a >= 0 || (-a) as usize > x.rank() {
+        if a >= 0 || a.unsigned_abs() > x.rank() as u64 {
             return Err(format!(
                 "ignore_axes entry {a} must be negative and within rank {}",
                 x.rank()
@@ -532,7 +543,11 @@ pub fn flatten(t: Types, attrs: &Attrs) -> Out {
     let x = &t[0].shape;
     let merged = x[s..=e]
         .iter()
-        .try_fold(1i64, |a, &d| if d == DYN { None } else { Some(a * d) })
+        .try_fold(Some(1i64), |a, &d| match (a, d) {
+            (None, _) | (_, DYN) => Ok(None),
+            (Some(a), d) => a.checked_mul(d).map(Some).ok_or(()),
+        })
+        .map_err(|()| format!("merged size of {} overflows", shape_str(&x[s..=e])))?
         .unwrap_or(DYN);
     let mut shape = x[..s].to_vec();
     shape.push(merged);
@@ -563,13 +578,15 @@ pub fn slice_len(n: Dim, start: i64, stop: i64, stride: i64) -> Result<Dim, Stri
             "slice {start}:{stop}:{stride} is out of range for size {n}"
         ));
     }
+    // i128: `stride` may be i64::MIN and `span + step` may pass i64::MAX.
+    let (start, stop, stride) = (start as i128, stop as i128, stride as i128);
     let span = if stride > 0 {
         stop - start
     } else {
         start - stop
     };
     let step = stride.abs();
-    Ok((span.max(0) + step - 1) / step)
+    Ok(((span.max(0) + step - 1) / step) as Dim)
 }
 
 fn slice_shape(x: &TensorType, attrs: &Attrs) -> Result<Vec<Dim>, String> {
@@ -647,7 +664,10 @@ pub fn pad(t: Types, attrs: &Attrs) -> Out {
         shape.push(if x.shape[i] == DYN {
             DYN
         } else {
-            x.shape[i] + low[i] + high[i]
+            x.shape[i]
+                .checked_add(low[i])
+                .and_then(|d| d.checked_add(high[i]))
+                .ok_or_else(|| format!("axis {i}: padded size overflows"))?
         });
     }
     one(x.with_shape(shape))
@@ -666,22 +686,24 @@ pub fn concatenate(t: Types, attrs: &Attrs) -> Out {
                 first.dtype
             ));
         }
-        for i in 0..o.rank() {
-            if i != axis && !dims_agree(o.shape[i], shape[i]) {
+        for (i, (&od, sd)) in o.shape.iter().zip(shape.iter_mut()).enumerate() {
+            if i != axis && !dims_agree(od, *sd) {
                 return Err(format!(
                     "operand {k} has size {} on axis {i}, expected {}",
-                    fmt_dim(o.shape[i]),
-                    fmt_dim(shape[i])
+                    fmt_dim(od),
+                    fmt_dim(*sd)
                 ));
             }
-            if i != axis && shape[i] == DYN {
-                shape[i] = o.shape[i];
+            if i != axis && *sd == DYN {
+                *sd = od;
             }
         }
         total = if total == DYN || o.shape[axis] == DYN {
             DYN
         } else {
-            total + o.shape[axis]
+            total
+                .checked_add(o.shape[axis])
+                .ok_or_else(|| "concatenated size overflows".to_string())?
         };
     }
     shape[axis] = total;

@@ -2,12 +2,16 @@
 //!
 //! Owns dtypes, tensor types, literals, attributes, the op table
 //! ([`ops::OP_DEFS`]: one row per op drives parsing, printing, verification
-//! and docs), shape and dtype inference, functions and modules.
+//! and docs), shape and dtype inference, functions and modules, the text form
+//! ([`text`]: printer and parser), the verifier ([`verify`]), specialization
+//! of shapeless functions to concrete shapes ([`specialize`]) and the op
+//! reference of `docs/IR.md` ([`docs`]).
 //!
 //! This crate must never depend on passes, backends, the runtime or any
 //! frontend: everything else depends on it.
 
 pub mod attr;
+pub mod docs;
 pub mod dtype;
 pub mod func;
 pub mod infer;
@@ -15,7 +19,10 @@ pub mod kernel;
 pub mod literal;
 pub mod ops;
 pub mod psifn;
+pub mod specialize;
+pub mod text;
 pub mod types;
+pub mod verify;
 
 pub use attr::{Attr, AttrKind, Attrs};
 pub use dtype::{DType, DTypeKind};

@@ -208,6 +208,32 @@ impl Literal {
     }
 }
 
+/// `x` rounded to f32 with round-to-odd: truncated toward zero, with the last
+/// mantissa bit set when inexact. Rounding that to a format with at most 22
+/// mantissa bits (f16, bf16) gives the correctly rounded result, which a
+/// plain f64 -> f32 -> f16 chain does not (double rounding).
+fn f32_round_to_odd(x: f64) -> f32 {
+    let t = x as f32;
+    if !t.is_finite() || t as f64 == x {
+        return t;
+    }
+    let mut bits = t.to_bits();
+    if (t as f64).abs() > x.abs() {
+        bits -= 1;
+    }
+    f32::from_bits(bits | 1)
+}
+
+/// f64 to f16, rounded once to nearest even.
+pub fn f64_to_f16(x: f64) -> f16 {
+    f16::from_f32(f32_round_to_odd(x))
+}
+
+/// f64 to bf16, rounded once to nearest even.
+pub fn f64_to_bf16(x: f64) -> bf16 {
+    bf16::from_f32(f32_round_to_odd(x))
+}
+
 /// Appends `v` converted to `dtype` as little-endian bytes.
 pub fn push_f64(out: &mut Vec<u8>, dtype: DType, v: f64) {
     match dtype {
@@ -220,8 +246,8 @@ pub fn push_f64(out: &mut Vec<u8>, dtype: DType, v: f64) {
         DType::I16 => out.extend((v as i16).to_le_bytes()),
         DType::I32 => out.extend((v as i32).to_le_bytes()),
         DType::I64 => out.extend((v as i64).to_le_bytes()),
-        DType::F16 => out.extend(f16::from_f64(v).to_le_bytes()),
-        DType::BF16 => out.extend(bf16::from_f64(v).to_le_bytes()),
+        DType::F16 => out.extend(f64_to_f16(v).to_le_bytes()),
+        DType::BF16 => out.extend(f64_to_bf16(v).to_le_bytes()),
         DType::F32 => out.extend((v as f32).to_le_bytes()),
         DType::F64 => out.extend(v.to_le_bytes()),
         DType::C64 => {
@@ -305,6 +331,20 @@ mod tests {
         }
         let l = Literal::from_i64(DType::I64, vec![1], &[i64::MIN]).unwrap();
         assert_eq!(l.get_i64(0), i64::MIN);
+    }
+
+    #[test]
+    fn half_conversions_round_once() {
+        // Halfway cases that double rounding through f32 gets wrong.
+        let x = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
+        assert_eq!(f64_to_f16(x).to_f64(), 1.0 + 2f64.powi(-10));
+        let x = 1.0 + 2f64.powi(-8) + 2f64.powi(-40);
+        assert_eq!(f64_to_bf16(x).to_f64(), 1.0 + 2f64.powi(-7));
+        assert_eq!(f64_to_f16(65520.0).to_f64(), f64::INFINITY);
+        assert_eq!(f64_to_bf16(1e39).to_f64(), f64::INFINITY);
+        let x = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
+        let l = Literal::from_f64(DType::F16, vec![1], &[x]).unwrap();
+        assert_eq!(l.get_f64(0), 1.0 + 2f64.powi(-10));
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! Helpers shared by the interpreter tests: literals from plain values and
+//! one-op evaluation.
+#![allow(dead_code)]
+
+use psionic_ir::{Attr, Attrs, DType, Literal, Opcode};
+use psionic_runtime::interp::eval_op;
+
+pub fn lit(dt: DType, shape: &[usize], v: &[f64]) -> Literal {
+    Literal::from_f64(dt, shape.to_vec(), v).expect("test literal")
+}
+pub fn f32s(shape: &[usize], v: &[f64]) -> Literal {
+    lit(DType::F32, shape, v)
+}
+pub fn ints(dt: DType, shape: &[usize], v: &[i64]) -> Literal {
+    Literal::from_i64(dt, shape.to_vec(), v).expect("test literal")
+}
+pub fn bools(shape: &[usize], v: &[bool]) -> Literal {
+    Literal::from_bytes(
+        DType::Bool,
+        shape.to_vec(),
+        v.iter().map(|&b| b as u8).collect::<Vec<_>>(),
+    )
+    .expect("test literal")
+}
+pub fn c64s(shape: &[usize], v: &[(f32, f32)]) -> Literal {
+    let bytes: Vec<u8> = v
+        .iter()
+        .flat_map(|(a, b)| a.to_le_bytes().into_iter().chain(b.to_le_bytes()))
+        .collect();
+    Literal::from_bytes(DType::C64, shape.to_vec(), bytes).expect("test literal")
+}
+pub fn complex_vals(l: &Literal) -> Vec<(f32, f32)> {
+    l.bytes()
+        .chunks_exact(8)
+        .map(|c| {
+            (
+                f32::from_le_bytes(c[..4].try_into().unwrap()),
+                f32::from_le_bytes(c[4..].try_into().unwrap()),
+            )
+        })
+        .collect()
+}
+
+pub fn attrs(list: &[(&'static str, Attr)]) -> Attrs {
+    let mut a = Attrs::new();
+    for (n, v) in list {
+        a.set(n, v.clone());
+    }
+    a
+}
+
+/// Evaluates a one-result op, panicking with the interpreter's message on error.
+pub fn op(opcode: Opcode, a: &[(&'static str, Attr)], xs: &[&Literal]) -> Literal {
+    let mut r = eval_op(opcode, &attrs(a), xs).unwrap_or_else(|e| panic!("{opcode}: {e}"));
+    assert_eq!(r.len(), 1);
+    r.pop().unwrap()
+}
+
+pub fn opn(opcode: Opcode, a: &[(&'static str, Attr)], xs: &[&Literal]) -> Vec<Literal> {
+    eval_op(opcode, &attrs(a), xs).unwrap_or_else(|e| panic!("{opcode}: {e}"))
+}
+
+pub fn op_err(opcode: Opcode, a: &[(&'static str, Attr)], xs: &[&Literal]) -> String {
+    match eval_op(opcode, &attrs(a), xs) {
+        Ok(r) => panic!("{opcode} succeeded with {r:?}"),
+        Err(e) => e,
+    }
+}
+
+/// Element values as f64, with NaN made comparable by `same`.
+pub fn vals(l: &Literal) -> Vec<f64> {
+    l.to_f64_vec()
+}
+
+/// Equal as floats, NaN equal to NaN, and the sign of zero checked.
+pub fn same(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            (x.is_nan() && y.is_nan()) || (x == y && x.is_sign_negative() == y.is_sign_negative())
+        })
+}
+
+#[track_caller]
+pub fn assert_vals(l: &Literal, want: &[f64]) {
+    let got = vals(l);
+    assert!(same(&got, want), "got {got:?}, want {want:?}");
+}
+
+#[track_caller]
+pub fn assert_ints(l: &Literal, want: &[i64]) {
+    assert_eq!(l.to_i64_vec(), want);
+}
+
+pub fn ints_attr(v: &[i64]) -> Attr {
+    Attr::Ints(v.to_vec())
+}
