@@ -64,7 +64,9 @@ fn data(n: usize, seed: u64) -> Vec<f64> {
     let mut s = seed;
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) * 6.0 - 3.0
         })
         .collect()
@@ -102,13 +104,20 @@ fn time(name: &str, f: Func, args: Vec<Literal>) {
 }
 
 fn main() {
-    let argv: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let argv: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let n = argv.first().copied().unwrap_or(16 << 20);
     let r = argv.get(1).copied().unwrap_or(4096);
     let x = Literal::from_f64(DType::F32, vec![n], &data(n, 1)).expect("literal");
     let a = Literal::scalar_f64(DType::F32, 0.7);
     let b = Literal::scalar_f64(DType::F32, 0.1);
-    time(&format!("W1 gelu_tanh(x*a+b), {n} f32"), w1(), vec![x, a, b]);
+    time(
+        &format!("W1 gelu_tanh(x*a+b), {n} f32"),
+        w1(),
+        vec![x, a, b],
+    );
     let m = Literal::from_f64(DType::F32, vec![r, r], &data(r * r, 2)).expect("literal");
     time(&format!("W3 row softmax {r}x{r} f32"), w3(), vec![m]);
 }

@@ -114,12 +114,9 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
     };
     let mut k = k.clone();
     // Drop outer axes of extent 1.
-    loop {
-        let Some(ax) =
-            (0..k.domain.len()).find(|&a| k.domain[a] == 1 && !k.reduce_axes.contains(&a))
-        else {
-            break;
-        };
+    while let Some(ax) =
+        (0..k.domain.len()).find(|&a| k.domain[a] == 1 && !k.reduce_axes.contains(&a))
+    {
         let stages = rewrite(&k, &|m| {
             let mut s = m.strides.clone();
             s.remove(ax);
@@ -603,7 +600,7 @@ impl CpuProgram {
                         return Err(format!("argument {k} is {}, expected {}", a.ty(), b.ty));
                     }
                     let bytes = a.bytes();
-                    if (bytes.as_ptr() as usize) % 16 == 0 {
+                    if (bytes.as_ptr() as usize).is_multiple_of(16) {
                         // Parameters are never written (checked at compile time).
                         bytes.as_ptr() as *mut u8
                     } else {
