@@ -147,3 +147,44 @@ fn small_programs_saturate() {
     .unwrap();
     assert_eq!(st.phases[0].stop_reason, "saturated");
 }
+
+#[test]
+fn the_whole_pipeline_handles_a_ten_thousand_op_trace() {
+    use psionic_passes::fusion::compile::{compile, CompileOptions};
+    let f = big_trace(10_000, 11);
+    let start = Instant::now();
+    let (p, rep) = compile(&f, &CompileOptions::default()).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    check_text(&p);
+    eprintln!("{secs:.2}s: {}", rep.to_json());
+    assert!(secs < 60.0, "took {secs}s");
+    // Fusion and planning alone are checked against the oracle (the e-graph
+    // legitimately turns some of this trace's overflows into finite values,
+    // log(exp(x)) -> x, so its numbers are not the original's).
+    let opts = CompileOptions {
+        egraph: None,
+        ..Default::default()
+    };
+    let (q, _) = compile(&f, &opts).unwrap();
+    let args = random_args(&f, 1);
+    assert_close(&run(&q, &args), &oracle(&f, &args), 1e-4);
+}
+
+#[test]
+fn fusion_of_large_random_traces_matches_the_oracle() {
+    use psionic_passes::fusion::compile::{compile, CompileOptions};
+    for seed in 20..32 {
+        let f = big_trace(1_500, seed);
+        let opts = CompileOptions {
+            egraph: None,
+            ..Default::default()
+        };
+        let (p, _) = compile(&f, &opts).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let args = random_args(&f, seed);
+        assert_close(&run(&p, &args), &oracle(&f, &args), 1e-4);
+        // The simplified program fuses too.
+        let (g, _) =
+            compile(&f, &CompileOptions::default()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        check_text(&g);
+    }
+}

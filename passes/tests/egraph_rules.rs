@@ -23,7 +23,9 @@ fn go(f: &Func, o: &EgraphOptions) -> (Func, EgraphStats) {
         let (a, b) = (lower_unfused(f).unwrap(), lower_unfused(&g).unwrap());
         for seed in 0..2 {
             let args = random_args(f, seed);
-            assert_close(&run(&b, &args), &run(&a, &args), 1e-5);
+            assert_close(&run(&a, &args), &oracle(f, &args), 1e-5);
+            assert_close(&run(&b, &args), &oracle(f, &args), 1e-5);
+            assert_close(&oracle(&g, &args), &oracle(f, &args), 1e-5);
         }
     }
     (g, st)

@@ -169,6 +169,11 @@ pub fn run(p: &KProgram, args: &[Literal]) -> Vec<Literal> {
         .unwrap_or_else(|e| panic!("{e}\n{}", text::print_program(p)))
 }
 
+/// The tensor-level reference interpreter's results.
+pub fn oracle(f: &Func, args: &[Literal]) -> Vec<Literal> {
+    psionic_runtime::interp::run_func(f, args).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
 pub fn assert_close(a: &[Literal], b: &[Literal], tol: f64) {
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(b) {

@@ -15,7 +15,9 @@ fn check(f: &psionic_ir::Func) -> psionic_ir::kernel::KProgram {
     check_text(&unfused);
     for seed in 0..3 {
         let args = random_args(f, seed);
-        assert_close(&run(&fused, &args), &run(&unfused, &args), 1e-5);
+        let want = oracle(f, &args);
+        assert_close(&run(&unfused, &args), &want, 1e-5);
+        assert_close(&run(&fused, &args), &want, 1e-5);
     }
     fused
 }
@@ -196,4 +198,46 @@ fn show() {
     let o = b.bin(Opcode::Matmul, pr, v);
     let f = b.done(&[o]);
     println!("{}", print_program(&fuse(&f).unwrap()));
+}
+
+#[test]
+fn a_ten_thousand_op_chain_is_cut_into_bounded_kernels() {
+    let mut b = B::new(&[&[4, 4]]);
+    let mut v = b.p(0);
+    for i in 0..10_000 {
+        v = b.un(
+            if i % 2 == 0 {
+                Opcode::Tanh
+            } else {
+                Opcode::Sin
+            },
+            v,
+        );
+    }
+    let f = b.done(&[v]);
+    let p = fuse(&f).unwrap();
+    let st = p.stats();
+    assert!(
+        st.kernels >= 10_000 / 200 && st.kernels <= 2 * 10_000 / 200,
+        "{}",
+        st.kernels
+    );
+    let args = random_args(&f, 0);
+    assert_close(&run(&p, &args), &oracle(&f, &args), 1e-5);
+}
+
+#[test]
+fn reductions_over_no_axes_and_empty_axes() {
+    let mut b = B::new(&[&[3, 4], &[0, 4]]);
+    let (x, e) = (b.p(0), b.p(1));
+    let s0 = b.reduce(Opcode::ReduceSum, x, &[], false);
+    let s0 = b.un(Opcode::Tanh, s0);
+    let se = b.reduce(Opcode::ReduceSum, e, &[0], false);
+    let sm = b.op(
+        Opcode::Softmax,
+        &[x],
+        Attrs::new().with("axes", Attr::Ints(vec![])),
+    );
+    let f = b.done(&[s0, se, sm]);
+    check(&f);
 }

@@ -1,5 +1,6 @@
-//! Randomized programs: the e-graph-simplified, fused and buffer-planned
-//! forms interpret to the numbers of the unfused original.
+//! Randomized programs: the unfused, e-graph-simplified, fused and
+//! buffer-planned forms interpret to the numbers the tensor-level reference
+//! interpreter gives for the original.
 
 mod fusion_common;
 use fusion_common::*;
@@ -20,7 +21,7 @@ fn build(r: i64, c: i64, prog: &[(u8, usize, usize)], extra_result: bool) -> Fun
     for &(code, i, j) in prog {
         let x = pool[pool.len() - 1 - i % pool.len()];
         let y = pool[pool.len() - 1 - j % pool.len()];
-        let v = match code % 20 {
+        let v = match code % 23 {
             0 => b.un(Opcode::Tanh, x),
             1 => b.un(Opcode::Sin, x),
             2 => b.un(Opcode::Sigmoid, x),
@@ -85,6 +86,28 @@ fn build(r: i64, c: i64, prog: &[(u8, usize, usize)], extra_result: bool) -> Fun
                 let wb = b.bcast(wv, &s);
                 b.bin(Opcode::Multiply, x, wb)
             }
+            20 => b.op(Opcode::Sort, &[x], Attrs::new().with("axis", Attr::Int(1))),
+            21 => b.op(
+                Opcode::Cumsum,
+                &[x],
+                Attrs::new().with("axis", Attr::Int(0)),
+            ),
+            22 => {
+                let cat = b.op(
+                    Opcode::Concatenate,
+                    &[x, y],
+                    Attrs::new().with("axis", Attr::Int(1)),
+                );
+                let e = b.un(Opcode::Tanh, cat);
+                b.op(
+                    Opcode::Slice,
+                    &[e],
+                    Attrs::new()
+                        .with("start", Attr::Ints(vec![0, c]))
+                        .with("stop", Attr::Ints(vec![r, 2 * c]))
+                        .with("strides", Attr::Ints(vec![1, 1])),
+                )
+            }
             _ => {
                 let s1 = b.reduce(Opcode::ReduceSum, x, &[0, 1], false);
                 let sb = b.bcast(s1, &s);
@@ -109,13 +132,14 @@ proptest! {
     fn optimized_and_fused_programs_match_the_original(
         r in 1i64..5,
         c in 1i64..6,
-        prog in prop::collection::vec((0u8..20, 0usize..8, 0usize..8), 1..16),
+        prog in prop::collection::vec((0u8..23, 0usize..8, 0usize..8), 1..16),
         extra in any::<bool>(),
         seed in 0u64..1000,
     ) {
         let f = build(r, c, &prog, extra);
         let args = random_args(&f, seed);
-        let reference = run(&lower_unfused(&f).unwrap(), &args);
+        let reference = oracle(&f, &args);
+        assert_close(&run(&lower_unfused(&f).unwrap(), &args), &reference, 1e-5);
 
         let fused = fuse(&f).unwrap();
         check_text(&fused);

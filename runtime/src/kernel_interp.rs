@@ -6,8 +6,8 @@
 //! ([`psionic_ir::kernel::scalar`]); accumulators in `f64`, rounded once.
 //! Temporaries that buffer planning put in one slot share storage here, so a
 //! wrong plan gives wrong numbers. Library ops ([`Item::LibOp`]) run through
-//! a caller-given tensor-level evaluator (the tensor interpreter's
-//! `eval_op`). This makes a fused program checkable against the unfused
+//! a tensor-level evaluator: the tensor interpreter's `eval_op` in
+//! [`run_program`], any other in [`run_program_with`]. This makes a fused program checkable against the unfused
 //! one, independent of any code generator.
 
 use psionic_ir::kernel::scalar;
@@ -406,12 +406,8 @@ pub fn run_program_with(
         .collect()
 }
 
-/// Runs a program whose items are all kernels and matmuls; library ops
-/// report that they need a tensor-level evaluator.
+/// Runs a program; library ops run through the tensor interpreter's
+/// [`crate::interp::eval_op`].
 pub fn run_program(p: &KProgram, args: &[Literal]) -> Result<Vec<Literal>, String> {
-    run_program_with(p, args, &|op, _, _| {
-        Err(format!(
-            "library op `{op}` needs a tensor-level evaluator (use run_program_with)"
-        ))
-    })
+    run_program_with(p, args, &crate::interp::eval_op)
 }

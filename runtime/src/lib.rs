@@ -1,8 +1,9 @@
 //! `psionic-runtime`: executing Psionic IR.
 //!
 //! Owns the reference interpreter ([`interp::run_func`], [`interp::eval_op`]),
-//! the oracle that every pass and backend is tested against, the kernel-level
-//! interpreter ([`kernel_interp`]), and the compiled CPU executable
+//! the oracle that every pass and backend is tested against, the
+//! kernel-level interpreter ([`kernel_interp::run_program`]) that checks fused
+//! programs against unfused ones, and the compiled CPU executable
 //! ([`exec::Executable`]). It depends on the IR only for types, the op table
 //! and shape rules.
 

@@ -27,6 +27,7 @@
 
 use super::*;
 use crate::attr::Attr;
+use crate::kernel::scalar;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -44,6 +45,21 @@ fn fmt_float(v: f64) -> String {
         } else {
             format!("{s}.0")
         }
+    }
+}
+
+/// Shortest decimal that reads back to the same value of `dtype` (floats of
+/// at most 32 bits print as f32, which holds f16 and bf16 exactly).
+fn fmt_scalar(v: f64, dtype: DType) -> String {
+    if matches!(dtype, DType::F32 | DType::F16 | DType::BF16 | DType::C64) && v.is_finite() {
+        let s = format!("{:?}", v as f32);
+        if s.contains('.') || s.contains('e') {
+            s
+        } else {
+            format!("{s}.0")
+        }
+    } else {
+        fmt_float(v)
     }
 }
 
@@ -66,7 +82,7 @@ fn fmt_literal(l: &Literal) -> String {
     let vals: Vec<String> = (0..l.num_elements())
         .map(|i| {
             if d.is_inexact() {
-                fmt_float(l.get_f64(i))
+                fmt_scalar(l.get_f64(i), d)
             } else if d.is_bool() {
                 (l.get_i64(i) != 0).to_string()
             } else {
@@ -112,7 +128,7 @@ fn print_nodes(out: &mut String, nodes: &[Node], indent: &str, ids: &mut HashMap
             Instr::Load { buf, map } => format!("load %b{}{}", buf.0, fmt_map(map)),
             Instr::Const(v) => {
                 if n.dtype.is_inexact() {
-                    format!("const {}", fmt_float(*v))
+                    format!("const {}", fmt_scalar(*v, n.dtype))
                 } else {
                     format!("const {}", *v as i64)
                 }
@@ -595,6 +611,11 @@ impl<'a> Parser<'a> {
             };
             self.expect(":")?;
             let dtype = self.dtype()?;
+            // Constants hold their value rounded to the node's dtype.
+            let instr = match instr {
+                Instr::Const(v) => Instr::Const(scalar::round_to(dtype, v)),
+                other => other,
+            };
             if name < 0 || ids.insert(name as u32, *next).is_some() {
                 return self.err(format!("scalar %{name} defined twice"));
             }

@@ -12,6 +12,34 @@
 //! not node counts. The
 //! result is rebuilt as a new `Func` (common subexpressions shared, dead ops
 //! gone).
+//!
+//! ```
+//! use psionic_ir::{Attr, Attrs, DType, Func, Opcode, TensorType};
+//! use psionic_passes::egraph::{simplify, EgraphOptions};
+//!
+//! // log(exp(x)) * 1.0
+//! let mut f = Func::new("main", vec![TensorType::new(DType::F32, vec![4])]);
+//! let x = f.params[0];
+//! let e = f.push1(Opcode::Exp, &[x], Attrs::new()).unwrap();
+//! let l = f.push1(Opcode::Log, &[e], Attrs::new()).unwrap();
+//! let one = f
+//!     .push1(
+//!         Opcode::Full,
+//!         &[],
+//!         Attrs::new()
+//!             .with("value", Attr::Float(1.0))
+//!             .with("shape", Attr::Ints(vec![4]))
+//!             .with("dtype", Attr::DType(DType::F32)),
+//!     )
+//!     .unwrap();
+//! let r = f.push1(Opcode::Multiply, &[l, one], Attrs::new()).unwrap();
+//! f.results = vec![r];
+//!
+//! let (g, stats) = simplify(&f, &EgraphOptions::default()).unwrap();
+//! assert!(g.ops.is_empty()); // the function returns its parameter
+//! assert_eq!(stats.fired("log-exp"), 1);
+//! assert_eq!(stats.phases[0].stop_reason, "saturated");
+//! ```
 
 pub mod rules;
 

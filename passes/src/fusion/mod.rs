@@ -26,6 +26,24 @@
 //! rather than stored: this pass minimizes bytes moved, not flops.
 //! With [`FusionOptions::fuse`] off, every op becomes its own item: the
 //! unfused reference that tests compare fused programs against.
+//!
+//! ```
+//! use psionic_ir::kernel::text::print_program;
+//! use psionic_ir::{Attr, Attrs, DType, Func, Opcode, TensorType};
+//!
+//! // softmax(x) * 2 over rows of a [4, 8] input
+//! let mut f = Func::new("main", vec![TensorType::new(DType::F32, vec![4, 8])]);
+//! let x = f.params[0];
+//! let axes = Attrs::new().with("axes", Attr::Ints(vec![1]));
+//! let s = f.push1(Opcode::Softmax, &[x], axes).unwrap();
+//! let y = f.push1(Opcode::Add, &[s, s], Attrs::new()).unwrap();
+//! f.results = vec![y];
+//!
+//! let p = psionic_passes::fusion::fuse(&f).unwrap();
+//! let stats = p.stats();
+//! assert_eq!((stats.kernels, stats.passes), (1, 2));
+//! assert!(print_program(&p).contains("acc.logsumexp"));
+//! ```
 
 pub mod compile;
 
@@ -193,8 +211,14 @@ enum BNode {
     MatmulResult,
 }
 
+/// Most `loop` stages (dependent reductions) one kernel may have; a deeper
+/// reduction is read from memory instead.
+const MAX_LOOPS: usize = 3;
+
 struct KBuild {
     domain: Vec<usize>,
+    /// Loops that must run before each node is known (see [`schedule`]).
+    depth: Vec<usize>,
     reduce: Option<Vec<usize>>,
     nodes: Vec<(BNode, DType)>,
     dedup: HashMap<(BNode, DType), u32>,
@@ -226,6 +250,12 @@ impl KBuild {
         if let Some(&i) = self.dedup.get(&(n.clone(), d)) {
             return i;
         }
+        let depth = match &n {
+            BNode::Op(_, _, a) => a.iter().map(|&x| self.depth[x as usize]).max().unwrap_or(0),
+            BNode::Acc(_, a) => self.depth[*a as usize] + 1,
+            _ => 0,
+        };
+        self.depth.push(depth);
         self.nodes.push((n.clone(), d));
         let i = self.nodes.len() as u32 - 1;
         self.dedup.insert((n, d), i);
@@ -268,6 +298,20 @@ fn kind_of(op: Opcode, f: &Func, operands: &[Value], attrs: &Attrs) -> Kind {
         | O::Flatten
         | O::Unflatten => Kind::View,
         O::BroadcastLike if attrs.get("ignore_axes").is_none() => Kind::View,
+        // A reduction over no axes is left to the library (a copy, or for
+        // softmax a constant), so every kernel loop has axes.
+        O::ReduceSum
+        | O::ReduceProd
+        | O::ReduceMax
+        | O::ReduceMin
+        | O::ReduceAll
+        | O::ReduceAny
+        | O::LogSumExp
+        | O::Softmax
+            if attrs.ints("axes").is_ok_and(|a| a.is_empty()) =>
+        {
+            Kind::Lib
+        }
         O::ReduceSum
         | O::ReduceProd
         | O::ReduceMax
@@ -303,12 +347,17 @@ struct Lowering<'f> {
     kernel_names: usize,
     /// The iteration space being emitted (reshape decomposition needs it).
     cur_domain: Vec<usize>,
+    /// Current nesting of [`Lowering::emit`].
+    depth: usize,
 }
+
+/// How many producers deep one kernel inlines.
+const MAX_INLINE_DEPTH: usize = 200;
 
 fn shape_of(t: &TensorType) -> Result<Vec<usize>, FusionError> {
     t.static_shape().ok_or_else(|| {
         FusionError(format!(
-            "fusion needs static shapes, found {t}: specialize the function first"
+            "needs static shapes, found {t}: specialize the function first"
         ))
     })
 }
@@ -422,11 +471,15 @@ impl<'f> Lowering<'f> {
                 if let Some(rd) = built.wish.clone() {
                     let keep = (self.pending.clone(), self.buf_of.clone());
                     (self.pending, self.buf_of) = snap.clone();
-                    let wider = self.build_kernel(root, false, Some(&rd))?;
-                    if wider.reduce.is_some() && wider.wish.is_none() && wider.claimed.is_none() {
-                        built = wider;
-                    } else {
-                        (self.pending, self.buf_of) = keep;
+                    match self.build_kernel(root, false, Some(&rd)) {
+                        Ok(wider)
+                            if wider.reduce.is_some()
+                                && wider.wish.is_none()
+                                && wider.claimed.is_none() =>
+                        {
+                            built = wider
+                        }
+                        _ => (self.pending, self.buf_of) = keep,
                     }
                 }
                 match built.claimed {
@@ -652,7 +705,35 @@ impl<'f> Lowering<'f> {
         } else {
             None
         };
-        let (domain, access, store_map) = if let Some(rd) = own_row.as_ref().or(row_domain) {
+        let rooted = match (&own_row, row_domain) {
+            (None, Some(rd)) => {
+                // Root element `p` (row-major) is computed at the outer point
+                // whose row-major index is `p`: same count, same order as
+                // the reduction it was asked for.
+                let mut store = IndexMap {
+                    offset: 0,
+                    strides: vec![0; rd.domain.len()],
+                };
+                let mut stride = 1i64;
+                for k in (0..rd.domain.len()).rev() {
+                    if !rd.axes.contains(&k) {
+                        store.strides[k] = stride;
+                        stride *= rd.domain[k] as i64;
+                    }
+                }
+                let store = canon(store, &rd.domain);
+                if stride as usize != rshape.iter().product::<usize>() {
+                    return ferr("row domain does not match the root's size");
+                }
+                let access = decompose(&store, &rshape, &rd.domain)
+                    .ok_or_else(|| FusionError("row domain does not decompose".into()))?;
+                Some((rd.domain.clone(), access, store))
+            }
+            _ => None,
+        };
+        let (domain, access, store_map) = if let Some(r) = rooted {
+            r
+        } else if let Some(rd) = own_row.as_ref() {
             let xs = rd.domain.clone();
             let (axes, keep) = (&rd.axes, rd.keepdims);
             let rs = row_major_strides(&rshape);
@@ -692,6 +773,7 @@ impl<'f> Lowering<'f> {
         self.cur_domain = domain.clone();
         let mut kb = KBuild {
             domain,
+            depth: Vec::new(),
             reduce: None,
             nodes: Vec::new(),
             dedup: HashMap::new(),
@@ -720,7 +802,15 @@ impl<'f> Lowering<'f> {
         if let Some(&n) = kb.memo.get(&(v, acc.clone())) {
             return Ok(n);
         }
-        let n = self.emit_uncached(kb, v, acc, single, root)?;
+        // Deep chains are cut into kernels of bounded depth (and bounded
+        // recursion): past the limit, the value is read from memory.
+        if self.depth >= MAX_INLINE_DEPTH && root != Some(v) && self.producer[v.index()].is_some() {
+            return self.load(kb, v, acc);
+        }
+        self.depth += 1;
+        let n = self.emit_uncached(kb, v, acc, single, root);
+        self.depth -= 1;
+        let n = n?;
         kb.memo.insert((v, acc.clone()), n);
         Ok(n)
     }
@@ -851,9 +941,8 @@ impl<'f> Lowering<'f> {
                         && kb.wish.is_none()
                         && kb.reduce.is_none()
                         && op.opcode != Opcode::Softmax
-                        && self.shape(v)? == kb.domain
-                        && acc.is_identity()
                         && xs != kb.domain
+                        && acc.flat(&self.shape(v)?, ndom) == IndexMap::row_major(&kb.domain)
                     {
                         kb.wish = Some(RowDomain {
                             domain: xs.clone(),
@@ -863,10 +952,15 @@ impl<'f> Lowering<'f> {
                     }
                     return self.load(kb, v, acc);
                 }
+                // Kept even if this reduction is then read from memory:
+                // nodes emitted for `x` (memoized) may be accumulators.
                 kb.reduce = Some(axes);
                 let s = single_of(self, x);
                 let xa = Access::identity(ndom);
                 let xn = self.emit(kb, x, &xa, s, root)?;
+                if kb.depth[xn as usize] >= MAX_LOOPS && !is_root {
+                    return self.load(kb, v, acc);
+                }
                 let xd = self.dtype(x);
                 use Opcode as O;
                 Ok(match op.opcode {
@@ -1073,6 +1167,15 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
         .map(|&i| avail[i])
         .max()
         .unwrap_or(0);
+    // A store goes in the `map` stage when its value or its address moves
+    // along a reduced axis (a row value broadcast over the row included).
+    let store_in_map = |v: u32, m: &IndexMap| {
+        reduce.is_empty()
+            || varying[v as usize]
+            || reduce
+                .iter()
+                .any(|&a| kb.domain[a] > 1 && m.strides[a] != 0)
+    };
     let mut next_id = 0u32;
     let mut outer_ids: HashMap<usize, u32> = HashMap::new();
     let mut stages = Vec::new();
@@ -1167,7 +1270,7 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
         }
         if p == loops {
             for (b, m, v) in &kb.stores {
-                if !varying[*v as usize] && !reduce.is_empty() {
+                if !store_in_map(*v, m) {
                     outer.push(Node {
                         id: next_id,
                         dtype: kb.nodes[*v as usize].1,
@@ -1207,7 +1310,7 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
     let varying_stores: Vec<&(BufId, IndexMap, u32)> = kb
         .stores
         .iter()
-        .filter(|s| varying[s.2 as usize] || reduce.is_empty())
+        .filter(|s| store_in_map(s.2, &s.1))
         .collect();
     if !varying_stores.is_empty() {
         let roots: Vec<usize> = varying_stores.iter().map(|s| s.2 as usize).collect();
@@ -1271,6 +1374,7 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
         },
         kernel_names: 0,
         cur_domain: Vec::new(),
+        depth: 0,
     };
     for (i, &p) in f.params.iter().enumerate() {
         let t = f.ty(p);
