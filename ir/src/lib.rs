@@ -15,6 +15,7 @@ pub mod docs;
 pub mod dtype;
 pub mod func;
 pub mod infer;
+pub mod infer_extra;
 pub mod kernel;
 pub mod literal;
 pub mod ops;

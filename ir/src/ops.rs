@@ -12,6 +12,7 @@
 
 use crate::attr::{AttrKind, Attrs};
 use crate::infer;
+use crate::infer_extra;
 use crate::types::TensorType;
 
 /// How many operands an op takes.
@@ -264,6 +265,192 @@ const NUMBER_OF_ELEMENTS_ATTRS: &[AttrSpec] = &[
     req("dtype", K::DType, "result dtype"),
 ];
 
+// ---- MLX extras: attribute specs (names mirror MLX primitive state) ----
+const CONV_ATTRS: &[AttrSpec] = &[
+    req("kernel_strides", K::Ints, "stride per spatial axis"),
+    req(
+        "padding_lo",
+        K::Ints,
+        "zeros added before, per spatial axis",
+    ),
+    req("padding_hi", K::Ints, "zeros added after, per spatial axis"),
+    req(
+        "kernel_dilation",
+        K::Ints,
+        "kernel dilation per spatial axis",
+    ),
+    req(
+        "input_dilation",
+        K::Ints,
+        "input dilation per spatial axis (transposed convolutions)",
+    ),
+    req("groups", K::Int, "channel groups"),
+    req(
+        "flip",
+        K::Bool,
+        "flip the kernel spatially (true convolution rather than correlation)",
+    ),
+];
+const FFT_ATTRS: &[AttrSpec] = &[
+    req(
+        "axes",
+        K::Ints,
+        "axes transformed; the real axis (if any) is the last listed",
+    ),
+    req("inverse", K::Bool, "inverse transform (scaled by 1/n)"),
+    req(
+        "real",
+        K::Bool,
+        "real input (forward) or real output (inverse)",
+    ),
+    req(
+        "odd_out",
+        K::Bool,
+        "an inverse real FFT gives 2*(n-1)+1 rather than 2*(n-1) elements",
+    ),
+];
+const SVD_ATTRS: &[AttrSpec] = &[req("compute_uv", K::Bool, "also give U and Vt (full)")];
+const INVERSE_ATTRS: &[AttrSpec] = &[
+    req("tri", K::Bool, "the operand is triangular"),
+    req("upper", K::Bool, "which triangle, when `tri`"),
+];
+const CHOLESKY_ATTRS: &[AttrSpec] = &[req("upper", K::Bool, "give U with A = U^T U rather than L")];
+const EIGH_ATTRS: &[AttrSpec] = &[
+    req("uplo", K::Str, "\"L\" or \"U\": the triangle read"),
+    req(
+        "compute_eigenvectors",
+        K::Bool,
+        "also give the eigenvectors",
+    ),
+];
+const EIG_ATTRS: &[AttrSpec] = &[req(
+    "compute_eigenvectors",
+    K::Bool,
+    "also give the eigenvectors",
+)];
+const QUANT_ATTRS: &[AttrSpec] = &[
+    req(
+        "group_size",
+        K::Int,
+        "elements sharing one scale (affine: 32, 64, 128)",
+    ),
+    req(
+        "bits",
+        K::Int,
+        "bits per element (affine: 2, 3, 4, 5, 6, 8)",
+    ),
+    req("mode", K::Str, "`affine`, `mxfp4`, `mxfp8` or `nvfp4`"),
+];
+const DEQUANT_ATTRS: &[AttrSpec] = &[
+    req("group_size", K::Int, "elements sharing one scale (affine: 32, 64, 128)"),
+    req("bits", K::Int, "bits per element (affine: 2, 3, 4, 5, 6, 8)"),
+    req("mode", K::Str, "`affine`, `mxfp4`, `mxfp8` or `nvfp4`"),
+    opt("dtype", K::DType, "result dtype: affine gives the scales' dtype (and only accepts that); the fp modes default to bf16, as MLX"),
+];
+const QMM_ATTRS: &[AttrSpec] = &[
+    req("group_size", K::Int, "elements sharing one scale"),
+    req("bits", K::Int, "bits per element"),
+    req("mode", K::Str, "`affine`, `mxfp4`, `mxfp8` or `nvfp4`"),
+    req("transpose", K::Bool, "w is stored (N, K): x @ w^T"),
+];
+const GATHER_QMM_ATTRS: &[AttrSpec] = &[
+    req("group_size", K::Int, "elements sharing one scale"),
+    req("bits", K::Int, "bits per element"),
+    req("mode", K::Str, "`affine`, `mxfp4`, `mxfp8` or `nvfp4`"),
+    req("transpose", K::Bool, "w is stored (N, K): x @ w^T"),
+    opt(
+        "left_sorted",
+        K::Bool,
+        "lhs indices are sorted (a hint, default false)",
+    ),
+    opt(
+        "right_sorted",
+        K::Bool,
+        "rhs indices are sorted (a hint, default false)",
+    ),
+];
+const GATHER_MM_ATTRS: &[AttrSpec] = &[
+    opt(
+        "left_sorted",
+        K::Bool,
+        "lhs indices are sorted (a hint, default false)",
+    ),
+    opt(
+        "right_sorted",
+        K::Bool,
+        "rhs indices are sorted (a hint, default false)",
+    ),
+];
+const BLOCK_MASKED_MM_ATTRS: &[AttrSpec] =
+    &[req("block_size", K::Int, "edge of the square mask blocks")];
+const RANDOM_BITS_ATTRS: &[AttrSpec] = &[
+    req("shape", K::Ints, "shape drawn per key"),
+    req(
+        "width",
+        K::Int,
+        "bytes per element: 1 (u8), 2 (u16) or 4 (u32)",
+    ),
+];
+const EPS_ATTR: &[AttrSpec] = &[req("eps", K::Float, "added to the variance")];
+const ROPE_ATTRS: &[AttrSpec] = &[
+    req("dims", K::Int, "leading features rotated (even)"),
+    req(
+        "traditional",
+        K::Bool,
+        "rotate adjacent pairs rather than the two halves",
+    ),
+    req(
+        "base",
+        K::Float,
+        "frequency base (unused with a freqs operand)",
+    ),
+    req("scale", K::Float, "position scale"),
+    req(
+        "forward",
+        K::Bool,
+        "rotate by +theta (false: the inverse, used by the vjp)",
+    ),
+];
+const SDPA_ATTRS: &[AttrSpec] = &[
+    req("scale", K::Float, "multiplies q"),
+    req(
+        "do_causal",
+        K::Bool,
+        "causal mask aligned to the end of the keys",
+    ),
+    req(
+        "has_sinks",
+        K::Bool,
+        "the last operand holds one attention sink logit per query head",
+    ),
+    req(
+        "output_logsumexp",
+        K::Bool,
+        "also give the f32 logsumexp of the scores, shape (B, H, Lq, 1)",
+    ),
+    opt("force_fused", K::Bool, "a backend hint (default false)"),
+];
+const HADAMARD_ATTRS: &[AttrSpec] = &[req("scale", K::Float, "multiplies the result")];
+const AS_STRIDED_ATTRS: &[AttrSpec] = &[
+    req("shape", K::Ints, "result shape"),
+    req(
+        "strides",
+        K::Ints,
+        "element strides into the row-major operand",
+    ),
+    req(
+        "offset",
+        K::Int,
+        "element offset of the first result element",
+    ),
+];
+const SEARCH_SORTED_ATTRS: &[AttrSpec] = &[req("right", K::Bool, "insert after equal elements")];
+const DEPENDS_ATTRS: &[AttrSpec] = &[req(
+    "num_outputs",
+    K::Int,
+    "leading operands passed through; the rest are only ordered before",
+)];
+
 macro_rules! define_ops {
     ($( $variant:ident = $name:literal, $class:ident, $arity:expr, $attrs:expr, $infer:path, $summary:literal; )*) => {
         /// Every op, in table order.
@@ -423,6 +610,36 @@ define_ops! {
 
     // ---- shape queries ----
     NumberOfElements = "tensor.number_of_elements", Other, Exact(1), NUMBER_OF_ELEMENTS_ATTRS, infer::number_of_elements, "0-d: the product of the operand's sizes along `axes` (or its inverse), as `dtype`.";
+    // ---- MLX extras ----
+    ConvGeneral = "tensor.conv_general", Other, Exact(2), CONV_ATTRS, infer_extra::conv_general, "(input N,spatial...,C; weight O,spatial...,C/groups): MLX's general convolution (correlation unless `flip`).";
+    Fft = "tensor.fft", Other, Exact(1), FFT_ATTRS, infer_extra::fft, "FFT over `axes`: c64 to c64, or real (float to c64, n/2+1 on the last axis) and inverse real (c64 to f32).";
+    Qr = "tensor.qr", Other, Exact(1), NO_ATTRS, infer_extra::qr, "Reduced QR of the last two axes: Q (M,K) and R (K,N), K = min(M,N).";
+    Svd = "tensor.svd", Other, Exact(1), SVD_ATTRS, infer_extra::svd, "SVD of the last two axes: U (M,M), S (K), Vt (N,N), or S alone.";
+    Inverse = "tensor.inverse", Other, Exact(1), INVERSE_ATTRS, infer_extra::square_same, "Matrix inverse of the last two axes (triangular when `tri`).";
+    Cholesky = "tensor.cholesky", Other, Exact(1), CHOLESKY_ATTRS, infer_extra::square_same, "Cholesky factor (lower, or upper when `upper`) of a symmetric positive definite matrix.";
+    Eigh = "tensor.eigh", Other, Exact(1), EIGH_ATTRS, infer_extra::eigh, "Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix read from triangle `uplo`.";
+    Eig = "tensor.eig", Other, Exact(1), EIG_ATTRS, infer_extra::eig, "Eigenvalues and eigenvectors (columns) of a general matrix, as c64.";
+    Quantize = "tensor.quantize", Other, Exact(1), QUANT_ATTRS, infer_extra::quantize, "Groups of the last axis to packed u32 words plus scales (and biases for affine), as MLX's quantize.";
+    Dequantize = "tensor.dequantize", Other, AtLeast(2), DEQUANT_ATTRS, infer_extra::dequantize, "(w, scales[, biases]): the inverse of tensor.quantize.";
+    QuantizedMatmul = "tensor.quantized_matmul", Contraction, AtLeast(3), QMM_ATTRS, infer_extra::quantized_matmul, "(x, w, scales[, biases]): x @ dequantize(w) (transposed when `transpose`).";
+    GatherQmm = "tensor.gather_qmm", Contraction, AtLeast(5), GATHER_QMM_ATTRS, infer_extra::gather_qmm, "(x, w, scales[, biases], lhs_idx, rhs_idx): per index position, x[lhs] @ dequantize(w[rhs]).";
+    GatherMm = "tensor.gather_mm", Contraction, Exact(4), GATHER_MM_ATTRS, infer_extra::gather_mm, "(a, b, lhs_idx, rhs_idx): per index position, a[lhs] @ b[rhs] over flattened batch axes.";
+    BlockMaskedMm = "tensor.block_masked_mm", Contraction, AtLeast(2), BLOCK_MASKED_MM_ATTRS, infer_extra::block_masked_mm, "(a, b[, out_mask][, lhs_mask, rhs_mask]): matmul with block masks (bool masks zero blocks, float masks scale them).";
+    RandomBits = "tensor.random_bits", Other, Exact(1), RANDOM_BITS_ATTRS, infer_extra::random_bits, "Threefry-2x32 random bits from u32 keys (..., 2), bit-exact with MLX; shape key.shape[:-1] ++ `shape`.";
+    RmsNorm = "tensor.rms_norm", Other, Exact(2), EPS_ATTR, infer_extra::rms_norm, "(x, w): x * rsqrt(mean(x^2, last axis) + eps) * w, accumulated in f32 or wider.";
+    RmsNormVjp = "tensor.rms_norm_vjp", Other, Exact(3), EPS_ATTR, infer_extra::rms_norm_vjp, "(x, w, g): gradients of rms_norm for x and w.";
+    LayerNorm = "tensor.layer_norm", Other, Exact(3), EPS_ATTR, infer_extra::layer_norm, "(x, w, b): (x - mean) * rsqrt(var + eps) * w + b over the last axis.";
+    LayerNormVjp = "tensor.layer_norm_vjp", Other, Exact(4), EPS_ATTR, infer_extra::layer_norm_vjp, "(x, w, b, g): gradients of layer_norm for x, w and b.";
+    Rope = "tensor.rope", Other, AtLeast(2), ROPE_ATTRS, infer_extra::rope, "(x, offset[, freqs]): rotary position embedding of the first `dims` features, positions along axis -2.";
+    Sdpa = "tensor.sdpa", Other, AtLeast(3), SDPA_ATTRS, infer_extra::sdpa, "(q, k, v[, mask][, sinks]): softmax(scale * q k^T + mask) v with grouped heads.";
+    Hadamard = "tensor.hadamard", Other, Exact(1), HADAMARD_ATTRS, infer_extra::hadamard, "Walsh-Hadamard transform of the last axis times `scale` (sizes m*2^k, m in 1, 12, 20, 28).";
+    AsStrided = "tensor.as_strided", Layout, Exact(1), AS_STRIDED_ATTRS, infer_extra::as_strided, "A strided view of the row-major operand's elements.";
+    SearchSorted = "tensor.search_sorted", Sort, Exact(2), SEARCH_SORTED_ATTRS, infer_extra::search_sorted, "(sorted 1-d, values): insertion indices (u32), leftmost or rightmost.";
+    MaskedScatter = "tensor.masked_scatter", Indexing, Exact(3), NO_ATTRS, infer_extra::masked_scatter, "(dst, mask, src): per leading index, true mask positions take src's elements in order.";
+    Depends = "tensor.depends", Other, AtLeast(1), DEPENDS_ATTRS, infer_extra::depends, "Passes the first `num_outputs` operands through, after the others.";
+    Real = "tensor.real", Unary, Exact(1), NO_ATTRS, infer_extra::complex_part, "Real part (c64 to f32).";
+    Imag = "tensor.imag", Unary, Exact(1), NO_ATTRS, infer_extra::complex_part, "Imaginary part (c64 to f32).";
+    Conjugate = "tensor.conjugate", Unary, Exact(1), NO_ATTRS, infer_extra::conjugate, "Complex conjugate.";
 }
 
 impl Opcode {
