@@ -426,3 +426,124 @@ fn executable_caches_by_input_types_and_runs_library_ops() {
         "a rank-2 argument to a rank-1 parameter is an error"
     );
 }
+
+/// A random f32 program over `x: RxC`, `y: C` (broadcast), `z: CxR`
+/// (transposed), and a flip of `x`: a short DAG of elementwise ops (mostly
+/// ones the f32x4 shape has, sometimes one that forces the scalar shape),
+/// returning the last value and a reduction of it.
+fn random_program(rng: &mut Rng, rows: usize, cols: usize) -> Func {
+    use Opcode as O;
+    let t = |s: &[usize]| TensorType::from_dims(DType::F32, s);
+    let mut f = Func::new("main", vec![t(&[rows, cols]), t(&[cols]), t(&[cols, rows])]);
+    let (x, y, z) = (f.params[0], f.params[1], f.params[2]);
+    let yb = f.push1(O::BroadcastLike, &[y, x], Attrs::new()).unwrap();
+    let zt = f
+        .push1(
+            O::Transpose,
+            &[z],
+            Attrs::new().with("perm", Attr::Ints(vec![1, 0])),
+        )
+        .unwrap();
+    let xf = f
+        .push1(
+            O::Flip,
+            &[x],
+            Attrs::new().with("axes", Attr::Ints(vec![1])),
+        )
+        .unwrap();
+    let mut pool = vec![x, yb, zt, xf];
+    let unary = [
+        O::Tanh,
+        O::Sigmoid,
+        O::Sin,
+        O::Cos,
+        O::Erf,
+        O::Abs,
+        O::Negative,
+        O::Square,
+        O::Exp,
+        O::Floor,
+        O::Sinh,
+        O::Arctan,
+    ];
+    let binary = [
+        O::Add,
+        O::Subtract,
+        O::Multiply,
+        O::Maximum,
+        O::Minimum,
+        O::Arctan2,
+    ];
+    let n = 2 + rng.next() % 7;
+    for _ in 0..n {
+        let pick =
+            |rng: &mut Rng, pool: &[psionic_ir::Value]| pool[(rng.next() as usize) % pool.len()];
+        let v = match rng.next() % 3 {
+            0 => {
+                let mut op = unary[(rng.next() as usize) % unary.len()];
+                // Exp only of bounded values.
+                let a = pick(rng, &pool);
+                if op == O::Exp {
+                    let b = f.push1(O::Tanh, &[a], Attrs::new()).unwrap();
+                    f.push1(O::Exp, &[b], Attrs::new()).unwrap()
+                } else {
+                    if op == O::Square && rng.next() % 2 == 0 {
+                        op = O::Sigmoid;
+                    }
+                    f.push1(op, &[a], Attrs::new()).unwrap()
+                }
+            }
+            1 => {
+                let op = binary[(rng.next() as usize) % binary.len()];
+                let (a, b) = (pick(rng, &pool), pick(rng, &pool));
+                f.push1(op, &[a, b], Attrs::new()).unwrap()
+            }
+            _ => {
+                let (a, b, c) = (pick(rng, &pool), pick(rng, &pool), pick(rng, &pool));
+                let m = f.push1(O::Greater, &[a, b], Attrs::new()).unwrap();
+                f.push1(O::Select, &[m, b, c], Attrs::new()).unwrap()
+            }
+        };
+        pool.push(v);
+    }
+    let last = *pool.last().unwrap();
+    let red = [O::ReduceSum, O::ReduceMax, O::LogSumExp][(rng.next() % 3) as usize];
+    let axis = (rng.next() % 2) as i64;
+    let r = f
+        .push1(
+            red,
+            &[last],
+            Attrs::new().with("axes", Attr::Ints(vec![axis])),
+        )
+        .unwrap();
+    f.results = vec![last, r];
+    f
+}
+
+#[test]
+fn random_programs_match_the_interpreter() {
+    let mut rng = Rng(0xdead_beef);
+    let (mut ran, mut vector) = (0, 0);
+    for case in 0..120 {
+        let rows = 1 + (rng.next() % 19) as usize;
+        let cols = 1 + (rng.next() % 37) as usize;
+        let f = random_program(&mut rng, rows, cols);
+        let args = [
+            random_literal(&mut rng, &TensorType::from_dims(DType::F32, &[rows, cols])),
+            random_literal(&mut rng, &TensorType::from_dims(DType::F32, &[cols])),
+            random_literal(&mut rng, &TensorType::from_dims(DType::F32, &[cols, rows])),
+        ];
+        // Short chains of well-conditioned ops: per-op library error (a few
+        // ulp) compounds mildly; reductions add a row's worth of rounding.
+        let o = check(&f, &args, 256, 1e-4 * cols.max(rows) as f64).unwrap_or_else(|| {
+            panic!(
+                "case {case} did not compile:\n{}",
+                psionic_ir::text::print_func(&f)
+            )
+        });
+        ran += 1;
+        vector += o.vector;
+    }
+    eprintln!("random programs: {ran}, f32x4 kernels: {vector}");
+    assert!(vector > 60, "only {vector} kernels took the f32x4 shape");
+}

@@ -306,20 +306,26 @@ pub fn choose_shape(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Shape {
                 attrs,
                 args,
             } => {
-                let args_ok = args.iter().all(|a| match dt.get(a) {
-                    Some(DType::F32) => true,
-                    Some(DType::Bool) => matches!(
-                        opcode,
-                        Opcode::Select
-                            | Opcode::LogicalAnd
-                            | Opcode::LogicalOr
-                            | Opcode::LogicalNot
+                use Opcode as O;
+                let is = |i: usize, d: DType| args.get(i).and_then(|a| dt.get(a)) == Some(&d);
+                let all = |d: DType| args.iter().all(|a| dt.get(a) == Some(&d));
+                let (args_ok, out_ok) = match opcode {
+                    // Bool values are lane masks: logic only on masks.
+                    O::LogicalAnd | O::LogicalOr | O::LogicalNot => {
+                        (all(DType::Bool), n.dtype == DType::Bool)
+                    }
+                    O::Select => (
+                        is(0, DType::Bool) && is(1, DType::F32) && is(2, DType::F32),
+                        n.dtype == DType::F32,
                     ),
-                    _ => false,
-                });
-                let out_ok = n.dtype == DType::F32
-                    || (n.dtype == DType::Bool
-                        && !matches!(opcode, Opcode::Select | Opcode::Copy | Opcode::StopGradient));
+                    O::Equal
+                    | O::NotEqual
+                    | O::Less
+                    | O::LessEqual
+                    | O::Greater
+                    | O::GreaterEqual => (all(DType::F32), n.dtype == DType::Bool),
+                    _ => (all(DType::F32), n.dtype == DType::F32),
+                };
                 args_ok && out_ok && vector_op(*opcode, attrs)
             }
         };
@@ -888,29 +894,61 @@ impl Gen<'_, '_> {
                         };
                         let m_old = self.b.use_var(vars[0]);
                         let m_new = self.b.ins().fmax(m_old, x);
+                        self.b.def_var(vars[0], m_new);
                         let is_ninf = self.b.ins().fcmp(FloatCC::Equal, m_new, ninf);
                         let is_ninf = self.b.ins().bitcast(F4, le(), is_ninf);
-                        let (scale, e) = {
-                            let d1 = self.b.ins().fsub(m_old, m_new);
-                            let d2 = self.b.ins().fsub(x, m_new);
-                            let mut vm = VMath::new(self.b, self.fma);
-                            let s = vm.exp(d1);
-                            let e = vm.exp(d2);
-                            (s, e)
-                        };
-                        let one_v = self.f4c(1.0);
                         let zero_v = self.f4c(0.0);
-                        let scale = self.b.ins().bitselect(is_ninf, one_v, scale);
-                        let e = self.b.ins().bitselect(is_ninf, zero_v, e);
-                        self.b.def_var(vars[0], m_new);
-                        let (slo, shi) = self.widen(scale);
-                        let (elo, ehi) = self.widen(e);
-                        for (var, s, e) in [(vars[1], slo, elo), (vars[2], shi, ehi)] {
-                            let cur = self.b.use_var(var);
-                            let t = self.b.ins().fmul(cur, s);
-                            let r = self.b.ins().fadd(t, e);
-                            self.b.def_var(var, r);
+                        let one_v = self.f4c(1.0);
+                        // Rescaling the sums needs a second exp; skip it when
+                        // no lane's maximum moved (NaN counts as moved).
+                        let moved = self.b.ins().fcmp(FloatCC::NotEqual, m_new, m_old);
+                        let any = self.b.ins().vany_true(moved);
+                        let (slow, fast, join) = (
+                            self.b.create_block(),
+                            self.b.create_block(),
+                            self.b.create_block(),
+                        );
+                        self.b.ins().brif(any, slow, &[], fast, &[]);
+                        for (blk, rescale) in [(slow, true), (fast, false)] {
+                            self.b.switch_to_block(blk);
+                            self.b.seal_block(blk);
+                            let d2 = self.b.ins().fsub(x, m_new);
+                            let (scale, e) = {
+                                let mut vm = VMath::new(self.b, self.fma);
+                                let e = vm.exp(d2);
+                                let s = if rescale {
+                                    let d1 = vm.b.ins().fsub(m_old, m_new);
+                                    Some(vm.exp(d1))
+                                } else {
+                                    None
+                                };
+                                (s, e)
+                            };
+                            let e = self.b.ins().bitselect(is_ninf, zero_v, e);
+                            let (elo, ehi) = self.widen(e);
+                            let scales = match scale {
+                                Some(sc) => {
+                                    let sc = self.b.ins().bitselect(is_ninf, one_v, sc);
+                                    let (a, b) = self.widen(sc);
+                                    [Some(a), Some(b)]
+                                }
+                                None => [None, None],
+                            };
+                            for ((var, s), e) in
+                                [vars[1], vars[2]].into_iter().zip(scales).zip([elo, ehi])
+                            {
+                                let cur = self.b.use_var(var);
+                                let t = match s {
+                                    Some(s) => self.b.ins().fmul(cur, s),
+                                    None => cur,
+                                };
+                                let r = self.b.ins().fadd(t, e);
+                                self.b.def_var(var, r);
+                            }
+                            self.b.ins().jump(join, &[]);
                         }
+                        self.b.switch_to_block(join);
+                        self.b.seal_block(join);
                     }
                     AccKind::M2 => {
                         // vars: n lo/hi, mean lo/hi, m2 lo/hi.
@@ -1082,6 +1120,19 @@ impl Gen<'_, '_> {
         step: i64,
         body: &mut dyn FnMut(&mut Self),
     ) {
+        self.for_loop_checked(var, start, end, step, step, body)
+    }
+
+    /// `while var + check <= end { body; var += step }`.
+    fn for_loop_checked(
+        &mut self,
+        var: Variable,
+        start: Option<Value>,
+        end: Value,
+        check: i64,
+        step: i64,
+        body: &mut dyn FnMut(&mut Self),
+    ) {
         if let Some(s) = start {
             self.b.def_var(var, s);
         }
@@ -1091,7 +1142,7 @@ impl Gen<'_, '_> {
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(header);
         let i = self.b.use_var(var);
-        let next = self.b.ins().iadd_imm_s(i, step);
+        let next = self.b.ins().iadd_imm_s(i, check);
         let ok = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, next, end);
         self.b.ins().brif(ok, blk, &[], exit, &[]);
         self.b.switch_to_block(blk);
@@ -1104,6 +1155,22 @@ impl Gen<'_, '_> {
         self.b.seal_block(header);
         self.b.switch_to_block(exit);
         self.b.seal_block(exit);
+    }
+
+    /// The vector axis `var` over `start..end`: a main loop of two f32x4
+    /// steps per iteration (two independent chains for the out-of-order
+    /// core; Cranelift does not unroll), one more f32x4 step, then one
+    /// element at a time.
+    fn vector_loop(&mut self, var: Variable, start: Value, end: Value, nodes: &[Node]) {
+        self.for_loop_checked(var, Some(start), end, 8, 4, &mut |g| {
+            g.emit_nodes(nodes, Mode::Lanes);
+            let i = g.b.use_var(var);
+            let n = g.b.ins().iadd_imm_s(i, 4);
+            g.b.def_var(var, n);
+            g.emit_nodes(nodes, Mode::Lanes);
+        });
+        self.for_loop(var, None, end, 4, &mut |g| g.emit_nodes(nodes, Mode::Lanes));
+        self.for_loop(var, None, end, 1, &mut |g| g.emit_nodes(nodes, Mode::One));
     }
 
     /// Iterates `axes` (nested, the last possibly 4 lanes at a time) and runs
@@ -1123,10 +1190,7 @@ impl Gen<'_, '_> {
         };
         let var = self.idx[ax];
         if rest.is_empty() && self.vaxis == Some(ax) && self.shape == Shape::Vector {
-            self.for_loop(var, Some(start), end, 4, &mut |g| {
-                g.emit_nodes(nodes, Mode::Lanes)
-            });
-            self.for_loop(var, None, end, 1, &mut |g| g.emit_nodes(nodes, Mode::One));
+            self.vector_loop(var, start, end, nodes);
         } else {
             self.for_loop(var, Some(start), end, 1, &mut |g| {
                 g.emit_axes(rest, nodes, None)
@@ -1183,10 +1247,7 @@ impl Gen<'_, '_> {
         if last && self.vaxis == Some(ax) && self.shape == Shape::Vector && k.reduce_axes.is_empty()
         {
             let nodes = &k.stages[0].nodes;
-            self.for_loop(var, Some(start), end, 4, &mut |g| {
-                g.emit_nodes(nodes, Mode::Lanes)
-            });
-            self.for_loop(var, None, end, 1, &mut |g| g.emit_nodes(nodes, Mode::One));
+            self.vector_loop(var, start, end, nodes);
         } else {
             self.for_loop(var, Some(start), end, 1, &mut |g| {
                 g.emit_outer(outer, level + 1)

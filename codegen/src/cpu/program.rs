@@ -63,6 +63,8 @@ pub struct CpuProgram {
     _module: JITModule,
     threads: usize,
     parallel_min_points: usize,
+    /// Arena blocks of finished runs, reused by the next ones.
+    pool: std::sync::Mutex<Vec<Vec<Block>>>,
 }
 
 // SAFETY: the compiled code and the op table are immutable after
@@ -350,6 +352,7 @@ pub fn compile_program(p: &KProgram, opts: &CpuOptions) -> Result<CpuProgram, St
         _module: module,
         threads,
         parallel_min_points: opts.parallel_min_points,
+        pool: std::sync::Mutex::new(Vec::new()),
     })
 }
 
@@ -580,6 +583,20 @@ impl CpuProgram {
                 args.len()
             ));
         }
+        // Blocks of an earlier run (same sizes, same order) avoid fresh pages.
+        let mut reuse: std::vec::IntoIter<Block> = self
+            .pool
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default()
+            .into_iter();
+        let mut new_block = |bytes: usize| -> Block {
+            match reuse.next() {
+                Some(b) if b.0.len() == bytes.div_ceil(16).max(1) => b,
+                _ => Block::new(bytes),
+            }
+        };
         let mut blocks: Vec<Block> = Vec::new();
         let mut slot_block: std::collections::HashMap<u32, usize> =
             std::collections::HashMap::new();
@@ -616,7 +633,7 @@ impl CpuProgram {
                 }
                 (BufferKind::Const(l), _) => {
                     let bytes = l.bytes();
-                    let mut blk = Block::new(bytes.len());
+                    let mut blk = new_block(bytes.len());
                     // SAFETY: as above.
                     unsafe {
                         std::ptr::copy_nonoverlapping(bytes.as_ptr(), blk.ptr(), bytes.len())
@@ -629,7 +646,7 @@ impl CpuProgram {
                     let bi = match slot_block.get(&s) {
                         Some(&bi) => bi,
                         None => {
-                            blocks.push(Block::new(slot_size[&s]));
+                            blocks.push(new_block(slot_size[&s]));
                             slot_block.insert(s, blocks.len() - 1);
                             blocks.len() - 1
                         }
@@ -637,14 +654,14 @@ impl CpuProgram {
                     blocks[bi].ptr()
                 }
                 (BufferKind::Temp, None) => {
-                    blocks.push(Block::new(b.ty.num_bytes().unwrap_or(0)));
+                    blocks.push(new_block(b.ty.num_bytes().unwrap_or(0)));
                     blocks.last_mut().expect("just pushed").ptr()
                 }
             };
             ptrs.push(ptr);
         }
         for &(_, d, n) in &self.scratch {
-            blocks.push(Block::new(d.size() * n));
+            blocks.push(new_block(d.size() * n));
             ptrs.push(blocks.last_mut().expect("just pushed").ptr());
         }
         for (it, c) in p.items.iter().zip(&self.items) {
@@ -706,7 +723,11 @@ impl CpuProgram {
             .map(|&b| buffer_literal(p, b, ptrs[b.index()]))
             .collect();
         drop(owned_args);
-        drop(blocks);
+        if let Ok(mut pool) = self.pool.lock() {
+            if pool.len() < 2 {
+                pool.push(blocks);
+            }
+        }
         out
     }
 }
