@@ -487,7 +487,7 @@ fn random_program(rng: &mut Rng, rows: usize, cols: usize) -> Func {
                     let b = f.push1(O::Tanh, &[a], Attrs::new()).unwrap();
                     f.push1(O::Exp, &[b], Attrs::new()).unwrap()
                 } else {
-                    if op == O::Square && rng.next() % 2 == 0 {
+                    if op == O::Square && rng.next().is_multiple_of(2) {
                         op = O::Sigmoid;
                     }
                     f.push1(op, &[a], Attrs::new()).unwrap()

@@ -574,6 +574,7 @@ impl CpuProgram {
 
     /// Runs the program on `args` (types must match the parameters).
     pub fn run(&self, args: &[Literal], lib: LibEval) -> Result<Vec<Literal>, String> {
+        let t_setup = std::time::Instant::now();
         let p = &self.program;
         if args.len() != p.params.len() {
             return Err(format!(
@@ -609,7 +610,30 @@ impl CpuProgram {
         }
         let mut ptrs: Vec<*mut u8> = Vec::with_capacity(p.buffers.len() + self.scratch.len());
         let mut owned_args: Vec<Block> = Vec::new();
-        for b in &p.buffers {
+        // Results that are temporaries get their own storage, handed to the
+        // result literals without a copy (dropping a slot's sharing never
+        // changes values: each temporary has one writer).
+        let mut direct: std::collections::HashMap<usize, std::sync::Arc<[u8]>> =
+            std::collections::HashMap::new();
+        for &r in &p.results {
+            let b = p.buffer(r);
+            if matches!(b.kind, BufferKind::Temp)
+                && p.results.iter().filter(|&&x| x == r).count() == 1
+            {
+                let n = b.ty.num_bytes().unwrap_or(0);
+                // SAFETY: zeroed bytes are initialized u8.
+                let a = unsafe { std::sync::Arc::<[u8]>::new_zeroed_slice(n).assume_init() };
+                direct.insert(r.index(), a);
+            }
+        }
+        for (i, b) in p.buffers.iter().enumerate() {
+            if let Some(a) = direct.get_mut(&i) {
+                let ptr = std::sync::Arc::get_mut(a)
+                    .expect("result storage is not shared yet")
+                    .as_mut_ptr();
+                ptrs.push(ptr);
+                continue;
+            }
             let ptr = match (&b.kind, b.slot) {
                 (BufferKind::Param(k), _) => {
                     let a = &args[*k as usize];
@@ -664,7 +688,18 @@ impl CpuProgram {
             blocks.push(new_block(d.size() * n));
             ptrs.push(blocks.last_mut().expect("just pushed").ptr());
         }
+        let trace = std::env::var_os("PSIONIC_CPU_TRACE").is_some();
+        let mut t0 = std::time::Instant::now();
+        if trace {
+            eprintln!(
+                "[cpu] setup {:.3} ms",
+                t_setup.elapsed().as_secs_f64() * 1e3
+            );
+        }
         for (it, c) in p.items.iter().zip(&self.items) {
+            if trace {
+                t0 = std::time::Instant::now();
+            }
             match c {
                 CItem::Kernel(k) => self.run_kernel(k, &ptrs),
                 CItem::Matmul {
@@ -678,7 +713,6 @@ impl CpuProgram {
                     }
                 }
                 CItem::Lib(l) => {
-                    let _ = it;
                     let ins: Vec<Literal> = l
                         .inputs
                         .iter()
@@ -716,12 +750,34 @@ impl CpuProgram {
                     }
                 }
             }
+            if trace {
+                let name = match it {
+                    Item::Kernel(k) => k.name.clone(),
+                    Item::Matmul(m) => m.name.clone(),
+                    Item::LibOp(l) => l.opcode.to_string(),
+                };
+                eprintln!("[cpu] {name} {:.3} ms", t0.elapsed().as_secs_f64() * 1e3);
+            }
         }
+        let t_out = std::time::Instant::now();
         let out = p
             .results
             .iter()
-            .map(|&b| buffer_literal(p, b, ptrs[b.index()]))
+            .map(|&b| match direct.remove(&b.index()) {
+                Some(a) => {
+                    let ty = &p.buffer(b).ty;
+                    Literal::from_bytes(ty.dtype, ty.static_shape().unwrap_or_default(), a)
+                        .map_err(|e| e.0)
+                }
+                None => buffer_literal(p, b, ptrs[b.index()]),
+            })
             .collect();
+        if trace {
+            eprintln!(
+                "[cpu] results {:.3} ms",
+                t_out.elapsed().as_secs_f64() * 1e3
+            );
+        }
         drop(owned_args);
         if let Ok(mut pool) = self.pool.lock() {
             if pool.len() < 2 {
@@ -737,10 +793,5 @@ fn buffer_literal(p: &KProgram, b: BufId, ptr: *const u8) -> Result<Literal, Str
     let n = ty.num_bytes().unwrap_or(0);
     // SAFETY: the buffer holds n bytes.
     let bytes = unsafe { std::slice::from_raw_parts(ptr, n) };
-    Literal::from_bytes(
-        ty.dtype,
-        ty.static_shape().unwrap_or_default(),
-        bytes.to_vec(),
-    )
-    .map_err(|e| e.0)
+    Literal::from_bytes(ty.dtype, ty.static_shape().unwrap_or_default(), bytes).map_err(|e| e.0)
 }
