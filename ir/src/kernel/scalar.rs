@@ -399,9 +399,78 @@ pub fn eval(
     Ok(round_to(out, r))
 }
 
-/// True for the ops [`eval`] accepts: single-result elementwise ops.
+/// True for the ops [`eval`] accepts: the single-result elementwise ops it
+/// implements (an elementwise op added to the table later is a library op
+/// until it is added here).
 pub fn is_scalar_op(opcode: Opcode) -> bool {
-    opcode.is_elementwise() && opcode != Opcode::DivMod
+    use Opcode as O;
+    matches!(
+        opcode,
+        O::Abs
+            | O::Add
+            | O::Arccos
+            | O::Arccosh
+            | O::Arcsin
+            | O::Arcsinh
+            | O::Arctan
+            | O::Arctan2
+            | O::Arctanh
+            | O::BitwiseAnd
+            | O::BitwiseInvert
+            | O::BitwiseOr
+            | O::BitwiseXor
+            | O::Cast
+            | O::Ceil
+            | O::Copy
+            | O::Cos
+            | O::Cosh
+            | O::Divide
+            | O::Equal
+            | O::Erf
+            | O::Erfinv
+            | O::Exp
+            | O::Expm1
+            | O::Floor
+            | O::FloorDivide
+            | O::Greater
+            | O::GreaterEqual
+            | O::IsFinite
+            | O::IsInf
+            | O::IsNan
+            | O::LeftShift
+            | O::Less
+            | O::LessEqual
+            | O::Log
+            | O::Log10
+            | O::Log1p
+            | O::Log2
+            | O::LogAddExp
+            | O::LogicalAnd
+            | O::LogicalNot
+            | O::LogicalOr
+            | O::Maximum
+            | O::Minimum
+            | O::Multiply
+            | O::Negative
+            | O::NotEqual
+            | O::Power
+            | O::Reciprocal
+            | O::Remainder
+            | O::RightShift
+            | O::Round
+            | O::Rsqrt
+            | O::Select
+            | O::Sigmoid
+            | O::Sign
+            | O::Sin
+            | O::Sinh
+            | O::Sqrt
+            | O::Square
+            | O::StopGradient
+            | O::Subtract
+            | O::Tan
+            | O::Tanh
+    )
 }
 
 #[cfg(test)]
