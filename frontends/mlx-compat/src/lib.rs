@@ -57,11 +57,14 @@ pub mod apply;
 pub mod array;
 pub mod display;
 pub mod error;
+pub mod files;
 pub mod io;
 pub mod lower;
 pub mod methods;
+pub mod mlxfn;
 pub mod operators;
 pub mod ops;
+pub mod transforms;
 
 pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};

@@ -245,8 +245,7 @@ pub fn load_npy(path: &Path) -> Result<Literal, NpyError> {
 /// Writes a `.npy` file atomically.
 pub fn save_npy(path: &Path, a: &Literal) -> Result<(), NpyError> {
     let b = to_npy_bytes(a)?;
-    psionic_ir::psifn::write_atomic(path, &b)
-        .map_err(|e| NpyError(format!("cannot write {}: {e}", path.display())))
+    super::write_atomic(path, &b).map_err(|e| NpyError(e.to_string()))
 }
 
 /// Reads every array of a `.npz` file, in archive order; member names lose
@@ -320,8 +319,7 @@ pub fn save_npz(
         }
         zip.finish().map_err(|e| NpyError(e.to_string()))?;
     }
-    psionic_ir::psifn::write_atomic(path, buf.get_ref())
-        .map_err(|e| NpyError(format!("cannot write {}: {e}", path.display())))
+    super::write_atomic(path, buf.get_ref()).map_err(|e| NpyError(e.to_string()))
 }
 
 #[cfg(test)]

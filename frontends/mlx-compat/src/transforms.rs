@@ -1,0 +1,390 @@
+//! Transforms at the API level: `grad`, `value_and_grad`, `vjp`, `jvp`,
+//! `vmap`, `custom_vjp` and `checkpoint` over Rust closures of [`Array`]s
+//! and nests of them ([`Tree`]: vectors, tuples, maps).
+//!
+//! A closure is traced into an IR function ([`crate::trace`]), the function
+//! is transformed by `psionic_passes` (an IR-to-IR pass: nothing runs while
+//! transforming), and the transformed function is replayed on the arrays
+//! with [`crate::apply()`]: the results are lazy arrays like any others, so
+//! transforms nest (`grad` of a closure that calls `grad`) and compose with
+//! tracing.
+//!
+//! ```ignore
+//! use psionic_mlx::transforms::grad;
+//! let f = |x: &Array| (x * x).sum(Axes::All, false);
+//! let df = grad(f);
+//! let g = df(&array(&[1.0f32, 2.0], &[2])); // [2, 4]
+//! ```
+
+use crate::array::Array;
+use crate::error::Error;
+use crate::{apply, trace};
+use psionic_ir::{Func, TensorType};
+use psionic_passes::autodiff::{
+    checkpoint as ir_checkpoint, custom_vjp as ir_custom_vjp, jvp as ir_jvp,
+    value_and_grad as ir_value_and_grad, vjp as ir_vjp,
+};
+use psionic_passes::vmap::vmap_with_size;
+use std::collections::BTreeMap;
+
+// ---------------------------------------------------------------------------
+// Transforms over closures of arrays.
+// ---------------------------------------------------------------------------
+
+/// A nest of arrays that transforms flatten to a list and rebuild: an
+/// [`Array`], a `Vec`, a tuple of two or three nests, or a map from names
+/// (MLX's trees of arrays).
+pub trait Tree: Clone {
+    /// Appends the leaves in order.
+    fn flatten_into(&self, out: &mut Vec<Array>);
+    /// A copy of `self`'s structure with leaves taken in order from `leaves`.
+    fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error>;
+
+    fn leaves(&self) -> Vec<Array> {
+        let mut v = Vec::new();
+        self.flatten_into(&mut v);
+        v
+    }
+}
+
+impl Tree for Array {
+    fn flatten_into(&self, out: &mut Vec<Array>) {
+        out.push(self.clone());
+    }
+    fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
+        leaves
+            .next()
+            .ok_or_else(|| Error::new("transforms", "too few arrays to rebuild a tree"))
+    }
+}
+
+impl<T: Tree> Tree for Vec<T> {
+    fn flatten_into(&self, out: &mut Vec<Array>) {
+        for x in self {
+            x.flatten_into(out);
+        }
+    }
+    fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
+        self.iter().map(|x| x.rebuild(leaves)).collect()
+    }
+}
+
+impl<A: Tree, B: Tree> Tree for (A, B) {
+    fn flatten_into(&self, out: &mut Vec<Array>) {
+        self.0.flatten_into(out);
+        self.1.flatten_into(out);
+    }
+    fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
+        Ok((self.0.rebuild(leaves)?, self.1.rebuild(leaves)?))
+    }
+}
+
+impl<A: Tree, B: Tree, C: Tree> Tree for (A, B, C) {
+    fn flatten_into(&self, out: &mut Vec<Array>) {
+        self.0.flatten_into(out);
+        self.1.flatten_into(out);
+        self.2.flatten_into(out);
+    }
+    fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
+        Ok((
+            self.0.rebuild(leaves)?,
+            self.1.rebuild(leaves)?,
+            self.2.rebuild(leaves)?,
+        ))
+    }
+}
+
+impl<T: Tree> Tree for BTreeMap<String, T> {
+    fn flatten_into(&self, out: &mut Vec<Array>) {
+        for x in self.values() {
+            x.flatten_into(out);
+        }
+    }
+    fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
+        self.iter()
+            .map(|(k, x)| Ok((k.clone(), x.rebuild(leaves)?)))
+            .collect()
+    }
+}
+
+fn rebuild_all<T: Tree>(template: &T, leaves: Vec<Array>) -> Result<T, Error> {
+    let n = leaves.len();
+    let mut it = leaves.into_iter();
+    let t = template.rebuild(&mut it)?;
+    if it.next().is_some() {
+        return Err(Error::new(
+            "transforms",
+            format!("{n} arrays for a tree with fewer leaves"),
+        ));
+    }
+    Ok(t)
+}
+
+fn terr(op: &str) -> impl Fn(psionic_passes::autodiff::TransformError) -> Error + '_ {
+    move |e| Error::new(op, e.message)
+}
+
+/// Something a transform can trace into an IR function: a closure
+/// `Fn(&P) -> O`, or a [`CustomVjp`] / [`Checkpoint`] wrapper.
+pub trait Traceable<P: Tree, O: Tree> {
+    /// The function of the flattened leaves, at the types of `example`,
+    /// and the output structure (with placeholder leaves).
+    fn trace_at(&self, example: &P) -> Result<(Func, O), Error>;
+}
+
+impl<P: Tree, O: Tree, F: Fn(&P) -> O> Traceable<P, O> for F {
+    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
+        trace_closure(self, example)
+    }
+}
+
+fn trace_closure<P: Tree, O: Tree>(f: &dyn Fn(&P) -> O, example: &P) -> Result<(Func, O), Error> {
+    let types: Vec<TensorType> = example.leaves().iter().map(|a| a.ty().clone()).collect();
+    let mut out: Option<O> = None;
+    let mut err: Option<Error> = None;
+    let func = trace(
+        |xs| match rebuild_all(example, xs.to_vec()) {
+            Ok(p) => {
+                let o = f(&p);
+                let leaves = o.leaves();
+                out = Some(o);
+                leaves
+            }
+            Err(e) => {
+                err = Some(e);
+                Vec::new()
+            }
+        },
+        &types,
+    )?;
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let out = out.ok_or_else(|| Error::new("trace", "the closure was not called"))?;
+    Ok((func, out))
+}
+
+/// Runs a transformed function on arrays (lazily, through [`crate::apply()`],
+/// so transforms nest inside other traces).
+fn call(func: &Func, args: &[Array]) -> Result<Vec<Array>, Error> {
+    apply(func, args)
+}
+
+/// `(outputs, vjp)`: the outputs of `f` at `primals` and the cotangent of
+/// every primal leaf for the given output `cotangents` (MLX's `mx.vjp`).
+pub fn vjp<P: Tree, O: Tree>(
+    f: &impl Traceable<P, O>,
+    primals: &P,
+    cotangents: &O,
+) -> Result<(O, P), Error> {
+    let (func, out_t) = f.trace_at(primals)?;
+    let x = primals.leaves();
+    let wrt: Vec<usize> = (0..x.len()).collect();
+    let g = ir_vjp(&func, &wrt).map_err(terr("vjp"))?;
+    let mut args = x;
+    let cots = cotangents.leaves();
+    if cots.len() != func.results.len() {
+        return Err(Error::new(
+            "vjp",
+            format!(
+                "{} cotangents for {} outputs",
+                cots.len(),
+                func.results.len()
+            ),
+        ));
+    }
+    args.extend(cots);
+    let mut r = call(&g, &args)?;
+    let grads = r.split_off(func.results.len());
+    Ok((rebuild_all(&out_t, r)?, rebuild_all(primals, grads)?))
+}
+
+/// `(outputs, jvp)`: the outputs of `f` at `primals` and their tangents for
+/// the given input `tangents` (MLX's `mx.jvp`).
+pub fn jvp<P: Tree, O: Tree>(
+    f: &impl Traceable<P, O>,
+    primals: &P,
+    tangents: &P,
+) -> Result<(O, O), Error> {
+    let (func, out_t) = f.trace_at(primals)?;
+    let x = primals.leaves();
+    let wrt: Vec<usize> = (0..x.len()).collect();
+    let g = ir_jvp(&func, &wrt).map_err(terr("jvp"))?;
+    let mut args = x;
+    args.extend(tangents.leaves());
+    let mut r = call(&g, &args)?;
+    let tans = r.split_off(func.results.len());
+    Ok((rebuild_all(&out_t, r)?, rebuild_all(&out_t, tans)?))
+}
+
+/// `(value, gradient)` of a scalar-valued `f` with respect to every leaf of
+/// its argument (MLX's `mx.value_and_grad` with `argnums=0` over a tree),
+/// or the error (a non-scalar output, an op without a rule).
+pub fn try_value_and_grad<P: Tree, T: Traceable<P, Array>>(
+    f: T,
+) -> impl Fn(&P) -> Result<(Array, P), Error> {
+    move |p: &P| {
+        let (func, _) = f.trace_at(p)?;
+        let x = p.leaves();
+        let wrt: Vec<usize> = (0..x.len()).collect();
+        let g = ir_value_and_grad(&func, &wrt).map_err(terr("value_and_grad"))?;
+        let mut r = call(&g, &x)?;
+        let grads = r.split_off(1);
+        let v = r
+            .pop()
+            .ok_or_else(|| Error::new("value_and_grad", "no value"))?;
+        Ok((v, rebuild_all(p, grads)?))
+    }
+}
+
+/// [`try_value_and_grad`] in the crate's infallible style: an error is
+/// recorded in every returned array (and returned by `eval`, `to_vec`...).
+/// Its result is a tree, so it nests inside other transforms.
+pub fn value_and_grad<P: Tree, T: Traceable<P, Array>>(f: T) -> impl Fn(&P) -> (Array, P) {
+    let vg = try_value_and_grad(f);
+    move |p: &P| match vg(p) {
+        Ok(r) => r,
+        Err(e) => (Array::from_error(e.clone()), error_tree(p, e)),
+    }
+}
+
+/// The gradient of a scalar-valued `f` (MLX's `mx.grad`), one per leaf of
+/// the argument in the argument's structure, or the error.
+pub fn try_grad<P: Tree, T: Traceable<P, Array>>(f: T) -> impl Fn(&P) -> Result<P, Error> {
+    let vg = try_value_and_grad(f);
+    move |p: &P| vg(p).map(|(_, g)| g)
+}
+
+/// [`try_grad`] in the crate's infallible style (errors recorded in the
+/// arrays): `grad(f)` is itself a `Fn(&P) -> P`, so `grad(grad(f))`-style
+/// nesting and `vmap(grad(f))` work.
+pub fn grad<P: Tree, T: Traceable<P, Array>>(f: T) -> impl Fn(&P) -> P {
+    let g = try_grad(f);
+    move |p: &P| g(p).unwrap_or_else(|e| error_tree(p, e))
+}
+
+/// `template`'s structure with every leaf carrying `e`.
+fn error_tree<P: Tree>(template: &P, e: Error) -> P {
+    let n = template.leaves().len();
+    let leaves = vec![Array::from_error(e.clone()); n];
+    rebuild_all(template, leaves).unwrap_or_else(|_| template.clone())
+}
+
+/// The vectorizing map (MLX's `mx.vmap`): `in_axes` has one entry per leaf
+/// of the argument (`None`: not batched; axes may be negative), `out_axes`
+/// one per leaf of the result.
+pub fn vmap<P: Tree, O: Tree, T: Traceable<P, O>>(
+    f: T,
+    in_axes: Vec<Option<i64>>,
+    out_axes: Vec<i64>,
+) -> impl Fn(&P) -> Result<O, Error> {
+    move |p: &P| {
+        let leaves = p.leaves();
+        if leaves.len() != in_axes.len() {
+            return Err(Error::new(
+                "vmap",
+                format!("{} in_axes for {} inputs", in_axes.len(), leaves.len()),
+            ));
+        }
+        // Trace one example: each batched input without its batch axis.
+        let mut size: Option<i64> = None;
+        let mut examples = Vec::with_capacity(leaves.len());
+        for (a, ax) in leaves.iter().zip(&in_axes) {
+            match ax {
+                None => examples.push(a.clone()),
+                Some(ax) => {
+                    let r = a.ndim() as i64;
+                    let k = if *ax < 0 { ax + r } else { *ax };
+                    if k < 0 || k >= r {
+                        return Err(Error::new(
+                            "vmap",
+                            format!("in_axis {ax} is out of range for an input of rank {r}"),
+                        ));
+                    }
+                    let n = a.shape()[k as usize];
+                    if size.is_some_and(|s| s != n) {
+                        return Err(Error::new(
+                            "vmap",
+                            format!("inputs have batch sizes {} and {n}", size.unwrap_or(0)),
+                        ));
+                    }
+                    size = Some(n);
+                    let mut s = a.shape().to_vec();
+                    s.remove(k as usize);
+                    examples.push(Array::placeholder(TensorType::new(a.dtype(), s), 0, 0));
+                }
+            }
+        }
+        let ex = rebuild_all(p, examples)?;
+        let (func, out_t) = f.trace_at(&ex)?;
+        // Normalise in_axes against the example ranks for the IR transform.
+        let g = vmap_with_size(&func, &in_axes, &out_axes, size).map_err(terr("vmap"))?;
+        let r = call(&g, &leaves)?;
+        rebuild_all(&out_t, r)
+    }
+}
+
+/// A function with a user-supplied vjp (MLX's `mx.custom_function` with
+/// `.vjp`): `fwd` computes the outputs; `bwd(primals, outputs, cotangents)`
+/// returns one cotangent per primal leaf. Call it with [`CustomVjp::call`];
+/// the transforms of this module use `bwd` for its derivative.
+pub struct CustomVjp<F, B> {
+    pub fwd: F,
+    pub bwd: B,
+}
+
+/// Builds a [`CustomVjp`].
+pub fn custom_vjp<F, B>(fwd: F, bwd: B) -> CustomVjp<F, B> {
+    CustomVjp { fwd, bwd }
+}
+
+impl<F, B> CustomVjp<F, B> {
+    /// Calls the forward function.
+    pub fn call<P: Tree, O: Tree>(&self, p: &P) -> O
+    where
+        F: Fn(&P) -> O,
+    {
+        (self.fwd)(p)
+    }
+}
+
+impl<P: Tree, O: Tree, F: Fn(&P) -> O, B: Fn(&P, &O, &O) -> P> Traceable<P, O> for CustomVjp<F, B> {
+    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
+        let (fwd, out_t) = trace_closure(&self.fwd, example)?;
+        let np = example.leaves().len();
+        let no = out_t.leaves().len();
+        let bex = (example.clone(), out_t.clone(), out_t.clone());
+        let bwd_fn = |t: &(P, O, O)| (self.bwd)(&t.0, &t.1, &t.2);
+        let (bwd, _) = trace_closure(&bwd_fn, &bex)?;
+        if bwd.params.len() != np + 2 * no {
+            return Err(Error::new("custom_vjp", "internal: backward arity"));
+        }
+        let f = ir_custom_vjp(&fwd, &bwd).map_err(terr("custom_vjp"))?;
+        Ok((f, out_t))
+    }
+}
+
+/// `f` marked for recomputation (MLX's `mx.checkpoint`): its vjp replays the
+/// forward ops in the backward pass instead of keeping their values.
+pub struct Checkpoint<F>(pub F);
+
+/// Builds a [`Checkpoint`].
+pub fn checkpoint<F>(f: F) -> Checkpoint<F> {
+    Checkpoint(f)
+}
+
+impl<F> Checkpoint<F> {
+    pub fn call<P: Tree, O: Tree>(&self, p: &P) -> O
+    where
+        F: Fn(&P) -> O,
+    {
+        (self.0)(p)
+    }
+}
+
+impl<P: Tree, O: Tree, F: Fn(&P) -> O> Traceable<P, O> for Checkpoint<F> {
+    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
+        let (f, o) = trace_closure(&self.0, example)?;
+        Ok((ir_checkpoint(&f), o))
+    }
+}

@@ -1,0 +1,19 @@
+// `psionic run` interprets @main on in.0, in.1 and writes out.0, out.1.
+// RUN: psionic run %s --inputs %S/../inputs/add_bcast.safetensors --out %t.safetensors
+// RUN: psionic inspect %t.safetensors | FileCheck %s
+// CHECK: // 2 tensors
+// CHECK-NEXT: out.0: tensor<2x3xf32> = [11.0, 22.0, 33.0, 14.0, 25.0, 36.0]
+// CHECK-NEXT: out.1: tensor<2xf32> = [66.0, 75.0]
+
+// The optimized function computes the same numbers.
+// RUN: psionic opt %s --pipeline canonicalize,cse,dce -o %t.pir
+// RUN: psionic run %t.pir --inputs %S/../inputs/add_bcast.safetensors --out %t.opt.safetensors
+// RUN: psionic inspect %t.opt.safetensors | FileCheck %s
+func @main(%0: tensor<2x3xf32>, %1: tensor<3xf32>) -> (tensor<2x3xf32>, tensor<2xf32>) {
+  %2 = tensor.broadcast %1 {shape = [2, 3]} : tensor<2x3xf32>
+  %3 = tensor.add %0, %2 : tensor<2x3xf32>
+  %4 = tensor.copy %3 : tensor<2x3xf32>
+  %5 = tensor.add %0, %2 : tensor<2x3xf32>
+  %6 = tensor.reduce_sum %5 {axes = [1]} : tensor<2xf32>
+  return %4, %6
+}

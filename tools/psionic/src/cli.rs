@@ -1,0 +1,399 @@
+//! The commands of the `psionic` binary. Every failure is a [`CliError`]
+//! the binary prints as one line, `psionic: error: ...`, exiting with status
+//! 1 (2 for bad usage).
+
+use psionic_ir::text::print_module;
+use psionic_ir::{Attr, DType, Func, Literal, Module, Opcode, TensorType};
+use psionic_mlx::files::{load_module, parse_module_text, save_module};
+use psionic_mlx::io::safetensors::{load_safetensors, save_safetensors};
+use psionic_passes::manager::format_reports;
+use psionic_passes::{PassContext, PassManager, PASSES};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A failure to report: one line, and whether it was bad usage.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub usage: bool,
+}
+
+impl CliError {
+    fn usage(m: impl Into<String>) -> Self {
+        CliError {
+            message: m.into(),
+            usage: true,
+        }
+    }
+    fn fail(m: impl std::fmt::Display) -> Self {
+        CliError {
+            message: m.to_string(),
+            usage: false,
+        }
+    }
+    /// The exit status for this error.
+    pub fn code(&self) -> i32 {
+        if self.usage {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+pub const USAGE: &str = "\
+usage: psionic <command> [options]
+
+commands:
+  opt FILE|-      parse, verify, run passes, print the IR
+      --pass NAME            run a pass (repeatable; in order with --pipeline)
+      --pipeline P           run a pipeline, e.g. 'canonicalize,cse,dce'
+      --print-after NAME     print the IR to stderr after each run of pass NAME
+      --print-after-all      print the IR to stderr after every pass
+      --verify-each          verify after every pass (default in debug builds)
+      --no-verify-each       do not verify after every pass
+      --stats                print per-pass statistics to stderr
+      -o OUT                 write the IR to OUT (atomically) instead of stdout
+      --list-passes          list the known passes
+  run FILE --inputs IN.safetensors --out OUT.safetensors [--prefix P] [--func NAME]
+                  interpret a function on inputs P+in.0, P+in.1, ...;
+                  write P+out.0, P+out.1, ...
+  inspect FILE    summarize a module (signature, op counts, constants) and
+                  print it as IR text, or list the tensors of a .safetensors file
+  convert IN OUT  convert between .mlxfn, .psifn and .pir (by extension);
+                  the output is written atomically
+  help            show this text
+";
+
+/// Runs the command line `args` (without the program name); writes the
+/// command's output to `out` and diagnostics to `err`.
+pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
+    let Some((cmd, rest)) = args.split_first() else {
+        return Err(CliError::usage("no command given (try `psionic help`)"));
+    };
+    match cmd.as_str() {
+        "opt" => cmd_opt(rest, out, err),
+        "run" => cmd_run(rest),
+        "inspect" => cmd_inspect(rest, out),
+        "convert" => cmd_convert(rest),
+        "help" | "--help" | "-h" => write_out(out, USAGE),
+        other => Err(CliError::usage(format!(
+            "unknown command `{other}` (commands: opt, run, inspect, convert, help)"
+        ))),
+    }
+}
+
+fn write_out(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| CliError::fail(format!("cannot write output: {e}")))
+}
+
+/// A tiny argument reader: flags with values as `--flag VALUE` or `--flag=VALUE`.
+struct Args<'a> {
+    items: &'a [String],
+    pos: usize,
+}
+
+impl<'a> Args<'a> {
+    fn new(items: &'a [String]) -> Self {
+        Args { items, pos: 0 }
+    }
+    fn next(&mut self) -> Option<&'a str> {
+        let a = self.items.get(self.pos)?;
+        self.pos += 1;
+        Some(a)
+    }
+    /// The value of a flag whose name was just read (`--x=v` gives `v`).
+    fn value(&mut self, flag: &str, inline: Option<&'a str>) -> Result<&'a str, CliError> {
+        if let Some(v) = inline {
+            return Ok(v);
+        }
+        self.next()
+            .ok_or_else(|| CliError::usage(format!("`{flag}` needs a value")))
+    }
+}
+
+/// Splits `--flag=value` into (`--flag`, Some(`value`)).
+fn split_flag(a: &str) -> (&str, Option<&str>) {
+    match a.split_once('=') {
+        Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+        _ => (a, None),
+    }
+}
+
+fn no_inline(flag: &str, inline: Option<&str>) -> Result<(), CliError> {
+    match inline {
+        Some(_) => Err(CliError::usage(format!("`{flag}` takes no value"))),
+        None => Ok(()),
+    }
+}
+
+/// Reads a module from a path or `-` (stdin; text IR).
+fn read_module(input: &str) -> Result<Module, CliError> {
+    if input == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::fail(format!("<stdin>: cannot read: {e}")))?;
+        parse_module_text(Path::new("<stdin>"), &text).map_err(CliError::fail)
+    } else {
+        load_module(input).map_err(CliError::fail)
+    }
+}
+
+/// The folder for constant folding: the reference interpreter.
+fn fold(op: Opcode, attrs: &psionic_ir::Attrs, args: &[&Literal]) -> Result<Vec<Literal>, String> {
+    psionic_runtime::interp::eval_op(op, attrs, args)
+}
+
+fn cmd_opt(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
+    let mut a = Args::new(args);
+    let mut input: Option<&str> = None;
+    let mut output: Option<&str> = None;
+    let mut pm = PassManager::new();
+    let mut stats = false;
+    while let Some(arg) = a.next() {
+        let (flag, inline) = split_flag(arg);
+        match flag {
+            "--pass" => {
+                let name = a.value(flag, inline)?;
+                pm.add_pipeline(name).map_err(CliError::usage)?;
+            }
+            "--pipeline" => {
+                let p = a.value(flag, inline)?;
+                pm.add_pipeline(p).map_err(CliError::usage)?;
+            }
+            "--print-after" => {
+                let name = a.value(flag, inline)?;
+                if !PASSES.iter().any(|p| p.name == name) {
+                    return Err(CliError::usage(format!(
+                        "--print-after: unknown pass `{name}`"
+                    )));
+                }
+                pm.options.print_after.push(name.to_string());
+            }
+            "--print-after-all" => {
+                no_inline(flag, inline)?;
+                pm.options.print_after_all = true;
+            }
+            "--verify-each" => {
+                no_inline(flag, inline)?;
+                pm.options.verify_each = true;
+            }
+            "--no-verify-each" => {
+                no_inline(flag, inline)?;
+                pm.options.verify_each = false;
+            }
+            "--stats" => {
+                no_inline(flag, inline)?;
+                stats = true;
+                pm.options.stats = true;
+            }
+            "-o" => output = Some(a.value(flag, inline)?),
+            "--list-passes" => {
+                let mut s = String::new();
+                for p in PASSES {
+                    s += &format!("{:14} {}\n", p.name, p.summary);
+                }
+                return write_out(out, &s);
+            }
+            f if f.starts_with('-') && f != "-" => {
+                return Err(CliError::usage(format!("opt: unknown option `{f}`")))
+            }
+            _ => {
+                if input.replace(arg).is_some() {
+                    return Err(CliError::usage("opt: more than one input file given"));
+                }
+            }
+        }
+    }
+    let input = input.ok_or_else(|| CliError::usage("opt: no input file (use `-` for stdin)"))?;
+    let mut module = read_module(input)?;
+    let ctx = PassContext::with_folder(&fold);
+    let reports = pm.run(&mut module, &ctx, err).map_err(CliError::fail)?;
+    if stats {
+        err.write_all(format_reports(&reports).as_bytes())
+            .map_err(|e| CliError::fail(format!("cannot write statistics: {e}")))?;
+    }
+    match output {
+        Some(path) if path != "-" => save_module(path, &module).map_err(CliError::fail),
+        _ => write_out(out, &print_module(&module)),
+    }
+}
+
+fn cmd_run(args: &[String]) -> Result<(), CliError> {
+    let mut a = Args::new(args);
+    let mut file = None;
+    let mut inputs: Option<PathBuf> = None;
+    let mut output: Option<PathBuf> = None;
+    let mut prefix = String::new();
+    let mut func_name: Option<String> = None;
+    while let Some(arg) = a.next() {
+        let (flag, inline) = split_flag(arg);
+        match flag {
+            "--inputs" => inputs = Some(a.value(flag, inline)?.into()),
+            "--out" => output = Some(a.value(flag, inline)?.into()),
+            "--prefix" => prefix = a.value(flag, inline)?.to_string(),
+            "--func" => func_name = Some(a.value(flag, inline)?.to_string()),
+            f if f.starts_with('-') && f != "-" => {
+                return Err(CliError::usage(format!("run: unknown option `{f}`")))
+            }
+            _ => {
+                if file.replace(arg).is_some() {
+                    return Err(CliError::usage("run: more than one module file given"));
+                }
+            }
+        }
+    }
+    let file = file.ok_or_else(|| CliError::usage("run: no module file given"))?;
+    let output =
+        output.ok_or_else(|| CliError::usage("run: `--out OUT.safetensors` is required"))?;
+    let module = read_module(file)?;
+
+    // Inputs P+in.K: K is a positional index (0, 1, ...) or a keyword name,
+    // as MLX's exported functions name them; the trace is chosen by MLX's
+    // dispatch on those keys and the input types.
+    let mut given: Vec<(String, Literal)> = Vec::new();
+    if let Some(path) = &inputs {
+        let tensors = load_safetensors(path).map_err(CliError::fail)?;
+        let head = format!("{prefix}in.");
+        for (n, l) in tensors {
+            if let Some(key) = n.strip_prefix(&head) {
+                given.push((key.to_string(), l));
+            }
+        }
+    }
+    let name = match func_name.as_deref() {
+        Some(n) => n.to_string(),
+        None if module.func("main").is_some() || module.funcs.is_empty() => "main".to_string(),
+        None => module.funcs[0].name.clone(),
+    };
+    let keyed: Vec<(String, TensorType)> = given.iter().map(|(k, l)| (k.clone(), l.ty())).collect();
+    let (func, keys) = psionic_mlx::mlxfn::select_trace(&module, &name, &keyed).map_err(|e| {
+        let from = match &inputs {
+            Some(p) => format!("inputs from {}", p.display()),
+            None => "no inputs (give --inputs)".to_string(),
+        };
+        CliError::fail(format!("{file}: {e} [{from}]"))
+    })?;
+    let args_in: Vec<Literal> = keys
+        .iter()
+        .filter_map(|k| given.iter().find(|(g, _)| g == k).map(|(_, l)| l.clone()))
+        .collect();
+    let results = psionic_runtime::interp::run_func(func, &args_in)
+        .map_err(|e| CliError::fail(format!("{file}: @{}: {e}", func.name)))?;
+    let named: Vec<(String, Literal)> = results
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (format!("{prefix}out.{i}"), l))
+        .collect();
+    save_safetensors(&output, &named).map_err(CliError::fail)
+}
+
+fn signature(f: &Func) -> String {
+    let ps: Vec<String> = f
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| format!("%{i}: {}", f.ty(p)))
+        .collect();
+    let rs: Vec<String> = f.result_types().iter().map(ToString::to_string).collect();
+    format!("func @{}({}) -> ({})", f.name, ps.join(", "), rs.join(", "))
+}
+
+fn fmt_values(l: &Literal) -> String {
+    let n = l.num_elements();
+    let shown = n.min(16);
+    let vals: Vec<String> = (0..shown)
+        .map(|i| {
+            if l.dtype() == DType::F64 {
+                format!("{:?}", l.get_f64(i))
+            } else if l.dtype().is_float() {
+                // f16, bf16 and f32 values are exact in f32: print its shortest form.
+                format!("{:?}", l.get_f64(i) as f32)
+            } else if l.dtype() == DType::Bool {
+                (l.get_i64(i) != 0).to_string()
+            } else if l.dtype() == DType::U64 {
+                u64::from_le_bytes(l.bytes()[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]))
+                    .to_string()
+            } else {
+                l.get_i64(i).to_string()
+            }
+        })
+        .collect();
+    format!(
+        "[{}{}]",
+        vals.join(", "),
+        if n > shown { ", ..." } else { "" }
+    )
+}
+
+fn cmd_inspect(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
+    let file = match args {
+        [f] if !f.starts_with("--") => f,
+        [] => return Err(CliError::usage("inspect: no file given")),
+        _ => return Err(CliError::usage("inspect: takes exactly one file")),
+    };
+    let mut s = String::new();
+    if file.to_ascii_lowercase().ends_with(".safetensors") {
+        let tensors = load_safetensors(file).map_err(CliError::fail)?;
+        s += &format!("// {} tensors\n", tensors.len());
+        let mut tensors = tensors;
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, l) in &tensors {
+            s += &format!("{name}: {} = {}\n", l.ty(), fmt_values(l));
+        }
+        return write_out(out, &s);
+    }
+    let module = read_module(file)?;
+    for (k, v) in &module.attrs {
+        s += &format!(
+            "module attribute {k} = {}\n",
+            psionic_ir::text::print_attr(v)
+        );
+    }
+    for f in &module.funcs {
+        s += &format!("{}\n", signature(f));
+        s += &format!("  ops: {}\n", f.ops.len());
+        for (name, n) in f.op_counts() {
+            s += &format!("    {name}: {n}\n");
+        }
+        let consts: Vec<&Literal> = f
+            .ops
+            .iter()
+            .filter(|o| o.opcode == Opcode::Constant)
+            .filter_map(|o| match o.attrs.get("value") {
+                Some(Attr::Dense(l)) => Some(l),
+                _ => None,
+            })
+            .collect();
+        let elems: usize = consts.iter().map(|l| l.num_elements()).sum();
+        let bytes: usize = consts.iter().map(|l| l.bytes().len()).sum();
+        s += &format!(
+            "  constants: {} ({} elements, {} bytes)\n",
+            consts.len(),
+            elems,
+            bytes
+        );
+        if let Some(big) = consts.iter().max_by_key(|l| l.bytes().len()) {
+            s += &format!("    largest: {} ({} bytes)\n", big.ty(), big.bytes().len());
+        }
+    }
+    s += "\n";
+    s += &print_module(&module);
+    write_out(out, &s)
+}
+
+fn cmd_convert(args: &[String]) -> Result<(), CliError> {
+    let (input, output) = match args {
+        [i, o] if !i.starts_with("--") && !o.starts_with("--") => (i, o),
+        _ => {
+            return Err(CliError::usage(
+                "convert: takes an input and an output file",
+            ))
+        }
+    };
+    let module = read_module(input)?;
+    save_module(output, &module).map_err(CliError::fail)
+}
