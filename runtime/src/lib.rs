@@ -1,10 +1,12 @@
 //! `psionic-runtime`: executing Psionic IR.
 //!
 //! Owns the reference interpreter ([`interp::run_func`], [`interp::eval_op`]),
-//! the oracle that every pass and backend is tested against, and the
+//! the oracle that every pass and backend is tested against, the
 //! kernel-level interpreter ([`kernel_interp::run_program`]) that checks fused
-//! programs against unfused ones. It depends on the IR only for types, the
-//! op table and shape rules.
+//! programs against unfused ones, and the compiled CPU executable
+//! ([`exec::Executable`]). It depends on the IR only for types, the op table
+//! and shape rules.
 
+pub mod exec;
 pub mod interp;
 pub mod kernel_interp;

@@ -58,9 +58,10 @@ commands:
       -o OUT                 write the IR to OUT (atomically) instead of stdout
       --list-passes          list the known passes
   run FILE --inputs IN.safetensors --out OUT.safetensors [--prefix P] [--func NAME]
-      [--transform vjp|jvp|vmap] [--wrt K1,K2]
-                  interpret a function on inputs P+in.0, P+in.1, ...;
-                  write P+out.0, P+out.1, ...
+      [--transform vjp|jvp|vmap] [--wrt K1,K2] [--backend interp|cpu]
+                  run a function on inputs P+in.0, P+in.1, ...;
+                  write P+out.0, P+out.1, ... (interp: the reference
+                  interpreter, the default; cpu: compiled with Cranelift)
   compile FILE|- [--stats-json] [--func NAME]
                   canonicalize, cse, dce, e-graph, fuse and plan buffers; print
                   the kernel-level IR, or one JSON object with kernels,
@@ -293,9 +294,11 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
     let mut func_name: Option<String> = None;
     let mut transform = None;
     let mut wrt: Option<Vec<String>> = None;
+    let mut backend = String::from("interp");
     while let Some(arg) = a.next() {
         let (flag, inline) = split_flag(arg);
         match flag {
+            "--backend" => backend = a.value(flag, inline)?.to_string(),
             "--inputs" => inputs = Some(a.value(flag, inline)?.into()),
             "--out" => output = Some(a.value(flag, inline)?.into()),
             "--prefix" => prefix = a.value(flag, inline)?.to_string(),
@@ -382,8 +385,16 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
         .iter()
         .filter_map(|k| given.iter().find(|(g, _)| g == k).map(|(_, l)| l.clone()))
         .collect();
-    let results = psionic_runtime::interp::run_func(func, &args_in)
-        .map_err(|e| CliError::fail(format!("{file}: @{}: {e}", func.name)))?;
+    let results = match backend.as_str() {
+        "interp" => psionic_runtime::interp::run_func(func, &args_in),
+        "cpu" => psionic_runtime::exec::run_func_cpu(func, &args_in),
+        other => {
+            return Err(CliError::usage(format!(
+                "run: unknown backend `{other}` (interp or cpu)"
+            )))
+        }
+    }
+    .map_err(|e| CliError::fail(format!("{file}: @{}: {e}", func.name)))?;
     let named: Vec<(String, Literal)> = results
         .into_iter()
         .enumerate()

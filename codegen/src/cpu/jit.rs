@@ -1,0 +1,1396 @@
+//! Cranelift code generation for one fused kernel of the kernel-level IR.
+//!
+//! Every kernel becomes one native function
+//! `extern "C" fn(bufs: *const *mut u8, lo: i64, hi: i64)` that runs the
+//! kernel for the outer indices whose first outer axis lies in `lo..hi`
+//! (the whole kernel is `0..extent`; threads take disjoint ranges).
+//! `bufs[k]` is the base address of buffer `%bk`.
+//!
+//! Two code shapes, chosen per kernel:
+//! - **vector** (every value f32, every load and store an f32 buffer, every op
+//!   one the f32x4 emitters know): the innermost iterated axis runs 4 lanes at
+//!   a time (contiguous loads are one 128-bit load, broadcast loads a splat,
+//!   other strides four lane inserts) with a scalar tail that runs the same
+//!   f32x4 code on splatted lanes and keeps lane 0. Accumulators keep per-lane
+//!   state: `sum` and `prod` in f64x2 pairs (f64 accumulation: an f32 sum of
+//!   n terms has error about n·2^-53 relative, then one rounding to f32),
+//!   `max`/`min` in f32x4, `logsumexp` as a running f32 maximum and an f64
+//!   rescaled sum, `m2` as per-lane Welford states in f64, merged by Chan's
+//!   formula at the end of the row;
+//! - **scalar** (everything else: f64, integers, bool, f16/bf16): one element
+//!   at a time, values in f64 registers exactly as the reference
+//!   interpreter holds them; loads and stores convert from and to the
+//!   buffer's dtype in registers (f16 through a helper), cheap float ops are
+//!   inlined, and the other ops call [`psionic_ir::kernel::scalar::eval`]
+//!   through a helper, so integer wrapping, saturating casts and every
+//!   op's edge cases agree with the interpreter bit for bit.
+
+use super::math::VMath;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{
+    types, AbiParam, ConstantData, Endianness, InstBuilder, MemFlagsData, Signature, StackSlotData,
+    StackSlotKind, Type, UserFuncName, Value,
+};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{Linkage, Module};
+use psionic_ir::kernel::scalar;
+use psionic_ir::kernel::{AccKind, BufId, IndexMap, Instr, Kernel, Node, StageKind};
+use psionic_ir::{Attrs, DType, Opcode};
+use std::collections::HashMap;
+
+/// A compiled kernel's entry point.
+pub type KernelFn = unsafe extern "C" fn(*const *mut u8, i64, i64);
+
+const F4: Type = types::F32X4;
+const D2: Type = types::F64X2;
+
+/// One scalar op the scalar code shape calls out for.
+pub(crate) struct OpDesc {
+    opcode: Opcode,
+    attrs: Attrs,
+    arg_dtype: DType,
+    out: DType,
+}
+
+/// Helper: evaluates `table[i]` on `args` (scalar code shape).
+extern "C" fn op_helper(table: *const OpDesc, i: u32, args: *const f64) -> f64 {
+    // SAFETY: `table` points into the `Vec<OpDesc>` owned by the compiled
+    // program for as long as its code can run; `i` indexes it and `args`
+    // points at that op's arity (at most 3) of initialized f64 slots.
+    unsafe {
+        let d = &*table.add(i as usize);
+        let n = match d.opcode.def().operands {
+            psionic_ir::ops::Arity::Exact(n) | psionic_ir::ops::Arity::AtLeast(n) => n,
+        };
+        let a = std::slice::from_raw_parts(args, n);
+        scalar::eval(d.opcode, &d.attrs, a, d.arg_dtype, d.out).unwrap_or(f64::NAN)
+    }
+}
+
+extern "C" fn f16_to_f64(bits: u32) -> f64 {
+    half::f16::from_bits(bits as u16).to_f64()
+}
+extern "C" fn f64_to_f16(v: f64) -> u32 {
+    psionic_ir::literal::f64_to_f16(v).to_bits() as u32
+}
+extern "C" fn f64_to_bf16(v: f64) -> u32 {
+    psionic_ir::literal::f64_to_bf16(v).to_bits() as u32
+}
+
+/// Accumulator state of the scalar shape (the interpreter's algorithm):
+/// `[a, b, n]`.
+extern "C" fn acc_init(s: *mut f64, kind: u32) {
+    let a = match acc_kind(kind) {
+        AccKind::Sum | AccKind::M2 => 0.0,
+        AccKind::Prod => 1.0,
+        AccKind::Max | AccKind::LogSumExp => f64::NEG_INFINITY,
+        AccKind::Min => f64::INFINITY,
+    };
+    // SAFETY: `s` is a 3-slot stack area of the calling kernel.
+    unsafe {
+        *s = a;
+        *s.add(1) = 0.0;
+        *s.add(2) = 0.0;
+    }
+}
+
+fn acc_kind(k: u32) -> AccKind {
+    AccKind::ALL[k as usize]
+}
+
+extern "C" fn acc_push(s: *mut f64, kind: u32, v: f64) {
+    // SAFETY: as in `acc_init`.
+    let st = unsafe { std::slice::from_raw_parts_mut(s, 3) };
+    let (a, b, n) = (st[0], st[1], st[2]);
+    match acc_kind(kind) {
+        AccKind::Sum => st[0] = a + v,
+        AccKind::Prod => st[0] = a * v,
+        AccKind::Max => {
+            st[0] = if v.is_nan() || a.is_nan() {
+                f64::NAN
+            } else {
+                a.max(v)
+            }
+        }
+        AccKind::Min => {
+            st[0] = if v.is_nan() || a.is_nan() {
+                f64::NAN
+            } else {
+                a.min(v)
+            }
+        }
+        AccKind::M2 => {
+            let n = n + 1.0;
+            let d = v - a;
+            let mean = a + d / n;
+            st[0] = mean;
+            st[1] = b + d * (v - mean);
+            st[2] = n;
+        }
+        AccKind::LogSumExp => {
+            if v.is_nan() || a.is_nan() {
+                st[0] = f64::NAN;
+            } else if v == f64::NEG_INFINITY {
+            } else if v > a {
+                st[1] = b * (a - v).exp() + 1.0;
+                st[0] = v;
+            } else if v == a && v == f64::INFINITY {
+                st[1] = b + 1.0;
+            } else {
+                st[1] = b + (v - a).exp();
+            }
+        }
+    }
+}
+
+extern "C" fn acc_finish(s: *const f64, kind: u32) -> f64 {
+    // SAFETY: as in `acc_init`.
+    let st = unsafe { std::slice::from_raw_parts(s, 3) };
+    match acc_kind(kind) {
+        AccKind::LogSumExp => {
+            if st[0].is_nan() || st[0].is_infinite() {
+                st[0]
+            } else {
+                st[0] + st[1].ln()
+            }
+        }
+        AccKind::M2 => st[1],
+        _ => st[0],
+    }
+}
+
+/// Merges the per-lane accumulator state of the vector shape (layout in
+/// [`VecAcc::vars`] order, each var 16 bytes) into the row's value.
+extern "C" fn vacc_finish(s: *const f64, kind: u32) -> f64 {
+    let lanes4 = |o: usize| -> [f64; 4] {
+        // SAFETY: `s` is the kernel's spill area holding the acc's vars.
+        unsafe { [*s.add(o), *s.add(o + 1), *s.add(o + 2), *s.add(o + 3)] }
+    };
+    match acc_kind(kind) {
+        AccKind::Sum => lanes4(0).iter().sum(),
+        AccKind::Prod => lanes4(0).iter().product(),
+        AccKind::Max | AccKind::Min => {
+            // f32x4 state: four f32 in the first 16 bytes.
+            // SAFETY: as above.
+            let f = unsafe { std::slice::from_raw_parts(s as *const f32, 4) };
+            let mut r = f[0] as f64;
+            for &x in &f[1..] {
+                let x = x as f64;
+                r = if r.is_nan() || x.is_nan() {
+                    f64::NAN
+                } else if acc_kind(kind) == AccKind::Max {
+                    r.max(x)
+                } else {
+                    r.min(x)
+                };
+            }
+            r
+        }
+        AccKind::LogSumExp => {
+            // SAFETY: as above: an f32x4 maximum then f64 sums of 4 lanes.
+            let m = unsafe { std::slice::from_raw_parts(s as *const f32, 4) };
+            let sums = lanes4(2);
+            let mut big = f64::NEG_INFINITY;
+            for &x in m {
+                let x = x as f64;
+                if x.is_nan() || big.is_nan() {
+                    big = f64::NAN;
+                } else {
+                    big = big.max(x);
+                }
+            }
+            if big.is_nan() || big.is_infinite() {
+                return big;
+            }
+            let t: f64 = m
+                .iter()
+                .zip(sums)
+                .map(|(&mi, si)| {
+                    if si == 0.0 {
+                        0.0
+                    } else {
+                        si * (mi as f64 - big).exp()
+                    }
+                })
+                .sum();
+            big + t.ln()
+        }
+        AccKind::M2 => {
+            let (n, mean, m2) = (lanes4(0), lanes4(4), lanes4(8));
+            let (mut cn, mut cmean, mut cm2) = (0.0f64, 0.0f64, 0.0f64);
+            for l in 0..4 {
+                if n[l] == 0.0 {
+                    continue;
+                }
+                let tot = cn + n[l];
+                let d = mean[l] - cmean;
+                cmean += d * n[l] / tot;
+                cm2 += m2[l] + d * d * cn * n[l] / tot;
+                cn = tot;
+            }
+            cm2
+        }
+    }
+}
+
+/// Which code shape a kernel gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Vector,
+    Scalar,
+}
+
+fn vector_op(opcode: Opcode, attrs: &Attrs) -> bool {
+    use Opcode as O;
+    match opcode {
+        O::Equal => attrs
+            .iter()
+            .all(|(_, v)| *v == psionic_ir::Attr::Bool(false)),
+        O::Add
+        | O::Subtract
+        | O::Multiply
+        | O::Divide
+        | O::Maximum
+        | O::Minimum
+        | O::Negative
+        | O::Abs
+        | O::Square
+        | O::Sqrt
+        | O::Rsqrt
+        | O::Reciprocal
+        | O::Exp
+        | O::Log
+        | O::Log1p
+        | O::Expm1
+        | O::Tanh
+        | O::Sigmoid
+        | O::Erf
+        | O::Erfinv
+        | O::Sin
+        | O::Cos
+        | O::Floor
+        | O::Ceil
+        | O::Round
+        | O::Copy
+        | O::StopGradient
+        | O::NotEqual
+        | O::Less
+        | O::LessEqual
+        | O::Greater
+        | O::GreaterEqual
+        | O::Select
+        | O::LogicalAnd
+        | O::LogicalOr
+        | O::LogicalNot => true,
+        O::Cast => false,
+        _ => false,
+    }
+}
+
+/// The code shape `k` can take given the dtypes of the buffers.
+pub fn choose_shape(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Shape {
+    let mut dt: HashMap<u32, DType> = HashMap::new();
+    for n in k.stages.iter().flat_map(|s| &s.nodes) {
+        dt.insert(n.id, n.dtype);
+    }
+    for n in k.stages.iter().flat_map(|s| &s.nodes) {
+        let ok = match &n.instr {
+            Instr::Load { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
+            Instr::Store { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
+            Instr::Const(_) | Instr::Acc { .. } => n.dtype == DType::F32,
+            Instr::MatmulResult => false,
+            Instr::Op {
+                opcode,
+                attrs,
+                args,
+            } => {
+                use Opcode as O;
+                let is = |i: usize, d: DType| args.get(i).and_then(|a| dt.get(a)) == Some(&d);
+                let all = |d: DType| args.iter().all(|a| dt.get(a) == Some(&d));
+                let (args_ok, out_ok) = match opcode {
+                    // Bool values are lane masks: logic only on masks.
+                    O::LogicalAnd | O::LogicalOr | O::LogicalNot => {
+                        (all(DType::Bool), n.dtype == DType::Bool)
+                    }
+                    O::Select => (
+                        is(0, DType::Bool) && is(1, DType::F32) && is(2, DType::F32),
+                        n.dtype == DType::F32,
+                    ),
+                    O::Equal
+                    | O::NotEqual
+                    | O::Less
+                    | O::LessEqual
+                    | O::Greater
+                    | O::GreaterEqual => (all(DType::F32), n.dtype == DType::Bool),
+                    _ => (all(DType::F32), n.dtype == DType::F32),
+                };
+                args_ok && out_ok && vector_op(*opcode, attrs)
+            }
+        };
+        if !ok {
+            return Shape::Scalar;
+        }
+    }
+    Shape::Vector
+}
+
+/// The axis iterated 4 lanes at a time: the last domain axis when it is
+/// reduced, or when the kernel is purely elementwise.
+fn vector_axis(k: &Kernel) -> Option<usize> {
+    let last = k.domain.len().checked_sub(1)?;
+    if k.reduce_axes.contains(&last) {
+        return Some(last);
+    }
+    if k.reduce_axes.is_empty() && k.stages.iter().all(|s| s.kind == StageKind::Map) {
+        return Some(last);
+    }
+    None
+}
+
+/// State of one accumulator in the vector shape.
+struct VecAcc {
+    kind: AccKind,
+    vars: Vec<(Variable, Type)>,
+}
+
+enum AccSt {
+    Vec(VecAcc),
+    /// Stack slot address of `[a, b, n]` (scalar shape).
+    Scalar(Value),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// 4 lanes along the vector axis.
+    Lanes,
+    /// One element (splatted in the vector shape; lane 0 is the value).
+    One,
+}
+
+struct Gen<'a, 'b> {
+    b: &'a mut FunctionBuilder<'b>,
+    ptr: Type,
+    fma: bool,
+    shape: Shape,
+    k: &'a Kernel,
+    buf_dtype: &'a dyn Fn(BufId) -> DType,
+    bases: HashMap<BufId, Value>,
+    idx: Vec<Variable>,
+    vaxis: Option<usize>,
+    vals: HashMap<u32, Value>,
+    dtypes: HashMap<u32, DType>,
+    accs: HashMap<u32, AccSt>,
+    ops: &'a mut Vec<OpDesc>,
+    table_addr: i64,
+    args_slot: Value,
+    spill: Value,
+    lo: Value,
+    hi: Value,
+}
+
+fn mf() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+fn le() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(Endianness::Little)
+}
+
+impl Gen<'_, '_> {
+    fn iconst(&mut self, v: i64) -> Value {
+        self.b.ins().iconst(self.ptr, v)
+    }
+
+    /// Element offset of `map` at the current indices, in elements; with
+    /// the vector axis's stride returned separately.
+    fn elem_addr(&mut self, buf: BufId, map: &IndexMap) -> (Value, i64, i64) {
+        let esize = (self.buf_dtype)(buf).size() as i64;
+        let mut off = self.iconst(map.offset);
+        for (ax, &s) in map.strides.iter().enumerate() {
+            if s == 0 {
+                continue;
+            }
+            let i = self.b.use_var(self.idx[ax]);
+            let t = self.b.ins().imul_imm_s(i, s);
+            off = self.b.ins().iadd(off, t);
+        }
+        let bytes = self.b.ins().imul_imm_s(off, esize);
+        let base = self.bases[&buf];
+        let a = self.b.ins().iadd(base, bytes);
+        let vs = self.vaxis.map(|v| map.strides[v]).unwrap_or(0);
+        (a, vs, esize)
+    }
+
+    fn f64c(&mut self, v: f64) -> Value {
+        self.b.ins().f64const(v)
+    }
+    fn d2c(&mut self, v: f64) -> Value {
+        let s = self.b.ins().f64const(v);
+        self.b.ins().splat(D2, s)
+    }
+    fn f4c(&mut self, v: f32) -> Value {
+        let s = self.b.ins().f32const(v);
+        self.b.ins().splat(F4, s)
+    }
+    fn vconst(&mut self, ty: Type, bytes: Vec<u8>) -> Value {
+        let h = self.b.func.dfg.constants.insert(ConstantData::from(bytes));
+        self.b.ins().vconst(ty, h)
+    }
+
+    fn call_helper(
+        &mut self,
+        addr: usize,
+        params: &[Type],
+        ret: Option<Type>,
+        args: &[Value],
+    ) -> Option<Value> {
+        let mut sig = Signature::new(CallConv::SystemV);
+        for &p in params {
+            sig.params.push(AbiParam::new(p));
+        }
+        if let Some(r) = ret {
+            sig.returns.push(AbiParam::new(r));
+        }
+        let sref = self.b.import_signature(sig);
+        let fp = self.iconst(addr as i64);
+        let call = self.b.ins().call_indirect(sref, fp, args);
+        self.b.inst_results(call).first().copied()
+    }
+
+    // ---- loads and stores ----
+
+    fn load(&mut self, n: &Node, buf: BufId, map: &IndexMap, mode: Mode) -> Value {
+        let (a, vs, esize) = self.elem_addr(buf, map);
+        match self.shape {
+            Shape::Vector => {
+                if mode == Mode::One || vs == 0 {
+                    let s = self.b.ins().load(types::F32, mf(), a, 0);
+                    return self.b.ins().splat(F4, s);
+                }
+                if vs == 1 {
+                    return self.b.ins().load(F4, mf(), a, 0);
+                }
+                let s0 = self.b.ins().load(types::F32, mf(), a, 0);
+                let mut v = self.b.ins().splat(F4, s0);
+                for l in 1..4 {
+                    let off = (vs * esize * l) as i32;
+                    let s = self.b.ins().load(types::F32, mf(), a, off);
+                    v = self.b.ins().insertlane(v, s, l as u8);
+                }
+                v
+            }
+            Shape::Scalar => self.load_scalar(n.dtype, a),
+        }
+    }
+
+    fn load_scalar(&mut self, d: DType, a: Value) -> Value {
+        let ins = self.b.ins();
+        match d {
+            DType::F64 => ins.load(types::F64, mf(), a, 0),
+            DType::F32 => {
+                let s = ins.load(types::F32, mf(), a, 0);
+                self.b.ins().fpromote(types::F64, s)
+            }
+            DType::BF16 => {
+                let h = ins.uload16(types::I32, mf(), a, 0);
+                let w = self.b.ins().ishl_imm_u(h, 16);
+                let f = self.b.ins().bitcast(types::F32, le(), w);
+                self.b.ins().fpromote(types::F64, f)
+            }
+            DType::F16 => {
+                let h = ins.uload16(types::I32, mf(), a, 0);
+                self.call_helper(
+                    f16_to_f64 as *const () as usize,
+                    &[types::I32],
+                    Some(types::F64),
+                    &[h],
+                )
+                .expect("helper returns")
+            }
+            DType::Bool | DType::U8 => {
+                let v = ins.uload8(types::I64, mf(), a, 0);
+                self.b.ins().fcvt_from_uint(types::F64, v)
+            }
+            DType::U16 => {
+                let v = ins.uload16(types::I64, mf(), a, 0);
+                self.b.ins().fcvt_from_uint(types::F64, v)
+            }
+            DType::U32 => {
+                let v = ins.uload32(mf(), a, 0);
+                self.b.ins().fcvt_from_uint(types::F64, v)
+            }
+            DType::U64 => {
+                let v = ins.load(types::I64, mf(), a, 0);
+                self.b.ins().fcvt_from_uint(types::F64, v)
+            }
+            DType::I8 => {
+                let v = ins.sload8(types::I64, mf(), a, 0);
+                self.b.ins().fcvt_from_sint(types::F64, v)
+            }
+            DType::I16 => {
+                let v = ins.sload16(types::I64, mf(), a, 0);
+                self.b.ins().fcvt_from_sint(types::F64, v)
+            }
+            DType::I32 => {
+                let v = ins.sload32(mf(), a, 0);
+                self.b.ins().fcvt_from_sint(types::F64, v)
+            }
+            DType::I64 => {
+                let v = ins.load(types::I64, mf(), a, 0);
+                self.b.ins().fcvt_from_sint(types::F64, v)
+            }
+            DType::C64 => unreachable!("complex buffers are rejected before code generation"),
+        }
+    }
+
+    fn store(&mut self, buf: BufId, map: &IndexMap, v: Value, mode: Mode) {
+        let (a, vs, esize) = self.elem_addr(buf, map);
+        match self.shape {
+            Shape::Vector => {
+                if mode == Mode::Lanes && vs == 1 {
+                    self.b.ins().store(mf(), v, a, 0);
+                } else if mode == Mode::Lanes {
+                    for l in 0..4u8 {
+                        let s = self.b.ins().extractlane(v, l);
+                        self.b
+                            .ins()
+                            .store(mf(), s, a, (vs * esize * l as i64) as i32);
+                    }
+                } else {
+                    let s = self.b.ins().extractlane(v, 0);
+                    self.b.ins().store(mf(), s, a, 0);
+                }
+            }
+            Shape::Scalar => {
+                let d = (self.buf_dtype)(buf);
+                self.store_scalar(d, v, a)
+            }
+        }
+    }
+
+    fn store_scalar(&mut self, d: DType, v: Value, a: Value) {
+        match d {
+            DType::F64 => {
+                self.b.ins().store(mf(), v, a, 0);
+            }
+            DType::F32 => {
+                let s = self.b.ins().fdemote(types::F32, v);
+                self.b.ins().store(mf(), s, a, 0);
+            }
+            DType::F16 | DType::BF16 => {
+                let h: usize = if d == DType::F16 {
+                    f64_to_f16 as *const () as usize
+                } else {
+                    f64_to_bf16 as *const () as usize
+                };
+                let bits = self
+                    .call_helper(h, &[types::F64], Some(types::I32), &[v])
+                    .expect("helper returns");
+                self.b.ins().istore16(mf(), bits, a, 0);
+            }
+            DType::Bool => {
+                let z = self.f64c(0.0);
+                let c = self.b.ins().fcmp(FloatCC::NotEqual, v, z);
+                self.b.ins().store(mf(), c, a, 0);
+            }
+            _ => {
+                let i = if d.is_unsigned_integer() {
+                    self.b.ins().fcvt_to_uint_sat(types::I64, v)
+                } else {
+                    self.b.ins().fcvt_to_sint_sat(types::I64, v)
+                };
+                match d.size() {
+                    1 => self.b.ins().istore8(mf(), i, a, 0),
+                    2 => self.b.ins().istore16(mf(), i, a, 0),
+                    4 => self.b.ins().istore32(mf(), i, a, 0),
+                    _ => self.b.ins().store(mf(), i, a, 0),
+                };
+            }
+        }
+    }
+
+    // ---- ops ----
+
+    fn op_vector(&mut self, opcode: Opcode, a: &[Value]) -> Value {
+        use Opcode as O;
+        let mut m = VMath::new(self.b, self.fma);
+        let x = a[0];
+        let cmp = |m: &mut VMath, cc: FloatCC| -> Value {
+            let c = m.b.ins().fcmp(cc, a[0], a[1]);
+            m.b.ins().bitcast(F4, le(), c)
+        };
+        match opcode {
+            O::Add => m.b.ins().fadd(x, a[1]),
+            O::Subtract => m.b.ins().fsub(x, a[1]),
+            O::Multiply => m.b.ins().fmul(x, a[1]),
+            O::Divide => m.b.ins().fdiv(x, a[1]),
+            O::Maximum => m.b.ins().fmax(x, a[1]),
+            O::Minimum => m.b.ins().fmin(x, a[1]),
+            O::Negative => m.b.ins().fneg(x),
+            O::Abs => m.b.ins().fabs(x),
+            O::Square => m.b.ins().fmul(x, x),
+            O::Sqrt => m.b.ins().sqrt(x),
+            O::Rsqrt => {
+                let s = m.b.ins().sqrt(x);
+                let one = m.cf(1.0);
+                m.b.ins().fdiv(one, s)
+            }
+            O::Reciprocal => {
+                let one = m.cf(1.0);
+                m.b.ins().fdiv(one, x)
+            }
+            O::Exp => m.exp(x),
+            O::Log => m.log(x),
+            O::Log1p => m.log1p(x),
+            O::Expm1 => m.expm1(x),
+            O::Tanh => m.tanh(x),
+            O::Sigmoid => m.sigmoid(x),
+            O::Erf => m.erf(x),
+            O::Erfinv => m.erfinv(x),
+            O::Sin => m.sin(x),
+            O::Cos => m.cos(x),
+            O::Floor => m.b.ins().floor(x),
+            O::Ceil => m.b.ins().ceil(x),
+            O::Round => m.b.ins().nearest(x),
+            O::Copy | O::StopGradient => x,
+            O::Equal => cmp(&mut m, FloatCC::Equal),
+            O::NotEqual => cmp(&mut m, FloatCC::NotEqual),
+            O::Less => cmp(&mut m, FloatCC::LessThan),
+            O::LessEqual => cmp(&mut m, FloatCC::LessThanOrEqual),
+            O::Greater => cmp(&mut m, FloatCC::GreaterThan),
+            O::GreaterEqual => cmp(&mut m, FloatCC::GreaterThanOrEqual),
+            // Bool values are all-ones / all-zeros lane masks.
+            O::Select => m.b.ins().bitselect(a[0], a[1], a[2]),
+            O::LogicalAnd => m.b.ins().band(x, a[1]),
+            O::LogicalOr => m.b.ins().bor(x, a[1]),
+            O::LogicalNot => m.b.ins().bnot(x),
+            other => unreachable!("`{other}` is not a vector op (checked by choose_shape)"),
+        }
+    }
+
+    fn op_scalar(&mut self, n: &Node, opcode: Opcode, attrs: &Attrs, args: &[u32]) -> Value {
+        use Opcode as O;
+        let a: Vec<Value> = args.iter().map(|x| self.vals[x]).collect();
+        let arg_dtype = match opcode {
+            O::Select => self.dtypes[&args[1]],
+            _ => self.dtypes[&args[0]],
+        };
+        let out = n.dtype;
+        let float_same = arg_dtype == out && (out == DType::F64 || out == DType::F32);
+        if float_same {
+            // Exact in f64 then rounded once to f32: the interpreter's value.
+            let r = match opcode {
+                O::Add => Some(self.b.ins().fadd(a[0], a[1])),
+                O::Subtract => Some(self.b.ins().fsub(a[0], a[1])),
+                O::Multiply => Some(self.b.ins().fmul(a[0], a[1])),
+                O::Divide => Some(self.b.ins().fdiv(a[0], a[1])),
+                O::Sqrt => Some(self.b.ins().sqrt(a[0])),
+                O::Negative => Some(self.b.ins().fneg(a[0])),
+                O::Abs => Some(self.b.ins().fabs(a[0])),
+                O::Square => Some(self.b.ins().fmul(a[0], a[0])),
+                O::Maximum => Some(self.b.ins().fmax(a[0], a[1])),
+                O::Minimum => Some(self.b.ins().fmin(a[0], a[1])),
+                O::Copy | O::StopGradient => Some(a[0]),
+                _ => None,
+            };
+            if let Some(r) = r {
+                if out == DType::F32 {
+                    let s = self.b.ins().fdemote(types::F32, r);
+                    return self.b.ins().fpromote(types::F64, s);
+                }
+                return r;
+            }
+        }
+        let i = self.ops.len() as u32;
+        self.ops.push(OpDesc {
+            opcode,
+            attrs: attrs.clone(),
+            arg_dtype,
+            out,
+        });
+        for (j, &v) in a.iter().enumerate() {
+            self.b.ins().store(mf(), v, self.args_slot, (j * 8) as i32);
+        }
+        let t = self.iconst(self.table_addr);
+        let iv = self.b.ins().iconst(types::I32, i as i64);
+        let p = self.ptr;
+        self.call_helper(
+            op_helper as *const () as usize,
+            &[p, types::I32, p],
+            Some(types::F64),
+            &[t, iv, self.args_slot],
+        )
+        .expect("helper returns")
+    }
+
+    // ---- accumulators ----
+
+    fn acc_init(&mut self, id: u32, kind: AccKind) {
+        match self.shape {
+            Shape::Vector => {
+                let mut vars = Vec::new();
+                let mut add = |g: &mut Self, ty: Type, v: Value| {
+                    let var = g.b.declare_var(ty);
+                    g.b.def_var(var, v);
+                    vars.push((var, ty));
+                };
+                match kind {
+                    AccKind::Sum => {
+                        let z = self.d2c(0.0);
+                        add(self, D2, z);
+                        add(self, D2, z);
+                    }
+                    AccKind::Prod => {
+                        let o = self.d2c(1.0);
+                        add(self, D2, o);
+                        add(self, D2, o);
+                    }
+                    AccKind::Max => {
+                        let v = self.f4c(f32::NEG_INFINITY);
+                        add(self, F4, v);
+                    }
+                    AccKind::Min => {
+                        let v = self.f4c(f32::INFINITY);
+                        add(self, F4, v);
+                    }
+                    AccKind::LogSumExp => {
+                        let v = self.f4c(f32::NEG_INFINITY);
+                        add(self, F4, v);
+                        let z = self.d2c(0.0);
+                        add(self, D2, z);
+                        add(self, D2, z);
+                    }
+                    AccKind::M2 => {
+                        let z = self.d2c(0.0);
+                        for _ in 0..6 {
+                            add(self, D2, z);
+                        }
+                    }
+                }
+                self.accs.insert(id, AccSt::Vec(VecAcc { kind, vars }));
+            }
+            Shape::Scalar => {
+                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    24,
+                    3,
+                ));
+                let addr = self.b.ins().stack_addr(self.ptr, slot, 0);
+                let kv = self.b.ins().iconst(types::I32, kind as usize as i64);
+                let kv = self.kind_index(kind, kv);
+                let p = self.ptr;
+                self.call_helper(
+                    acc_init as *const () as usize,
+                    &[p, types::I32],
+                    None,
+                    &[addr, kv],
+                );
+                self.accs.insert(id, AccSt::Scalar(addr));
+            }
+        }
+    }
+
+    fn kind_index(&mut self, kind: AccKind, _v: Value) -> Value {
+        let i = AccKind::ALL.iter().position(|&k| k == kind).unwrap_or(0);
+        self.b.ins().iconst(types::I32, i as i64)
+    }
+
+    /// f32x4 -> (f64x2 of lanes 0,1; f64x2 of lanes 2,3).
+    fn widen(&mut self, v: Value) -> (Value, Value) {
+        let lo = self.b.ins().fvpromote_low(v);
+        let bytes = self.b.ins().bitcast(types::I8X16, le(), v);
+        let idx: Vec<u8> = (8..16).chain(0..8).collect();
+        let imm = self.b.func.dfg.immediates.push(ConstantData::from(idx));
+        let sh = self.b.ins().shuffle(bytes, bytes, imm);
+        let shf = self.b.ins().bitcast(F4, le(), sh);
+        let hi = self.b.ins().fvpromote_low(shf);
+        (lo, hi)
+    }
+
+    fn acc_push(&mut self, id: u32, v: Value, mode: Mode) {
+        let st = self.accs.get(&id).expect("accumulator initialized");
+        match st {
+            AccSt::Scalar(addr) => {
+                let addr = *addr;
+                let kind = self.scalar_kind(id);
+                let kv = self.kind_index(kind, addr);
+                let p = self.ptr;
+                self.call_helper(
+                    acc_push as *const () as usize,
+                    &[p, types::I32, types::F64],
+                    None,
+                    &[addr, kv, v],
+                );
+            }
+            AccSt::Vec(a) => {
+                let kind = a.kind;
+                let vars: Vec<Variable> = a.vars.iter().map(|x| x.0).collect();
+                // In `One` mode only lane 0 (lanes 0,1 of the low f64 pair,
+                // masked to lane 0) takes part.
+                let one = mode == Mode::One;
+                let mask_f4 = if one {
+                    let mut b = vec![0xffu8; 4];
+                    b.extend([0u8; 12]);
+                    Some(self.vconst(F4, b))
+                } else {
+                    None
+                };
+                let mask_d2 = if one {
+                    let mut b = vec![0xffu8; 8];
+                    b.extend([0u8; 8]);
+                    Some(self.vconst(D2, b))
+                } else {
+                    None
+                };
+                match kind {
+                    AccKind::Sum | AccKind::Prod => {
+                        let neutral = if kind == AccKind::Sum { 0.0 } else { 1.0 };
+                        let (lo, hi) = self.widen(v);
+                        let nv = self.d2c(neutral);
+                        let lo = match mask_d2 {
+                            Some(m) => self.b.ins().bitselect(m, lo, nv),
+                            None => lo,
+                        };
+                        let parts = if one {
+                            vec![(vars[0], lo)]
+                        } else {
+                            vec![(vars[0], lo), (vars[1], hi)]
+                        };
+                        for (var, x) in parts {
+                            let cur = self.b.use_var(var);
+                            let r = if kind == AccKind::Sum {
+                                self.b.ins().fadd(cur, x)
+                            } else {
+                                self.b.ins().fmul(cur, x)
+                            };
+                            self.b.def_var(var, r);
+                        }
+                    }
+                    AccKind::Max | AccKind::Min => {
+                        let neutral = if kind == AccKind::Max {
+                            f32::NEG_INFINITY
+                        } else {
+                            f32::INFINITY
+                        };
+                        let nv = self.f4c(neutral);
+                        let x = match mask_f4 {
+                            Some(m) => self.b.ins().bitselect(m, v, nv),
+                            None => v,
+                        };
+                        let cur = self.b.use_var(vars[0]);
+                        let r = if kind == AccKind::Max {
+                            self.b.ins().fmax(cur, x)
+                        } else {
+                            self.b.ins().fmin(cur, x)
+                        };
+                        self.b.def_var(vars[0], r);
+                    }
+                    AccKind::LogSumExp => {
+                        let ninf = self.f4c(f32::NEG_INFINITY);
+                        let x = match mask_f4 {
+                            Some(m) => self.b.ins().bitselect(m, v, ninf),
+                            None => v,
+                        };
+                        let m_old = self.b.use_var(vars[0]);
+                        let m_new = self.b.ins().fmax(m_old, x);
+                        self.b.def_var(vars[0], m_new);
+                        let is_ninf = self.b.ins().fcmp(FloatCC::Equal, m_new, ninf);
+                        let is_ninf = self.b.ins().bitcast(F4, le(), is_ninf);
+                        let zero_v = self.f4c(0.0);
+                        let one_v = self.f4c(1.0);
+                        // Rescaling the sums needs a second exp; skip it when
+                        // no lane's maximum moved (NaN counts as moved).
+                        let moved = self.b.ins().fcmp(FloatCC::NotEqual, m_new, m_old);
+                        let any = self.b.ins().vany_true(moved);
+                        let (slow, fast, join) = (
+                            self.b.create_block(),
+                            self.b.create_block(),
+                            self.b.create_block(),
+                        );
+                        self.b.ins().brif(any, slow, &[], fast, &[]);
+                        for (blk, rescale) in [(slow, true), (fast, false)] {
+                            self.b.switch_to_block(blk);
+                            self.b.seal_block(blk);
+                            let d2 = self.b.ins().fsub(x, m_new);
+                            let (scale, e) = {
+                                let mut vm = VMath::new(self.b, self.fma);
+                                let e = vm.exp(d2);
+                                let s = if rescale {
+                                    let d1 = vm.b.ins().fsub(m_old, m_new);
+                                    Some(vm.exp(d1))
+                                } else {
+                                    None
+                                };
+                                (s, e)
+                            };
+                            let e = self.b.ins().bitselect(is_ninf, zero_v, e);
+                            let (elo, ehi) = self.widen(e);
+                            let scales = match scale {
+                                Some(sc) => {
+                                    let sc = self.b.ins().bitselect(is_ninf, one_v, sc);
+                                    let (a, b) = self.widen(sc);
+                                    [Some(a), Some(b)]
+                                }
+                                None => [None, None],
+                            };
+                            for ((var, s), e) in
+                                [vars[1], vars[2]].into_iter().zip(scales).zip([elo, ehi])
+                            {
+                                let cur = self.b.use_var(var);
+                                let t = match s {
+                                    Some(s) => self.b.ins().fmul(cur, s),
+                                    None => cur,
+                                };
+                                let r = self.b.ins().fadd(t, e);
+                                self.b.def_var(var, r);
+                            }
+                            self.b.ins().jump(join, &[]);
+                        }
+                        self.b.switch_to_block(join);
+                        self.b.seal_block(join);
+                    }
+                    AccKind::M2 => {
+                        // vars: n lo/hi, mean lo/hi, m2 lo/hi.
+                        let (xlo, xhi) = self.widen(v);
+                        let one_d = self.d2c(1.0);
+                        let zero_d = self.d2c(0.0);
+                        let halves = if one {
+                            vec![(0usize, xlo)]
+                        } else {
+                            vec![(0, xlo), (1, xhi)]
+                        };
+                        for (h, x) in halves {
+                            let (vn, vmean, vm2) = (vars[h], vars[2 + h], vars[4 + h]);
+                            let n = self.b.use_var(vn);
+                            let mean = self.b.use_var(vmean);
+                            let m2 = self.b.use_var(vm2);
+                            let (x, inc) = match mask_d2 {
+                                Some(mk) => (
+                                    self.b.ins().bitselect(mk, x, mean),
+                                    self.b.ins().bitselect(mk, one_d, zero_d),
+                                ),
+                                None => (x, one_d),
+                            };
+                            let n2 = self.b.ins().fadd(n, inc);
+                            let nd = self.b.ins().fmax(n2, one_d);
+                            let d = self.b.ins().fsub(x, mean);
+                            let q = self.b.ins().fdiv(d, nd);
+                            let mean2 = self.b.ins().fadd(mean, q);
+                            let d2 = self.b.ins().fsub(x, mean2);
+                            let p = self.b.ins().fmul(d, d2);
+                            let m22 = self.b.ins().fadd(m2, p);
+                            self.b.def_var(vn, n2);
+                            self.b.def_var(vmean, mean2);
+                            self.b.def_var(vm2, m22);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn scalar_kind(&self, id: u32) -> AccKind {
+        for n in self.k.stages.iter().flat_map(|s| &s.nodes) {
+            if n.id == id {
+                if let Instr::Acc { kind, .. } = n.instr {
+                    return kind;
+                }
+            }
+        }
+        AccKind::Sum
+    }
+
+    fn acc_finish(&mut self, id: u32, dtype: DType) -> Value {
+        let kind = self.scalar_kind(id);
+        let kv = self.b.ins().iconst(
+            types::I32,
+            AccKind::ALL.iter().position(|&k| k == kind).unwrap_or(0) as i64,
+        );
+        let p = self.ptr;
+        match self.accs.remove(&id).expect("accumulator initialized") {
+            AccSt::Scalar(addr) => {
+                let r = self
+                    .call_helper(
+                        acc_finish as *const () as usize,
+                        &[p, types::I32],
+                        Some(types::F64),
+                        &[addr, kv],
+                    )
+                    .expect("helper returns");
+                self.round_scalar(dtype, r)
+            }
+            AccSt::Vec(a) => {
+                for (j, (var, _)) in a.vars.iter().enumerate() {
+                    let v = self.b.use_var(*var);
+                    self.b.ins().store(mf(), v, self.spill, (j * 16) as i32);
+                }
+                let r = self
+                    .call_helper(
+                        vacc_finish as *const () as usize,
+                        &[p, types::I32],
+                        Some(types::F64),
+                        &[self.spill, kv],
+                    )
+                    .expect("helper returns");
+                let s = self.b.ins().fdemote(types::F32, r);
+                self.b.ins().splat(F4, s)
+            }
+        }
+    }
+
+    fn round_scalar(&mut self, dtype: DType, r: Value) -> Value {
+        match dtype {
+            DType::F64 => r,
+            DType::F32 => {
+                let s = self.b.ins().fdemote(types::F32, r);
+                self.b.ins().fpromote(types::F64, s)
+            }
+            _ => {
+                // Rare (integer sums): round through the op helper's table as a cast.
+                let i = self.ops.len() as u32;
+                self.ops.push(OpDesc {
+                    opcode: Opcode::Copy,
+                    attrs: Attrs::new(),
+                    arg_dtype: dtype,
+                    out: dtype,
+                });
+                self.b.ins().store(mf(), r, self.args_slot, 0);
+                let t = self.iconst(self.table_addr);
+                let iv = self.b.ins().iconst(types::I32, i as i64);
+                let p = self.ptr;
+                self.call_helper(
+                    op_helper as *const () as usize,
+                    &[p, types::I32, p],
+                    Some(types::F64),
+                    &[t, iv, self.args_slot],
+                )
+                .expect("helper returns")
+            }
+        }
+    }
+
+    // ---- structure ----
+
+    fn emit_nodes(&mut self, nodes: &[Node], mode: Mode) {
+        for n in nodes {
+            let v = match &n.instr {
+                Instr::Load { buf, map } => self.load(n, *buf, map, mode),
+                Instr::Const(c) => {
+                    let r = scalar::round_to(n.dtype, *c);
+                    match self.shape {
+                        Shape::Vector => self.f4c(r as f32),
+                        Shape::Scalar => self.f64c(r),
+                    }
+                }
+                Instr::Op {
+                    opcode,
+                    attrs,
+                    args,
+                } => match self.shape {
+                    Shape::Vector => {
+                        let a: Vec<Value> = args.iter().map(|x| self.vals[x]).collect();
+                        self.op_vector(*opcode, &a)
+                    }
+                    Shape::Scalar => self.op_scalar(n, *opcode, attrs, args),
+                },
+                Instr::Acc { arg, .. } => {
+                    let v = self.vals[arg];
+                    self.acc_push(n.id, v, mode);
+                    continue;
+                }
+                Instr::Store { buf, map, arg } => {
+                    let v = self.vals[arg];
+                    self.store(*buf, map, v, mode);
+                    continue;
+                }
+                Instr::MatmulResult => unreachable!("epilogues are lowered to loads"),
+            };
+            self.vals.insert(n.id, v);
+        }
+    }
+
+    /// `for var in start..end step` (the var keeps its final value); `body`
+    /// runs with the var set.
+    fn for_loop(
+        &mut self,
+        var: Variable,
+        start: Option<Value>,
+        end: Value,
+        step: i64,
+        body: &mut dyn FnMut(&mut Self),
+    ) {
+        self.for_loop_checked(var, start, end, step, step, body)
+    }
+
+    /// `while var + check <= end { body; var += step }`.
+    fn for_loop_checked(
+        &mut self,
+        var: Variable,
+        start: Option<Value>,
+        end: Value,
+        check: i64,
+        step: i64,
+        body: &mut dyn FnMut(&mut Self),
+    ) {
+        if let Some(s) = start {
+            self.b.def_var(var, s);
+        }
+        let header = self.b.create_block();
+        let blk = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(var);
+        let next = self.b.ins().iadd_imm_s(i, check);
+        let ok = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, next, end);
+        self.b.ins().brif(ok, blk, &[], exit, &[]);
+        self.b.switch_to_block(blk);
+        body(self);
+        let i = self.b.use_var(var);
+        let next = self.b.ins().iadd_imm_s(i, step);
+        self.b.def_var(var, next);
+        self.b.ins().jump(header, &[]);
+        self.b.seal_block(blk);
+        self.b.seal_block(header);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+    }
+
+    /// The vector axis `var` over `start..end`: a main loop of two f32x4
+    /// steps per iteration (two independent chains for the out-of-order
+    /// core; Cranelift does not unroll), one more f32x4 step, then one
+    /// element at a time.
+    fn vector_loop(&mut self, var: Variable, start: Value, end: Value, nodes: &[Node]) {
+        self.for_loop_checked(var, Some(start), end, 8, 4, &mut |g| {
+            g.emit_nodes(nodes, Mode::Lanes);
+            let i = g.b.use_var(var);
+            let n = g.b.ins().iadd_imm_s(i, 4);
+            g.b.def_var(var, n);
+            g.emit_nodes(nodes, Mode::Lanes);
+        });
+        self.for_loop(var, None, end, 4, &mut |g| g.emit_nodes(nodes, Mode::Lanes));
+        self.for_loop(var, None, end, 1, &mut |g| g.emit_nodes(nodes, Mode::One));
+    }
+
+    /// Iterates `axes` (nested, the last possibly 4 lanes at a time) and runs
+    /// `nodes` at each point.
+    fn emit_axes(&mut self, axes: &[usize], nodes: &[Node], first_range: Option<(Value, Value)>) {
+        let Some((&ax, rest)) = axes.split_first() else {
+            self.emit_nodes(nodes, Mode::One);
+            return;
+        };
+        let (start, end) = match first_range {
+            Some(r) => r,
+            None => {
+                let z = self.iconst(0);
+                let e = self.iconst(self.k.domain[ax] as i64);
+                (z, e)
+            }
+        };
+        let var = self.idx[ax];
+        if rest.is_empty() && self.vaxis == Some(ax) && self.shape == Shape::Vector {
+            self.vector_loop(var, start, end, nodes);
+        } else {
+            self.for_loop(var, Some(start), end, 1, &mut |g| {
+                g.emit_axes(rest, nodes, None)
+            });
+        }
+    }
+
+    fn emit_stages(&mut self) {
+        let k = self.k;
+        let elementwise = k.reduce_axes.is_empty();
+        for s in &k.stages {
+            match s.kind {
+                StageKind::Outer => self.emit_nodes(&s.nodes, Mode::One),
+                StageKind::Map if elementwise => self.emit_nodes(&s.nodes, Mode::One),
+                StageKind::Loop | StageKind::Map => {
+                    for n in &s.nodes {
+                        if let Instr::Acc { kind, .. } = n.instr {
+                            self.acc_init(n.id, kind);
+                        }
+                    }
+                    let axes = k.reduce_axes.clone();
+                    for &ax in &axes {
+                        let z = self.iconst(0);
+                        self.b.def_var(self.idx[ax], z);
+                    }
+                    self.emit_axes(&axes, &s.nodes, None);
+                    for n in &s.nodes {
+                        if let Instr::Acc { .. } = n.instr {
+                            let v = self.acc_finish(n.id, n.dtype);
+                            self.vals.insert(n.id, v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit_outer(&mut self, outer: &[usize], level: usize) {
+        if level == outer.len() {
+            self.emit_stages();
+            return;
+        }
+        let ax = outer[level];
+        let (start, end) = if level == 0 {
+            (self.lo, self.hi)
+        } else {
+            let z = self.iconst(0);
+            let e = self.iconst(self.k.domain[ax] as i64);
+            (z, e)
+        };
+        let var = self.idx[ax];
+        let last = level + 1 == outer.len();
+        let k = self.k;
+        if last && self.vaxis == Some(ax) && self.shape == Shape::Vector && k.reduce_axes.is_empty()
+        {
+            let nodes = &k.stages[0].nodes;
+            self.vector_loop(var, start, end, nodes);
+        } else {
+            self.for_loop(var, Some(start), end, 1, &mut |g| {
+                g.emit_outer(outer, level + 1)
+            });
+        }
+    }
+}
+
+/// A compiled kernel's code and metadata.
+pub struct CompiledKernel {
+    pub func: KernelFn,
+    pub shape: Shape,
+    /// Extent of the axis `lo..hi` ranges over (1 when there is no outer axis).
+    pub split_extent: usize,
+    /// Number of domain points.
+    pub points: usize,
+    /// The Cranelift IR, when asked for.
+    pub clif: Option<String>,
+}
+
+/// Compiles `k` into `module`. `ops` collects the scalar ops the code calls
+/// out for; its heap storage must not move once the code runs (the caller
+/// reserves it: `ops.capacity()` is fixed by [`count_ops`]).
+pub(crate) fn compile_kernel(
+    module: &mut JITModule,
+    k: &Kernel,
+    buf_dtype: &dyn Fn(BufId) -> DType,
+    nbufs: usize,
+    ops: &mut Vec<OpDesc>,
+    fn_index: u32,
+    want_clif: bool,
+) -> Result<(cranelift_module::FuncId, Shape, Option<String>), String> {
+    let shape = choose_shape(k, buf_dtype);
+    let ptr = module.target_config().pointer_type();
+    let fma = module.isa().has_native_fma();
+    let tcfg = module.target_config();
+    let mut ctx = module.make_context();
+    ctx.func.signature.params.push(AbiParam::new(ptr));
+    ctx.func.signature.params.push(AbiParam::new(types::I64));
+    ctx.func.signature.params.push(AbiParam::new(types::I64));
+    ctx.func.name = UserFuncName::user(0, fn_index);
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        b.seal_block(entry);
+        let (bufs, lo, hi) = (
+            b.block_params(entry)[0],
+            b.block_params(entry)[1],
+            b.block_params(entry)[2],
+        );
+        let mut used: Vec<BufId> = k
+            .stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .filter_map(|n| match &n.instr {
+                Instr::Load { buf, .. } | Instr::Store { buf, .. } => Some(*buf),
+                _ => None,
+            })
+            .collect();
+        used.sort();
+        used.dedup();
+        let mut bases = HashMap::new();
+        for &u in &used {
+            if u.index() >= nbufs {
+                return Err(format!(
+                    "kernel @{} uses %b{} beyond the program's buffers",
+                    k.name, u.0
+                ));
+            }
+            let v = b.ins().load(ptr, mf(), bufs, (u.index() * 8) as i32);
+            bases.insert(u, v);
+        }
+        let idx: Vec<Variable> = (0..k.domain.len())
+            .map(|_| b.declare_var(types::I64))
+            .collect();
+        let zero = b.ins().iconst(types::I64, 0);
+        for &v in &idx {
+            b.def_var(v, zero);
+        }
+        let args_ss =
+            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 32, 3));
+        let args_slot = b.ins().stack_addr(ptr, args_ss, 0);
+        let spill_ss =
+            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16 * 6, 4));
+        let spill = b.ins().stack_addr(ptr, spill_ss, 0);
+        let table_addr = ops.as_ptr() as i64;
+        let mut dtypes = HashMap::new();
+        for n in k.stages.iter().flat_map(|s| &s.nodes) {
+            dtypes.insert(n.id, n.dtype);
+        }
+        let mut g = Gen {
+            b: &mut b,
+            ptr,
+            fma,
+            shape,
+            k,
+            buf_dtype,
+            bases,
+            idx,
+            vaxis: vector_axis(k),
+            vals: HashMap::new(),
+            dtypes,
+            accs: HashMap::new(),
+            ops,
+            table_addr,
+            args_slot,
+            spill,
+            lo,
+            hi,
+        };
+        let outer: Vec<usize> = (0..k.domain.len())
+            .filter(|a| !k.reduce_axes.contains(a))
+            .collect();
+        if outer.is_empty() {
+            g.emit_stages();
+        } else {
+            g.emit_outer(&outer, 0);
+        }
+        if g.ops.as_ptr() as i64 != table_addr {
+            return Err("internal: op table moved during code generation".into());
+        }
+        b.ins().return_(&[]);
+        b.finalize(tcfg);
+    }
+    let clif = want_clif.then(|| ctx.func.display().to_string());
+    let id = module
+        .declare_function(
+            &format!("{}_{fn_index}", k.name),
+            Linkage::Local,
+            &ctx.func.signature,
+        )
+        .map_err(|e| format!("declaring kernel @{}: {e}", k.name))?;
+    module
+        .define_function(id, &mut ctx)
+        .map_err(|e| format!("compiling kernel @{}: {e:?}", k.name))?;
+    module.clear_context(&mut ctx);
+    Ok((id, shape, clif))
+}
+
+/// Upper bound on the op-table entries compiling `k` adds.
+pub(crate) fn count_ops(k: &Kernel) -> usize {
+    k.stages.iter().map(|s| s.nodes.len()).sum::<usize>() * 2 + 1
+}

@@ -1,0 +1,797 @@
+//! A whole kernel-level program compiled for the CPU: one native function
+//! per fused kernel (and per matmul epilogue), matmuls through the `gemm`
+//! crate, library ops through a caller-given tensor-level evaluator, and the
+//! memory plan (buffer planning's slots) turned into an arena.
+//!
+//! Entry points: [`compile_program`] and [`CpuProgram::run`].
+
+use super::jit::{compile_kernel, count_ops, CompiledKernel, KernelFn, OpDesc, Shape};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_jit::{JITBuilder, JITModule};
+use psionic_ir::kernel::{
+    BufId, BufferKind, IndexMap, Instr, Item, KProgram, Kernel, LibOp, MatmulCall, Node, Stage,
+    StageKind,
+};
+use psionic_ir::{Attrs, DType, Literal, Opcode};
+
+/// Evaluates a tensor-level op on whole literals (library ops); the runtime
+/// passes the reference interpreter's `eval_op`.
+pub type LibEval<'a> =
+    &'a (dyn Fn(Opcode, &Attrs, &[&Literal]) -> Result<Vec<Literal>, String> + Sync);
+
+/// Options of [`compile_program`].
+#[derive(Clone, Debug)]
+pub struct CpuOptions {
+    /// Keep each function's Cranelift IR text ([`CpuProgram::clif`]).
+    pub emit_clif: bool,
+    /// Worker threads for large kernels and matmuls (0: all cores).
+    pub threads: usize,
+    /// Kernels with fewer domain points than this run on one thread.
+    pub parallel_min_points: usize,
+}
+
+impl Default for CpuOptions {
+    fn default() -> Self {
+        CpuOptions {
+            emit_clif: false,
+            threads: 0,
+            parallel_min_points: 1 << 16,
+        }
+    }
+}
+
+enum CItem {
+    Kernel(CompiledKernel),
+    Matmul {
+        call: MatmulCall,
+        /// Where the products go: a program buffer (when the epilogue is a
+        /// plain row-major store) or a scratch pointer slot.
+        dst: usize,
+        /// The epilogue as a kernel reading the scratch (None: direct store).
+        epilogue: Option<CompiledKernel>,
+    },
+    Lib(LibOp),
+}
+
+/// A compiled program. Its code lives as long as it does.
+pub struct CpuProgram {
+    program: KProgram,
+    items: Vec<CItem>,
+    /// Scratch pointer slots after the program's buffers: (slot, dtype, elements).
+    scratch: Vec<(usize, DType, usize)>,
+    _ops: Vec<OpDesc>,
+    _module: JITModule,
+    threads: usize,
+    parallel_min_points: usize,
+    /// Arena blocks of finished runs, reused by the next ones.
+    pool: std::sync::Mutex<Vec<Vec<Block>>>,
+}
+
+// SAFETY: the compiled code and the op table are immutable after
+// compilation; `run` shares nothing mutable between calls.
+unsafe impl Send for CpuProgram {}
+unsafe impl Sync for CpuProgram {}
+
+/// Drops non-reduced axes of extent 1 and merges neighbouring axes that
+/// every index map walks as one (row-major runs), so that an elementwise
+/// kernel over contiguous buffers becomes one flat loop.
+pub fn normalize_kernel(k: &Kernel) -> Kernel {
+    let maps = |k: &Kernel| -> Vec<IndexMap> {
+        k.stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .filter_map(|n| match &n.instr {
+                Instr::Load { map, .. } | Instr::Store { map, .. } => Some(map.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let rewrite = |k: &Kernel, f: &dyn Fn(&IndexMap) -> IndexMap| -> Vec<Stage> {
+        k.stages
+            .iter()
+            .map(|s| Stage {
+                kind: s.kind,
+                nodes: s
+                    .nodes
+                    .iter()
+                    .map(|n| Node {
+                        id: n.id,
+                        dtype: n.dtype,
+                        instr: match &n.instr {
+                            Instr::Load { buf, map } => Instr::Load {
+                                buf: *buf,
+                                map: f(map),
+                            },
+                            Instr::Store { buf, map, arg } => Instr::Store {
+                                buf: *buf,
+                                map: f(map),
+                                arg: *arg,
+                            },
+                            other => other.clone(),
+                        },
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    let mut k = k.clone();
+    // Drop outer axes of extent 1.
+    while let Some(ax) =
+        (0..k.domain.len()).find(|&a| k.domain[a] == 1 && !k.reduce_axes.contains(&a))
+    {
+        let stages = rewrite(&k, &|m| {
+            let mut s = m.strides.clone();
+            s.remove(ax);
+            IndexMap {
+                offset: m.offset,
+                strides: s,
+            }
+        });
+        k.stages = stages;
+        k.domain.remove(ax);
+        k.reduce_axes = k
+            .reduce_axes
+            .iter()
+            .map(|&r| if r > ax { r - 1 } else { r })
+            .collect();
+    }
+    // Merge axis i with i+1 where every map has stride[i] == stride[i+1] * d[i+1].
+    loop {
+        let all = maps(&k);
+        let Some(i) = (0..k.domain.len().saturating_sub(1)).find(|&i| {
+            k.reduce_axes.contains(&i) == k.reduce_axes.contains(&(i + 1))
+                && all
+                    .iter()
+                    .all(|m| m.strides[i] == m.strides[i + 1] * k.domain[i + 1] as i64)
+        }) else {
+            break;
+        };
+        let stages = rewrite(&k, &|m| {
+            let mut s = m.strides.clone();
+            s.remove(i);
+            IndexMap {
+                offset: m.offset,
+                strides: s,
+            }
+        });
+        k.stages = stages;
+        k.domain[i + 1] *= k.domain[i];
+        k.domain.remove(i);
+        let reduced = k.reduce_axes.contains(&i);
+        k.reduce_axes = k
+            .reduce_axes
+            .iter()
+            .filter(|&&r| !(reduced && r == i))
+            .map(|&r| if r > i { r - 1 } else { r })
+            .collect();
+    }
+    k
+}
+
+/// The epilogue of `m` as an elementwise kernel over `[batch..., m, n]`
+/// whose `matmul_result` reads the row-major product buffer `scratch`.
+fn epilogue_kernel(m: &MatmulCall, scratch: BufId) -> Kernel {
+    let domain = m.domain();
+    let nodes = m
+        .epilogue
+        .iter()
+        .map(|n| match n.instr {
+            Instr::MatmulResult => Node {
+                id: n.id,
+                dtype: n.dtype,
+                instr: Instr::Load {
+                    buf: scratch,
+                    map: IndexMap::row_major(&domain),
+                },
+            },
+            _ => n.clone(),
+        })
+        .collect();
+    Kernel {
+        name: format!("{}_epilogue", m.name),
+        domain,
+        reduce_axes: vec![],
+        stages: vec![Stage {
+            kind: StageKind::Map,
+            nodes,
+        }],
+    }
+}
+
+/// The buffer an epilogue stores the plain product into, row-major, when
+/// that is all it does.
+fn direct_store(m: &MatmulCall, p: &KProgram) -> Option<BufId> {
+    if m.epilogue.len() != 2 {
+        return None;
+    }
+    let (Instr::MatmulResult, Instr::Store { buf, map, arg }) =
+        (&m.epilogue[0].instr, &m.epilogue[1].instr)
+    else {
+        return None;
+    };
+    let ty = &p.buffer(*buf).ty;
+    (*arg == m.epilogue[0].id
+        && ty.dtype == m.dtype
+        && *map == IndexMap::row_major(&m.domain())
+        && ty.num_elements() == Some(m.domain().iter().product()))
+    .then_some(*buf)
+}
+
+fn make_module() -> Result<JITModule, String> {
+    let mut flags = settings::builder();
+    flags.set("opt_level", "speed").map_err(|e| e.to_string())?;
+    let isa = cranelift_native::builder()
+        .map_err(|e| format!("host not supported by Cranelift: {e}"))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| e.to_string())?;
+    Ok(JITModule::new(JITBuilder::with_isa(
+        isa,
+        cranelift_module::default_libcall_names(),
+    )))
+}
+
+/// Compiles a (verified, ideally buffer-planned) kernel-level program.
+pub fn compile_program(p: &KProgram, opts: &CpuOptions) -> Result<CpuProgram, String> {
+    psionic_ir::kernel::verify::verify_program(p)?;
+    for b in &p.buffers {
+        if b.ty.dtype.is_complex() {
+            return Err(format!(
+                "complex buffers ({}) are not supported by the CPU backend",
+                b.ty
+            ));
+        }
+        if !b.ty.is_static() {
+            return Err(format!("buffer type {} is not static", b.ty));
+        }
+    }
+    for it in &p.items {
+        for w in it.writes() {
+            if !matches!(p.buffer(w).kind, BufferKind::Temp) {
+                return Err(format!(
+                    "an item writes %b{}, which is not a temporary",
+                    w.0
+                ));
+            }
+        }
+    }
+    let mut module = make_module()?;
+    let nbuf = p.buffers.len();
+    let mut scratch: Vec<(usize, DType, usize)> = Vec::new();
+    // Kernels to compile, with their item index (epilogues included).
+    let mut kernels: Vec<(usize, Kernel)> = Vec::new();
+    let mut matmul_dst: Vec<Option<usize>> = vec![None; p.items.len()];
+    for (i, it) in p.items.iter().enumerate() {
+        match it {
+            Item::Kernel(k) => kernels.push((i, normalize_kernel(k))),
+            Item::Matmul(m) => match direct_store(m, p) {
+                Some(b) => matmul_dst[i] = Some(b.index()),
+                None => {
+                    let slot = nbuf + scratch.len();
+                    scratch.push((slot, m.dtype, m.domain().iter().product()));
+                    matmul_dst[i] = Some(slot);
+                    kernels.push((i, normalize_kernel(&epilogue_kernel(m, BufId(slot as u32)))));
+                }
+            },
+            Item::LibOp(_) => {}
+        }
+    }
+    let scratch_dtypes: Vec<DType> = scratch.iter().map(|s| s.1).collect();
+    let buf_dtype = |b: BufId| -> DType {
+        if b.index() < nbuf {
+            p.buffer(b).ty.dtype
+        } else {
+            scratch_dtypes[b.index() - nbuf]
+        }
+    };
+    let total_ops: usize = kernels.iter().map(|(_, k)| count_ops(k)).sum();
+    let mut ops: Vec<OpDesc> = Vec::with_capacity(total_ops);
+    let mut compiled: Vec<(
+        usize,
+        cranelift_module::FuncId,
+        Shape,
+        Option<String>,
+        &Kernel,
+    )> = Vec::new();
+    for (j, (i, k)) in kernels.iter().enumerate() {
+        let (id, shape, clif) = compile_kernel(
+            &mut module,
+            k,
+            &buf_dtype,
+            nbuf + scratch.len(),
+            &mut ops,
+            j as u32,
+            opts.emit_clif,
+        )?;
+        compiled.push((*i, id, shape, clif, k));
+    }
+    module
+        .finalize_definitions()
+        .map_err(|e| format!("linking compiled kernels: {e}"))?;
+    let mut by_item: Vec<Option<CompiledKernel>> = (0..p.items.len()).map(|_| None).collect();
+    for (i, id, shape, clif, k) in compiled {
+        let code = module.get_finalized_function(id);
+        // SAFETY: the function was defined with signature (ptr, i64, i64) -> ().
+        let func: KernelFn = unsafe { std::mem::transmute::<*const u8, KernelFn>(code) };
+        let outer: Vec<usize> = (0..k.domain.len())
+            .filter(|a| !k.reduce_axes.contains(a))
+            .collect();
+        by_item[i] = Some(CompiledKernel {
+            func,
+            shape,
+            split_extent: outer.first().map(|&a| k.domain[a]).unwrap_or(1),
+            points: k.domain.iter().product(),
+            clif,
+        });
+    }
+    let items = p
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| match it {
+            Item::Kernel(_) => CItem::Kernel(by_item[i].take().expect("kernel compiled")),
+            Item::Matmul(m) => CItem::Matmul {
+                call: m.clone(),
+                dst: matmul_dst[i].expect("matmul destination chosen"),
+                epilogue: by_item[i].take(),
+            },
+            Item::LibOp(l) => CItem::Lib(l.clone()),
+        })
+        .collect();
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        opts.threads
+    };
+    Ok(CpuProgram {
+        program: p.clone(),
+        items,
+        scratch,
+        _ops: ops,
+        _module: module,
+        threads,
+        parallel_min_points: opts.parallel_min_points,
+        pool: std::sync::Mutex::new(Vec::new()),
+    })
+}
+
+/// 16-byte aligned storage.
+struct Block(Vec<u128>);
+
+impl Block {
+    fn new(bytes: usize) -> Block {
+        Block(vec![0u128; bytes.div_ceil(16).max(1)])
+    }
+    fn ptr(&mut self) -> *mut u8 {
+        self.0.as_mut_ptr() as *mut u8
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Ptrs(*const *mut u8);
+// SAFETY: threads write disjoint elements (each takes its own outer range).
+unsafe impl Send for Ptrs {}
+unsafe impl Sync for Ptrs {}
+
+impl CpuProgram {
+    /// The program as compiled (kernels before normalization).
+    pub fn program(&self) -> &KProgram {
+        &self.program
+    }
+
+    /// Per kernel item: its name and whether it got the f32x4 shape.
+    pub fn kernel_shapes(&self) -> Vec<(String, bool)> {
+        let mut v = Vec::new();
+        for (it, c) in self.program.items.iter().zip(&self.items) {
+            match (it, c) {
+                (Item::Kernel(k), CItem::Kernel(ck)) => {
+                    v.push((k.name.clone(), ck.shape == Shape::Vector))
+                }
+                (
+                    Item::Matmul(m),
+                    CItem::Matmul {
+                        epilogue: Some(e), ..
+                    },
+                ) => v.push((format!("{}_epilogue", m.name), e.shape == Shape::Vector)),
+                _ => {}
+            }
+        }
+        v
+    }
+
+    /// The Cranelift IR of every compiled function (when compiled with
+    /// `emit_clif`), each preceded by a `; kernel @name` line.
+    pub fn clif(&self) -> String {
+        let mut s = String::new();
+        for (it, c) in self.program.items.iter().zip(&self.items) {
+            let (name, k) = match (it, c) {
+                (Item::Kernel(k), CItem::Kernel(ck)) => (k.name.clone(), Some(ck)),
+                (Item::Matmul(m), CItem::Matmul { epilogue, .. }) => {
+                    (m.name.clone(), epilogue.as_ref())
+                }
+                (Item::LibOp(l), _) => (format!("library op {}", l.opcode), None),
+                _ => continue,
+            };
+            s.push_str(&format!("; kernel @{name}\n"));
+            match k.and_then(|k| k.clif.as_ref()) {
+                Some(t) => s.push_str(t),
+                None => s.push_str("; (no generated code: library call)\n"),
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    fn run_kernel(&self, k: &CompiledKernel, ptrs: &[*mut u8]) {
+        let n = k.split_extent;
+        let t = self.threads.min(n);
+        let table = Ptrs(ptrs.as_ptr());
+        if t <= 1 || k.points < self.parallel_min_points {
+            // SAFETY: every pointer of the table addresses a live buffer of its
+            // declared size, and the kernel's maps stay inside them (verified).
+            unsafe { (k.func)(ptrs.as_ptr(), 0, n as i64) };
+            return;
+        }
+        // Chunks in multiples of 4 so that vector loops stay aligned to lanes.
+        let chunk = n.div_ceil(t).div_ceil(4) * 4;
+        std::thread::scope(|s| {
+            let mut lo = 0;
+            while lo < n {
+                let hi = (lo + chunk).min(n);
+                let f = k.func;
+                let tb = table;
+                s.spawn(move || {
+                    let tb = tb;
+                    // SAFETY: as above; outer ranges of different threads
+                    // address disjoint output elements.
+                    unsafe { f(tb.0, lo as i64, hi as i64) }
+                });
+                lo = hi;
+            }
+        });
+    }
+
+    fn run_matmul(&self, m: &MatmulCall, dst: usize, ptrs: &[*mut u8]) -> Result<(), String> {
+        let r = m.batch.len();
+        let nb: usize = m.batch.iter().product();
+        let par = if m.m * m.n * m.k >= 1 << 18 && self.threads > 1 {
+            gemm::Parallelism::Rayon(self.threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        let (a0, b0, d0) = (ptrs[m.a.index()], ptrs[m.b.index()], ptrs[dst]);
+        for bi in 0..nb {
+            // Batch index -> offsets.
+            let mut rem = bi;
+            let mut bidx = vec![0usize; r];
+            for ax in (0..r).rev() {
+                bidx[ax] = rem % m.batch[ax];
+                rem /= m.batch[ax];
+            }
+            let boff = |map: &IndexMap| -> isize {
+                map.offset as isize
+                    + bidx
+                        .iter()
+                        .zip(&map.strides)
+                        .map(|(&i, &s)| i as isize * s as isize)
+                        .sum::<isize>()
+            };
+            let (ao, bo) = (boff(&m.a_map), boff(&m.b_map));
+            let (ars, acs) = (m.a_map.strides[r] as isize, m.a_map.strides[r + 1] as isize);
+            let (brs, bcs) = (m.b_map.strides[r] as isize, m.b_map.strides[r + 1] as isize);
+            let doff = (bi * m.m * m.n) as isize;
+            macro_rules! gemm_t {
+                ($t:ty, $zero:expr, $one:expr) => {{
+                    // SAFETY: operand maps are verified to stay inside their
+                    // buffers; dst is a row-major [batch, m, n] buffer.
+                    unsafe {
+                        let a = (a0 as *const $t).offset(ao);
+                        let b = (b0 as *const $t).offset(bo);
+                        let d = (d0 as *mut $t).offset(doff);
+                        gemm::gemm(
+                            m.m,
+                            m.n,
+                            m.k,
+                            d,
+                            1,
+                            m.n as isize,
+                            false,
+                            a,
+                            acs,
+                            ars,
+                            b,
+                            bcs,
+                            brs,
+                            $zero,
+                            $one,
+                            false,
+                            false,
+                            false,
+                            par,
+                        );
+                    }
+                }};
+            }
+            match m.dtype {
+                DType::F32 => gemm_t!(f32, 0.0f32, 1.0f32),
+                DType::F64 => gemm_t!(f64, 0.0f64, 1.0f64),
+                DType::F16 => gemm_t!(half::f16, half::f16::ZERO, half::f16::ONE),
+                d => {
+                    // Other dtypes: products accumulated in f64, rounded once
+                    // (the interpreter's semantics).
+                    let es = d.size() as isize;
+                    for i in 0..m.m {
+                        for j in 0..m.n {
+                            let mut acc = 0.0f64;
+                            for kk in 0..m.k {
+                                let ai = ao + i as isize * ars + kk as isize * acs;
+                                let bj = bo + kk as isize * brs + j as isize * bcs;
+                                // SAFETY: inside the operand buffers (verified maps).
+                                let (x, y) = unsafe {
+                                    (
+                                        psionic_ir::literal::read_f64(
+                                            d,
+                                            std::slice::from_raw_parts(
+                                                a0.offset(ai * es),
+                                                es as usize,
+                                            ),
+                                        ),
+                                        psionic_ir::literal::read_f64(
+                                            d,
+                                            std::slice::from_raw_parts(
+                                                b0.offset(bj * es),
+                                                es as usize,
+                                            ),
+                                        ),
+                                    )
+                                };
+                                acc += x * y;
+                            }
+                            let v = psionic_ir::kernel::scalar::round_to(d, acc);
+                            let mut out = Vec::with_capacity(8);
+                            if d.is_integer() {
+                                psionic_ir::literal::push_i64(&mut out, d, v as i64);
+                            } else {
+                                psionic_ir::literal::push_f64(&mut out, d, v);
+                            }
+                            let at = doff + (i * m.n + j) as isize;
+                            // SAFETY: inside dst.
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(
+                                    out.as_ptr(),
+                                    d0.offset(at * es),
+                                    es as usize,
+                                )
+                            };
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the program on `args` (types must match the parameters).
+    pub fn run(&self, args: &[Literal], lib: LibEval) -> Result<Vec<Literal>, String> {
+        let t_setup = std::time::Instant::now();
+        let p = &self.program;
+        if args.len() != p.params.len() {
+            return Err(format!(
+                "`{}` takes {} arguments, got {}",
+                p.name,
+                p.params.len(),
+                args.len()
+            ));
+        }
+        // Blocks of an earlier run (same sizes, same order) avoid fresh pages.
+        let mut reuse: std::vec::IntoIter<Block> = self
+            .pool
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default()
+            .into_iter();
+        let mut new_block = |bytes: usize| -> Block {
+            match reuse.next() {
+                Some(b) if b.0.len() == bytes.div_ceil(16).max(1) => b,
+                _ => Block::new(bytes),
+            }
+        };
+        let mut blocks: Vec<Block> = Vec::new();
+        let mut slot_block: std::collections::HashMap<u32, usize> =
+            std::collections::HashMap::new();
+        let mut slot_size: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+        for b in &p.buffers {
+            if let (BufferKind::Temp, Some(s)) = (&b.kind, b.slot) {
+                let e = slot_size.entry(s).or_default();
+                *e = (*e).max(b.ty.num_bytes().unwrap_or(0));
+            }
+        }
+        let mut ptrs: Vec<*mut u8> = Vec::with_capacity(p.buffers.len() + self.scratch.len());
+        let mut owned_args: Vec<Block> = Vec::new();
+        // Results that are temporaries get their own storage, handed to the
+        // result literals without a copy (dropping a slot's sharing never
+        // changes values: each temporary has one writer).
+        let mut direct: std::collections::HashMap<usize, std::sync::Arc<[u8]>> =
+            std::collections::HashMap::new();
+        for &r in &p.results {
+            let b = p.buffer(r);
+            if matches!(b.kind, BufferKind::Temp)
+                && p.results.iter().filter(|&&x| x == r).count() == 1
+            {
+                let n = b.ty.num_bytes().unwrap_or(0);
+                // SAFETY: zeroed bytes are initialized u8.
+                let a = unsafe { std::sync::Arc::<[u8]>::new_zeroed_slice(n).assume_init() };
+                direct.insert(r.index(), a);
+            }
+        }
+        for (i, b) in p.buffers.iter().enumerate() {
+            if let Some(a) = direct.get_mut(&i) {
+                let ptr = std::sync::Arc::get_mut(a)
+                    .expect("result storage is not shared yet")
+                    .as_mut_ptr();
+                ptrs.push(ptr);
+                continue;
+            }
+            let ptr = match (&b.kind, b.slot) {
+                (BufferKind::Param(k), _) => {
+                    let a = &args[*k as usize];
+                    if a.ty() != b.ty {
+                        return Err(format!("argument {k} is {}, expected {}", a.ty(), b.ty));
+                    }
+                    let bytes = a.bytes();
+                    if (bytes.as_ptr() as usize).is_multiple_of(16) {
+                        // Parameters are never written (checked at compile time).
+                        bytes.as_ptr() as *mut u8
+                    } else {
+                        let mut blk = Block::new(bytes.len());
+                        // SAFETY: blk holds at least bytes.len() bytes.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(bytes.as_ptr(), blk.ptr(), bytes.len())
+                        };
+                        let ptr = blk.ptr();
+                        owned_args.push(blk);
+                        ptr
+                    }
+                }
+                (BufferKind::Const(l), _) => {
+                    let bytes = l.bytes();
+                    let mut blk = new_block(bytes.len());
+                    // SAFETY: as above.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(bytes.as_ptr(), blk.ptr(), bytes.len())
+                    };
+                    let ptr = blk.ptr();
+                    blocks.push(blk);
+                    ptr
+                }
+                (BufferKind::Temp, Some(s)) => {
+                    let bi = match slot_block.get(&s) {
+                        Some(&bi) => bi,
+                        None => {
+                            blocks.push(new_block(slot_size[&s]));
+                            slot_block.insert(s, blocks.len() - 1);
+                            blocks.len() - 1
+                        }
+                    };
+                    blocks[bi].ptr()
+                }
+                (BufferKind::Temp, None) => {
+                    blocks.push(new_block(b.ty.num_bytes().unwrap_or(0)));
+                    blocks.last_mut().expect("just pushed").ptr()
+                }
+            };
+            ptrs.push(ptr);
+        }
+        for &(_, d, n) in &self.scratch {
+            blocks.push(new_block(d.size() * n));
+            ptrs.push(blocks.last_mut().expect("just pushed").ptr());
+        }
+        let trace = std::env::var_os("PSIONIC_CPU_TRACE").is_some();
+        let mut t0 = std::time::Instant::now();
+        if trace {
+            eprintln!(
+                "[cpu] setup {:.3} ms",
+                t_setup.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        for (it, c) in p.items.iter().zip(&self.items) {
+            if trace {
+                t0 = std::time::Instant::now();
+            }
+            match c {
+                CItem::Kernel(k) => self.run_kernel(k, &ptrs),
+                CItem::Matmul {
+                    call,
+                    dst,
+                    epilogue,
+                } => {
+                    self.run_matmul(call, *dst, &ptrs)?;
+                    if let Some(e) = epilogue {
+                        self.run_kernel(e, &ptrs);
+                    }
+                }
+                CItem::Lib(l) => {
+                    let ins: Vec<Literal> = l
+                        .inputs
+                        .iter()
+                        .map(|&b| buffer_literal(p, b, ptrs[b.index()]))
+                        .collect::<Result<_, _>>()?;
+                    let refs: Vec<&Literal> = ins.iter().collect();
+                    let outs = lib(l.opcode, &l.attrs, &refs)
+                        .map_err(|e| format!("kernel.op {}: {e}", l.opcode))?;
+                    if outs.len() != l.outputs.len() {
+                        return Err(format!(
+                            "kernel.op {} gave {} results, expected {}",
+                            l.opcode,
+                            outs.len(),
+                            l.outputs.len()
+                        ));
+                    }
+                    for (&b, lit) in l.outputs.iter().zip(outs) {
+                        let ty = &p.buffer(b).ty;
+                        if lit.ty() != *ty {
+                            return Err(format!(
+                                "kernel.op {} gave {}, expected {ty}",
+                                l.opcode,
+                                lit.ty()
+                            ));
+                        }
+                        let bytes = lit.bytes();
+                        // SAFETY: the output buffer holds exactly ty's bytes.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                bytes.as_ptr(),
+                                ptrs[b.index()],
+                                bytes.len(),
+                            )
+                        };
+                    }
+                }
+            }
+            if trace {
+                let name = match it {
+                    Item::Kernel(k) => k.name.clone(),
+                    Item::Matmul(m) => m.name.clone(),
+                    Item::LibOp(l) => l.opcode.to_string(),
+                };
+                eprintln!("[cpu] {name} {:.3} ms", t0.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let t_out = std::time::Instant::now();
+        let out = p
+            .results
+            .iter()
+            .map(|&b| match direct.remove(&b.index()) {
+                Some(a) => {
+                    let ty = &p.buffer(b).ty;
+                    Literal::from_bytes(ty.dtype, ty.static_shape().unwrap_or_default(), a)
+                        .map_err(|e| e.0)
+                }
+                None => buffer_literal(p, b, ptrs[b.index()]),
+            })
+            .collect();
+        if trace {
+            eprintln!(
+                "[cpu] results {:.3} ms",
+                t_out.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        drop(owned_args);
+        if let Ok(mut pool) = self.pool.lock() {
+            if pool.len() < 2 {
+                pool.push(blocks);
+            }
+        }
+        out
+    }
+}
+
+fn buffer_literal(p: &KProgram, b: BufId, ptr: *const u8) -> Result<Literal, String> {
+    let ty = &p.buffer(b).ty;
+    let n = ty.num_bytes().unwrap_or(0);
+    // SAFETY: the buffer holds n bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr, n) };
+    Literal::from_bytes(ty.dtype, ty.static_shape().unwrap_or_default(), bytes).map_err(|e| e.0)
+}

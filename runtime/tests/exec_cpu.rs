@@ -1,0 +1,549 @@
+//! Differential tests of the compiled CPU backend (`exec`, Cranelift code
+//! from `psionic_codegen::cpu`) against the interpreters.
+//!
+//! Each program is fused and planned once; the planned kernel program then
+//! runs compiled and through the kernel interpreter (same program, so any
+//! difference is code generation), and the compiled result is also checked
+//! against the tensor-level interpreter on the original function.
+//! Tolerances (also in docs/BACKENDS.md):
+//! - scalar code shape (f64, integers, bool, f16, bf16, and f32 kernels with
+//!   ops the vector shape lacks): **exact** against the kernel interpreter;
+//! - f32x4 shape, arithmetic only: exact (`rsqrt`: 1 ulp, it rounds twice);
+//! - f32x4 shape with the vector math library: 8 ulp or 1e-6 absolute
+//!   (the library's worst case is 4 ulp plus one rounding per fused op);
+//! - f32 reductions: 4 ulp or 1e-5 · (row length) absolute against the kernel
+//!   interpreter (sums accumulate in f64 lanes, the interpreter in one f64).
+
+use psionic_codegen::cpu::{compile_program, CpuOptions};
+use psionic_ir::specialize::specialize;
+use psionic_ir::{Attr, Attrs, DType, Func, Literal, OpClass, Opcode, TensorType, OP_DEFS};
+use psionic_passes::fusion::compile::{compile, CompileOptions};
+use psionic_runtime::exec::Executable;
+use psionic_runtime::interp::{compare_literals, eval_op, run_func};
+use psionic_runtime::kernel_interp::run_program_with;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn random_literal(rng: &mut Rng, ty: &TensorType) -> Literal {
+    let shape = ty.static_shape().expect("static test type");
+    let n: usize = shape.iter().product();
+    let d = ty.dtype;
+    if d == DType::Bool {
+        let v: Vec<u8> = (0..n).map(|_| (rng.next() & 1) as u8).collect();
+        return Literal::from_bytes(d, shape, v).unwrap();
+    }
+    if d.is_integer() {
+        let v: Vec<i64> = (0..n)
+            .map(|_| {
+                let x = (rng.next() % 41) as i64;
+                if d.is_unsigned_integer() {
+                    x
+                } else {
+                    x - 20
+                }
+            })
+            .collect();
+        return Literal::from_i64(d, shape, &v).unwrap();
+    }
+    let v: Vec<f64> = (0..n).map(|_| rng.unit() * 6.0 - 3.0).collect();
+    Literal::from_f64(d, shape, &v).unwrap()
+}
+
+/// Whether a result holds integers beyond 2^53 (outside the kernel level's
+/// f64 semantics).
+fn big_ints(v: &[Literal]) -> bool {
+    v.iter()
+        .any(|w| w.dtype().is_integer() && w.to_f64_vec().iter().any(|v| v.abs() >= 9.007e15))
+}
+
+struct Outcome {
+    /// Kernels that got the f32x4 shape / all kernels.
+    vector: usize,
+    kernels: usize,
+    /// The kernel interpreter's results.
+    want: Vec<Literal>,
+}
+
+/// Runs `f` compiled and interpreted; panics with the program on mismatch.
+fn check(f: &Func, args: &[Literal], ulps: u64, atol: f64) -> Option<Outcome> {
+    let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+    let g = specialize(f, &types).expect("specialize");
+    let (kp, _) = match compile(&g, &CompileOptions::default()) {
+        Ok(x) => x,
+        Err(_) => return None,
+    };
+    let want = match run_program_with(&kp, args, &eval_op) {
+        Ok(w) => w,
+        Err(_) => return None,
+    };
+    // The interpreter holds values in f64: 64-bit integers beyond 2^53 (a
+    // wrapped u64 negation) are outside what it represents.
+    if big_ints(&want) {
+        return None;
+    }
+    // Small thresholds so that the threaded path runs too.
+    let opts = CpuOptions {
+        threads: 3,
+        parallel_min_points: 8,
+        ..CpuOptions::default()
+    };
+    let code = compile_program(&kp, &opts).unwrap_or_else(|e| {
+        panic!(
+            "compile failed: {e}\n{}",
+            psionic_ir::kernel::text::print_program(&kp)
+        )
+    });
+    let got = code.run(args, &eval_op).expect("compiled run");
+    assert_eq!(got.len(), want.len());
+    for (g2, w) in got.iter().zip(&want) {
+        if let Err(e) = compare_literals(g2, w, ulps, atol) {
+            panic!(
+                "compiled vs kernel interpreter: {e}\n{}\nshapes: {:?}",
+                psionic_ir::kernel::text::print_program(&kp),
+                code.kernel_shapes()
+            );
+        }
+    }
+    let shapes = code.kernel_shapes();
+    Some(Outcome {
+        vector: shapes.iter().filter(|s| s.1).count(),
+        kernels: shapes.len(),
+        want,
+    })
+}
+
+const DTYPES: [DType; 12] = [
+    DType::F32,
+    DType::F64,
+    DType::F16,
+    DType::BF16,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+    DType::U8,
+    DType::U32,
+    DType::U64,
+    DType::Bool,
+];
+
+fn math_op(op: Opcode) -> bool {
+    use Opcode as O;
+    matches!(
+        op,
+        O::Exp
+            | O::Log
+            | O::Log1p
+            | O::Expm1
+            | O::Tanh
+            | O::Sigmoid
+            | O::Erf
+            | O::Erfinv
+            | O::Sin
+            | O::Cos
+    )
+}
+
+#[test]
+fn every_elementwise_op_and_dtype_matches_the_interpreter() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut ran, mut vector) = (0, 0);
+    let mut covered = std::collections::BTreeSet::new();
+    let mut inherited = std::collections::BTreeSet::new();
+    for def in OP_DEFS.iter() {
+        let op = def.opcode;
+        if !matches!(
+            def.class,
+            OpClass::Unary | OpClass::Binary | OpClass::Compare
+        ) || op == Opcode::DivMod
+        {
+            continue;
+        }
+        for &dt in &DTYPES {
+            // Odd sizes: vector main loops plus scalar tails.
+            for shape in [vec![3usize, 7], vec![37]] {
+                let ty = TensorType::from_dims(dt, &shape);
+                let arity = if def.class == OpClass::Unary { 1 } else { 2 };
+                let mut f = Func::new("main", vec![ty.clone(); arity]);
+                let ps = f.params.clone();
+                let Ok(r) = f.push1(op, &ps, Attrs::new()) else {
+                    continue;
+                };
+                f.results = vec![r];
+                let args: Vec<Literal> =
+                    (0..arity).map(|_| random_literal(&mut rng, &ty)).collect();
+                let (ulps, atol) = if dt == DType::F32 && math_op(op) {
+                    (8, 1e-6)
+                } else if dt == DType::F32 && op == Opcode::Rsqrt {
+                    // 1/sqrt(x) rounds twice in f32.
+                    (1, 0.0)
+                } else {
+                    (0, 0.0)
+                };
+                if let Some(o) = check(&f, &args, ulps, atol) {
+                    ran += 1;
+                    vector += o.vector;
+                    covered.insert((op.name(), dt.name()));
+                    // And against the tensor-level interpreter, loosely.
+                    let want = run_func(&f, &args).unwrap();
+                    if big_ints(&want) {
+                        continue;
+                    }
+                    let got = Executable::new(f.clone()).run(&args).unwrap();
+                    let tol = if dt.is_inexact() {
+                        (64, 1e-5)
+                    } else {
+                        (0, 0.0)
+                    };
+                    if let Err(e) = compare_literals(&got[0], &want[0], tol.0, tol.1) {
+                        // Allowed only where the kernel level's scalar
+                        // semantics (psionic_ir::kernel::scalar) already
+                        // differ from the tensor interpreter.
+                        assert!(
+                            compare_literals(&o.want[0], &want[0], tol.0, tol.1).is_err(),
+                            "{} on {dt}: compiled differs from run_func but the kernel interpreter does not: {e}",
+                            op.name()
+                        );
+                        inherited.insert(format!("{} on {dt}", op.name()));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("kernel-level scalar semantics differ from run_func (inherited): {inherited:?}");
+    eprintln!(
+        "elementwise cases: {ran}, f32x4 kernels: {vector}, op/dtype pairs: {}",
+        covered.len()
+    );
+    assert!(ran > 400, "only {ran} op/dtype cases ran");
+    assert!(vector > 40, "only {vector} cases used the f32x4 shape");
+}
+
+#[test]
+fn reductions_match_the_interpreter() {
+    let mut rng = Rng(77);
+    use Opcode as O;
+    let mut cases = 0;
+    for dt in [DType::F32, DType::F64, DType::I32, DType::F16] {
+        for shape in [vec![5usize, 13], vec![4, 64], vec![3, 4, 5], vec![1000]] {
+            for op in [
+                O::ReduceSum,
+                O::ReduceMax,
+                O::ReduceMin,
+                O::ReduceProd,
+                O::LogSumExp,
+                O::ReduceAll,
+                O::ReduceAny,
+            ] {
+                let rank = shape.len() as i64;
+                for axes in [vec![rank - 1], vec![0], (0..rank).collect::<Vec<_>>()] {
+                    let ty = TensorType::from_dims(dt, &shape);
+                    let mut f = Func::new("main", vec![ty.clone()]);
+                    let x = f.params[0];
+                    let Ok(r) = f.push1(
+                        op,
+                        &[x],
+                        Attrs::new().with("axes", Attr::Ints(axes.clone())),
+                    ) else {
+                        continue;
+                    };
+                    f.results = vec![r];
+                    let a = if op == O::ReduceProd {
+                        // Products of values near 1 stay finite.
+                        let n = ty.num_elements().unwrap();
+                        let v: Vec<f64> = (0..n).map(|_| 0.9 + 0.2 * rng.unit()).collect();
+                        if dt.is_integer() {
+                            continue;
+                        }
+                        Literal::from_f64(dt, shape.clone(), &v).unwrap()
+                    } else {
+                        random_literal(&mut rng, &ty)
+                    };
+                    let row = shape.iter().product::<usize>() as f64;
+                    let (ulps, atol) = if dt == DType::F32 {
+                        (4, 1e-5 * row)
+                    } else {
+                        (0, 0.0)
+                    };
+                    if check(&f, &[a], ulps, atol).is_some() {
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 150, "only {cases} reduction cases ran");
+}
+
+fn parse(src: &str) -> Func {
+    psionic_ir::text::parse_func(src).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Layer norm over the last axis with weight and bias (eps 1e-5).
+fn layer_norm(rows: usize, cols: usize) -> Func {
+    parse(&format!(
+        "func @main(%0: tensor<{rows}x{cols}xf32>, %1: tensor<{cols}xf32>, %2: tensor<{cols}xf32>) -> (tensor<{rows}x{cols}xf32>) {{
+           %3 = tensor.reduce_sum %0 {{axes = [1], keepdims = true}} : tensor<{rows}x1xf32>
+           %4 = tensor.constant {{value = dense<{n:.1}> : tensor<f32>}} : tensor<f32>
+           %5 = tensor.broadcast_like %4, %3 : tensor<{rows}x1xf32>
+           %6 = tensor.divide %3, %5 : tensor<{rows}x1xf32>
+           %7 = tensor.broadcast_like %6, %0 : tensor<{rows}x{cols}xf32>
+           %8 = tensor.subtract %0, %7 : tensor<{rows}x{cols}xf32>
+           %9 = tensor.multiply %8, %8 : tensor<{rows}x{cols}xf32>
+           %10 = tensor.reduce_sum %9 {{axes = [1], keepdims = true}} : tensor<{rows}x1xf32>
+           %11 = tensor.divide %10, %5 : tensor<{rows}x1xf32>
+           %12 = tensor.constant {{value = dense<1.0e-5> : tensor<f32>}} : tensor<f32>
+           %13 = tensor.broadcast_like %12, %11 : tensor<{rows}x1xf32>
+           %14 = tensor.add %11, %13 : tensor<{rows}x1xf32>
+           %15 = tensor.rsqrt %14 : tensor<{rows}x1xf32>
+           %16 = tensor.broadcast_like %15, %0 : tensor<{rows}x{cols}xf32>
+           %17 = tensor.multiply %8, %16 : tensor<{rows}x{cols}xf32>
+           %18 = tensor.broadcast_like %1, %0 : tensor<{rows}x{cols}xf32>
+           %19 = tensor.multiply %17, %18 : tensor<{rows}x{cols}xf32>
+           %20 = tensor.broadcast_like %2, %0 : tensor<{rows}x{cols}xf32>
+           %21 = tensor.add %19, %20 : tensor<{rows}x{cols}xf32>
+           return %21
+         }}",
+        n = cols as f64
+    ))
+}
+
+#[test]
+fn softmax_layer_norm_gelu_and_matmul_epilogues() {
+    let mut rng = Rng(5);
+    let softmax = parse(
+        "func @main(%0: tensor<?x?xf32>) -> (tensor<?x?xf32>) {
+           %1 = tensor.reduce_max %0 {axes = [1], keepdims = true} : tensor<?x1xf32>
+           %2 = tensor.broadcast_like %1, %0 : tensor<?x?xf32>
+           %3 = tensor.subtract %0, %2 : tensor<?x?xf32>
+           %4 = tensor.exp %3 : tensor<?x?xf32>
+           %5 = tensor.reduce_sum %4 {axes = [1], keepdims = true} : tensor<?x1xf32>
+           %6 = tensor.broadcast_like %5, %0 : tensor<?x?xf32>
+           %7 = tensor.divide %4, %6 : tensor<?x?xf32>
+           return %7
+         }",
+    );
+    let gelu = parse(
+        "func @main(%0: tensor<?xf32>, %1: tensor<?xf32>, %2: tensor<?xf32>) -> (tensor<?xf32>) {
+           %3 = tensor.multiply %0, %1 : tensor<?xf32>
+           %4 = tensor.add %3, %2 : tensor<?xf32>
+           %5 = tensor.multiply %4, %4 : tensor<?xf32>
+           %6 = tensor.multiply %5, %4 : tensor<?xf32>
+           %7 = tensor.constant {value = dense<0.044715> : tensor<f32>} : tensor<f32>
+           %8 = tensor.broadcast_like %7, %4 : tensor<?xf32>
+           %9 = tensor.multiply %6, %8 : tensor<?xf32>
+           %10 = tensor.add %4, %9 : tensor<?xf32>
+           %11 = tensor.constant {value = dense<0.7978845608> : tensor<f32>} : tensor<f32>
+           %12 = tensor.broadcast_like %11, %4 : tensor<?xf32>
+           %13 = tensor.multiply %10, %12 : tensor<?xf32>
+           %14 = tensor.tanh %13 : tensor<?xf32>
+           %15 = tensor.constant {value = dense<1.0> : tensor<f32>} : tensor<f32>
+           %16 = tensor.broadcast_like %15, %4 : tensor<?xf32>
+           %17 = tensor.add %14, %16 : tensor<?xf32>
+           %18 = tensor.multiply %4, %17 : tensor<?xf32>
+           %19 = tensor.constant {value = dense<0.5> : tensor<f32>} : tensor<f32>
+           %20 = tensor.broadcast_like %19, %4 : tensor<?xf32>
+           %21 = tensor.multiply %18, %20 : tensor<?xf32>
+           return %21
+         }",
+    );
+    let mlp = parse(
+        "func @main(%0: tensor<?x?xf32>, %1: tensor<?x?xf32>, %2: tensor<?xf32>) -> (tensor<?x?xf32>) {
+           %3 = tensor.matmul %0, %1 : tensor<?x?xf32>
+           %4 = tensor.broadcast_like %2, %3 : tensor<?x?xf32>
+           %5 = tensor.add %3, %4 : tensor<?x?xf32>
+           %6 = tensor.constant {value = dense<0.0> : tensor<f32>} : tensor<f32>
+           %7 = tensor.broadcast_like %6, %5 : tensor<?x?xf32>
+           %8 = tensor.maximum %5, %7 : tensor<?x?xf32>
+           return %8
+         }",
+    );
+    let t = |s: &[usize]| TensorType::from_dims(DType::F32, s);
+    for (rows, cols) in [(1usize, 1usize), (3, 5), (17, 64), (64, 257)] {
+        let x = random_literal(&mut rng, &t(&[rows, cols]));
+        let o = check(&softmax, std::slice::from_ref(&x), 8, 1e-6).expect("softmax compiles");
+        assert!(
+            o.vector == o.kernels,
+            "softmax kernels all take the f32x4 shape"
+        );
+        let w = random_literal(&mut rng, &t(&[cols]));
+        let b = random_literal(&mut rng, &t(&[cols]));
+        check(
+            &layer_norm(rows, cols),
+            &[x.clone(), w.clone(), b.clone()],
+            8,
+            1e-5,
+        )
+        .expect("layer norm compiles");
+        let n = rows * cols;
+        let v = [t(&[n]), t(&[n]), t(&[n])].map(|ty| random_literal(&mut rng, &ty));
+        check(&gelu, &v, 8, 1e-6).expect("gelu compiles");
+        let a = random_literal(&mut rng, &t(&[rows, cols]));
+        let bm = random_literal(&mut rng, &t(&[cols, 9]));
+        let bias = random_literal(&mut rng, &t(&[9]));
+        // gemm sums in another order than the interpreter's f64 loop.
+        check(&mlp, &[a, bm, bias], 16, 1e-4 * cols as f64).expect("matmul compiles");
+    }
+}
+
+#[test]
+fn executable_caches_by_input_types_and_runs_library_ops() {
+    let f = parse(
+        "func @main(%0: tensor<?xf32>) -> (tensor<?xf32>, tensor<?xf32>) {
+           %1 = tensor.sort %0 {axis = 0} : tensor<?xf32>
+           %2 = tensor.exp %1 : tensor<?xf32>
+           return %1, %2
+         }",
+    );
+    let exe = Executable::new(f.clone());
+    let mut rng = Rng(11);
+    for n in [5usize, 9, 5] {
+        let x = random_literal(&mut rng, &TensorType::from_dims(DType::F32, &[n]));
+        let got = exe.run(std::slice::from_ref(&x)).unwrap();
+        let want = run_func(&f, &[x]).unwrap();
+        compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
+        compare_literals(&got[1], &want[1], 8, 1e-6).unwrap();
+    }
+    assert_eq!(
+        exe.cache_len(),
+        2,
+        "one specialization per distinct input type"
+    );
+    let bad = exe.run(&[Literal::f32s(vec![2, 2], &[1.0; 4]).unwrap()]);
+    assert!(
+        bad.is_err(),
+        "a rank-2 argument to a rank-1 parameter is an error"
+    );
+}
+
+/// A random f32 program over `x: RxC`, `y: C` (broadcast), `z: CxR`
+/// (transposed), and a flip of `x`: a short DAG of elementwise ops (mostly
+/// ones the f32x4 shape has, sometimes one that forces the scalar shape),
+/// returning the last value and a reduction of it.
+fn random_program(rng: &mut Rng, rows: usize, cols: usize) -> Func {
+    use Opcode as O;
+    let t = |s: &[usize]| TensorType::from_dims(DType::F32, s);
+    let mut f = Func::new("main", vec![t(&[rows, cols]), t(&[cols]), t(&[cols, rows])]);
+    let (x, y, z) = (f.params[0], f.params[1], f.params[2]);
+    let yb = f.push1(O::BroadcastLike, &[y, x], Attrs::new()).unwrap();
+    let zt = f
+        .push1(
+            O::Transpose,
+            &[z],
+            Attrs::new().with("perm", Attr::Ints(vec![1, 0])),
+        )
+        .unwrap();
+    let xf = f
+        .push1(
+            O::Flip,
+            &[x],
+            Attrs::new().with("axes", Attr::Ints(vec![1])),
+        )
+        .unwrap();
+    let mut pool = vec![x, yb, zt, xf];
+    let unary = [
+        O::Tanh,
+        O::Sigmoid,
+        O::Sin,
+        O::Cos,
+        O::Erf,
+        O::Abs,
+        O::Negative,
+        O::Square,
+        O::Exp,
+        O::Floor,
+        O::Sinh,
+        O::Arctan,
+    ];
+    let binary = [
+        O::Add,
+        O::Subtract,
+        O::Multiply,
+        O::Maximum,
+        O::Minimum,
+        O::Arctan2,
+    ];
+    let n = 2 + rng.next() % 7;
+    for _ in 0..n {
+        let pick =
+            |rng: &mut Rng, pool: &[psionic_ir::Value]| pool[(rng.next() as usize) % pool.len()];
+        let v = match rng.next() % 3 {
+            0 => {
+                let mut op = unary[(rng.next() as usize) % unary.len()];
+                // Exp only of bounded values.
+                let a = pick(rng, &pool);
+                if op == O::Exp {
+                    let b = f.push1(O::Tanh, &[a], Attrs::new()).unwrap();
+                    f.push1(O::Exp, &[b], Attrs::new()).unwrap()
+                } else {
+                    if op == O::Square && rng.next().is_multiple_of(2) {
+                        op = O::Sigmoid;
+                    }
+                    f.push1(op, &[a], Attrs::new()).unwrap()
+                }
+            }
+            1 => {
+                let op = binary[(rng.next() as usize) % binary.len()];
+                let (a, b) = (pick(rng, &pool), pick(rng, &pool));
+                f.push1(op, &[a, b], Attrs::new()).unwrap()
+            }
+            _ => {
+                let (a, b, c) = (pick(rng, &pool), pick(rng, &pool), pick(rng, &pool));
+                let m = f.push1(O::Greater, &[a, b], Attrs::new()).unwrap();
+                f.push1(O::Select, &[m, b, c], Attrs::new()).unwrap()
+            }
+        };
+        pool.push(v);
+    }
+    let last = *pool.last().unwrap();
+    let red = [O::ReduceSum, O::ReduceMax, O::LogSumExp][(rng.next() % 3) as usize];
+    let axis = (rng.next() % 2) as i64;
+    let r = f
+        .push1(
+            red,
+            &[last],
+            Attrs::new().with("axes", Attr::Ints(vec![axis])),
+        )
+        .unwrap();
+    f.results = vec![last, r];
+    f
+}
+
+#[test]
+fn random_programs_match_the_interpreter() {
+    let mut rng = Rng(0xdead_beef);
+    let (mut ran, mut vector) = (0, 0);
+    for case in 0..120 {
+        let rows = 1 + (rng.next() % 19) as usize;
+        let cols = 1 + (rng.next() % 37) as usize;
+        let f = random_program(&mut rng, rows, cols);
+        let args = [
+            random_literal(&mut rng, &TensorType::from_dims(DType::F32, &[rows, cols])),
+            random_literal(&mut rng, &TensorType::from_dims(DType::F32, &[cols])),
+            random_literal(&mut rng, &TensorType::from_dims(DType::F32, &[cols, rows])),
+        ];
+        // Short chains of well-conditioned ops: per-op library error (a few
+        // ulp) compounds mildly; reductions add a row's worth of rounding.
+        let o = check(&f, &args, 256, 1e-4 * cols.max(rows) as f64).unwrap_or_else(|| {
+            panic!(
+                "case {case} did not compile:\n{}",
+                psionic_ir::text::print_func(&f)
+            )
+        });
+        ran += 1;
+        vector += o.vector;
+    }
+    eprintln!("random programs: {ran}, f32x4 kernels: {vector}");
+    assert!(vector > 60, "only {vector} kernels took the f32x4 shape");
+}
