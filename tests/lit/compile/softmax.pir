@@ -13,6 +13,9 @@
 // CHECK:   return %b1
 // RUN: psionic compile %s --stats-json | FileCheck %s --check-prefix=JSON
 // JSON: {"kernels": 1, "library_calls": 0, "peak_bytes": 1024, "bytes_moved": 3072, "passes": 2,
+// RUN: psionic compile %s --emit clif | FileCheck %s --check-prefix=CLIF
+// CLIF: function
+// CLIF: f32x4
 func @main(%0: tensor<8x32xf32>) -> (tensor<8x32xf32>) {
   %1 = tensor.reduce_max %0 {axes = [1], keepdims = true} : tensor<8x1xf32>
   %2 = tensor.broadcast %1 {shape = [8, 32]} : tensor<8x32xf32>

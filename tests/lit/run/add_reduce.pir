@@ -9,6 +9,12 @@
 // RUN: psionic opt %s --pipeline canonicalize,cse,dce -o %t.pir
 // RUN: psionic run %t.pir --inputs %S/../inputs/add_bcast.safetensors --out %t.opt.safetensors
 // RUN: psionic inspect %t.opt.safetensors | FileCheck %s
+
+// Compiled with Cranelift, the same numbers.
+// RUN: psionic run %s --backend cpu --inputs %S/../inputs/add_bcast.safetensors --out %t.cpu.safetensors
+// RUN: psionic inspect %t.cpu.safetensors | FileCheck %s
+// RUN: not psionic run %s --backend gpu --inputs %S/../inputs/add_bcast.safetensors --out %t.x.safetensors 2>&1 | FileCheck %s --check-prefix=BACKEND
+// BACKEND: psionic: error: run: unknown backend `gpu` (interp or cpu)
 func @main(%0: tensor<2x3xf32>, %1: tensor<3xf32>) -> (tensor<2x3xf32>, tensor<2xf32>) {
   %2 = tensor.broadcast %1 {shape = [2, 3]} : tensor<2x3xf32>
   %3 = tensor.add %0, %2 : tensor<2x3xf32>

@@ -54,8 +54,38 @@ impl Backend for Interp {
 pub fn by_name(name: &str) -> Result<Box<dyn Backend>, String> {
     match name {
         "interp" => Ok(Box::new(Interp)),
+        "cpu" => Ok(Box::new(Cpu)),
         other => Err(format!(
-            "unknown backend `{other}`; this build has: interp (the Cranelift `cpu` backend is not written yet)"
+            "unknown backend `{other}`; this build has: cpu (Cranelift), interp"
         )),
+    }
+}
+
+/// The Cranelift CPU backend: e-graph, fusion, buffer planning and native
+/// code, through `psionic_runtime::exec::compile_for`.
+pub struct Cpu;
+
+struct CpuPrepared(psionic_runtime::exec::Compiled);
+
+impl Prepared for CpuPrepared {
+    fn run(&self, inputs: &[Literal]) -> Result<Vec<Literal>, String> {
+        self.0.run(inputs).map_err(|e| e.to_string())
+    }
+}
+
+impl Backend for Cpu {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+    fn describe(&self) -> &'static str {
+        "the Cranelift CPU backend (psionic_runtime::exec): e-graph, fusion, buffer planning, f32x4 native code, gemm for matmul, threads over cores"
+    }
+    fn compiles(&self) -> bool {
+        true
+    }
+    fn prepare(&self, f: &Func) -> Result<Box<dyn Prepared>, String> {
+        let c = psionic_runtime::exec::compile_for(f, &f.param_types(), &Default::default())
+            .map_err(|e| e.to_string())?;
+        Ok(Box::new(CpuPrepared(c)))
     }
 }

@@ -14,7 +14,7 @@ usage: psionic-bench [options]
 
   --quick              smaller sizes and fewer runs (bench/workloads.json `quick`)
   --only W1,W3         run only these workloads
-  --backend NAME       Psionic backend (default interp; the only one so far)
+  --backend NAME       Psionic backend: cpu (Cranelift, the default) or interp
   --python PATH        Python for bench/peers.py (default python3)
   --no-peers           do not run the peers (no reference check, no floors from them)
   --torch-compile      include torch.compile in --quick mode (always included in full mode)
@@ -30,7 +30,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<PathBuf>), String> {
         mode: Mode::Full,
         root: default_root(),
         only: Vec::new(),
-        backend: "interp".into(),
+        backend: "cpu".into(),
         python: Some("python3".into()),
         peers_args: Vec::new(),
         command: String::new(),

@@ -524,12 +524,19 @@ mod tests {
                     let mut v = p.clone();
                     v[i] += d;
                     let mut inp = inputs.clone();
-                    inp[param] = Literal::f32s(inputs[param].shape().to_vec(), &v.iter().map(|&x| x as f32).collect::<Vec<_>>()).unwrap();
+                    inp[param] = Literal::f32s(
+                        inputs[param].shape().to_vec(),
+                        &v.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+                    )
+                    .unwrap();
                     run_func(&loss, &inp).unwrap()[0].get_f64(0)
                 };
                 let fd = (at(h) - at(-h)) / (2.0 * h);
                 let g = (p[i] - new_p[i]) / s.lr;
-                assert!((g - fd).abs() < 2e-3, "param {param} element {i}: autodiff {g} vs finite difference {fd}");
+                assert!(
+                    (g - fd).abs() < 2e-3,
+                    "param {param} element {i}: autodiff {g} vs finite difference {fd}"
+                );
             }
         }
     }

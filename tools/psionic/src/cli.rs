@@ -62,9 +62,10 @@ commands:
                   run a function on inputs P+in.0, P+in.1, ...;
                   write P+out.0, P+out.1, ... (interp: the reference
                   interpreter, the default; cpu: compiled with Cranelift)
-  compile FILE|- [--stats-json] [--func NAME]
+  compile FILE|- [--stats-json] [--emit kernel|clif] [--func NAME]
                   canonicalize, cse, dce, e-graph, fuse and plan buffers; print
-                  the kernel-level IR, or one JSON object with kernels,
+                  the kernel-level IR (or, with --emit clif, the Cranelift IR
+                  of each kernel), or one JSON object with kernels,
                   library_calls, peak_bytes and bytes_moved
   inspect FILE    summarize a module (signature, op counts, constants) and
                   print it as IR text, or list the tensors of a .safetensors file
@@ -239,6 +240,7 @@ fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Res
     let mut a = Args::new(args);
     let mut input: Option<&str> = None;
     let mut stats_json = false;
+    let mut emit = "kernel";
     let mut func_name: Option<&str> = None;
     while let Some(arg) = a.next() {
         let (flag, inline) = split_flag(arg);
@@ -247,6 +249,7 @@ fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Res
                 no_inline(flag, inline)?;
                 stats_json = true;
             }
+            "--emit" => emit = a.value(flag, inline)?,
             "--func" => func_name = Some(a.value(flag, inline)?),
             f if f.starts_with('-') && f != "-" => {
                 return Err(CliError::usage(format!("compile: unknown option `{f}`")))
@@ -270,6 +273,17 @@ fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Res
             .first()
             .ok_or_else(|| CliError::fail(format!("compile: {input} has no function")))?,
     };
+    if emit == "clif" {
+        // The Cranelift IR of every compiled kernel, for the traced input types.
+        let clif = psionic_runtime::exec::emit_clif(func, &func.param_types())
+            .map_err(|e| CliError::fail(format!("compile: {input}: {e}")))?;
+        return write_out(out, &clif);
+    }
+    if emit != "kernel" {
+        return Err(CliError::usage(format!(
+            "compile: unknown --emit `{emit}` (kernel or clif)"
+        )));
+    }
     let mut one = Module::new(vec![func.clone()]);
     let mut pm = PassManager::new();
     pm.add_pipeline("canonicalize,cse,dce")
