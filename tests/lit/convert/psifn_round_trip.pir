@@ -7,7 +7,7 @@
 // RUN: not psionic convert %s 2>&1 | FileCheck %s --check-prefix=USAGE
 // CHECK: func @main(%0: tensor<2x3xf32>, %1: tensor<3xf32>) -> (tensor<2x3xf32>) {
 // CHECK-NEXT:   %2 = tensor.broadcast %1 {shape = [2, 3]} : tensor<2x3xf32>
-// CHECK-NEXT:   %3 = tensor.constant {value = dense<[[0.5, -1.0, 2.0], [1.5, 0.25, -3.0]]> : tensor<2x3xf32>} : tensor<2x3xf32>
+// CHECK-NEXT:   %3 = tensor.constant {value = dense<{{\[\[}}0.5, -1.0, 2.0], [1.5, 0.25, -3.0]]> : tensor<2x3xf32>} : tensor<2x3xf32>
 // CHECK-NEXT:   %4 = tensor.add %0, %2 : tensor<2x3xf32>
 // CHECK-NEXT:   %5 = tensor.multiply %4, %3 : tensor<2x3xf32>
 // CHECK-NEXT:   return %5

@@ -1,6 +1,6 @@
 // Inputs that fit no trace: the error lists the signatures there are.
 // RUN: not psionic run %s --inputs %S/../inputs/wrong_dtype.safetensors --out %t.safetensors 2>&1 | FileCheck %s --check-prefix=DTYPE
-// DTYPE: psionic: error: {{.*}}.pir: no trace accepts inputs (tensor<2x3xi32>, tensor<3xi32>); available: @main(tensor<2x3xf32>, tensor<3xf32>)
+// DTYPE: psionic: error: {{.*}}.pir: no trace of @main accepts inputs (0: tensor<2x3xi32>, 1: tensor<3xi32>); available signatures: (0: tensor<2x3xf32>, 1: tensor<3xf32>)
 // RUN: not psionic run %s --inputs %S/../inputs/no_inputs.safetensors --out %t.safetensors 2>&1 | FileCheck %s --check-prefix=NAMES
 // NAMES: psionic: error: {{.*}}no_inputs.safetensors: no tensor `in.0` (it has: weights)
 // RUN: not psionic run %s --inputs %S/../inputs/nosuchfile.safetensors --out %t.safetensors 2>&1 | FileCheck %s --check-prefix=MISSING

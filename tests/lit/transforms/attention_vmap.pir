@@ -2,6 +2,18 @@
 // projections of x, batched over x only: every matmul becomes one batched
 // matmul (the weights broadcast along the batch), the softmax axis shifts.
 // RUN: psionic opt %s --pass "vmap{in_axes=0:none:none:none,out_axes=0,size=3}"
+func @main(%x: tensor<6x8xf32>, %wq: tensor<8x8xf32>, %wk: tensor<8x8xf32>, %wv: tensor<8x8xf32>) -> (tensor<6x8xf32>) {
+  %q = tensor.matmul %x, %wq : tensor<6x8xf32>
+  %k = tensor.matmul %x, %wk : tensor<6x8xf32>
+  %v = tensor.matmul %x, %wv : tensor<6x8xf32>
+  %kt = tensor.transpose %k {perm = [1, 0]} : tensor<8x6xf32>
+  %s = tensor.matmul %q, %kt : tensor<6x6xf32>
+  %c = tensor.full {dtype = f32, shape = [6, 6], value = 0.35355339} : tensor<6x6xf32>
+  %ss = tensor.multiply %s, %c : tensor<6x6xf32>
+  %p = tensor.softmax %ss {axes = [1]} : tensor<6x6xf32>
+  %o = tensor.matmul %p, %v : tensor<6x8xf32>
+  return %o
+}
 // BLESS
 // CHECK: func @main(%0: tensor<3x6x8xf32>, %1: tensor<8x8xf32>, %2: tensor<8x8xf32>, %3: tensor<8x8xf32>) -> (tensor<3x6x8xf32>) {
 // CHECK-NEXT: %4 = tensor.expand_dims %1 {axes = [0]} : tensor<1x8x8xf32>

@@ -2,6 +2,22 @@
 // the four weights: relu's maximum routes the cotangent by a mask; the
 // function returns one gradient per weight.
 // RUN: psionic opt %s --pass "grad{argnums=1:2:3:4}"
+func @main(%x: tensor<4x3xf32>, %w1: tensor<3x5xf32>, %b1: tensor<5xf32>, %w2: tensor<5x2xf32>, %b2: tensor<2xf32>, %y: tensor<4x2xf32>) -> (tensor<f32>) {
+  %h0 = tensor.matmul %x, %w1 : tensor<4x5xf32>
+  %b1b = tensor.broadcast %b1 {shape = [4, 5]} : tensor<4x5xf32>
+  %h1 = tensor.add %h0, %b1b : tensor<4x5xf32>
+  %z = tensor.full {dtype = f32, shape = [4, 5], value = 0.0} : tensor<4x5xf32>
+  %h = tensor.maximum %h1, %z : tensor<4x5xf32>
+  %o0 = tensor.matmul %h, %w2 : tensor<4x2xf32>
+  %b2b = tensor.broadcast %b2 {shape = [4, 2]} : tensor<4x2xf32>
+  %o = tensor.add %o0, %b2b : tensor<4x2xf32>
+  %d = tensor.subtract %o, %y : tensor<4x2xf32>
+  %sq = tensor.square %d : tensor<4x2xf32>
+  %s = tensor.reduce_sum %sq {axes = [0, 1]} : tensor<f32>
+  %n = tensor.full {dtype = f32, shape = [], value = 0.125} : tensor<f32>
+  %l = tensor.multiply %s, %n : tensor<f32>
+  return %l
+}
 // BLESS
 // CHECK: func @main(%0: tensor<4x3xf32>, %1: tensor<3x5xf32>, %2: tensor<5xf32>, %3: tensor<5x2xf32>, %4: tensor<2xf32>, %5: tensor<4x2xf32>) -> (tensor<3x5xf32>, tensor<5xf32>, tensor<5x2xf32>, tensor<2xf32>) {
 // CHECK-NEXT: %6 = tensor.full {dtype = f32, shape = [], value = 1.0} : tensor<f32>

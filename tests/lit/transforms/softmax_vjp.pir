@@ -1,9 +1,24 @@
 // vjp of softmax, as the fused op and from core ops (max, subtract, exp,
 // sum, divide as MLX exports it): the result takes (x, cotangent) and
 // returns (y, dx). The fused op's rule is y * (ct - sum(ct * y)); the core
-// version needs no cotangent for the max (it is under stop_gradient in MLX;
-// here it is differentiated and cancels), and no zero tensors appear.
+// version (the max under stop_gradient, as MLX traces it) gets no cotangent
+// for the max, and no zero tensors appear.
 // RUN: psionic opt %s --pass vjp
+func @fused(%x: tensor<2x4xf32>) -> (tensor<2x4xf32>) {
+  %y = tensor.softmax %x {axes = [1]} : tensor<2x4xf32>
+  return %y
+}
+func @core(%x: tensor<2x4xf32>) -> (tensor<2x4xf32>) {
+  %m = tensor.reduce_max %x {axes = [1], keepdims = true} : tensor<2x1xf32>
+  %ms = tensor.stop_gradient %m : tensor<2x1xf32>
+  %mb = tensor.broadcast %ms {shape = [2, 4]} : tensor<2x4xf32>
+  %d = tensor.subtract %x, %mb : tensor<2x4xf32>
+  %e = tensor.exp %d : tensor<2x4xf32>
+  %s = tensor.reduce_sum %e {axes = [1], keepdims = true} : tensor<2x1xf32>
+  %sb = tensor.broadcast %s {shape = [2, 4]} : tensor<2x4xf32>
+  %y = tensor.divide %e, %sb : tensor<2x4xf32>
+  return %y
+}
 // BLESS
 // CHECK: func @fused(%0: tensor<2x4xf32>, %1: tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
 // CHECK-NEXT: %2 = tensor.softmax %0 {axes = [1]} : tensor<2x4xf32>

@@ -376,10 +376,18 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
     if let Some(path) = &inputs {
         let tensors = load_safetensors(path).map_err(CliError::fail)?;
         let head = format!("{prefix}in.");
+        let names: Vec<String> = tensors.iter().map(|(n, _)| n.clone()).take(8).collect();
         for (n, l) in tensors {
             if let Some(key) = n.strip_prefix(&head) {
                 given.push((key.to_string(), l));
             }
+        }
+        if given.is_empty() && !names.is_empty() {
+            return Err(CliError::fail(format!(
+                "{}: no tensor `{prefix}in.0` (it has: {})",
+                path.display(),
+                names.join(", ")
+            )));
         }
     }
     let name = match func_name.as_deref() {
@@ -387,6 +395,17 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
         None if module.func("main").is_some() || module.funcs.is_empty() => "main".to_string(),
         None => module.funcs[0].name.clone(),
     };
+    if module.func(&name).is_none() {
+        let names: Vec<String> = module
+            .funcs
+            .iter()
+            .map(|f| format!("@{}", f.name))
+            .collect();
+        return Err(CliError::fail(format!(
+            "{file}: no function @{name} (the module has: {})",
+            names.join(", ")
+        )));
+    }
     let keyed: Vec<(String, TensorType)> = given.iter().map(|(k, l)| (k.clone(), l.ty())).collect();
     let (func, keys) = psionic_mlx::mlxfn::select_trace(&module, &name, &keyed).map_err(|e| {
         let from = match &inputs {

@@ -16,8 +16,9 @@
 //!
 //! A file with a `// BLESS` line is an exact-output test: the stdout of its
 //! last RUN line must equal the `// CHECK:`/`// CHECK-NEXT:`/`// CHECK-EMPTY:`
-//! block written after the marker. With `bless` set (`PSIONIC_BLESS=1`), that
-//! block is rewritten from the actual output instead.
+//! block written after the marker (the run of `//` lines after it). With
+//! `bless` set (`PSIONIC_BLESS=1`), that block is rewritten from the actual
+//! output instead; the rest of the file is kept.
 //!
 //! Every file that `psionic opt FILE` accepts must also round-trip:
 //! `psionic opt FILE | psionic opt -` prints the same text.
@@ -430,16 +431,32 @@ pub fn run_file(path: &Path, cfg: &LitConfig) -> Result<(), String> {
     let marker = text.lines().position(|l| l.trim() == BLESS_MARKER);
     if let Some(m) = marker {
         let actual = String::from_utf8_lossy(&last).into_owned();
-        let head: Vec<&str> = text.lines().take(m + 1).collect();
+        let all: Vec<&str> = text.lines().collect();
+        // The block is the run of `//` lines after the marker; whatever
+        // follows it (the test's IR, when the block is not at the end) is
+        // kept as it is.
+        let block_len = all[m + 1..]
+            .iter()
+            .take_while(|l| l.trim_start().starts_with("//"))
+            .count();
+        let head = &all[..m + 1];
+        let tail = &all[m + 1 + block_len..];
         let block = bless_block(&actual);
         if cfg.bless {
-            let new_text = format!("{}\n{block}", head.join("\n"));
+            let mut new_text = format!("{}\n{block}", head.join("\n"));
+            for l in tail {
+                new_text += l;
+                new_text.push('\n');
+            }
             if new_text != text {
                 std::fs::write(path, new_text)
                     .map_err(|e| format!("cannot bless {}: {e}", path.display()))?;
             }
         } else {
-            let old: String = text.lines().skip(m + 1).map(|l| format!("{l}\n")).collect();
+            let old: String = all[m + 1..m + 1 + block_len]
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect();
             if normalize(&old) != normalize(&block) {
                 let expected = expected_from_block(&old);
                 return Err(format!(
