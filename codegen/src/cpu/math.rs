@@ -586,7 +586,7 @@ mod tests {
                 f64::ln,
                 {
                     let mut v = sweep(0.0, 1000.0, 100_003);
-                    v.extend((1..2000).map(|i| f32::from_bits(i * 4_000_000)));
+                    v.extend((1..2000u32).map(|i| f32::from_bits(i * 1_000_000)));
                     v
                 },
                 1.0,
