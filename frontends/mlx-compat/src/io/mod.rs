@@ -1,10 +1,12 @@
-//! Array files: `.npy`/`.npz`, safetensors, GGUF.
+//! Array files: `.npy`/`.npz`, safetensors, GGUF; [`api`] has MLX's
+//! `load`/`save`/`savez`/`save_safetensors` over arrays.
 //!
 //! Every loader refuses malformed input with an [`IoError`] that names the
 //! file, the tensor and the problem; every writer writes atomically (a
 //! temporary file in the same folder, then a rename), so a failed or
 //! interrupted write never leaves a half-written file behind.
 
+pub mod api;
 pub mod gguf;
 pub mod npy;
 pub mod safetensors;
