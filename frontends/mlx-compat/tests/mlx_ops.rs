@@ -43,13 +43,29 @@ fn call(name: &str, a: &Value, x: &[Array]) -> Vec<Array> {
         "quantize" => quantize(&x[0], opt_i(a, "group_size"), opt_i(a, "bits"), mode(a)),
         "dequantize" => {
             let m = mode(a);
-            let biases = if m == QuantMode::Affine { Some(&x[2]) } else { None };
+            let biases = if m == QuantMode::Affine {
+                Some(&x[2])
+            } else {
+                None
+            };
             let dtype = a.get("dtype").map(|d| dtype_arg(d.as_str().unwrap()));
-            vec![dequantize(&x[0], &x[1], biases, opt_i(a, "group_size"), opt_i(a, "bits"), m, dtype)]
+            vec![dequantize(
+                &x[0],
+                &x[1],
+                biases,
+                opt_i(a, "group_size"),
+                opt_i(a, "bits"),
+                m,
+                dtype,
+            )]
         }
         "quantized_matmul" => {
             let m = mode(a);
-            let biases = if m == QuantMode::Affine { Some(&x[3]) } else { None };
+            let biases = if m == QuantMode::Affine {
+                Some(&x[3])
+            } else {
+                None
+            };
             vec![quantized_matmul(
                 &x[0],
                 &x[1],
@@ -63,20 +79,74 @@ fn call(name: &str, a: &Value, x: &[Array]) -> Vec<Array> {
         }
         "gather_qmm" => {
             let only_rhs = a.get("only").is_some();
-            let (l, r) = if only_rhs { (None, Some(&x[4])) } else { (Some(&x[4]), Some(&x[5])) };
-            vec![gather_qmm(&x[0], &x[1], &x[2], Some(&x[3]), l, r, true, None, None, mode(a))]
+            let (l, r) = if only_rhs {
+                (None, Some(&x[4]))
+            } else {
+                (Some(&x[4]), Some(&x[5]))
+            };
+            vec![gather_qmm(
+                &x[0],
+                &x[1],
+                &x[2],
+                Some(&x[3]),
+                l,
+                r,
+                true,
+                None,
+                None,
+                mode(a),
+            )]
         }
-        "conv1d" => vec![conv1d(&x[0], &x[1], i(a, "stride"), i(a, "padding"), i(a, "dilation"), i(a, "groups"))],
-        "conv2d" => vec![conv2d(&x[0], &x[1], pair(a, "stride"), pair(a, "padding"), pair(a, "dilation"), i(a, "groups"))],
-        "conv3d" => vec![conv3d(&x[0], &x[1], triple(a, "stride"), triple(a, "padding"), triple(a, "dilation"), i(a, "groups"))],
+        "conv1d" => vec![conv1d(
+            &x[0],
+            &x[1],
+            i(a, "stride"),
+            i(a, "padding"),
+            i(a, "dilation"),
+            i(a, "groups"),
+        )],
+        "conv2d" => vec![conv2d(
+            &x[0],
+            &x[1],
+            pair(a, "stride"),
+            pair(a, "padding"),
+            pair(a, "dilation"),
+            i(a, "groups"),
+        )],
+        "conv3d" => vec![conv3d(
+            &x[0],
+            &x[1],
+            triple(a, "stride"),
+            triple(a, "padding"),
+            triple(a, "dilation"),
+            i(a, "groups"),
+        )],
         "conv_transpose1d" => vec![conv_transpose1d(
-            &x[0], &x[1], i(a, "stride"), i(a, "padding"), i(a, "dilation"), i(a, "output_padding"), i(a, "groups"),
+            &x[0],
+            &x[1],
+            i(a, "stride"),
+            i(a, "padding"),
+            i(a, "dilation"),
+            i(a, "output_padding"),
+            i(a, "groups"),
         )],
         "conv_transpose2d" => vec![conv_transpose2d(
-            &x[0], &x[1], pair(a, "stride"), pair(a, "padding"), pair(a, "dilation"), pair(a, "output_padding"), i(a, "groups"),
+            &x[0],
+            &x[1],
+            pair(a, "stride"),
+            pair(a, "padding"),
+            pair(a, "dilation"),
+            pair(a, "output_padding"),
+            i(a, "groups"),
         )],
         "conv_transpose3d" => vec![conv_transpose3d(
-            &x[0], &x[1], triple(a, "stride"), triple(a, "padding"), triple(a, "dilation"), triple(a, "output_padding"), i(a, "groups"),
+            &x[0],
+            &x[1],
+            triple(a, "stride"),
+            triple(a, "padding"),
+            triple(a, "dilation"),
+            triple(a, "output_padding"),
+            i(a, "groups"),
         )],
         "conv_general" => vec![conv_general(
             &x[0],
@@ -89,12 +159,21 @@ fn call(name: &str, a: &Value, x: &[Array]) -> Vec<Array> {
             i(a, "groups"),
             a["flip"].as_bool().unwrap(),
         )],
-        "rms_norm" => vec![fast::rms_norm(&x[0], x.get(1), a["eps"].as_f64().unwrap() as f32)],
+        "rms_norm" => vec![fast::rms_norm(
+            &x[0],
+            x.get(1),
+            a["eps"].as_f64().unwrap() as f32,
+        )],
         "layer_norm" => {
             let has = a["has"].as_str().unwrap();
             let w = if has.contains('w') { x.get(1) } else { None };
             let b = if has.contains('b') { x.get(2) } else { None };
-            vec![fast::layer_norm(&x[0], w, b, a["eps"].as_f64().unwrap() as f32)]
+            vec![fast::layer_norm(
+                &x[0],
+                w,
+                b,
+                a["eps"].as_f64().unwrap() as f32,
+            )]
         }
         "rope" => {
             let base = a.get("base").map(|b| b.as_f64().unwrap() as f32);
@@ -114,9 +193,18 @@ fn call(name: &str, a: &Value, x: &[Array]) -> Vec<Array> {
                 "array" => SdpaMask::Array(x[3].clone()),
                 _ => SdpaMask::None,
             };
-            let sinks = if a.get("sinks").is_some() { x.get(3) } else { None };
+            let sinks = if a.get("sinks").is_some() {
+                x.get(3)
+            } else {
+                None
+            };
             vec![fast::scaled_dot_product_attention(
-                &x[0], &x[1], &x[2], a["scale"].as_f64().unwrap() as f32, mask, sinks,
+                &x[0],
+                &x[1],
+                &x[2],
+                a["scale"].as_f64().unwrap() as f32,
+                mask,
+                sinks,
             )]
         }
         "fft" => vec![fft::fft(&x[0], opt_i(a, "n"), i(a, "axis"), norm_of(a))],
@@ -159,15 +247,27 @@ fn call(name: &str, a: &Value, x: &[Array]) -> Vec<Array> {
         "cholesky_inv" => vec![linalg::cholesky_inv(&x[0], a["upper"].as_bool().unwrap())],
         "pinv" => vec![linalg::pinv(&x[0])],
         "solve" => vec![linalg::solve(&x[0], &x[1])],
-        "solve_triangular" => vec![linalg::solve_triangular(&x[0], &x[1], a["upper"].as_bool().unwrap())],
+        "solve_triangular" => vec![linalg::solve_triangular(
+            &x[0],
+            &x[1],
+            a["upper"].as_bool().unwrap(),
+        )],
         "eigvalsh" => vec![linalg::eigvalsh(&x[0], "L")],
         "svd_s" => linalg::try_svd(&x[0], false).unwrap(),
         "cross" => vec![linalg::cross(&x[0], &x[1], i(a, "axis"))],
         "as_strided" => {
             let strides: Vec<i64> = ints(&a["strides"]).iter().map(|&s| s as i64).collect();
-            vec![as_strided(&x[0], Some(&ints(&a["shape"])), Some(&strides), a["offset"].as_i64().unwrap())]
+            vec![as_strided(
+                &x[0],
+                Some(&ints(&a["shape"])),
+                Some(&strides),
+                a["offset"].as_i64().unwrap(),
+            )]
         }
-        "hadamard_transform" => vec![hadamard_transform(&x[0], a.get("scale").map(|s| s.as_f64().unwrap() as f32))],
+        "hadamard_transform" => vec![hadamard_transform(
+            &x[0],
+            a.get("scale").map(|s| s.as_f64().unwrap() as f32),
+        )],
         "einsum" => vec![einsum(a["s"].as_str().unwrap(), x)],
         other => panic!("no call for {other}"),
     }
@@ -187,7 +287,15 @@ fn quantized_matmuls_match_mlx() {
 fn convolutions_match_mlx() {
     run_cases(
         &load(),
-        &["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_general"],
+        &[
+            "conv1d",
+            "conv2d",
+            "conv3d",
+            "conv_transpose1d",
+            "conv_transpose2d",
+            "conv_transpose3d",
+            "conv_general",
+        ],
         call,
     );
 }
@@ -202,8 +310,22 @@ fn fft_matches_mlx() {
     run_cases(
         &load(),
         &[
-            "fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn", "rfftn",
-            "irfftn", "fftshift", "ifftshift", "fftfreq", "rfftfreq",
+            "fft",
+            "ifft",
+            "rfft",
+            "irfft",
+            "fft2",
+            "ifft2",
+            "rfft2",
+            "irfft2",
+            "fftn",
+            "ifftn",
+            "rfftn",
+            "irfftn",
+            "fftshift",
+            "ifftshift",
+            "fftfreq",
+            "rfftfreq",
         ],
         call,
     );
@@ -214,8 +336,17 @@ fn linalg_matches_mlx() {
     run_cases(
         &load(),
         &[
-            "norm", "inv", "tri_inv", "cholesky", "cholesky_inv", "pinv", "solve", "solve_triangular",
-            "eigvalsh", "svd_s", "cross",
+            "norm",
+            "inv",
+            "tri_inv",
+            "cholesky",
+            "cholesky_inv",
+            "pinv",
+            "solve",
+            "solve_triangular",
+            "eigvalsh",
+            "svd_s",
+            "cross",
         ],
         call,
     );
@@ -227,8 +358,22 @@ fn qr_reconstructs_mlx_input() {
     let a = &fx.inputs("qr")[0];
     let (q, r) = linalg::try_qr(a).unwrap();
     let want = fx.outputs("qr");
-    assert_eq!(q.shape(), want[0].shape().iter().map(|&d| d as i64).collect::<Vec<_>>());
-    assert_eq!(r.shape(), want[1].shape().iter().map(|&d| d as i64).collect::<Vec<_>>());
+    assert_eq!(
+        q.shape(),
+        want[0]
+            .shape()
+            .iter()
+            .map(|&d| d as i64)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        r.shape(),
+        want[1]
+            .shape()
+            .iter()
+            .map(|&d| d as i64)
+            .collect::<Vec<_>>()
+    );
     let back = matmul(&q, &r).to_vec::<f32>().unwrap();
     for (g, w) in back.iter().zip(a.to_vec::<f32>().unwrap()) {
         assert!((g - w).abs() < 1e-4, "{g} vs {w}");
@@ -245,7 +390,11 @@ fn qr_reconstructs_mlx_input() {
 
 #[test]
 fn misc_ops_match_mlx() {
-    run_cases(&load(), &["as_strided", "hadamard_transform", "einsum"], call);
+    run_cases(
+        &load(),
+        &["as_strided", "hadamard_transform", "einsum"],
+        call,
+    );
 }
 
 #[test]
@@ -254,7 +403,13 @@ fn wrapper_errors_name_the_problem() {
     let w = Array::from_slice(&[1.0f32; 12], &[2, 3, 2]);
     let e = try_conv2d(&x, &w, (1, 1), (0, 0), (1, 1), 1).unwrap_err();
     assert!(e.to_string().contains("dimensions"), "{e}");
-    let e = try_quantize(&Array::from_slice(&[1.0f32; 48], &[2, 24]), Some(32), Some(4), QuantMode::Affine).unwrap_err();
+    let e = try_quantize(
+        &Array::from_slice(&[1.0f32; 48], &[2, 24]),
+        Some(32),
+        Some(4),
+        QuantMode::Affine,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("divisible"), "{e}");
     let e = fast::try_rope(&x, 3, false, Some(10000.0), 1.0, 0, None).unwrap_err();
     assert!(e.to_string().contains("even"), "{e}");

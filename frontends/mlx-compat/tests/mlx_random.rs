@@ -31,7 +31,9 @@ fn call(name: &str, a: &Value, ins: &[Array]) -> Vec<Array> {
             key,
         )],
         "normal" => {
-            let loc = a.get("loc").map(|v| Array::from_scalar(v.as_f64().unwrap() as f32));
+            let loc = a
+                .get("loc")
+                .map(|v| Array::from_scalar(v.as_f64().unwrap() as f32));
             let scale = a
                 .get("scale")
                 .map(|v| Array::from_scalar(v.as_f64().unwrap() as f32));
@@ -50,11 +52,7 @@ fn call(name: &str, a: &Value, ins: &[Array]) -> Vec<Array> {
             dtype(),
             key,
         )],
-        "bernoulli" => vec![random::bernoulli(
-            f(a, "p") as f32,
-            Some(&shape()),
-            key,
-        )],
+        "bernoulli" => vec![random::bernoulli(f(a, "p") as f32, Some(&shape()), key)],
         "gumbel" => vec![random::gumbel(&shape(), dtype(), key)],
         "laplace" => vec![random::laplace(
             &shape(),
@@ -134,7 +132,13 @@ fn log_based_samplers_match_mlx_within_ulps() {
     let fx = load();
     let stats = run_cases(
         &fx,
-        &["normal", "gumbel", "laplace", "truncated_normal", "seeded_sequence"],
+        &[
+            "normal",
+            "gumbel",
+            "laplace",
+            "truncated_normal",
+            "seeded_sequence",
+        ],
         call,
     );
     // Differences come only from libm's `logf` rounding; most elements agree.
@@ -178,7 +182,10 @@ fn traced_samplers_give_eager_values() {
     assert_eq!(out[0].to_vec::<f32>().unwrap(), n.to_vec::<f32>().unwrap());
     assert_eq!(out[1].to_vec::<i32>().unwrap(), r.to_vec::<i32>().unwrap());
     let other = apply(&f, &[random::key(6)]).unwrap();
-    assert_ne!(other[0].to_vec::<f32>().unwrap(), n.to_vec::<f32>().unwrap());
+    assert_ne!(
+        other[0].to_vec::<f32>().unwrap(),
+        n.to_vec::<f32>().unwrap()
+    );
 }
 
 #[test]

@@ -41,7 +41,10 @@ fn conv_checks(op: &str, x: &Array, w: &Array, sd: usize, groups: i32) -> Result
         ));
     }
     if groups < 1 {
-        return Err(Error::new(op, format!("groups must be positive, found {groups}")));
+        return Err(Error::new(
+            op,
+            format!("groups must be positive, found {groups}"),
+        ));
     }
     let g = groups as i64;
     let c = x.shape()[sd + 1];
@@ -168,7 +171,9 @@ fn conv_n(
     groups: i32,
 ) -> Result<Array, Error> {
     let ones = vec![1; stride.len()];
-    try_conv_general(x, w, stride, padding, padding, dilation, &ones, groups, false)
+    try_conv_general(
+        x, w, stride, padding, padding, dilation, &ones, groups, false,
+    )
 }
 
 /// 1-d convolution (correlation) of `[N, L, C_in]` with `[C_out, K, C_in/groups]`.

@@ -15,7 +15,10 @@ fn check_param(op: &str, what: &str, p: &Array, x: &Array) -> Result<(), Error> 
     if p.ndim() != 1 {
         return Err(Error::new(
             op,
-            format!("{what} must have 1 dimension but has {} dimensions", p.ndim()),
+            format!(
+                "{what} must have 1 dimension but has {} dimensions",
+                p.ndim()
+            ),
         ));
     }
     if Some(p.shape()[0]) != x.shape().last().copied() {
@@ -221,7 +224,10 @@ pub fn try_scaled_dot_product_attention(
         if t.ndim() != 4 {
             return Err(Error::new(
                 op,
-                format!("input with shape {} expected to be rank 4", shape_str(t.shape())),
+                format!(
+                    "input with shape {} expected to be rank 4",
+                    shape_str(t.shape())
+                ),
             ));
         }
     }

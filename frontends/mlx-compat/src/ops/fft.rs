@@ -59,7 +59,10 @@ fn fft_impl(
     let op = "fftn";
     a.check()?;
     if a.ndim() < 1 {
-        return Err(Error::new(op, "requires an array with at least one dimension"));
+        return Err(Error::new(
+            op,
+            "requires an array with at least one dimension",
+        ));
     }
     if axes.is_empty() {
         return Ok(a.clone());
@@ -90,7 +93,10 @@ fn fft_impl(
         }
     };
     if n.iter().any(|&d| d <= 0) {
-        return Err(Error::new(op, format!("invalid FFT output size requested {n:?}")));
+        return Err(Error::new(
+            op,
+            format!("invalid FFT output size requested {n:?}"),
+        ));
     }
     let mut in_shape = a.shape().to_vec();
     for (i, &ax) in valid.iter().enumerate() {
@@ -129,7 +135,10 @@ fn fft_impl(
         Opcode::Fft,
         vec![x],
         Attrs::new()
-            .with("axes", Attr::Ints(valid.iter().map(|&a| a as i64).collect()))
+            .with(
+                "axes",
+                Attr::Ints(valid.iter().map(|&a| a as i64).collect()),
+            )
             .with("inverse", Attr::Bool(inverse))
             .with("real", Attr::Bool(real))
             .with("odd_out", Attr::Bool(real && inverse && last_n % 2 == 1)),
@@ -222,17 +231,32 @@ pub fn try_fft2(a: &Array, s: Option<&[i32]>, axes: &[i32], norm: FftNorm) -> Re
 }
 
 /// Inverse of [`try_fft2`].
-pub fn try_ifft2(a: &Array, s: Option<&[i32]>, axes: &[i32], norm: FftNorm) -> Result<Array, Error> {
+pub fn try_ifft2(
+    a: &Array,
+    s: Option<&[i32]>,
+    axes: &[i32],
+    norm: FftNorm,
+) -> Result<Array, Error> {
     fft_impl(a, s, axes, false, true, norm)
 }
 
 /// 2-d FFT of a real input.
-pub fn try_rfft2(a: &Array, s: Option<&[i32]>, axes: &[i32], norm: FftNorm) -> Result<Array, Error> {
+pub fn try_rfft2(
+    a: &Array,
+    s: Option<&[i32]>,
+    axes: &[i32],
+    norm: FftNorm,
+) -> Result<Array, Error> {
     fft_impl(a, s, axes, true, false, norm)
 }
 
 /// Inverse of [`try_rfft2`].
-pub fn try_irfft2(a: &Array, s: Option<&[i32]>, axes: &[i32], norm: FftNorm) -> Result<Array, Error> {
+pub fn try_irfft2(
+    a: &Array,
+    s: Option<&[i32]>,
+    axes: &[i32],
+    norm: FftNorm,
+) -> Result<Array, Error> {
     fft_impl(a, s, axes, true, true, norm)
 }
 
@@ -281,7 +305,10 @@ fn shift(a: &Array, axes: Option<&[i32]>, inverse: bool) -> Result<Array, Error>
 /// Sample frequencies of an `n`-point FFT with spacing `d` (f32).
 pub fn try_fftfreq(n: i32, d: f64) -> Result<Array, Error> {
     if n <= 0 {
-        return Err(Error::new("fftfreq", format!("n must be positive, found {n}")));
+        return Err(Error::new(
+            "fftfreq",
+            format!("n must be positive, found {n}"),
+        ));
     }
     let v: Vec<f32> = (0..n)
         .map(|i| {
@@ -295,7 +322,10 @@ pub fn try_fftfreq(n: i32, d: f64) -> Result<Array, Error> {
 /// Sample frequencies of an `n`-point real FFT (`n/2 + 1` of them).
 pub fn try_rfftfreq(n: i32, d: f64) -> Result<Array, Error> {
     if n <= 0 {
-        return Err(Error::new("rfftfreq", format!("n must be positive, found {n}")));
+        return Err(Error::new(
+            "rfftfreq",
+            format!("n must be positive, found {n}"),
+        ));
     }
     let m = n / 2 + 1;
     let v: Vec<f32> = (0..m).map(|i| (i as f64 / (n as f64 * d)) as f32).collect();

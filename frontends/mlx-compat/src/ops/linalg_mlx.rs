@@ -120,7 +120,11 @@ fn matrix_norm(a: &Array, ord: NormOrd, axes: &[i32], keepdims: bool) -> Result<
     let d = at_least_float(a.dtype());
     let mut row = norm_axis(op, axes[0] as i64, a.ndim())?;
     let mut col = norm_axis(op, axes[1] as i64, a.ndim())?;
-    let sorted = if row < col { vec![row as i32, col as i32] } else { vec![col as i32, row as i32] };
+    let sorted = if row < col {
+        vec![row as i32, col as i32]
+    } else {
+        vec![col as i32, row as i32]
+    };
     let p = match ord {
         NormOrd::Default | NormOrd::Fro => return l2(a, axes, keepdims),
         NormOrd::Nuc => {
@@ -297,7 +301,8 @@ pub fn try_pinv(a: &Array) -> Result<Array, Error> {
     }
     let k = m.min(n);
     let usv = try_svd(a, true)?;
-    let [u, s, v] = <[Array; 3]>::try_from(usv).map_err(|_| Error::new(op, "expected three results"))?;
+    let [u, s, v] =
+        <[Array; 3]>::try_from(usv).map_err(|_| Error::new(op, "expected three results"))?;
     let start = vec![0i32; r];
     let mut ends: Vec<i32> = a.shape().iter().map(|&d| d as i32).collect();
     ends[r - 2] = m as i32;
@@ -313,7 +318,10 @@ pub fn try_pinv(a: &Array) -> Result<Array, Error> {
         f32::EPSILON as f64
     };
     let rcond = 10.0 * m.max(n) as f64 * eps;
-    let cutoff = try_multiply(&full_of(op, &[], a.dtype(), rcond)?, &try_max(&s, -1, true)?)?;
+    let cutoff = try_multiply(
+        &full_of(op, &[], a.dtype(), rcond)?,
+        &try_max(&s, -1, true)?,
+    )?;
     let rs = try_where(
         &try_greater(&s, &cutoff)?,
         &try_reciprocal(&s)?,
@@ -326,7 +334,10 @@ fn eigh_impl(op: &str, a: &Array, uplo: &str, vectors: bool) -> Result<Vec<Array
     check_float(op, a)?;
     check_matrix(op, a, true)?;
     if uplo != "L" && uplo != "U" {
-        return Err(Error::new(op, format!("uplo must be 'L' or 'U', found {uplo:?}")));
+        return Err(Error::new(
+            op,
+            format!("uplo must be 'L' or 'U', found {uplo:?}"),
+        ));
     }
     build(
         op,
@@ -342,7 +353,8 @@ fn eigh_impl(op: &str, a: &Array, uplo: &str, vectors: bool) -> Result<Vec<Array
 /// matrices, reading triangle `uplo` (MLX default `"L"`).
 pub fn try_eigh(a: &Array, uplo: &str) -> Result<(Array, Array), Error> {
     let r = eigh_impl("linalg::eigh", a, uplo, true)?;
-    let [w, v] = <[Array; 2]>::try_from(r).map_err(|_| Error::new("linalg::eigh", "expected two results"))?;
+    let [w, v] = <[Array; 2]>::try_from(r)
+        .map_err(|_| Error::new("linalg::eigh", "expected two results"))?;
     Ok((w, v))
 }
 
@@ -377,7 +389,8 @@ fn eig_impl(op: &str, a: &Array, vectors: bool) -> Result<Vec<Array>, Error> {
 /// Eigenvalues and eigenvectors (columns) of general square matrices, c64.
 pub fn try_eig(a: &Array) -> Result<(Array, Array), Error> {
     let r = eig_impl("linalg::eig", a, true)?;
-    let [w, v] = <[Array; 2]>::try_from(r).map_err(|_| Error::new("linalg::eig", "expected two results"))?;
+    let [w, v] =
+        <[Array; 2]>::try_from(r).map_err(|_| Error::new("linalg::eig", "expected two results"))?;
     Ok((w, v))
 }
 
@@ -397,7 +410,11 @@ fn check_solve(op: &str, a: &Array, b: &Array) -> Result<(), Error> {
         return Err(Error::new(op, "b must have at least one dimension"));
     }
     let n = a.shape()[a.ndim() - 1];
-    let bn = if b.ndim() == 1 { b.shape()[0] } else { b.shape()[b.ndim() - 2] };
+    let bn = if b.ndim() == 1 {
+        b.shape()[0]
+    } else {
+        b.shape()[b.ndim() - 2]
+    };
     if bn != n {
         return Err(Error::new(
             op,
@@ -445,7 +462,11 @@ pub fn try_cross(a: &Array, b: &Array, axis: i32) -> Result<Array, Error> {
     let mut bsh = b.shape().to_vec();
     bsh[ba] = 3;
     let mut out = super::broadcast_shape_of(op, &[&ash, &bsh])?;
-    let ax = if axis < 0 { axis + out.len() as i32 } else { axis } as usize;
+    let ax = if axis < 0 {
+        axis + out.len() as i32
+    } else {
+        axis
+    } as usize;
     let to32 = |v: &[i64]| v.iter().map(|&d| d as i32).collect::<Vec<i32>>();
     out[ax] = if a2 { 2 } else { 3 };
     let a_ = try_broadcast_to(&cast_to(op, a, dt)?, &to32(&out))?;
@@ -466,10 +487,19 @@ pub fn try_cross(a: &Array, b: &Array, axis: i32) -> Result<Array, Error> {
         outs.push(mul(&asp[1], &bsp[2])?);
         outs.push(try_negative(&mul(&asp[0], &bsp[2])?)?);
     } else {
-        outs.push(try_subtract(&mul(&asp[1], &bsp[2])?, &mul(&asp[2], &bsp[1])?)?);
-        outs.push(try_subtract(&mul(&asp[2], &bsp[0])?, &mul(&asp[0], &bsp[2])?)?);
+        outs.push(try_subtract(
+            &mul(&asp[1], &bsp[2])?,
+            &mul(&asp[2], &bsp[1])?,
+        )?);
+        outs.push(try_subtract(
+            &mul(&asp[2], &bsp[0])?,
+            &mul(&asp[0], &bsp[2])?,
+        )?);
     }
-    outs.push(try_subtract(&mul(&asp[0], &bsp[1])?, &mul(&asp[1], &bsp[0])?)?);
+    outs.push(try_subtract(
+        &mul(&asp[0], &bsp[1])?,
+        &mul(&asp[1], &bsp[0])?,
+    )?);
     try_concatenate(&outs, ax as i32)
 }
 

@@ -59,7 +59,11 @@ pub fn try_hadamard_transform(a: &Array, scale: Option<f32>) -> Result<Array, Er
     }
     let n = a.shape().last().copied().unwrap_or(1);
     let scale = scale.unwrap_or(1.0 / (n as f32).sqrt());
-    let dtype = if a.dtype().is_float() { a.dtype() } else { DType::F32 };
+    let dtype = if a.dtype().is_float() {
+        a.dtype()
+    } else {
+        DType::F32
+    };
     if n == 1 {
         if scale == 1.0 {
             return Ok(a.clone());
@@ -88,7 +92,10 @@ pub fn try_einsum(subscripts: &str, operands: &[Array]) -> Result<Array, Error> 
     }
     let s: String = subscripts.chars().filter(|c| !c.is_whitespace()).collect();
     if s.contains("...") {
-        return Err(Error::new(op, "ellipsis ('...') subscripts are not supported"));
+        return Err(Error::new(
+            op,
+            "ellipsis ('...') subscripts are not supported",
+        ));
     }
     let (lhs, out) = match s.split_once("->") {
         Some((l, r)) => (l.to_string(), Some(r.to_string())),

@@ -142,7 +142,11 @@ pub(crate) fn erf(x: &Array) -> Result<Array, Error> {
 pub(crate) fn erfinv(x: &Array) -> Result<Array, Error> {
     let dtype = x.dtype();
     let a = cast(x, DType::F32)?;
-    let t = fma_f32(&a, &try_negative(&a)?, &full_of(OP, a.shape(), DType::F32, 1.0)?)?;
+    let t = fma_f32(
+        &a,
+        &try_negative(&a)?,
+        &full_of(OP, a.shape(), DType::F32, 1.0)?,
+    )?;
     let t = try_log(&t)?;
     let lhs = horner(
         &[

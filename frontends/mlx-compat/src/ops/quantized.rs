@@ -47,12 +47,12 @@ impl QuantMode {
             "mxfp4" => QuantMode::Mxfp4,
             "mxfp8" => QuantMode::Mxfp8,
             "nvfp4" => QuantMode::Nvfp4,
-            other => {
-                return Err(Error::new(
-                    "quantize",
-                    format!("invalid quantization mode {other:?}: expected affine, mxfp4, mxfp8 or nvfp4"),
-                ))
-            }
+            other => return Err(Error::new(
+                "quantize",
+                format!(
+                    "invalid quantization mode {other:?}: expected affine, mxfp4, mxfp8 or nvfp4"
+                ),
+            )),
         })
     }
 
@@ -104,13 +104,19 @@ fn validate_mode(
     if scales.dtype() != DType::U8 {
         return Err(Error::new(
             op,
-            format!("scale type must be uint8 but received type {}", scales.dtype()),
+            format!(
+                "scale type must be uint8 but received type {}",
+                scales.dtype()
+            ),
         ));
     }
     if biases.is_some() {
         return Err(Error::new(
             op,
-            format!("biases must be null for quantization mode '{}'", mode.name()),
+            format!(
+                "biases must be null for quantization mode '{}'",
+                mode.name()
+            ),
         ));
     }
     Ok(DType::BF16)
@@ -154,7 +160,12 @@ pub fn try_quantize(
             ),
         ));
     }
-    build(op, Opcode::Quantize, vec![w.clone()], qattrs(mode, gs, bits))
+    build(
+        op,
+        Opcode::Quantize,
+        vec![w.clone()],
+        qattrs(mode, gs, bits),
+    )
 }
 
 /// The inverse of [`try_quantize`]: u32 `w` with its scales (and affine
@@ -304,7 +315,10 @@ fn indices_or_default(op: &str, idx: Option<&Array>, x: &Array) -> Result<Array,
         }
         return cast_to(op, i, DType::U32);
     }
-    let shape: Vec<i32> = x.shape()[..x.ndim() - 2].iter().map(|&d| d as i32).collect();
+    let shape: Vec<i32> = x.shape()[..x.ndim() - 2]
+        .iter()
+        .map(|&d| d as i32)
+        .collect();
     let total: i32 = shape.iter().product();
     let r = super::creation::try_arange_dtype(0.0, total as f64, 1.0, DType::U32)?;
     try_reshape(&r, &shape)
@@ -365,7 +379,12 @@ infallible! {
 
 /// See [`try_quantize`]; on failure every result carries the error (three
 /// results for affine, two for the fp modes).
-pub fn quantize(w: &Array, group_size: Option<i32>, bits: Option<i32>, mode: QuantMode) -> Vec<Array> {
+pub fn quantize(
+    w: &Array,
+    group_size: Option<i32>,
+    bits: Option<i32>,
+    mode: QuantMode,
+) -> Vec<Array> {
     match try_quantize(w, group_size, bits, mode) {
         Ok(r) => r,
         Err(e) => {

@@ -20,9 +20,8 @@
 
 use super::creation::try_array;
 use super::elementwise::{
-    try_abs, try_add, try_divide, try_floor, try_isinf, try_less, try_log, try_log1p,
-    try_maximum, try_minimum, try_multiply, try_negative, try_sign, try_subtract, try_view,
-    try_where,
+    try_abs, try_add, try_divide, try_floor, try_isinf, try_less, try_log, try_log1p, try_maximum,
+    try_minimum, try_multiply, try_negative, try_sign, try_subtract, try_view, try_where,
 };
 use super::indexing::{try_argsort, try_take};
 use super::linalg::try_matmul;
@@ -343,7 +342,10 @@ pub fn try_bernoulli(
     if !p.dtype().is_float() {
         return Err(Error::new(
             op,
-            format!("the probability `p` must be a float type, not {}", p.dtype()),
+            format!(
+                "the probability `p` must be a float type, not {}",
+                p.dtype()
+            ),
         ));
     }
     let shape = match shape {
@@ -586,7 +588,10 @@ pub fn try_multivariate_normal(
     let n = mean.shape()[mean.ndim() - 1];
     let (c1, c2) = (cov.shape()[cov.ndim() - 1], cov.shape()[cov.ndim() - 2]);
     if c1 != c2 {
-        return Err(Error::new(op, "the last two dimensions of cov must be equal"));
+        return Err(Error::new(
+            op,
+            "the last two dimensions of cov must be equal",
+        ));
     }
     if n != c1 {
         return Err(Error::new(op, "mean and cov must have compatible shapes"));
@@ -610,7 +615,10 @@ pub fn try_multivariate_normal(
     )?;
     let [u, s, vt] = <[Array; 3]>::try_from(usv)
         .map_err(|_| Error::new(op, "tensor.svd must give three results"))?;
-    let root = try_multiply(&u, &try_expand_dims(&super::elementwise::try_sqrt(&s)?, -2)?)?;
+    let root = try_multiply(
+        &u,
+        &try_expand_dims(&super::elementwise::try_sqrt(&s)?, -2)?,
+    )?;
     let std = cast_to(op, &try_matmul(&root, &vt)?, dtype)?;
     let out32: Vec<i32> = out.iter().map(|&d| d as i32).collect();
     let z = try_normal(

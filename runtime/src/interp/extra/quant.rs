@@ -197,7 +197,12 @@ struct QWeight<'a> {
 }
 
 impl<'a> QWeight<'a> {
-    fn new(ops: &[&'a Literal], used: usize, attrs: &'a Attrs, dtype: DType) -> Result<Self, String> {
+    fn new(
+        ops: &[&'a Literal],
+        used: usize,
+        attrs: &'a Attrs,
+        dtype: DType,
+    ) -> Result<Self, String> {
         let (gs, bits, mode) = quant_params(attrs)?;
         let w = ops[1];
         let ws = w.shape();
