@@ -115,10 +115,7 @@ pub fn native_unsupported(f: &Func) -> Option<String> {
     if complex {
         Some("complex values are not compiled by the CPU backend".into())
     } else if wide {
-        Some(
-            "64-bit integers are held in f64 by the CPU backend (exact only below 2^53)"
-                .into(),
-        )
+        Some("64-bit integers are held in f64 by the CPU backend (exact only below 2^53)".into())
     } else {
         None
     }

@@ -203,11 +203,7 @@ impl Builder {
             }
             5 => {
                 let d = DTYPES[b as usize % DTYPES.len()];
-                self.push(
-                    O::Cast,
-                    &[x],
-                    Attrs::new().with("dtype", Attr::DType(d)),
-                );
+                self.push(O::Cast, &[x], Attrs::new().with("dtype", Attr::DType(d)));
             }
             6 => {
                 if rank == 0 {
@@ -258,8 +254,7 @@ impl Builder {
                     2 if rank >= 1 => {
                         let start: Vec<i64> = shape.iter().map(|&d| (d - 1).min(1)).collect();
                         let stop: Vec<i64> = shape.clone();
-                        let strides: Vec<i64> =
-                            shape.iter().map(|_| 1 + (c as i64) % 2).collect();
+                        let strides: Vec<i64> = shape.iter().map(|_| 1 + (c as i64) % 2).collect();
                         self.push(
                             O::Slice,
                             &[x],
@@ -473,7 +468,11 @@ fn differ(d: DType, rows: usize, cols: usize, steps: &[Step], seed: u64) -> Resu
     let c = compile_for(&f, &types, &opts).map_err(|e| format!("compile: {e}\n{text}"))?;
     let got = c.run(&args).map_err(|e| format!("run: {e}\n{text}"))?;
     if got.len() != want.len() {
-        return Err(format!("{} results, expected {}\n{text}", got.len(), want.len()));
+        return Err(format!(
+            "{} results, expected {}\n{text}",
+            got.len(),
+            want.len()
+        ));
     }
     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
         let (ulps, atol) = tolerance(w.dtype(), nops, w);

@@ -228,7 +228,10 @@ impl<P: Tree, O: Tree, F: Traceable<P, O>> CompiledFn<P, O, F> {
                 ),
             ));
         }
-        rebuild(&entry.out, outs.into_iter().map(Array::from_literal).collect())
+        rebuild(
+            &entry.out,
+            outs.into_iter().map(Array::from_literal).collect(),
+        )
     }
 
     /// [`CompiledFn::try_call`] in the crate's infallible style: on failure

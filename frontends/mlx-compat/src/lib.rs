@@ -71,8 +71,8 @@ pub mod transforms;
 
 pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};
-pub use error::Error;
 pub use compile::{compile, compile_shapeless, compile_with, CompiledFn};
+pub use error::Error;
 pub use lower::{
     default_backend, eval, eval_plan, eval_stats, set_default_backend, trace, trace_with, Backend,
     EvalStats,

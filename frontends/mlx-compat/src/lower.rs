@@ -233,7 +233,7 @@ pub enum Backend {
 
 /// [`Backend::Auto`]'s threshold: the number of elements all the graph's
 /// ops produce together (static shapes), from which the CPU backend is used.
-pub const AUTO_MIN_ELEMENTS: usize = 1 << 16;
+pub const AUTO_MIN_ELEMENTS: usize = 1 << 20;
 
 static BACKEND: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(2);
 

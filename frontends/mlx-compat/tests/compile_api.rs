@@ -122,7 +122,10 @@ fn shapeless_reductions_and_matmul() {
     // mean(x @ w + b, -1), as in the shared `shapeless_batched_matmul_mean` case.
     let f = |p: &(Array, Array, Array)| mean(&(p.0.matmul(&p.1) + &p.2), -1, false);
     let c = compile_shapeless(f);
-    for (k, (b, m, n)) in [(2i64, 3i64, 4i64), (4, 2, 6), (1, 5, 3)].iter().enumerate() {
+    for (k, (b, m, n)) in [(2i64, 3i64, 4i64), (4, 2, 6), (1, 5, 3)]
+        .iter()
+        .enumerate()
+    {
         let k = k as u64;
         let p = (
             data(40 + k, &[*b, 3, *m]),
@@ -198,10 +201,7 @@ fn a_compiled_training_step_with_sgd_trains() {
         eval(&ref_params.iter().collect::<Vec<_>>()).unwrap();
     }
     assert_eq!(step.traces(), 1, "one trace for the whole loop");
-    assert!(
-        losses[11] < 0.5 * losses[0],
-        "the loss falls: {losses:?}"
-    );
+    assert!(losses[11] < 0.5 * losses[0], "the loss falls: {losses:?}");
 }
 
 #[test]

@@ -78,7 +78,9 @@ fn check_case(case: &Case, tally: &mut Tally) -> Result<usize, String> {
         let outs = run_cpu(tally, &what, f, &args)?;
         let mut j = 0;
         while let Some(want) = case.tensors.get(&format!("{prefix}out.{j}")) {
-            let got = outs.get(j).ok_or_else(|| format!("{what}: too few outputs"))?;
+            let got = outs
+                .get(j)
+                .ok_or_else(|| format!("{what}: too few outputs"))?;
             compare(&format!("{what} out.{j}"), got, want, case.rtol, case.atol)?;
             j += 1;
         }

@@ -40,7 +40,7 @@ fn close(a: &[f32], b: &[f32], tol: f32) {
 #[test]
 fn eval_runs_on_each_backend_and_auto_compiles_large_graphs_only() {
     assert_eq!(default_backend(), Backend::Auto, "Auto is the default");
-    let big = data(1, 1 << 16);
+    let big = data(1, 1 << 18);
     let small = data(2, 100);
 
     let (vi, b, a) = run(Backend::Interp, &big);
@@ -57,7 +57,7 @@ fn eval_runs_on_each_backend_and_auto_compiles_large_graphs_only() {
     assert_eq!(a.compiled, b.compiled + 1);
     assert_eq!(a.cache_hits, b.cache_hits + 1, "the Cpu run compiled it");
     close(&va, &vi, 1e-5);
-    let other = data(3, 1 << 16);
+    let other = data(3, 1 << 18);
     let (_, b, a) = run(Backend::Auto, &other);
     assert_eq!(a.cache_hits, b.cache_hits + 1, "same graph, other data");
     let (vs, b, a) = run(Backend::Auto, &small);
@@ -68,15 +68,15 @@ fn eval_runs_on_each_backend_and_auto_compiles_large_graphs_only() {
 
     // 64-bit integers stay on the interpreter under Auto, exactly.
     set_default_backend(Backend::Auto);
-    let big_i = arange(0, 1 << 17, 1).astype(DType::I64) * (1i64 << 40);
+    let big_i = arange(0, 1 << 18, 1).astype(DType::I64) * (1i64 << 40);
     let before = eval_stats();
     let s = (&big_i + 1).to_vec::<i64>().unwrap();
     assert_eq!(eval_stats().interpreted, before.interpreted + 1);
-    assert_eq!(s[(1 << 17) - 1], ((1i64 << 17) - 1) * (1i64 << 40) + 1);
+    assert_eq!(s[(1 << 18) - 1], ((1i64 << 18) - 1) * (1i64 << 40) + 1);
 
     // A training-style loop: each step evaluates a graph of the same shape.
     set_default_backend(Backend::Auto);
-    let mut w = data(4, 1 << 16);
+    let mut w = data(4, 1 << 18);
     let before = eval_stats();
     for _ in 0..3 {
         w = &w - &(tanh(&w) * 0.1);

@@ -433,17 +433,16 @@ fn cmd_run(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
     }
     let module = read_module(file)?;
     // Writes the named results (when --out is given) and the timing line.
-    let mut finish = |named: Vec<(String, Literal)>,
-                      line: Option<String>|
-     -> Result<(), CliError> {
-        if let Some(path) = &output {
-            save_safetensors(path, &named).map_err(CliError::fail)?;
-        }
-        match line {
-            Some(l) => write_out(out, &l),
-            None => Ok(()),
-        }
-    };
+    let mut finish =
+        |named: Vec<(String, Literal)>, line: Option<String>| -> Result<(), CliError> {
+            if let Some(path) = &output {
+                save_safetensors(path, &named).map_err(CliError::fail)?;
+            }
+            match line {
+                Some(l) => write_out(out, &l),
+                None => Ok(()),
+            }
+        };
     if let Some(t) = transform {
         let path = inputs
             .as_ref()

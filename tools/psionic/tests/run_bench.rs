@@ -57,11 +57,25 @@ fn bench_prints_one_json_line_and_writes_outputs() {
     let plain = scratch("plain.safetensors");
     let timed = scratch("timed.safetensors");
     let interp = scratch("interp.safetensors");
-    let (c, out, err) = run(&["run", &file, "--inputs", &inputs, "--out", plain.to_str().unwrap()]);
+    let (c, out, err) = run(&[
+        "run",
+        &file,
+        "--inputs",
+        &inputs,
+        "--out",
+        plain.to_str().unwrap(),
+    ]);
     assert_eq!(c, 0, "{err}");
     assert!(out.is_empty(), "a plain run prints nothing: {out:?}");
     let (c, out, err) = run(&[
-        "run", &file, "--inputs", &inputs, "--out", timed.to_str().unwrap(), "--bench", "5",
+        "run",
+        &file,
+        "--inputs",
+        &inputs,
+        "--out",
+        timed.to_str().unwrap(),
+        "--bench",
+        "5",
     ]);
     assert_eq!(c, 0, "{err}");
     let (_, _, comp) = timing(&out);
@@ -73,13 +87,23 @@ fn bench_prints_one_json_line_and_writes_outputs() {
     );
     // The interpreter: no compilation, same outputs.
     let (c, out, err) = run(&[
-        "run", &file, "--inputs", &inputs, "--out", interp.to_str().unwrap(), "--backend", "interp",
+        "run",
+        &file,
+        "--inputs",
+        &inputs,
+        "--out",
+        interp.to_str().unwrap(),
+        "--backend",
+        "interp",
         "--bench=2",
     ]);
     assert_eq!(c, 0, "{err}");
     let (_, _, comp) = timing(&out);
     assert_eq!(comp, 0.0);
-    assert_eq!(std::fs::read(&plain).unwrap(), std::fs::read(&interp).unwrap());
+    assert_eq!(
+        std::fs::read(&plain).unwrap(),
+        std::fs::read(&interp).unwrap()
+    );
     // Without --out.
     let (c, out, err) = run(&["run", &file, "--inputs", &inputs, "--bench", "1"]);
     assert_eq!(c, 0, "{err}");
@@ -106,14 +130,30 @@ fn bench_works_with_transforms() {
         let o1 = scratch(&format!("{t}.cpu.safetensors"));
         let o2 = scratch(&format!("{t}.interp.safetensors"));
         let (c, out, err) = run(&[
-            "run", &f, "--inputs", &d, "--transform", t, "--out", o1.to_str().unwrap(), "--bench",
+            "run",
+            &f,
+            "--inputs",
+            &d,
+            "--transform",
+            t,
+            "--out",
+            o1.to_str().unwrap(),
+            "--bench",
             "3",
         ]);
         assert_eq!(c, 0, "{t}: {err}");
         timing(&out);
         let (c, out, err) = run(&[
-            "run", &f, "--inputs", &d, "--transform", t, "--out", o2.to_str().unwrap(),
-            "--backend", "interp",
+            "run",
+            &f,
+            "--inputs",
+            &d,
+            "--transform",
+            t,
+            "--out",
+            o2.to_str().unwrap(),
+            "--backend",
+            "interp",
         ]);
         assert_eq!(c, 0, "{t}: {err}");
         assert!(out.is_empty());
