@@ -4,7 +4,7 @@
 
 use psionic_mlx::*;
 
-fn data(seed: u64, n: i64) -> Array {
+fn data(seed: u64, n: i32) -> Array {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let v: Vec<f32> = (0..n)
         .map(|_| {
