@@ -356,7 +356,12 @@ fn run_backend(backend: Backend, func: &Func, inputs: &[Literal]) -> Result<Vec<
             }
         }
     };
-    count(|s| s.compiled += 1);
+    if prepared.fallback().is_some() {
+        // `exec` hands this graph to the interpreter (c64, 64-bit integers).
+        count(|s| s.interpreted += 1);
+    } else {
+        count(|s| s.compiled += 1);
+    }
     prepared
         .run(inputs)
         .map_err(|e| Error::new("eval", e.to_string()))
