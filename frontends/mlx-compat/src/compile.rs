@@ -39,8 +39,7 @@
 //!   recomputed by every call (evaluate it first to bake in its value).
 //! - **Eager execution**: a call evaluates its inputs (those not evaluated
 //!   yet, with [`crate::eval`]), runs the compiled code and returns
-//!   evaluated arrays in `f`'s output structure. Outputs never alias the
-//!   inputs' storage.
+//!   evaluated arrays in `f`'s output structure.
 //! - **Inside transforms and traces**: a `CompiledFn` is [`Traceable`], so
 //!   `grad(&compiled)`, `vmap(&compiled, ..)` and nesting in another
 //!   `compile` trace `f` itself (compilation is inlined, as in MLX). A call
