@@ -1,18 +1,25 @@
 //! Compiled execution on the CPU: [`Executable`] turns a tensor-level
 //! function into native code (specialization to the argument types,
-//! e-graph simplification, fusion, buffer planning, then Cranelift through
-//! `psionic_codegen::cpu`) and runs it. Library ops inside compiled programs
-//! run through the reference interpreter's [`crate::interp::eval_op`].
+//! clean-up passes, e-graph simplification, fusion, buffer planning, then
+//! Cranelift through `psionic_codegen::cpu`) and runs it. Library ops
+//! inside compiled programs run through the reference interpreter's
+//! [`crate::interp::eval_op`].
 //!
 //! Compiled programs are cached by the argument types, so a shapeless
 //! function (symbolic dims) compiles once per distinct shape and dtype
 //! combination it is called with.
+//!
+//! What the native code cannot represent exactly runs on the interpreter
+//! instead, per specialization, and says so ([`Prepared::fallback`]): see
+//! [`native_unsupported`]. [`Executable::strict`] turns that off (an error
+//! instead), for tests of the code generator.
 
-use crate::interp::{eval_op, RuntimeError};
+use crate::interp::{eval_op, run_func, RuntimeError};
 use psionic_codegen::cpu::{compile_program, CpuOptions, CpuProgram};
 use psionic_ir::kernel::KProgram;
-use psionic_ir::{Func, Literal, TensorType};
+use psionic_ir::{DType, Func, Literal, Module, TensorType};
 use psionic_passes::fusion::compile::{compile, CompileOptions, CompileReport};
+use psionic_passes::{PassContext, PassManager};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -45,6 +52,30 @@ impl Compiled {
     }
 }
 
+fn fold(
+    op: psionic_ir::Opcode,
+    attrs: &psionic_ir::Attrs,
+    args: &[&Literal],
+) -> Result<Vec<Literal>, String> {
+    eval_op(op, attrs, args)
+}
+
+/// The clean-up passes every compilation starts with: canonicalize (folds
+/// constants with the interpreter, removes identities), CSE, DCE. Functions
+/// made by transforms and traces carry many of each.
+pub fn cleanup(f: &Func) -> Result<Func, RuntimeError> {
+    let mut m = Module::new(vec![f.clone()]);
+    let mut pm = PassManager::new();
+    pm.add_pipeline("canonicalize,cse,dce").map_err(err)?;
+    pm.options.verify_each = false;
+    let ctx = PassContext::with_folder(&fold);
+    pm.run(&mut m, &ctx, &mut std::io::sink())
+        .map_err(|e| err(e.to_string()))?;
+    m.funcs
+        .pop()
+        .ok_or_else(|| err("the clean-up passes dropped the function".into()))
+}
+
 /// Compiles `f` for arguments of types `types`.
 pub fn compile_for(
     f: &Func,
@@ -53,6 +84,7 @@ pub fn compile_for(
 ) -> Result<Compiled, RuntimeError> {
     let t0 = Instant::now();
     let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
+    let g = cleanup(&g)?;
     let (kernels, report) =
         compile(&g, &CompileOptions::default()).map_err(|e| err(e.to_string()))?;
     let code = compile_program(&kernels, opts).map_err(err)?;
@@ -64,12 +96,103 @@ pub fn compile_for(
     })
 }
 
+/// Why the native code cannot run `f` exactly, or `None` when it can.
+///
+/// The kernel level holds every element in an f64 register, so:
+/// - complex values (`c64`) are not compiled at all;
+/// - 64-bit integers (`i64`, `u64`) are exact only below 2^53 in
+///   magnitude, and a function with any such value (argument, result or
+///   intermediate) is not compiled.
+///
+/// [`Executable`] runs such specializations on the reference interpreter.
+pub fn native_unsupported(f: &Func) -> Option<String> {
+    let mut complex = false;
+    let mut wide = false;
+    for t in &f.value_types {
+        complex |= t.dtype.is_complex();
+        wide |= matches!(t.dtype, DType::I64 | DType::U64);
+    }
+    if complex {
+        Some("complex values are not compiled by the CPU backend".into())
+    } else if wide {
+        Some("64-bit integers are held in f64 by the CPU backend (exact only below 2^53)".into())
+    } else {
+        None
+    }
+}
+
+/// How one specialization runs.
+pub enum Engine {
+    /// Native code.
+    Native(Compiled),
+    /// The reference interpreter on the specialized function, and why.
+    Interp { func: Func, reason: String },
+}
+
+/// One prepared specialization of an [`Executable`].
+pub struct Prepared {
+    pub engine: Engine,
+    /// Wall time of preparing it (specialization, optimization, code
+    /// generation; for a fallback, specialization only).
+    pub compile_ms: f64,
+}
+
+impl Prepared {
+    /// Runs on `args` (their types must be the ones prepared for).
+    pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
+        match &self.engine {
+            Engine::Native(c) => c.run(args),
+            Engine::Interp { func, .. } => run_func(func, args),
+        }
+    }
+    /// The native program, unless this specialization falls back.
+    pub fn native(&self) -> Option<&Compiled> {
+        match &self.engine {
+            Engine::Native(c) => Some(c),
+            Engine::Interp { .. } => None,
+        }
+    }
+    /// Why this specialization runs on the interpreter, if it does.
+    pub fn fallback(&self) -> Option<&str> {
+        match &self.engine {
+            Engine::Native(_) => None,
+            Engine::Interp { reason, .. } => Some(reason),
+        }
+    }
+}
+
+/// Prepares `f` for `types`: native code, or (when `fallback` is set and
+/// [`native_unsupported`] says so) the interpreter.
+pub fn prepare_for(
+    f: &Func,
+    types: &[TensorType],
+    opts: &CpuOptions,
+    fallback: bool,
+) -> Result<Prepared, RuntimeError> {
+    let t0 = Instant::now();
+    if fallback {
+        let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
+        if let Some(reason) = native_unsupported(&g) {
+            return Ok(Prepared {
+                engine: Engine::Interp { func: g, reason },
+                compile_ms: t0.elapsed().as_secs_f64() * 1e3,
+            });
+        }
+    }
+    let c = compile_for(f, types, opts)?;
+    Ok(Prepared {
+        engine: Engine::Native(c),
+        compile_ms: t0.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
 /// A function compiled for the CPU, specialized and cached per argument
 /// types.
 pub struct Executable {
     func: Func,
     opts: CpuOptions,
-    cache: Mutex<HashMap<Vec<TensorType>, Arc<Compiled>>>,
+    fallback: bool,
+    cache: Mutex<HashMap<Vec<TensorType>, Arc<Prepared>>>,
 }
 
 impl Executable {
@@ -80,11 +203,23 @@ impl Executable {
         Executable {
             func,
             opts,
+            fallback: true,
             cache: Mutex::new(HashMap::new()),
         }
     }
-    /// The compiled program for arguments of `types` (compiling on first use).
-    pub fn compiled(&self, types: &[TensorType]) -> Result<Arc<Compiled>, RuntimeError> {
+    /// Never fall back to the interpreter: what [`native_unsupported`]
+    /// names becomes a compile error.
+    pub fn strict(mut self) -> Executable {
+        self.fallback = false;
+        self
+    }
+    /// The function this executable runs.
+    pub fn func(&self) -> &Func {
+        &self.func
+    }
+    /// The prepared specialization for arguments of `types` (compiling on
+    /// first use).
+    pub fn prepared(&self, types: &[TensorType]) -> Result<Arc<Prepared>, RuntimeError> {
         if let Some(c) = self
             .cache
             .lock()
@@ -93,7 +228,7 @@ impl Executable {
         {
             return Ok(c.clone());
         }
-        let c = Arc::new(compile_for(&self.func, types, &self.opts)?);
+        let c = Arc::new(prepare_for(&self.func, types, &self.opts, self.fallback)?);
         self.cache
             .lock()
             .map_err(|_| err("compile cache poisoned".into()))?
@@ -107,14 +242,15 @@ impl Executable {
     /// Runs the function on `args`.
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
         let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
-        self.compiled(&types)?.run(args)
+        self.prepared(&types)?.run(args)
     }
 }
 
-/// Runs `f` once on the compiled CPU backend (no cache).
+/// Runs `f` once on the CPU backend (no cache; the interpreter where
+/// [`native_unsupported`] says so).
 pub fn run_func_cpu(f: &Func, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
     let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
-    compile_for(f, &types, &CpuOptions::default())?.run(args)
+    prepare_for(f, &types, &CpuOptions::default(), true)?.run(args)
 }
 
 /// The Cranelift IR of every kernel of `f` compiled for `types`

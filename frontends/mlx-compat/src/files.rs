@@ -78,6 +78,9 @@ pub fn load_module(path: impl AsRef<Path>) -> Result<Module, Error> {
             parse_module_text(path, &text)
         }
         "psifn" => psionic_ir::psifn::load(path).map_err(|e| Error::new(Some(path), e.to_string())),
+        "mlxfn" => {
+            crate::mlxfn::import_file(path).map_err(|e| Error::new(Some(path), e.to_string()))
+        }
         other => Err(Error::new(
             Some(path),
             format!(

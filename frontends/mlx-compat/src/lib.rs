@@ -2,8 +2,10 @@
 //!
 //! Owns [`Array`] (a lazy, cheaply clonable, `Send + Sync` node of an op
 //! graph), the MLX-named ops with NumPy broadcasting and MLX dtype promotion
-//! made explicit as `tensor.broadcast` / `tensor.cast`, evaluation through
-//! the reference interpreter ([`eval`]), and tracing of Rust closures into
+//! made explicit as `tensor.broadcast` / `tensor.cast`, evaluation ([`eval`]:
+//! the reference interpreter, or native code for large graphs, see
+//! [`set_default_backend`]), `mx.compile` ([`compile()`]), and tracing of
+//! Rust closures into
 //! IR functions ([`trace`]) and back ([`apply()`] replays a function, say
 //! one made by a transform, on arrays). It maps MLX names onto `psionic-ir`
 //! ops and must never be depended on by the IR, passes, codegen or runtime.
@@ -55,6 +57,7 @@
 
 pub mod apply;
 pub mod array;
+pub mod compile;
 pub mod display;
 pub mod error;
 pub mod files;
@@ -68,8 +71,12 @@ pub mod transforms;
 
 pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};
+pub use compile::{compile, compile_shapeless, compile_with, CompiledFn};
 pub use error::Error;
-pub use lower::{eval, eval_plan, trace, trace_with};
+pub use lower::{
+    default_backend, eval, eval_plan, eval_stats, set_default_backend, trace, trace_with, Backend,
+    EvalStats,
+};
 pub use operators::ScalarOperand;
 pub use ops::conv::*;
 pub use ops::creation::*;

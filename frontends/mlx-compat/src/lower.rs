@@ -15,7 +15,7 @@ use crate::error::{shape_str, Error};
 use psionic_ir::{Attr, Attrs, Func, Literal, Loc, Op, Opcode, TensorType, Value};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Keys are unique ids or addresses: a multiplicative hash is enough and
 /// several times cheaper than SipHash on the lowering's hot path.
@@ -209,6 +209,164 @@ fn interpret(func: &Func, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
     psionic_runtime::interp::run_func(func, inputs).map_err(|e| Error::new("eval", e.to_string()))
 }
 
+// ---------------------------------------------------------------------------
+// The backend of `eval`.
+// ---------------------------------------------------------------------------
+
+/// Which engine [`eval`] runs the lowered graph on
+/// ([`set_default_backend`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The reference interpreter, always.
+    Interp,
+    /// The compiled CPU backend (`psionic_runtime::exec`), always; a graph
+    /// it cannot compile is an error (what it cannot represent exactly,
+    /// `exec::native_unsupported`, still runs on the interpreter).
+    Cpu,
+    /// The CPU backend for graphs that compute at least
+    /// [`AUTO_MIN_ELEMENTS`] elements and that it represents exactly; the
+    /// interpreter for smaller graphs (compiling costs milliseconds, more
+    /// than interpreting a few thousand elements) and when compilation
+    /// fails. The default.
+    Auto,
+}
+
+/// [`Backend::Auto`]'s threshold: the number of elements all the graph's
+/// ops produce together (static shapes), from which the CPU backend is used.
+pub const AUTO_MIN_ELEMENTS: usize = 1 << 20;
+
+static BACKEND: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(2);
+
+/// Sets the backend of every later [`eval`] in the process (also `to_vec`,
+/// `item`...). Returns the previous one.
+pub fn set_default_backend(b: Backend) -> Backend {
+    let v = match b {
+        Backend::Interp => 0,
+        Backend::Cpu => 1,
+        Backend::Auto => 2,
+    };
+    decode_backend(BACKEND.swap(v, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// The backend [`eval`] uses now.
+pub fn default_backend() -> Backend {
+    decode_backend(BACKEND.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+fn decode_backend(v: u8) -> Backend {
+    match v {
+        0 => Backend::Interp,
+        1 => Backend::Cpu,
+        _ => Backend::Auto,
+    }
+}
+
+/// Counts of how [`eval`] ran its graphs (process-wide, since start).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvalStats {
+    /// Graphs run by the interpreter.
+    pub interpreted: u64,
+    /// Graphs run as native code.
+    pub compiled: u64,
+    /// Of those, graphs whose code came from the cache.
+    pub cache_hits: u64,
+    /// `Auto` graphs whose compilation failed and that were interpreted.
+    pub fallbacks: u64,
+}
+
+static STATS: Mutex<EvalStats> = Mutex::new(EvalStats {
+    interpreted: 0,
+    compiled: 0,
+    cache_hits: 0,
+    fallbacks: 0,
+});
+
+/// How [`eval`] has run its graphs so far.
+pub fn eval_stats() -> EvalStats {
+    *STATS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn count(f: impl FnOnce(&mut EvalStats)) {
+    f(&mut STATS.lock().unwrap_or_else(|e| e.into_inner()));
+}
+
+/// Compiled eval graphs, keyed by their text (an evaluated array is a
+/// parameter, never a constant, so a training loop's step prints the same
+/// every time and compiles once).
+type EvalCache = HashMap<String, Arc<psionic_runtime::exec::Prepared>>;
+static EVAL_CACHE: Mutex<Option<EvalCache>> = Mutex::new(None);
+/// Entries kept before the cache is emptied.
+const EVAL_CACHE_MAX: usize = 256;
+
+/// Elements produced by the ops of `func` (static shapes).
+fn work(func: &Func) -> usize {
+    func.ops
+        .iter()
+        .flat_map(|o| o.results.iter())
+        .map(|&r| func.ty(r).num_elements().unwrap_or(0) as usize)
+        .fold(0usize, usize::saturating_add)
+}
+
+/// Runs `func` on `inputs` with `backend`.
+fn run_backend(backend: Backend, func: &Func, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
+    use psionic_runtime::exec;
+    let native = match backend {
+        Backend::Interp => false,
+        Backend::Cpu => true,
+        Backend::Auto => {
+            work(func) >= AUTO_MIN_ELEMENTS && exec::native_unsupported(func).is_none()
+        }
+    };
+    if !native {
+        count(|s| s.interpreted += 1);
+        return interpret(func, inputs);
+    }
+    let key = psionic_ir::text::print_func(func);
+    let cached = EVAL_CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|c| c.get(&key).cloned());
+    let prepared = match cached {
+        Some(p) => {
+            count(|s| s.cache_hits += 1);
+            p
+        }
+        None => {
+            let types = func.param_types();
+            match exec::prepare_for(func, &types, &Default::default(), true) {
+                Ok(p) => {
+                    let p = Arc::new(p);
+                    let mut c = EVAL_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+                    let c = c.get_or_insert_with(HashMap::new);
+                    if c.len() >= EVAL_CACHE_MAX {
+                        c.clear();
+                    }
+                    c.insert(key, p.clone());
+                    p
+                }
+                Err(_) if backend == Backend::Auto => {
+                    count(|s| {
+                        s.fallbacks += 1;
+                        s.interpreted += 1
+                    });
+                    return interpret(func, inputs);
+                }
+                Err(e) => return Err(Error::new("eval", format!("cpu backend: {e}"))),
+            }
+        }
+    };
+    if prepared.fallback().is_some() {
+        // `exec` hands this graph to the interpreter (c64, 64-bit integers).
+        count(|s| s.interpreted += 1);
+    } else {
+        count(|s| s.compiled += 1);
+    }
+    prepared
+        .run(inputs)
+        .map_err(|e| Error::new("eval", e.to_string()))
+}
+
 /// Lowers what [`eval`] of `arrays` would run: the unevaluated part of their
 /// graph as one function (inputs: the values it reads; results: the
 /// requested arrays and the intermediates still held elsewhere), with the
@@ -238,7 +396,9 @@ pub fn eval_plan(arrays: &[&Array]) -> Result<(Func, Vec<Literal>, Vec<Array>), 
 }
 
 /// Evaluates `arrays` (and nothing already evaluated): the unevaluated part
-/// of their graph becomes one function, run by the reference interpreter.
+/// of their graph becomes one function, run by the backend
+/// [`set_default_backend`] chose (by default [`Backend::Auto`]: native code
+/// for large graphs, the reference interpreter for small ones).
 /// Values are stored in the requested arrays and in every intermediate that
 /// something outside this graph still holds, so later evals reuse them.
 pub fn eval(arrays: &[&Array]) -> Result<(), Error> {
@@ -249,12 +409,12 @@ pub fn eval(arrays: &[&Array]) -> Result<(), Error> {
         return Ok(());
     }
     let (func, inputs, keep) = eval_plan(arrays)?;
-    let out = interpret(&func, &inputs)?;
+    let out = run_backend(default_backend(), &func, &inputs)?;
     if out.len() != keep.len() {
         return Err(Error::new(
             "eval",
             format!(
-                "the interpreter returned {} values for {} results",
+                "the backend returned {} values for {} results",
                 out.len(),
                 keep.len()
             ),
@@ -264,7 +424,7 @@ pub fn eval(arrays: &[&Array]) -> Result<(), Error> {
         if lit.ty() != a.0.ty {
             return Err(Error::new(
                 "eval",
-                format!("the interpreter returned {} for a {}", lit.ty(), a.0.ty),
+                format!("the backend returned {} for a {}", lit.ty(), a.0.ty),
             ));
         }
         a.0.set_value(lit);

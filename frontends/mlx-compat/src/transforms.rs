@@ -47,11 +47,22 @@ pub trait Tree: Clone {
         self.flatten_into(&mut v);
         v
     }
+
+    /// Appends a description of the nest's structure (not of its leaves'
+    /// types): two trees with equal descriptions rebuild alike. Used as
+    /// part of `compile`'s cache key. The default, for trees defined
+    /// elsewhere, is the number of leaves.
+    fn structure_into(&self, out: &mut String) {
+        out.push_str(&format!("<{}>", self.leaves().len()));
+    }
 }
 
 impl Tree for Array {
     fn flatten_into(&self, out: &mut Vec<Array>) {
         out.push(self.clone());
+    }
+    fn structure_into(&self, out: &mut String) {
+        out.push('a');
     }
     fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
         leaves
@@ -66,6 +77,14 @@ impl<T: Tree> Tree for Vec<T> {
             x.flatten_into(out);
         }
     }
+    fn structure_into(&self, out: &mut String) {
+        out.push('[');
+        for x in self {
+            x.structure_into(out);
+            out.push(',');
+        }
+        out.push(']');
+    }
     fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
         self.iter().map(|x| x.rebuild(leaves)).collect()
     }
@@ -75,6 +94,13 @@ impl<A: Tree, B: Tree> Tree for (A, B) {
     fn flatten_into(&self, out: &mut Vec<Array>) {
         self.0.flatten_into(out);
         self.1.flatten_into(out);
+    }
+    fn structure_into(&self, out: &mut String) {
+        out.push('(');
+        self.0.structure_into(out);
+        out.push(',');
+        self.1.structure_into(out);
+        out.push(')');
     }
     fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
         Ok((self.0.rebuild(leaves)?, self.1.rebuild(leaves)?))
@@ -86,6 +112,15 @@ impl<A: Tree, B: Tree, C: Tree> Tree for (A, B, C) {
         self.0.flatten_into(out);
         self.1.flatten_into(out);
         self.2.flatten_into(out);
+    }
+    fn structure_into(&self, out: &mut String) {
+        out.push('(');
+        self.0.structure_into(out);
+        out.push(',');
+        self.1.structure_into(out);
+        out.push(',');
+        self.2.structure_into(out);
+        out.push(')');
     }
     fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
         Ok((
@@ -101,6 +136,15 @@ impl<T: Tree> Tree for BTreeMap<String, T> {
         for x in self.values() {
             x.flatten_into(out);
         }
+    }
+    fn structure_into(&self, out: &mut String) {
+        out.push('{');
+        for (k, x) in self {
+            out.push_str(&format!("{k:?}:"));
+            x.structure_into(out);
+            out.push(',');
+        }
+        out.push('}');
     }
     fn rebuild(&self, leaves: &mut std::vec::IntoIter<Array>) -> Result<Self, Error> {
         self.iter()
@@ -432,6 +476,51 @@ pub fn run_transform(
     transform: CliTransform,
     wrt: Option<&[String]>,
 ) -> Result<Vec<(String, Literal)>, String> {
+    let plan = prepare_transform(module, name, tensors, prefix, transform, wrt)?;
+    let outs = run_func(&plan.func, &plan.args).map_err(|e| format!("@{}: {e}", plan.func.name))?;
+    plan.name_results(outs)
+}
+
+/// What [`run_transform`] runs, before running it (so a caller can run it
+/// on another backend, or time it): the transformed function, its
+/// arguments, and the output tensor name of each result (`None`: not
+/// written, e.g. the primal outputs of a vjp).
+pub struct TransformPlan {
+    pub func: Func,
+    pub args: Vec<Literal>,
+    pub names: Vec<Option<String>>,
+}
+
+impl TransformPlan {
+    /// Names the results of running [`TransformPlan::func`].
+    pub fn name_results(&self, outs: Vec<Literal>) -> Result<Vec<(String, Literal)>, String> {
+        if outs.len() != self.names.len() {
+            return Err(format!(
+                "@{}: {} results, expected {}",
+                self.func.name,
+                outs.len(),
+                self.names.len()
+            ));
+        }
+        Ok(self
+            .names
+            .iter()
+            .zip(outs)
+            .filter_map(|(n, l)| n.clone().map(|n| (n, l)))
+            .collect())
+    }
+}
+
+/// The transformed function and arguments of [`run_transform`] (same
+/// contract), without running it.
+pub fn prepare_transform(
+    module: &Module,
+    name: &str,
+    tensors: &[(String, Literal)],
+    prefix: &str,
+    transform: CliTransform,
+    wrt: Option<&[String]>,
+) -> Result<TransformPlan, String> {
     let get =
         |n: &str| -> Option<&Literal> { tensors.iter().find(|(k, _)| k == n).map(|(_, l)| l) };
     let need = |n: String| -> Result<Literal, String> {
@@ -476,12 +565,14 @@ pub fn run_transform(
         let in_axes = vec![Some(0); keys.len()];
         let out_axes = vec![0; f.results.len()];
         let g = vmap_with_size(f, &in_axes, &out_axes, size).map_err(|e| e.message)?;
-        let outs = run_func(&g, &args).map_err(|e| format!("@{}: {e}", g.name))?;
-        return Ok(outs
-            .into_iter()
-            .enumerate()
-            .map(|(j, l)| (format!("{prefix}vmap.out.{j}"), l))
-            .collect());
+        let names = (0..g.results.len())
+            .map(|j| Some(format!("{prefix}vmap.out.{j}")))
+            .collect();
+        return Ok(TransformPlan {
+            func: g,
+            args,
+            names,
+        });
     }
     let given = keyed(format!("{prefix}in."), false);
     let (f, keys) = mlxfn::select_trace(module, name, &given)?;
@@ -514,12 +605,13 @@ pub fn run_transform(
             for j in 0..nout {
                 a.push(need(format!("{prefix}vjp.cot.{j}"))?);
             }
-            let outs = run_func(&g, &a).map_err(|e| format!("@{}: {e}", g.name))?;
-            Ok(wrt_keys
-                .iter()
-                .zip(outs.into_iter().skip(nout))
-                .map(|(k, l)| (format!("{prefix}vjp.in.{k}"), l))
-                .collect())
+            let mut names: Vec<Option<String>> = vec![None; nout];
+            names.extend(wrt_keys.iter().map(|k| Some(format!("{prefix}vjp.in.{k}"))));
+            Ok(TransformPlan {
+                func: g,
+                args: a,
+                names,
+            })
         }
         CliTransform::Jvp => {
             let g = ir_jvp(f, &wrt_idx).map_err(|e| e.message)?;
@@ -527,18 +619,20 @@ pub fn run_transform(
             for k in &wrt_keys {
                 a.push(need(format!("{prefix}jvp.tan.{k}"))?);
             }
-            let outs = run_func(&g, &a).map_err(|e| format!("@{}: {e}", g.name))?;
-            Ok(outs
-                .into_iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    if i < nout {
-                        (format!("{prefix}out.{i}"), l)
+            let names = (0..g.results.len())
+                .map(|i| {
+                    Some(if i < nout {
+                        format!("{prefix}out.{i}")
                     } else {
-                        (format!("{prefix}jvp.out.{}", i - nout), l)
-                    }
+                        format!("{prefix}jvp.out.{}", i - nout)
+                    })
                 })
-                .collect())
+                .collect();
+            Ok(TransformPlan {
+                func: g,
+                args: a,
+                names,
+            })
         }
         CliTransform::Vmap => Err("internal: vmap is handled above".into()),
     }

@@ -58,10 +58,13 @@ commands:
       -o OUT                 write the IR to OUT (atomically) instead of stdout
       --list-passes          list the known passes
   run FILE --inputs IN.safetensors --out OUT.safetensors [--prefix P] [--func NAME]
-      [--transform vjp|jvp|vmap] [--wrt K1,K2] [--backend interp|cpu]
+      [--transform vjp|jvp|vmap] [--wrt K1,K2] [--backend cpu|interp] [--bench N]
                   run a function on inputs P+in.0, P+in.1, ...;
-                  write P+out.0, P+out.1, ... (interp: the reference
-                  interpreter, the default; cpu: compiled with Cranelift)
+                  write P+out.0, P+out.1, ... (cpu: compiled with Cranelift,
+                  the default; interp: the reference interpreter).
+                  --bench N: after one warm-up call, N timed calls; prints one
+                  JSON line {\"median_ms\": ..., \"min_ms\": ..., \"compile_ms\": ...}
+                  to stdout (--out is then optional)
   compile FILE|- [--stats-json] [--emit kernel|clif] [--func NAME]
                   canonicalize, cse, dce, e-graph, fuse and plan buffers; print
                   the kernel-level IR (or, with --emit clif, the Cranelift IR
@@ -82,7 +85,7 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<
     };
     match cmd.as_str() {
         "opt" => cmd_opt(rest, out, err),
-        "run" => cmd_run(rest),
+        "run" => cmd_run(rest, out),
         "inspect" => cmd_inspect(rest, out),
         "compile" => cmd_compile(rest, out, err),
         "convert" => cmd_convert(rest),
@@ -299,7 +302,70 @@ fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Res
     }
 }
 
-fn cmd_run(args: &[String]) -> Result<(), CliError> {
+/// How `psionic run` executes a function.
+enum Runner {
+    Interp(Func),
+    Cpu(std::sync::Arc<psionic_runtime::exec::Prepared>),
+}
+
+impl Runner {
+    /// Prepares `func` for `args` on `backend`; the compile time in ms
+    /// (0 for the interpreter).
+    fn new(backend: &str, func: &Func, args: &[Literal]) -> Result<(Runner, f64), String> {
+        let t0 = std::time::Instant::now();
+        match backend {
+            "interp" => Ok((Runner::Interp(func.clone()), 0.0)),
+            "cpu" => {
+                let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+                let exe = psionic_runtime::exec::Executable::new(func.clone());
+                let p = exe.prepared(&types).map_err(|e| e.to_string())?;
+                Ok((Runner::Cpu(p), t0.elapsed().as_secs_f64() * 1e3))
+            }
+            other => Err(format!("unknown backend `{other}`")),
+        }
+    }
+    fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, String> {
+        match self {
+            Runner::Interp(f) => psionic_runtime::interp::run_func(f, args),
+            Runner::Cpu(p) => p.run(args),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Runs once (the results) and, with `bench = Some(n)`, n more timed
+/// calls; returns the results and the timing line.
+fn run_timed(
+    runner: &Runner,
+    args: &[Literal],
+    bench: Option<usize>,
+    compile_ms: f64,
+) -> Result<(Vec<Literal>, Option<String>), String> {
+    let results = runner.run(args)?;
+    let Some(n) = bench else {
+        return Ok((results, None));
+    };
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t0 = std::time::Instant::now();
+        let r = runner.run(args)?;
+        times.push(t0.elapsed().as_secs_f64() * 1e3);
+        drop(r);
+    }
+    times.sort_by(f64::total_cmp);
+    let median = if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        (times[n / 2 - 1] + times[n / 2]) / 2.0
+    };
+    let line = format!(
+        "{{\"median_ms\": {median:.6}, \"min_ms\": {:.6}, \"compile_ms\": {compile_ms:.6}}}\n",
+        times[0]
+    );
+    Ok((results, Some(line)))
+}
+
+fn cmd_run(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
     let mut a = Args::new(args);
     let mut file = None;
     let mut inputs: Option<PathBuf> = None;
@@ -308,7 +374,8 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
     let mut func_name: Option<String> = None;
     let mut transform = None;
     let mut wrt: Option<Vec<String>> = None;
-    let mut backend = String::from("interp");
+    let mut backend = String::from("cpu");
+    let mut bench: Option<usize> = None;
     while let Some(arg) = a.next() {
         let (flag, inline) = split_flag(arg);
         match flag {
@@ -317,6 +384,17 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
             "--out" => output = Some(a.value(flag, inline)?.into()),
             "--prefix" => prefix = a.value(flag, inline)?.to_string(),
             "--func" => func_name = Some(a.value(flag, inline)?.to_string()),
+            "--bench" => {
+                let v = a.value(flag, inline)?;
+                match v.parse::<usize>() {
+                    Ok(n) if n >= 1 => bench = Some(n),
+                    _ => {
+                        return Err(CliError::usage(format!(
+                            "run: --bench takes a number of timed calls (1 or more), not `{v}`"
+                        )))
+                    }
+                }
+            }
             // Transforms (issue 4): see psionic_mlx::transforms::run_transform.
             "--transform" => {
                 let t = a.value(flag, inline)?;
@@ -344,17 +422,35 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
             }
         }
     }
+    if backend != "interp" && backend != "cpu" {
+        return Err(CliError::usage(format!(
+            "run: unknown backend `{backend}` (interp or cpu)"
+        )));
+    }
     let file = file.ok_or_else(|| CliError::usage("run: no module file given"))?;
-    let output =
-        output.ok_or_else(|| CliError::usage("run: `--out OUT.safetensors` is required"))?;
+    if output.is_none() && bench.is_none() {
+        return Err(CliError::usage("run: `--out OUT.safetensors` is required"));
+    }
     let module = read_module(file)?;
+    // Writes the named results (when --out is given) and the timing line.
+    let mut finish =
+        |named: Vec<(String, Literal)>, line: Option<String>| -> Result<(), CliError> {
+            if let Some(path) = &output {
+                save_safetensors(path, &named).map_err(CliError::fail)?;
+            }
+            match line {
+                Some(l) => write_out(out, &l),
+                None => Ok(()),
+            }
+        };
     if let Some(t) = transform {
         let path = inputs
             .as_ref()
             .ok_or_else(|| CliError::usage("run: --transform needs --inputs"))?;
         let tensors = load_safetensors(path).map_err(CliError::fail)?;
         let name = func_name.as_deref().unwrap_or("main");
-        let named = psionic_mlx::transforms::run_transform(
+        let t0 = std::time::Instant::now();
+        let plan = psionic_mlx::transforms::prepare_transform(
             &module,
             name,
             &tensors,
@@ -363,7 +459,15 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
             wrt.as_deref(),
         )
         .map_err(|e| CliError::fail(format!("{file}: {e}")))?;
-        return save_safetensors(&output, &named).map_err(CliError::fail);
+        let transform_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let fail = |e: String| CliError::fail(format!("{file}: @{}: {e}", plan.func.name));
+        let (runner, compile_ms) = Runner::new(&backend, &plan.func, &plan.args).map_err(fail)?;
+        let (results, line) =
+            run_timed(&runner, &plan.args, bench, transform_ms + compile_ms).map_err(fail)?;
+        let named = plan
+            .name_results(results)
+            .map_err(|e| CliError::fail(format!("{file}: {e}")))?;
+        return finish(named, line);
     }
     if wrt.is_some() {
         return Err(CliError::usage("run: --wrt needs --transform vjp or jvp"));
@@ -418,22 +522,15 @@ fn cmd_run(args: &[String]) -> Result<(), CliError> {
         .iter()
         .filter_map(|k| given.iter().find(|(g, _)| g == k).map(|(_, l)| l.clone()))
         .collect();
-    let results = match backend.as_str() {
-        "interp" => psionic_runtime::interp::run_func(func, &args_in),
-        "cpu" => psionic_runtime::exec::run_func_cpu(func, &args_in),
-        other => {
-            return Err(CliError::usage(format!(
-                "run: unknown backend `{other}` (interp or cpu)"
-            )))
-        }
-    }
-    .map_err(|e| CliError::fail(format!("{file}: @{}: {e}", func.name)))?;
+    let fail = |e: String| CliError::fail(format!("{file}: @{}: {e}", func.name));
+    let (runner, compile_ms) = Runner::new(&backend, func, &args_in).map_err(fail)?;
+    let (results, line) = run_timed(&runner, &args_in, bench, compile_ms).map_err(fail)?;
     let named: Vec<(String, Literal)> = results
         .into_iter()
         .enumerate()
         .map(|(i, l)| (format!("{prefix}out.{i}"), l))
         .collect();
-    save_safetensors(&output, &named).map_err(CliError::fail)
+    finish(named, line)
 }
 
 fn signature(f: &Func) -> String {
