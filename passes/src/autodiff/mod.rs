@@ -14,7 +14,9 @@
 
 pub mod builder;
 pub mod custom;
+pub mod decomp;
 pub mod derivs;
+pub mod extra;
 pub mod jvp_rules;
 pub mod pass;
 pub mod vjp_rules;
