@@ -420,11 +420,52 @@ pub fn checkpoint<F>(f: F) -> Checkpoint<F> {
 }
 
 impl<F> Checkpoint<F> {
+    /// Calls `f`, marking its computation as a checkpointed region: inside
+    /// a closure that a transform differentiates, the backward pass
+    /// recomputes the region's intermediates from its inputs instead of
+    /// keeping them (MLX's `mx.checkpoint` used inside a larger function).
+    /// The markers are two pass-through `tensor.depends` ops around the
+    /// region (see `psionic_passes::autodiff::custom`); outside transforms
+    /// they cost nothing.
     pub fn call<P: Tree, O: Tree>(&self, p: &P) -> O
     where
         F: Fn(&P) -> O,
     {
-        (self.0)(p)
+        self.call_marked(p).unwrap_or_else(|_| (self.0)(p))
+    }
+
+    fn call_marked<P: Tree, O: Tree>(&self, p: &P) -> Result<O, Error>
+    where
+        F: Fn(&P) -> O,
+    {
+        use psionic_ir::{Attr, Attrs, Opcode};
+        let leaves = p.leaves();
+        if leaves.is_empty() {
+            return Ok((self.0)(p));
+        }
+        let n = leaves.len() as i64;
+        let opened = crate::array::build(
+            "checkpoint",
+            Opcode::Depends,
+            leaves,
+            Attrs::new().with("num_outputs", Attr::Int(n)),
+        )?;
+        let p2 = rebuild_all(p, opened.clone())?;
+        let o = (self.0)(&p2);
+        let outs = o.leaves();
+        if outs.is_empty() {
+            return Ok(o);
+        }
+        let k = outs.len() as i64;
+        let mut operands = outs;
+        operands.extend(opened);
+        let closed = crate::array::build(
+            "checkpoint",
+            Opcode::Depends,
+            operands,
+            Attrs::new().with("num_outputs", Attr::Int(k)),
+        )?;
+        rebuild_all(&o, closed)
     }
 }
 

@@ -18,8 +18,18 @@
 //!   backward pass recomputes what it needs (rematerialization). The copies
 //!   keep the two replays apart under CSE.
 //!
-//! The granularity is a function: a frontend that checkpoints or attaches a
-//! backward to a sub-computation differentiates that function on its own.
+//! - A **checkpointed region** inside a larger function is marked with two
+//!   `tensor.depends` ops: a pure pass-through of the region's inputs
+//!   (`depends(x..., num_outputs = #x)`, which nothing else emits) opens it,
+//!   and `depends(y..., opened..., num_outputs = #y)` closes it (the region's
+//!   outputs, ordered after the opening marker's results). [`find_regions`]
+//!   finds them; `vjp` replays the region's ops at the start of its backward
+//!   part, from copies of the opened inputs, so the forward intermediates of
+//!   the region die once its outputs are computed. [`mark_region`] builds
+//!   the markers; the closure API's `Checkpoint::call` emits them.
+//!
+//! `custom_vjp` has the granularity of a function: a frontend that attaches
+//! a backward to a sub-computation differentiates that function on its own.
 
 use super::builder::{inline, R};
 use super::TransformError;
@@ -137,4 +147,102 @@ pub fn plain_attrs(f: &Func) -> Vec<(String, Attr)> {
         .filter(|(n, _)| n != CUSTOM_VJP_ATTR && n != CHECKPOINT_ATTR)
         .cloned()
         .collect()
+}
+
+/// A checkpointed region of an op list: the indices of its opening and
+/// closing markers and of the ops between them that compute its outputs
+/// from its inputs (in order).
+#[derive(Clone, Debug)]
+pub struct Region {
+    pub begin: usize,
+    pub end: usize,
+    pub ops: Vec<usize>,
+}
+
+fn is_open_marker(op: &Op) -> bool {
+    op.opcode == psionic_ir::Opcode::Depends
+        && matches!(op.attrs.int("num_outputs"), Ok(n) if n as usize == op.operands.len())
+}
+
+/// The checkpointed regions of `ops` (see the module docs). A region whose
+/// intermediate values are also used outside it is not recomputed (it is
+/// differentiated as ordinary ops), so the replay never changes results.
+pub fn find_regions(ops: &[Op]) -> Vec<Region> {
+    let mut def: std::collections::HashMap<Value, usize> = std::collections::HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        for &r in &op.results {
+            def.insert(r, i);
+        }
+    }
+    let mut out = Vec::new();
+    for (end, op) in ops.iter().enumerate() {
+        if op.opcode != psionic_ir::Opcode::Depends {
+            continue;
+        }
+        let Ok(k) = op.attrs.int("num_outputs") else { continue };
+        let k = k as usize;
+        let tail = &op.operands[k..];
+        let Some(&first) = tail.first() else { continue };
+        let Some(&begin) = def.get(&first) else { continue };
+        let bop = &ops[begin];
+        if !is_open_marker(bop) || bop.results.as_slice() != tail || begin >= end {
+            continue;
+        }
+        // Ops between the markers that the outputs depend on, and that
+        // depend on the inputs.
+        let mut from_in: std::collections::HashSet<Value> = bop.results.iter().copied().collect();
+        let mut inside = Vec::new();
+        for (i, o) in ops.iter().enumerate().take(end).skip(begin + 1) {
+            if o.operands.iter().any(|v| from_in.contains(v)) {
+                from_in.extend(o.results.iter().copied());
+                inside.push(i);
+            }
+        }
+        let mut needed: std::collections::HashSet<Value> = op.operands[..k].iter().copied().collect();
+        let mut ops_in = Vec::new();
+        for &i in inside.iter().rev() {
+            if ops[i].results.iter().any(|r| needed.contains(r)) {
+                needed.extend(ops[i].operands.iter().copied());
+                ops_in.push(i);
+            }
+        }
+        ops_in.reverse();
+        // Every use of a region value must be inside the region or the
+        // closing marker.
+        let produced: std::collections::HashSet<Value> =
+            ops_in.iter().flat_map(|&i| ops[i].results.iter().copied()).collect();
+        let members: std::collections::HashSet<usize> = ops_in.iter().copied().collect();
+        let escapes = ops.iter().enumerate().any(|(i, o)| {
+            i != end && !members.contains(&i) && o.operands.iter().any(|v| produced.contains(v))
+        });
+        if escapes || ops_in.is_empty() {
+            continue;
+        }
+        out.push(Region { begin, end, ops: ops_in });
+    }
+    out
+}
+
+/// Wraps ops `f` applied to `inputs` in checkpoint markers: emits the
+/// opening marker on `inputs`, calls `body` with its results, and closes the
+/// region on the values `body` returns. Returns the closed outputs.
+pub fn mark_region(
+    g: &mut Func,
+    inputs: &[Value],
+    body: impl FnOnce(&mut Func, &[Value]) -> R<Vec<Value>>,
+) -> R<Vec<Value>> {
+    let n = inputs.len() as i64;
+    let opened = g.push(
+        psionic_ir::Opcode::Depends,
+        inputs,
+        psionic_ir::Attrs::new().with("num_outputs", Attr::Int(n)),
+    )?;
+    let outs = body(g, &opened)?;
+    let mut operands = outs.clone();
+    operands.extend(opened.iter().copied());
+    Ok(g.push(
+        psionic_ir::Opcode::Depends,
+        &operands,
+        psionic_ir::Attrs::new().with("num_outputs", Attr::Int(outs.len() as i64)),
+    )?)
 }

@@ -151,12 +151,10 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
         }
 
         Cumsum => out[0] = same(b)?,
-        // y * cumsum(t / x), with the scan's own attributes.
+        // y * cumsum(t / x), exact with zeros (see `cumprod_jvp`).
         Cumprod => {
             if let Some(t) = ts[0] {
-                let q = b.div(t, x(0))?;
-                let c = b.op(Cumsum, &[q], attrs.clone())?;
-                out[0] = Some(b.mul(y, c)?);
+                out[0] = Some(super::vjp_rules::cumprod_jvp(b, op, t)?);
             }
         }
         Cummax | Cummin => {
@@ -334,19 +332,6 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
 
         // ---- MLX extras ----
         RandomBits | SearchSorted | Quantize => {}
-        // dY = -Y dA Y
-        Inverse => {
-            if attrs.bool("tri").unwrap_or(false) {
-                return Err(TransformError::new(
-                    "jvp of `tensor.inverse`: triangular inverses have no jvp rule yet",
-                ));
-            }
-            if let Some(t) = ts[0] {
-                let m = b.matmul(y, t)?;
-                let m = b.matmul(m, y)?;
-                out[0] = Some(b.neg(m)?);
-            }
-        }
         Hadamard | Conjugate | Real | Imag => out[0] = same(b)?,
         Depends => {
             for (i, o) in out.iter_mut().enumerate() {
@@ -426,13 +411,15 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
             }
             out[0] = acc;
         }
-        ConvGeneral | Fft | Qr | Svd | Cholesky | Eigh | Eig | Dequantize | QuantizedMatmul
-        | GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Rope | Sdpa
-        | AsStrided | MaskedScatter => {
-            return Err(TransformError::new(format!(
-                "jvp of `{}`: this op has no jvp rule yet",
-                op.opcode
-            )));
+        // Written out in `extra`.
+        ConvGeneral | Fft | Inverse | Qr | Svd | Cholesky | Eigh | Eig | Dequantize
+        | QuantizedMatmul | Rope | AsStrided => {
+            return super::extra::jvp_extra(b, op, ts);
+        }
+        // Composite ops: the jvp of their decomposition.
+        GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Sdpa
+        | MaskedScatter => {
+            return super::decomp::jvp_via(b, op, ts);
         }
     }
     Ok(out)

@@ -14,7 +14,9 @@
 
 pub mod builder;
 pub mod custom;
+pub mod decomp;
 pub mod derivs;
+pub mod extra;
 pub mod jvp_rules;
 pub mod pass;
 pub mod vjp_rules;
@@ -195,6 +197,7 @@ fn backward(
         }
     }
     let mut ct: Vec<Option<Value>> = vec![None; g.value_types.len()];
+    let mut active = active;
     let mut b = B::new(g);
     for (j, &r) in results.iter().enumerate() {
         if !active[r.index()] {
@@ -203,31 +206,68 @@ fn backward(
         let c = b.f.params[np + j];
         ct[r.index()] = b.add_opt(ct[r.index()], Some(c))?;
     }
-    for op in ops.iter().rev() {
-        let cts: Vec<Option<Value>> = op.results.iter().map(|r| ct[r.index()]).collect();
-        if cts.iter().all(Option::is_none) {
+    let regions = custom::find_regions(ops);
+    let mut skip = vec![false; ops.len()];
+    for (i, op) in ops.iter().enumerate().rev() {
+        if skip[i] {
             continue;
         }
-        let needs: Vec<bool> = op
-            .operands
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                active[v.index()] && differentiable_operand(op, i) && b.dtype(*v).is_inexact()
-            })
-            .collect();
-        if !needs.iter().any(|&n| n) {
-            continue;
-        }
-        let grads = vjp_rules::vjp_rule(&mut b, op, &cts, &needs).map_err(|e| at_op(e, op))?;
-        for (i, gr) in grads.into_iter().enumerate() {
-            if !needs[i] {
-                continue;
+        step(&mut b, op, &mut ct, &active)?;
+        // The end of a checkpointed region: replay the region's ops here,
+        // from copies of its inputs, and run their rules on the replayed
+        // values; the forward values of the region are not read again.
+        if let Some(reg) = regions.iter().find(|r| r.end == i) {
+            let begin = &ops[reg.begin];
+            let mut map: Vec<Option<Value>> = vec![None; b.f.value_types.len()];
+            for &r in &begin.results {
+                let c = b.f.push1(Opcode::Copy, &[r], Attrs::new())?;
+                map[r.index()] = Some(c);
             }
-            if let Some(gr) = gr {
-                let v = op.operands[i];
-                let gr = fit_type(&mut b, gr, v)?;
-                ct[v.index()] = b.add_opt(ct[v.index()], Some(gr))?;
+            let mut replayed = Vec::with_capacity(reg.ops.len());
+            for &k in &reg.ops {
+                let o = &ops[k];
+                let operands: Vec<Value> = o
+                    .operands
+                    .iter()
+                    .map(|v| map.get(v.index()).copied().flatten().unwrap_or(*v))
+                    .collect();
+                let res = b.f.push_at(o.opcode, &operands, o.attrs.clone(), o.loc)?;
+                if map.len() < b.f.value_types.len() {
+                    map.resize(b.f.value_types.len(), None);
+                }
+                for (&r, &nr) in o.results.iter().zip(&res) {
+                    map[r.index()] = Some(nr);
+                }
+                replayed.push(Op {
+                    opcode: o.opcode,
+                    operands,
+                    attrs: o.attrs.clone(),
+                    results: res,
+                    loc: o.loc,
+                });
+                skip[k] = true;
+            }
+            ct.resize(b.f.value_types.len(), None);
+            active.resize(b.f.value_types.len(), false);
+            // Activity and cotangents move to the replayed values.
+            for (o, ro) in reg.ops.iter().map(|&k| &ops[k]).zip(&replayed) {
+                for (&r, &nr) in o.results.iter().zip(&ro.results) {
+                    active[nr.index()] = active[r.index()];
+                    ct[nr.index()] = ct[r.index()].take();
+                }
+            }
+            for &r in &begin.results {
+                let c = map[r.index()].expect("copied region input");
+                active[c.index()] = active[r.index()];
+            }
+            for ro in replayed.iter().rev() {
+                step(&mut b, ro, &mut ct, &active)?;
+            }
+            for &r in &begin.results {
+                let c = map[r.index()].expect("copied region input");
+                if let Some(cc) = ct[c.index()].take() {
+                    ct[r.index()] = b.add_opt(ct[r.index()], Some(cc))?;
+                }
             }
         }
     }
@@ -240,6 +280,36 @@ fn backward(
         });
     }
     Ok(outs)
+}
+
+/// One op of the reverse sweep: its vjp rule applied to the cotangents of
+/// its results, accumulated into its operands' cotangents.
+fn step(b: &mut B, op: &Op, ct: &mut [Option<Value>], active: &[bool]) -> R<()> {
+    let cts: Vec<Option<Value>> = op.results.iter().map(|r| ct[r.index()]).collect();
+    if cts.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    let needs: Vec<bool> = op
+        .operands
+        .iter()
+        .enumerate()
+        .map(|(i, v)| active[v.index()] && differentiable_operand(op, i) && b.dtype(*v).is_inexact())
+        .collect();
+    if !needs.iter().any(|&n| n) {
+        return Ok(());
+    }
+    let grads = vjp_rules::vjp_rule(b, op, &cts, &needs).map_err(|e| at_op(e, op))?;
+    for (i, gr) in grads.into_iter().enumerate() {
+        if !needs[i] {
+            continue;
+        }
+        if let Some(gr) = gr {
+            let v = op.operands[i];
+            let gr = fit_type(b, gr, v)?;
+            ct[v.index()] = b.add_opt(ct[v.index()], Some(gr))?;
+        }
+    }
+    Ok(())
 }
 
 /// A cotangent whose dtype differs from its primal (never for correct

@@ -164,11 +164,11 @@ pub fn vjp_rule(
         Cumsum => {
             out[0] = Some(reverse_cumsum(b, ct, attrs)?);
         }
-        // y_i = prod_{j<=i} x_j: dx_j = sum_{i>=j} ct_i y_i / x_j (x without zeros).
+        // y_i = prod_{j<=i} x_j: dx_j = sum_{i>=j} ct_i prod_{k<=i, k!=j} x_k,
+        // computed without dividing by x (exact with zeros; see
+        // `cumprod_vjp`).
         Cumprod => {
-            let cy = b.mul(ct, op.results[0])?;
-            let s = reverse_cumsum(b, cy, attrs)?;
-            out[0] = Some(b.div(s, x(0))?);
+            out[0] = Some(cumprod_vjp(b, op, ct)?);
         }
         // Each output element takes its value from the latest element that
         // set the running extreme: send its cotangent there.
@@ -545,17 +545,6 @@ pub fn vjp_rule(
         // ---- MLX extras ----
         // Integer or bit results, or quantized storage: no derivative.
         RandomBits | SearchSorted | Quantize => {}
-        // d(A^-1) = -A^-1 dA A^-1, so the cotangent is -Y^T ct Y^T.
-        Inverse => {
-            if attrs.bool("tri").unwrap_or(false) {
-                return Err(unsupported(op, "triangular inverses have no vjp rule yet"));
-            }
-            let y = op.results[0];
-            let yt = b.mt(y)?;
-            let m = b.matmul(yt, ct)?;
-            let m = b.matmul(m, yt)?;
-            out[0] = Some(b.neg(m)?);
-        }
         // The (scaled) Walsh-Hadamard matrix is symmetric.
         Hadamard => {
             out[0] = Some(b.op(Hadamard, &[ct], attrs.clone())?);
@@ -584,10 +573,16 @@ pub fn vjp_rule(
         Real => {
             out[0] = Some(b.cast(ct, psionic_ir::DType::C64)?);
         }
-        ConvGeneral | Fft | Qr | Svd | Cholesky | Eigh | Eig | Dequantize | QuantizedMatmul
-        | GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Rope | Sdpa
-        | AsStrided | MaskedScatter | Imag => {
-            return Err(unsupported(op, "this op has no vjp rule yet"));
+        // Written out in `extra` (convolution, FFT, linear algebra,
+        // quantized ops, rope, as_strided, imag).
+        ConvGeneral | Fft | Inverse | Qr | Svd | Cholesky | Eigh | Eig | Dequantize
+        | QuantizedMatmul | Rope | AsStrided | Imag => {
+            return super::extra::vjp_extra(b, op, cts, needs);
+        }
+        // Composite ops: the vjp of their decomposition.
+        GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Sdpa
+        | MaskedScatter => {
+            return super::decomp::vjp_via(b, op, cts, needs);
         }
     }
     Ok(out)
@@ -777,4 +772,77 @@ impl ProdOthers {
         }
         b.transpose(v, &inv)
     }
+}
+
+/// The scans a cumulative product's derivative needs, MLX's construction
+/// (exact with zeros): `fz` marks the first zero of the input along the
+/// scan, `with_one` is the scan with that zero replaced by one, `zero` marks
+/// the outputs that are zero.
+pub struct CumprodParts {
+    pub fz: psionic_ir::Value,
+    pub with_one: psionic_ir::Value,
+    pub zero: psionic_ir::Value,
+}
+
+impl CumprodParts {
+    pub fn new(b: &mut B, op: &Op) -> R<CumprodParts> {
+        let x = op.operands[0];
+        let y = op.results[0];
+        let inclusive = op.attrs.bool("inclusive").unwrap_or(true);
+        let mut other = op.attrs.clone();
+        other.set("inclusive", Attr::Bool(!inclusive));
+        let y2 = b.op(Opcode::Cumprod, &[x], other)?;
+        let (inc, exc) = if inclusive { (y, y2) } else { (y2, y) };
+        let z = b.zeros_like(x)?;
+        let iz = b.bin(Opcode::Equal, inc, z)?;
+        let enz = b.bin(Opcode::NotEqual, exc, z)?;
+        let fz = b.bin(Opcode::LogicalAnd, iz, enz)?;
+        let one = b.scalar_like(1.0, x)?;
+        let x1 = b.op(Opcode::Select, &[fz, one, x], Attrs::new())?;
+        let with_one = b.op(Opcode::Cumprod, &[x1], op.attrs.clone())?;
+        let zero = b.bin(Opcode::Equal, y, z)?;
+        Ok(CumprodParts { fz, with_one, zero })
+    }
+}
+
+/// vjp of `cumprod`: `revcumsum(ct y) / x` before the first zero, the same
+/// with that zero replaced by one at the zero, nothing after it.
+fn cumprod_vjp(b: &mut B, op: &Op, ct: psionic_ir::Value) -> R<psionic_ir::Value> {
+    let x = op.operands[0];
+    let p = CumprodParts::new(b, op)?;
+    let cy = b.mul(ct, op.results[0])?;
+    let s = reverse_cumsum(b, cy, &op.attrs)?;
+    let g = b.div(s, x)?;
+    let cw = b.mul(ct, p.with_one)?;
+    let g1 = reverse_cumsum(b, cw, &op.attrs)?;
+    let z = b.zeros_like(x)?;
+    // `zero` is about outputs; the input positions at or after the first
+    // zero are those whose inclusive product is zero.
+    let inclusive = op.attrs.bool("inclusive").unwrap_or(true);
+    let past = if inclusive {
+        p.zero
+    } else {
+        let mut a = op.attrs.clone();
+        a.set("inclusive", Attr::Bool(true));
+        let inc = b.op(Opcode::Cumprod, &[x], a)?;
+        b.bin(Opcode::Equal, inc, z)?
+    };
+    let rest = b.op(Opcode::Select, &[past, z, g], Attrs::new())?;
+    b.op(Opcode::Select, &[p.fz, g1, rest], Attrs::new())
+}
+
+/// jvp of `cumprod`: `y cumsum(t / x)` where the output is not zero; where
+/// it is, only the first zero's tangent survives: `with_one * t[first zero]`.
+pub fn cumprod_jvp(b: &mut B, op: &Op, t: psionic_ir::Value) -> R<psionic_ir::Value> {
+    let x = op.operands[0];
+    let y = op.results[0];
+    let p = CumprodParts::new(b, op)?;
+    let q = b.div(t, x)?;
+    let c = b.op(Opcode::Cumsum, &[q], op.attrs.clone())?;
+    let regular = b.mul(y, c)?;
+    let z = b.zeros_like(t)?;
+    let t0 = b.op(Opcode::Select, &[p.fz, t, z], Attrs::new())?;
+    let t0 = b.op(Opcode::Cumsum, &[t0], op.attrs.clone())?;
+    let at_zero = b.mul(p.with_one, t0)?;
+    b.op(Opcode::Select, &[p.zero, at_zero, regular], Attrs::new())
 }

@@ -11,6 +11,7 @@
 //! The batch size is symbolic (`DYN`) in [`vmap`]; [`vmap_with_size`] fixes
 //! it, which a few rules need (slices, which name every axis' bounds).
 
+pub mod extra;
 pub mod pass;
 pub mod rules;
 

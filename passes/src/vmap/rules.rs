@@ -31,7 +31,7 @@ fn shift(a: i64, k: usize) -> i64 {
 }
 
 /// Moves the batch axis of `v` to the front (no-op for unbatched values).
-fn front(b: &mut B, v: Value, bd: Option<usize>) -> R<Value> {
+pub(super) fn front(b: &mut B, v: Value, bd: Option<usize>) -> R<Value> {
     match bd {
         Some(k) => b.move_axis(v, k, 0),
         None => Ok(v),
@@ -42,7 +42,7 @@ fn front(b: &mut B, v: Value, bd: Option<usize>) -> R<Value> {
 /// value batched at axis 0). Static when the sizes are known; otherwise a
 /// `broadcast_like` that takes only the batch size from `like` (its rank
 /// must then be `1 + rank(v)`).
-fn materialize(b: &mut B, v: Value, like: Value, size: Dim) -> R<Value> {
+pub(super) fn materialize(b: &mut B, v: Value, like: Value, size: Dim) -> R<Value> {
     let t = b.ty(v);
     let e = b.expand_dims(v, &[0])?;
     if size != DYN && t.is_static() {
@@ -72,7 +72,7 @@ fn materialize(b: &mut B, v: Value, like: Value, size: Dim) -> R<Value> {
 
 /// Every operand batched at the front; unbatched ones broadcast from the
 /// first batched operand.
-fn all_front(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<Vec<Value>> {
+pub(super) fn all_front(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<Vec<Value>> {
     let mut vs: Vec<Option<Value>> = vec![None; op.operands.len()];
     let mut like = None;
     for (i, (&v, &d)) in op.operands.iter().zip(bds).enumerate() {
@@ -425,7 +425,7 @@ pub fn batch_rule(
         // ---- indexing ----
         DynamicSlice => {
             if bds[1].is_some() {
-                return Err(err("batched start indices are not supported"));
+                return super::extra::dynamic_slice(b, op, bds, size);
             }
             let n = need_size(size, "a dynamic slice")?;
             let x = front(b, op.operands[0], k0)?;
@@ -439,7 +439,7 @@ pub fn batch_rule(
         }
         DynamicSliceUpdate => {
             if bds[2].is_some() {
-                return Err(err("batched start indices are not supported"));
+                return super::extra::dynamic_slice_update(b, op, bds, size);
             }
             let sub = Op {
                 opcode: op.opcode,
@@ -654,8 +654,22 @@ pub fn batch_rule(
                 Some(k),
             )
         }
-        ConvGeneral | GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Rope
-        | Sdpa | AsStrided | MaskedScatter => Err(err("this op has no batching rule yet")),
+        ConvGeneral => super::extra::conv_general(b, op, bds, size),
+        Rope => super::extra::rope(b, op, bds, size),
+        Sdpa => super::extra::sdpa(b, op, bds, size),
+        MaskedScatter => super::extra::masked_scatter(b, op, bds, size),
+        AsStrided => super::extra::as_strided(b, op, bds, size),
+        // Matmul with block masks: every operand batched in front (the
+        // batch is one more broadcast batch axis).
+        BlockMaskedMm => {
+            let vs = all_front(b, op, bds, size)?;
+            one(b.op(op.opcode, &vs, attrs.clone())?, Some(0))
+        }
+        // Index-addressed stacks and the norm backward ops: through their
+        // decompositions (gathers and batched matmuls; the norms' own ops).
+        GatherQmm | GatherMm | RmsNormVjp | LayerNormVjp => {
+            super::extra::via_decomposition(b, op, bds, size)
+        }
 
         // ---- contractions: batched matmul with the batch axis in front ----
         Matmul | AddMM => {

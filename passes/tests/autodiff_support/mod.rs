@@ -223,10 +223,11 @@ pub fn non_differentiable(op: Opcode) -> bool {
             | Argpartition
             | Bitcast
             | NumberOfElements
-            // MLX extras without a derivative or a random case here:
-            // complex parts (complex derivatives are out of scope), integer
-            // or quantized results, and ops whose rules are not written yet
-            // (their vjp/jvp/vmap return a clear error).
+            // MLX extras without a derivative (integer or quantized
+            // results) or whose programs need inputs these random chains
+            // cannot make (complex values, packed weights, index arrays,
+            // matrices of a fixed shape): their rules are checked on their
+            // own random programs in `autodiff_extra.rs`.
             | Real
             | Imag
             | Conjugate
