@@ -1,7 +1,11 @@
 //! `psionic-codegen`: code generators over the kernel-level IR.
 //!
 //! `cpu` (feature `cpu`, on by default): Cranelift JIT with f32x4 SIMD.
+//! `cuda` (feature `cuda`): PTX text and launch plans for NVIDIA GPUs (pure
+//! Rust; the driver side is `psionic_runtime::cuda`).
 //! Depends on `psionic-ir` and `psionic-passes`; never on the runtime or a frontend.
 
 #[cfg(feature = "cpu")]
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
