@@ -4,10 +4,18 @@
 //! promotion are made explicit here, as `tensor.broadcast` and `tensor.cast`
 //! ops, so the IR only ever sees equal shapes and dtypes.
 
+pub mod conv;
 pub mod creation;
 pub mod elementwise;
+pub mod fast;
+pub mod fft;
 pub mod indexing;
 pub mod linalg;
+pub mod linalg_mlx;
+pub mod misc_mlx;
+pub(crate) mod mlx_math;
+pub mod quantized;
+pub mod random;
 pub mod reduce;
 pub mod shape;
 

@@ -9,11 +9,16 @@
 //! u32 words for 2/4/8 bits, 3- or 5-byte packs of 8 elements for 3/5 bits and
 //! 3-byte packs of 4 elements for 6 bits.
 //!
+//! `quantized_matmul` and `gather_qmm` never unpack a whole weight: they
+//! dequantize `K_TILE` rows of the contracted axis of one batch matrix at a
+//! time and accumulate into the result, in the same order (so with the same
+//! bits) as a product with the fully dequantized matrix.
+//!
 //! The microscaling modes (`mxfp4`, `mxfp8`, `nvfp4`, without a global
 //! scale) dequantize and multiply as MLX's fallback does; quantizing to them
 //! is refused with a message.
 
-use super::{broadcast_index, dims, lit, matmul_f64, round_to, Res};
+use super::{broadcast_index, dims, lit, round_to, Res};
 use psionic_ir::infer_extra::quant_params;
 use psionic_ir::literal::read_f64;
 use psionic_ir::{Attrs, DType, Literal, TensorType};
@@ -118,127 +123,160 @@ fn e4m3(code: u8) -> f64 {
     }
 }
 
-/// Dequantized values of a packed matrix, row-major over `w`'s shape with
-/// the last axis unpacked, each rounded as MLX stores it (`dtype`).
-fn dequant_values(
-    w: &Literal,
-    scales: &Literal,
-    biases: Option<&Literal>,
+/// A packed matrix read element by element: value `i` (row-major over
+/// `w`'s shape with the last axis unpacked) dequantized and rounded as MLX
+/// stores it (`dtype`).
+struct Packed<'a> {
+    data: &'a [u8],
+    scales: &'a Literal,
+    biases: Option<&'a Literal>,
     gs: usize,
     bits: u32,
-    mode: &str,
+    mode: &'a str,
     dtype: DType,
-) -> Vec<f64> {
-    let n = w.num_elements() * 32 / bits as usize;
-    let data = w.bytes();
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let q = get_bits(data, i * bits as usize, bits);
-        let g = i / gs;
-        let v = match mode {
+}
+
+impl Packed<'_> {
+    fn value(&self, i: usize) -> f64 {
+        let q = get_bits(self.data, i * self.bits as usize, self.bits);
+        let g = i / self.gs;
+        match self.mode {
             "affine" => {
-                let s = scales.get_f64(g);
-                let b = biases.map_or(0.0, |b| b.get_f64(g));
-                round_to(dtype, round_to(dtype, q as f64 * s) + b)
+                let s = self.scales.get_f64(g);
+                let b = self.biases.map_or(0.0, |b| b.get_f64(g));
+                round_to(self.dtype, round_to(self.dtype, q as f64 * s) + b)
             }
             _ => {
-                let code = read_f64(DType::U8, &scales.bytes()[g..]) as u8;
+                let code = read_f64(DType::U8, &self.scales.bytes()[g..]) as u8;
                 // e8m0 scales are 2^(code - 127) (code 255 overflows to inf
                 // in f32, as in MLX's fallback); nvfp4 scales are e4m3.
-                let scale = if mode == "nvfp4" {
+                let scale = if self.mode == "nvfp4" {
                     e4m3(code)
                 } else {
                     2f64.powi(code as i32 - 127)
                 };
-                let x = if bits == 4 {
+                let x = if self.bits == 4 {
                     FP4[q as usize]
                 } else {
                     e4m3(q as u8)
                 };
-                round_to(dtype, x * scale)
+                round_to(self.dtype, x * scale)
             }
-        };
-        out.push(v);
+        }
     }
-    out
 }
 
 pub fn dequantize(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     let (gs, bits, mode) = quant_params(attrs)?;
-    let v = dequant_values(
-        ops[0],
-        ops[1],
-        ops.get(2).copied(),
-        gs as usize,
-        bits as u32,
+    let p = Packed {
+        data: ops[0].bytes(),
+        scales: ops[1],
+        biases: ops.get(2).copied(),
+        gs: gs as usize,
+        bits: bits as u32,
         mode,
-        out[0].dtype,
-    );
+        dtype: out[0].dtype,
+    };
+    let n = ops[0].num_elements() * 32 / bits as usize;
+    let v: Vec<f64> = (0..n).map(|i| p.value(i)).collect();
     Ok(vec![lit(&out[0], &v)?])
 }
 
-/// One dequantized matrix of `w` (batch `b`): `rows x cols` as stored.
-struct Dequantized {
-    values: Vec<f64>,
+/// Rows of the contracted axis dequantized at a time: the weight is never
+/// unpacked whole, only a `K_TILE x N` slice of one batch matrix.
+const K_TILE: usize = 64;
+
+/// The quantized weight of a matmul: its batch matrices, each stored
+/// `rows x cols` (unpacked), contracted over `cols` when `transpose`.
+struct QWeight<'a> {
+    packed: Packed<'a>,
+    batch: Vec<usize>,
     rows: usize,
     cols: usize,
+    transpose: bool,
 }
 
-fn dequant_batches(
-    ops: &[&Literal],
-    used: usize,
-    attrs: &Attrs,
-    dtype: DType,
-) -> Result<(Vec<Dequantized>, Vec<usize>), String> {
-    let (gs, bits, mode) = quant_params(attrs)?;
-    let w = ops[1];
-    let all = dequant_values(
-        w,
-        ops[2],
-        if used == 4 { Some(ops[3]) } else { None },
-        gs as usize,
-        bits as u32,
-        mode,
-        dtype,
-    );
-    let ws = w.shape();
-    let r = ws.len();
-    let rows = ws[r - 2];
-    let cols = ws[r - 1] * 32 / bits as usize;
-    let per = rows * cols;
-    let batch: Vec<usize> = ws[..r - 2].to_vec();
-    let count: usize = batch.iter().product();
-    let mats = (0..count)
-        .map(|i| Dequantized {
-            values: all[i * per..(i + 1) * per].to_vec(),
-            rows,
-            cols,
+impl<'a> QWeight<'a> {
+    fn new(
+        ops: &[&'a Literal],
+        used: usize,
+        attrs: &'a Attrs,
+        dtype: DType,
+    ) -> Result<Self, String> {
+        let (gs, bits, mode) = quant_params(attrs)?;
+        let w = ops[1];
+        let ws = w.shape();
+        let r = ws.len();
+        Ok(QWeight {
+            packed: Packed {
+                data: w.bytes(),
+                scales: ops[2],
+                biases: if used == 4 { Some(ops[3]) } else { None },
+                gs: gs as usize,
+                bits: bits as u32,
+                mode,
+                dtype,
+            },
+            batch: ws[..r - 2].to_vec(),
+            rows: ws[r - 2],
+            cols: ws[r - 1] * 32 / bits as usize,
+            transpose: attrs.bool("transpose")?,
         })
-        .collect();
-    Ok((mats, batch))
-}
+    }
 
-/// `x (m x k) @ w` where w is stored (n, k) when `transpose`, else (k, n).
-fn qmm_one(x: &[f64], w: &Dequantized, m: usize, transpose: bool) -> Vec<f64> {
-    if transpose {
-        let (n, k) = (w.rows, w.cols);
-        let mut wt = vec![0.0; k * n];
-        for i in 0..n {
-            for j in 0..k {
-                wt[j * n + i] = w.values[i * k + j];
-            }
+    fn count(&self) -> usize {
+        self.batch.iter().product()
+    }
+
+    /// (K, N) of `x @ w` for one batch matrix.
+    fn kn(&self) -> (usize, usize) {
+        if self.transpose {
+            (self.cols, self.rows)
+        } else {
+            (self.rows, self.cols)
         }
-        matmul_f64(x, &wt, m, k, n)
-    } else {
-        matmul_f64(x, &w.values, m, w.rows, w.cols)
+    }
+
+    /// `x (m x k) @ w[b]`, dequantizing `K_TILE` rows of the contracted
+    /// axis at a time. Each output element sums its products in `k` order
+    /// from 0.0 in f64, exactly as a whole-matrix product would.
+    fn matmul(&self, x: &[f64], b: usize, m: usize) -> Vec<f64> {
+        let (k, n) = self.kn();
+        let base = b * self.rows * self.cols;
+        let mut out = vec![0.0; m * n];
+        let mut tile = vec![0.0; K_TILE.min(k.max(1)) * n];
+        let mut k0 = 0;
+        while k0 < k {
+            let kt = K_TILE.min(k - k0);
+            // tile[p * n + j] = w(k0 + p, j) in the contracted orientation.
+            for p in 0..kt {
+                for j in 0..n {
+                    let flat = if self.transpose {
+                        base + j * self.cols + k0 + p
+                    } else {
+                        base + (k0 + p) * self.cols + j
+                    };
+                    tile[p * n + j] = self.packed.value(flat);
+                }
+            }
+            for i in 0..m {
+                let row = &mut out[i * n..(i + 1) * n];
+                for p in 0..kt {
+                    let xv = x[i * k + k0 + p];
+                    for (o, &y) in row.iter_mut().zip(&tile[p * n..(p + 1) * n]) {
+                        *o += xv * y;
+                    }
+                }
+            }
+            k0 += kt;
+        }
+        out
     }
 }
 
 pub fn quantized_matmul(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     let x = ops[0];
-    let used = ops.len();
-    let (mats, wbatch) = dequant_batches(ops, used, attrs, x.dtype())?;
-    let transpose = attrs.bool("transpose")?;
+    let w = QWeight::new(ops, ops.len(), attrs, x.dtype())?;
     let xs = x.shape();
     let (m, k) = (xs[xs.len() - 2], xs[xs.len() - 1]);
     let out_shape = dims(&out[0])?;
@@ -248,16 +286,11 @@ pub fn quantized_matmul(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> 
     let xv = x.to_f64_vec();
     let mut res = Vec::with_capacity(nb * m * n);
     for b in 0..nb {
-        let wb = broadcast_index(b, xbatch, &wbatch);
+        let wb = broadcast_index(b, xbatch, &w.batch);
         if m * n == 0 {
             continue;
         }
-        res.extend(qmm_one(
-            &xv[b * m * k..(b + 1) * m * k],
-            &mats[wb],
-            m,
-            transpose,
-        ));
+        res.extend(w.matmul(&xv[b * m * k..(b + 1) * m * k], wb, m));
     }
     Ok(vec![lit(&out[0], &res)?])
 }
@@ -265,8 +298,7 @@ pub fn quantized_matmul(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> 
 pub fn gather_qmm(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     let x = ops[0];
     let used = ops.len() - 2;
-    let (mats, _) = dequant_batches(ops, used, attrs, x.dtype())?;
-    let transpose = attrs.bool("transpose")?;
+    let w = QWeight::new(ops, used, attrs, x.dtype())?;
     let (lhs, rhs) = (ops[used].to_i64_vec(), ops[used + 1].to_i64_vec());
     let xs = x.shape();
     let (m, k) = (xs[xs.len() - 2], xs[xs.len() - 1]);
@@ -277,16 +309,11 @@ pub fn gather_qmm(attrs: &Attrs, ops: &[&Literal], out: &[TensorType]) -> Res {
     let mut res = Vec::with_capacity(lhs.len() * m * n);
     for (&l, &r) in lhs.iter().zip(&rhs) {
         let li = check_index(l, nx, "lhs")?;
-        let ri = check_index(r, mats.len(), "rhs")?;
+        let ri = check_index(r, w.count(), "rhs")?;
         if m * n == 0 {
             continue;
         }
-        res.extend(qmm_one(
-            &xv[li * m * k..(li + 1) * m * k],
-            &mats[ri],
-            m,
-            transpose,
-        ));
+        res.extend(w.matmul(&xv[li * m * k..(li + 1) * m * k], ri, m));
     }
     Ok(vec![lit(&out[0], &res)?])
 }
