@@ -21,7 +21,9 @@ fn fixture(name: &str) -> BTreeMap<String, Array> {
 
 fn close(what: &str, got: &Array, want: &Array, tol: f32) {
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let g = got.to_vec::<f32>().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let g = got
+        .to_vec::<f32>()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     let w = want.to_vec::<f32>().unwrap();
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
         let err = (a - b).abs();
@@ -85,7 +87,12 @@ where
         close(&format!("{name}: d/d{k}"), &gp[k], w, 1e-3);
     }
     for (k, &i) in float_idx.iter().enumerate() {
-        close(&format!("{name}: d/dx{i}"), &gx[k], &fx[&format!("gx{i}")], 1e-3);
+        close(
+            &format!("{name}: d/dx{i}"),
+            &gx[k],
+            &fx[&format!("gx{i}")],
+            1e-3,
+        );
     }
 }
 
@@ -97,9 +104,12 @@ fn unary<L: Layer + Clone>(name: &str, layer: L) {
 fn linear_bilinear_embedding_sequential() {
     unary("linear", nn::Linear::new(5, 3, true));
     unary("linear_nobias", nn::Linear::new(5, 3, false));
-    check("bilinear", nn::Bilinear::new(3, 4, 2, true), false, |m, xs| {
-        m.forward2(&xs[0], &xs[1])
-    });
+    check(
+        "bilinear",
+        nn::Bilinear::new(3, 4, 2, true),
+        false,
+        |m, xs| m.forward2(&xs[0], &xs[1]),
+    );
     unary("embedding", nn::Embedding::new(10, 4));
     check(
         "embedding_as_linear",
@@ -117,49 +127,91 @@ fn linear_bilinear_embedding_sequential() {
 #[test]
 fn normalization() {
     unary("layernorm", nn::LayerNorm::with_dims(6));
-    unary("layernorm_noaffine", nn::LayerNorm::new(6, 1e-5, false, true));
+    unary(
+        "layernorm_noaffine",
+        nn::LayerNorm::new(6, 1e-5, false, true),
+    );
     unary("rmsnorm", nn::RMSNorm::new(6, 1e-5));
     unary("groupnorm", nn::GroupNorm::new(2, 6, 1e-5, true, false));
     unary("groupnorm_pt", nn::GroupNorm::new(3, 6, 1e-5, true, true));
     unary("instancenorm", nn::InstanceNorm::new(4, 1e-5, true));
     unary("batchnorm_train", nn::BatchNorm::with_features(4));
-    check("batchnorm_eval", nn::BatchNorm::with_features(3), true, |m, xs| {
-        m.forward(&xs[0])
-    });
+    check(
+        "batchnorm_eval",
+        nn::BatchNorm::with_features(3),
+        true,
+        |m, xs| m.forward(&xs[0]),
+    );
 }
 
 #[test]
 fn convolution() {
     unary("conv1d", nn::Conv1d::new(3, 4, [3], [2], [1], [1], 1, true));
-    unary("conv1d_groups", nn::Conv1d::new(4, 6, [3], [1], [0], [2], 2, true));
-    unary("conv2d", nn::Conv2d::new(2, 3, [3, 2], [1, 2], [1, 0], [1, 1], 1, true));
-    unary("conv3d", nn::Conv3d::new(2, 2, [2, 2, 2], [1; 3], [1; 3], [1; 3], 1, true));
-    unary("convt1d", nn::ConvTranspose1d::new(3, 2, [3], [2], [1], [1], [1], true));
-    unary("convt2d", nn::ConvTranspose2d::new(2, 3, [3, 3], [2, 2], [0; 2], [1; 2], [0; 2], true));
-    unary("convt3d", nn::ConvTranspose3d::new(2, 2, [2; 3], [1; 3], [1; 3], [1; 3], [0; 3], true));
+    unary(
+        "conv1d_groups",
+        nn::Conv1d::new(4, 6, [3], [1], [0], [2], 2, true),
+    );
+    unary(
+        "conv2d",
+        nn::Conv2d::new(2, 3, [3, 2], [1, 2], [1, 0], [1, 1], 1, true),
+    );
+    unary(
+        "conv3d",
+        nn::Conv3d::new(2, 2, [2, 2, 2], [1; 3], [1; 3], [1; 3], 1, true),
+    );
+    unary(
+        "convt1d",
+        nn::ConvTranspose1d::new(3, 2, [3], [2], [1], [1], [1], true),
+    );
+    unary(
+        "convt2d",
+        nn::ConvTranspose2d::new(2, 3, [3, 3], [2, 2], [0; 2], [1; 2], [0; 2], true),
+    );
+    unary(
+        "convt3d",
+        nn::ConvTranspose3d::new(2, 2, [2; 3], [1; 3], [1; 3], [1; 3], [0; 3], true),
+    );
 }
 
 #[test]
 fn pooling_and_upsampling() {
     unary("maxpool1d", nn::MaxPool1d::new([3], Some([2]), [1]));
     unary("maxpool2d", nn::MaxPool2d::with_kernel(2));
-    unary("maxpool3d", nn::MaxPool3d::new([2; 3], Some([1; 3]), [0; 3]));
+    unary(
+        "maxpool3d",
+        nn::MaxPool3d::new([2; 3], Some([1; 3]), [0; 3]),
+    );
     unary("avgpool1d", nn::AvgPool1d::new([2], None, [1]));
-    unary("avgpool2d", nn::AvgPool2d::new([2, 3], Some([1, 2]), [0, 0]));
+    unary(
+        "avgpool2d",
+        nn::AvgPool2d::new([2, 3], Some([1, 2]), [0, 0]),
+    );
     unary("avgpool3d", nn::AvgPool3d::with_kernel(2));
     use nn::UpsampleMode::*;
-    unary("upsample_nearest", nn::Upsample::new(vec![2.0], Nearest, false));
-    unary("upsample_linear", nn::Upsample::new(vec![2.0], Linear, false));
-    unary("upsample_linear_ac", nn::Upsample::new(vec![2.0, 1.5], Linear, true));
+    unary(
+        "upsample_nearest",
+        nn::Upsample::new(vec![2.0], Nearest, false),
+    );
+    unary(
+        "upsample_linear",
+        nn::Upsample::new(vec![2.0], Linear, false),
+    );
+    unary(
+        "upsample_linear_ac",
+        nn::Upsample::new(vec![2.0, 1.5], Linear, true),
+    );
 }
 
 #[test]
 fn positional_encodings() {
     unary("rope", nn::RoPE::new(6, false, 10000.0, 1.0));
     unary("rope_traditional", nn::RoPE::new(8, true, 500.0, 0.5));
-    check("rope_offset", nn::RoPE::new(4, false, 10000.0, 1.0), false, |m, xs| {
-        m.forward_offset(&xs[0], 3)
-    });
+    check(
+        "rope_offset",
+        nn::RoPE::new(4, false, 10000.0, 1.0),
+        false,
+        |m, xs| m.forward_offset(&xs[0], 3),
+    );
     unary("sinusoidal", nn::SinusoidalPositionalEncoding::with_dims(8));
     unary(
         "sinusoidal_cos",
@@ -188,9 +240,13 @@ fn attention_and_transformers() {
         m.forward_mask(&xs[0], Some(&causal(4)))
     });
     let post = nn::TransformerEncoderLayer::new(8, 2, None, 0.0, nn::relu, false);
-    check("encoder_layer_post", post, false, |m, xs| m.forward_mask(&xs[0], None));
+    check("encoder_layer_post", post, false, |m, xs| {
+        m.forward_mask(&xs[0], None)
+    });
     let stack = nn::TransformerEncoder::new(2, 8, 2, Some(12), 0.0, nn::relu, true);
-    check("encoder", stack, false, |m, xs| m.forward_mask(&xs[0], None));
+    check("encoder", stack, false, |m, xs| {
+        m.forward_mask(&xs[0], None)
+    });
     let dec = nn::TransformerDecoderLayer::new(8, 2, Some(16), 0.0, nn::relu, true);
     check("decoder_layer", dec, false, |m, xs| {
         m.forward_mask(&xs[0], &xs[1], Some(&causal(3)), None)

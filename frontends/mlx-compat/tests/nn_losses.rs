@@ -19,7 +19,9 @@ fn fixture(name: &str) -> BTreeMap<String, Array> {
 
 fn close(what: &str, got: &Array, want: &Array, tol: f32) {
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let g = got.to_vec::<f32>().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let g = got
+        .to_vec::<f32>()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     let w = want.to_vec::<f32>().unwrap();
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
         assert!(
@@ -49,14 +51,18 @@ use Reduction::*;
 
 #[test]
 fn cross_entropy_variants() {
-    check("ce", |x| losses::cross_entropy(&x[0], &x[1], None, -1, 0.0, None));
+    check("ce", |x| {
+        losses::cross_entropy(&x[0], &x[1], None, -1, 0.0, None)
+    });
     check("ce_probs_mean", |x| {
         losses::cross_entropy(&x[0], &x[1], None, -1, 0.0, Mean)
     });
     check("ce_smooth_w", |x| {
         losses::cross_entropy(&x[0], &x[1], Some(&x[2]), -1, 0.2, Sum)
     });
-    check("ce_axis0", |x| losses::cross_entropy(&x[0], &x[1], None, 0, 0.0, None));
+    check("ce_axis0", |x| {
+        losses::cross_entropy(&x[0], &x[1], None, 0, 0.0, None)
+    });
 }
 
 #[test]
@@ -70,7 +76,9 @@ fn binary_and_regression_losses() {
     check("l1", |x| losses::l1_loss(&x[0], &x[1], Mean));
     check("mse", |x| losses::mse_loss(&x[0], &x[1], Mean));
     check("mse_sum", |x| losses::mse_loss(&x[0], &x[1], Sum));
-    check("smooth_l1", |x| losses::smooth_l1_loss(&x[0], &x[1], 0.5, Mean));
+    check("smooth_l1", |x| {
+        losses::smooth_l1_loss(&x[0], &x[1], 0.5, Mean)
+    });
     check("huber", |x| losses::huber_loss(&x[0], &x[1], 0.8, None));
     check("log_cosh", |x| losses::log_cosh_loss(&x[0], &x[1], None));
     check("gaussian_nll", |x| {
@@ -92,7 +100,9 @@ fn probabilistic_and_ranking_losses() {
         losses::triplet_loss(&x[0], &x[1], &x[2], -1, 1, 0.5, 1e-6, Mean)
     });
     check("hinge", |x| losses::hinge_loss(&x[0], &x[1], None));
-    check("cosine", |x| losses::cosine_similarity_loss(&x[0], &x[1], 1, 1e-8, None));
+    check("cosine", |x| {
+        losses::cosine_similarity_loss(&x[0], &x[1], 1, 1e-8, None)
+    });
     check("margin_ranking", |x| {
         losses::margin_ranking_loss(&x[0], &x[1], &x[2], 0.3, None)
     });
@@ -111,9 +121,16 @@ fn shape_mismatches_are_errors_naming_the_shapes() {
     let e = losses::cross_entropy(&a, &t, None, -1, 1.0, Mean)
         .to_vec::<f32>()
         .unwrap_err();
-    assert!(e.to_string().contains("label smoothing must be in [0, 1)"), "{e}");
+    assert!(
+        e.to_string().contains("label smoothing must be in [0, 1)"),
+        "{e}"
+    );
     let e = losses::cross_entropy(&a, &array(&[0i32, 1], &[2]), None, -1, 0.0, Mean)
         .to_vec::<f32>()
         .unwrap_err();
-    assert!(e.to_string().contains("targets shape [2] does not match logits shape [3,4]"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("targets shape [2] does not match logits shape [3,4]"),
+        "{e}"
+    );
 }

@@ -11,7 +11,14 @@ pub use super::rng::seed;
 
 /// Fills with `value`.
 pub fn constant(value: f64, dtype: DType) -> impl Fn(&Array) -> Array {
-    move |a| crate::array::lift(crate::ops::full_of("init.constant", a.shape(), dtype, value))
+    move |a| {
+        crate::array::lift(crate::ops::full_of(
+            "init.constant",
+            a.shape(),
+            dtype,
+            value,
+        ))
+    }
 }
 
 /// Normal with `mean` and `std` (MLX's defaults 0 and 1).

@@ -206,7 +206,10 @@ pub fn gaussian_nll_loss(
 /// `sum(exp(targets) * (targets - inputs), axis)` over log-probabilities.
 /// Default reduction: none.
 pub fn kl_div_loss(inputs: &Array, targets: &Array, axis: i32, reduction: Reduction) -> Array {
-    reduce(sum(&(ew::exp(targets) * (targets - inputs)), axis, false), reduction)
+    reduce(
+        sum(&(ew::exp(targets) * (targets - inputs)), axis, false),
+        reduction,
+    )
 }
 
 /// Smooth L1: `0.5 d^2 / beta` below `beta` (default 1), `d - 0.5 beta`

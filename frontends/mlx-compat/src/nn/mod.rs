@@ -85,7 +85,10 @@ pub fn with_params<M: Module + Clone>(model: &M, params: &Params) -> Result<M, E
 /// the loss and its gradient with respect to `model`'s trainable
 /// parameters (a [`Params`] nest shaped like `trainable_parameters()`).
 /// The inputs are captured into the trace as constants.
-pub fn value_and_grad<M, A, F>(model: &M, f: F) -> impl Fn(&A) -> Result<(Array, Params), Error> + '_
+pub fn value_and_grad<M, A, F>(
+    model: &M,
+    f: F,
+) -> impl Fn(&A) -> Result<(Array, Params), Error> + '_
 where
     M: Module + Clone,
     F: Fn(&M, &A) -> Array + 'static,

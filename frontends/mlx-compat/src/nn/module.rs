@@ -206,7 +206,8 @@ pub trait Module: Send + Sync {
     /// `strict`, the file must hold exactly the model's keys with the
     /// model's shapes; otherwise only keys the model has are loaded.
     fn load_weights(&mut self, path: &Path, strict: bool) -> Result<(), Error> {
-        let loaded = crate::io::api::load(path).map_err(|e| Error::new("load_weights", e.to_string()))?;
+        let loaded =
+            crate::io::api::load(path).map_err(|e| Error::new("load_weights", e.to_string()))?;
         self.load_weights_from(loaded.into_map().into_iter().collect(), strict)
     }
 
@@ -376,9 +377,7 @@ fn update_slot(slot: SlotMut<'_>, v: &Params, strict: bool, key: &str) -> Result
             if strict && ps.len() > n {
                 return Err(Error::new(
                     "update",
-                    format!(
-                        "list index {n} is out of bounds for `{key}` of length {n}"
-                    ),
+                    format!("list index {n} is out of bounds for `{key}` of length {n}"),
                 ));
             }
             Ok(())
@@ -394,9 +393,7 @@ fn update_slot(slot: SlotMut<'_>, v: &Params, strict: bool, key: &str) -> Result
 fn local_array_keys(m: &dyn Module) -> Vec<String> {
     m.slots()
         .into_iter()
-        .filter(|(k, s)| {
-            !k.starts_with('_') && !matches!(s, Slot::Module(_))
-        })
+        .filter(|(k, s)| !k.starts_with('_') && matches!(s, Slot::Array(_)))
         .map(|(k, _)| k)
         .collect()
 }

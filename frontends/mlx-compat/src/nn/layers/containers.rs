@@ -1,8 +1,8 @@
 //! `Sequential`: layers applied in order, stored under `layers.N`.
 
 use crate::array::Array;
-use crate::nn::{Layer, ModuleState};
 use crate::impl_module;
+use crate::nn::{Layer, ModuleState};
 
 /// MLX's `nn.Sequential(*modules)`: parameters are named `layers.0...`.
 #[derive(Clone, Default)]

@@ -61,7 +61,8 @@ pub fn conv_general(
     groups: i64,
 ) -> Array {
     let d = x.ndim().saturating_sub(2);
-    if d == 0 || w.ndim() != d + 2 || stride.len() != d || padding.len() != d || dilation.len() != d {
+    if d == 0 || w.ndim() != d + 2 || stride.len() != d || padding.len() != d || dilation.len() != d
+    {
         return fail(
             "conv",
             format!(
@@ -185,7 +186,10 @@ pub fn conv_transpose_general(
 ) -> Array {
     let d = x.ndim().saturating_sub(2);
     if w.ndim() != d + 2 || stride.len() != d || padding.len() != d || output_padding.len() != d {
-        return fail("conv_transpose", "input, weight and options disagree on the spatial rank");
+        return fail(
+            "conv_transpose",
+            "input, weight and options disagree on the spatial rank",
+        );
     }
     let mut xd = x.clone();
     for i in 0..d {
@@ -201,7 +205,10 @@ pub fn conv_transpose_general(
         })
         .collect();
     if pads.iter().any(|&(l, _)| l < 0) {
-        return fail("conv_transpose", "padding larger than the dilated kernel is not supported");
+        return fail(
+            "conv_transpose",
+            "padding larger than the dilated kernel is not supported",
+        );
     }
     let ones = vec![1i64; d];
     conv_general(&xd, &wf, &ones, &pads, dilation, groups)

@@ -4,8 +4,8 @@
 
 use super::fail;
 use crate::array::Array;
-use crate::nn::{rng, Layer, ModuleState};
 use crate::impl_module;
+use crate::nn::{rng, Layer, ModuleState};
 
 fn dropout(x: &Array, p: f32, training: bool, zero_axes: &[usize], op: &str) -> Array {
     if !(0.0..1.0).contains(&p) {

@@ -4,7 +4,7 @@ use super::shape_i32;
 use crate::array::Array;
 use crate::nn::init::{normal_shape, uniform_shape};
 use crate::nn::{Layer, ModuleState};
-use crate::{impl_module, matmul, reshape, swapaxes, squeeze, take};
+use crate::{impl_module, matmul, reshape, squeeze, swapaxes, take};
 
 /// MLX's `nn.Identity`: returns its input.
 #[derive(Clone, Debug, Default)]

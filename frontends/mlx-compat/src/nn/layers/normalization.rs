@@ -55,7 +55,10 @@ impl_module!(LayerNorm { opt weight, opt bias });
 impl Layer for LayerNorm {
     fn forward(&self, x: &Array) -> Array {
         if self.eps <= 0.0 {
-            return fail("LayerNorm", format!("'eps' must be positive but got {}", self.eps));
+            return fail(
+                "LayerNorm",
+                format!("'eps' must be positive but got {}", self.eps),
+            );
         }
         affine(normalize(x, -1, self.eps), &self.weight, &self.bias)
     }
@@ -98,7 +101,13 @@ pub struct GroupNorm {
     pub state: ModuleState,
 }
 impl GroupNorm {
-    pub fn new(num_groups: i64, dims: i64, eps: f32, affine: bool, pytorch_compatible: bool) -> Self {
+    pub fn new(
+        num_groups: i64,
+        dims: i64,
+        eps: f32,
+        affine: bool,
+        pytorch_compatible: bool,
+    ) -> Self {
         GroupNorm {
             weight: affine.then(|| ones(&[dims as i32], DType::F32)),
             bias: affine.then(|| zeros(&[dims as i32], DType::F32)),
@@ -158,7 +167,13 @@ pub struct BatchNorm {
     pub state: ModuleState,
 }
 impl BatchNorm {
-    pub fn new(num_features: i64, eps: f32, momentum: f32, affine: bool, track_running_stats: bool) -> Self {
+    pub fn new(
+        num_features: i64,
+        eps: f32,
+        momentum: f32,
+        affine: bool,
+        track_running_stats: bool,
+    ) -> Self {
         let n = [num_features as i32];
         let mut bn = BatchNorm {
             weight: affine.then(|| ones(&n, DType::F32)),
@@ -187,7 +202,10 @@ impl BatchNorm {
         if x.ndim() < 2 || x.ndim() > 4 {
             return Some(fail(
                 "BatchNorm",
-                format!("expected input tensor to have 2, 3 or 4 dimensions, but got {}", x.ndim()),
+                format!(
+                    "expected input tensor to have 2, 3 or 4 dimensions, but got {}",
+                    x.ndim()
+                ),
             ));
         }
         if self.state.training && x.shape()[..x.ndim() - 1].iter().product::<i64>() == 1 {
@@ -202,7 +220,11 @@ impl BatchNorm {
         (0..x.ndim() as i32 - 1).collect()
     }
     fn apply(&self, x: &Array, m: &Array, v: &Array) -> Array {
-        affine((x - m) * ew::rsqrt(&(v + self.eps)), &self.weight, &self.bias)
+        affine(
+            (x - m) * ew::rsqrt(&(v + self.eps)),
+            &self.weight,
+            &self.bias,
+        )
     }
     /// Unfreezes as MLX's `BatchNorm.unfreeze` does: the running statistics stay frozen.
     pub fn unfreeze_params(&mut self, keys: Option<&[&str]>) -> Result<(), crate::Error> {

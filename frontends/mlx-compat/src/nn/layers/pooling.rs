@@ -15,11 +15,18 @@ pub fn pool(x: &Array, kernel: &[i64], stride: &[i64], padding: &[i64], is_max: 
     if x.ndim() != d + 2 || stride.len() != d || padding.len() != d {
         return fail(
             "pool",
-            format!("expected an input of rank {} (N, spatial..., C), got rank {}", d + 2, x.ndim()),
+            format!(
+                "expected an input of rank {} (N, spatial..., C), got rank {}",
+                d + 2,
+                x.ndim()
+            ),
         );
     }
     if kernel.iter().chain(stride).any(|&v| v <= 0) || padding.iter().any(|&p| p < 0) {
-        return fail("pool", "kernel_size and stride must be positive and padding non-negative");
+        return fail(
+            "pool",
+            "kernel_size and stride must be positive and padding non-negative",
+        );
     }
     let xp = if padding.iter().any(|&p| p > 0) {
         let mut pw = vec![(0i32, 0i32)];
@@ -33,7 +40,10 @@ pub fn pool(x: &Array, kernel: &[i64], stride: &[i64], padding: &[i64], is_max: 
     for i in 0..d {
         let size = xp.shape()[i + 1];
         if size < kernel[i] {
-            return fail("pool", format!("window {} is larger than the input {size}", kernel[i]));
+            return fail(
+                "pool",
+                format!("window {} is larger than the input {size}", kernel[i]),
+            );
         }
         out.push((size - kernel[i]) / stride[i] + 1);
     }

@@ -89,7 +89,14 @@ impl RoPE {
     }
     /// Rotates `x` with positions starting at `offset`.
     pub fn forward_offset(&self, x: &Array, offset: i64) -> Array {
-        rope(x, self.dims, self.traditional, self.base, self.scale, offset)
+        rope(
+            x,
+            self.dims,
+            self.traditional,
+            self.base,
+            self.scale,
+            offset,
+        )
     }
 }
 impl_module!(RoPE {});
@@ -200,7 +207,13 @@ impl ALiBi {
     }
 
     /// The bias `(1, H, Lq - offset, Lk)` for queries `offset..q_len`.
-    pub fn create_alibi_matrix(q_len: i64, k_len: i64, num_heads: i64, offset: i64, dtype: DType) -> Array {
+    pub fn create_alibi_matrix(
+        q_len: i64,
+        k_len: i64,
+        num_heads: i64,
+        offset: i64,
+        dtype: DType,
+    ) -> Array {
         let x1 = arange_dtype(offset as f64, q_len as f64, 1.0, DType::I32);
         let x2 = arange_dtype(0.0, k_len as f64, 1.0, DType::I32);
         let d = expand_dims(&x1, 1) - expand_dims(&x2, 0);

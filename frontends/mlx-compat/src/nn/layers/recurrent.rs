@@ -195,7 +195,12 @@ impl LSTM {
         }
     }
     /// `(hidden states, cell states)`, each `(..., L, hidden_size)`.
-    pub fn forward_state(&self, x: &Array, hidden: Option<&Array>, cell: Option<&Array>) -> (Array, Array) {
+    pub fn forward_state(
+        &self,
+        x: &Array,
+        hidden: Option<&Array>,
+        cell: Option<&Array>,
+    ) -> (Array, Array) {
         let x = proj(x, &self.Wx, &self.bias);
         let mut h: Option<Array> = hidden.cloned();
         let mut c: Option<Array> = cell.cloned();

@@ -6,7 +6,7 @@ use super::{fail, Dropout, LayerNorm, Linear};
 use crate::array::Array;
 use crate::nn::{Layer, ModuleState};
 use crate::ops::elementwise as ew;
-use crate::{impl_module, matmul, softmax, transpose_axes, unflatten, flatten, DType};
+use crate::{flatten, impl_module, matmul, softmax, transpose_axes, unflatten, DType};
 
 /// `softmax(scale * q k^T + mask) v` over `(B, H, L, D)` inputs, as
 /// `mx.fast.scaled_dot_product_attention` computes it (in f32 or wider).
@@ -74,7 +74,13 @@ impl MultiHeadAttention {
 
     /// Attention of `queries` over `keys`/`values` (`B, L, dims`), with an
     /// optional additive or boolean mask broadcast against `(B, H, Lq, Lk)`.
-    pub fn attend(&self, queries: &Array, keys: &Array, values: &Array, mask: Option<&Array>) -> Array {
+    pub fn attend(
+        &self,
+        queries: &Array,
+        keys: &Array,
+        values: &Array,
+        mask: Option<&Array>,
+    ) -> Array {
         let dims = self.query_proj.weight.shape()[0];
         if dims % self.num_heads != 0 {
             return fail(
@@ -130,7 +136,14 @@ pub struct TransformerEncoderLayer {
     pub state: ModuleState,
 }
 impl TransformerEncoderLayer {
-    pub fn new(dims: i64, num_heads: i64, mlp_dims: Option<i64>, dropout: f32, activation: Activation, norm_first: bool) -> Self {
+    pub fn new(
+        dims: i64,
+        num_heads: i64,
+        mlp_dims: Option<i64>,
+        dropout: f32,
+        activation: Activation,
+        norm_first: bool,
+    ) -> Self {
         let mlp = mlp_dims.unwrap_or(dims * 4);
         TransformerEncoderLayer {
             attention: MultiHeadAttention::new(dims, num_heads),
@@ -177,17 +190,32 @@ pub struct TransformerEncoder {
     pub state: ModuleState,
 }
 impl TransformerEncoder {
-    pub fn new(num_layers: usize, dims: i64, num_heads: i64, mlp_dims: Option<i64>, dropout: f32, activation: Activation, norm_first: bool) -> Self {
+    pub fn new(
+        num_layers: usize,
+        dims: i64,
+        num_heads: i64,
+        mlp_dims: Option<i64>,
+        dropout: f32,
+        activation: Activation,
+        norm_first: bool,
+    ) -> Self {
         TransformerEncoder {
             layers: (0..num_layers)
-                .map(|_| TransformerEncoderLayer::new(dims, num_heads, mlp_dims, dropout, activation, norm_first))
+                .map(|_| {
+                    TransformerEncoderLayer::new(
+                        dims, num_heads, mlp_dims, dropout, activation, norm_first,
+                    )
+                })
                 .collect(),
             ln: LayerNorm::with_dims(dims),
             state: ModuleState::default(),
         }
     }
     pub fn forward_mask(&self, x: &Array, mask: Option<&Array>) -> Array {
-        let x = self.layers.iter().fold(x.clone(), |x, l| l.forward_mask(&x, mask));
+        let x = self
+            .layers
+            .iter()
+            .fold(x.clone(), |x, l| l.forward_mask(&x, mask));
         self.ln.forward(&x)
     }
 }
@@ -212,7 +240,14 @@ pub struct TransformerDecoderLayer {
     pub state: ModuleState,
 }
 impl TransformerDecoderLayer {
-    pub fn new(dims: i64, num_heads: i64, mlp_dims: Option<i64>, dropout: f32, activation: Activation, norm_first: bool) -> Self {
+    pub fn new(
+        dims: i64,
+        num_heads: i64,
+        mlp_dims: Option<i64>,
+        dropout: f32,
+        activation: Activation,
+        norm_first: bool,
+    ) -> Self {
         let mlp = mlp_dims.unwrap_or(dims * 4);
         TransformerDecoderLayer {
             self_attention: MultiHeadAttention::new(dims, num_heads),
@@ -230,7 +265,13 @@ impl TransformerDecoderLayer {
             state: ModuleState::default(),
         }
     }
-    pub fn forward_mask(&self, x: &Array, memory: &Array, x_mask: Option<&Array>, memory_mask: Option<&Array>) -> Array {
+    pub fn forward_mask(
+        &self,
+        x: &Array,
+        memory: &Array,
+        x_mask: Option<&Array>,
+        memory_mask: Option<&Array>,
+    ) -> Array {
         let act = self.activation;
         if self.norm_first {
             let y = self.ln1.forward(x);
@@ -266,20 +307,37 @@ pub struct TransformerDecoder {
     pub state: ModuleState,
 }
 impl TransformerDecoder {
-    pub fn new(num_layers: usize, dims: i64, num_heads: i64, mlp_dims: Option<i64>, dropout: f32, activation: Activation, norm_first: bool) -> Self {
+    pub fn new(
+        num_layers: usize,
+        dims: i64,
+        num_heads: i64,
+        mlp_dims: Option<i64>,
+        dropout: f32,
+        activation: Activation,
+        norm_first: bool,
+    ) -> Self {
         TransformerDecoder {
             layers: (0..num_layers)
-                .map(|_| TransformerDecoderLayer::new(dims, num_heads, mlp_dims, dropout, activation, norm_first))
+                .map(|_| {
+                    TransformerDecoderLayer::new(
+                        dims, num_heads, mlp_dims, dropout, activation, norm_first,
+                    )
+                })
                 .collect(),
             ln: LayerNorm::with_dims(dims),
             state: ModuleState::default(),
         }
     }
-    pub fn forward_mask(&self, x: &Array, memory: &Array, x_mask: Option<&Array>, memory_mask: Option<&Array>) -> Array {
-        let x = self
-            .layers
-            .iter()
-            .fold(x.clone(), |x, l| l.forward_mask(&x, memory, x_mask, memory_mask));
+    pub fn forward_mask(
+        &self,
+        x: &Array,
+        memory: &Array,
+        x_mask: Option<&Array>,
+        memory_mask: Option<&Array>,
+    ) -> Array {
+        let x = self.layers.iter().fold(x.clone(), |x, l| {
+            l.forward_mask(&x, memory, x_mask, memory_mask)
+        });
         self.ln.forward(&x)
     }
 }
@@ -296,16 +354,49 @@ pub struct Transformer {
 }
 impl Transformer {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(dims: i64, num_heads: i64, num_encoder_layers: usize, num_decoder_layers: usize, mlp_dims: Option<i64>, dropout: f32, activation: Activation, norm_first: bool) -> Self {
+    pub fn new(
+        dims: i64,
+        num_heads: i64,
+        num_encoder_layers: usize,
+        num_decoder_layers: usize,
+        mlp_dims: Option<i64>,
+        dropout: f32,
+        activation: Activation,
+        norm_first: bool,
+    ) -> Self {
         Transformer {
-            encoder: TransformerEncoder::new(num_encoder_layers, dims, num_heads, mlp_dims, dropout, activation, norm_first),
-            decoder: TransformerDecoder::new(num_decoder_layers, dims, num_heads, mlp_dims, dropout, activation, norm_first),
+            encoder: TransformerEncoder::new(
+                num_encoder_layers,
+                dims,
+                num_heads,
+                mlp_dims,
+                dropout,
+                activation,
+                norm_first,
+            ),
+            decoder: TransformerDecoder::new(
+                num_decoder_layers,
+                dims,
+                num_heads,
+                mlp_dims,
+                dropout,
+                activation,
+                norm_first,
+            ),
             state: ModuleState::default(),
         }
     }
-    pub fn forward_masks(&self, src: &Array, tgt: &Array, src_mask: Option<&Array>, tgt_mask: Option<&Array>, memory_mask: Option<&Array>) -> Array {
+    pub fn forward_masks(
+        &self,
+        src: &Array,
+        tgt: &Array,
+        src_mask: Option<&Array>,
+        tgt_mask: Option<&Array>,
+        memory_mask: Option<&Array>,
+    ) -> Array {
         let memory = self.encoder.forward_mask(src, src_mask);
-        self.decoder.forward_mask(tgt, &memory, tgt_mask, memory_mask)
+        self.decoder
+            .forward_mask(tgt, &memory, tgt_mask, memory_mask)
     }
 }
 impl_module!(Transformer { module encoder, module decoder });

@@ -75,7 +75,10 @@ impl Layer for Upsample {
     fn forward(&self, x: &Array) -> Array {
         let d = x.ndim().saturating_sub(2);
         if d == 0 {
-            return fail("Upsample", "expected input (N, spatial..., C) with at least one spatial axis");
+            return fail(
+                "Upsample",
+                "expected input (N, spatial..., C) with at least one spatial axis",
+            );
         }
         let scales: Vec<f64> = match self.scale_factor.len() {
             1 => vec![self.scale_factor[0]; d],
