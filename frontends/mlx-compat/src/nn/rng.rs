@@ -39,5 +39,6 @@ pub fn normal(
 
 /// MLX's `bernoulli(p, shape)`: true with probability `p`.
 pub fn bernoulli(p: f32, shape: &[i64], key: Option<&Array>) -> Result<Array, Error> {
-    crate::random::try_bernoulli(p, Some(&shape32(shape)), key)
+    let s = shape32(shape);
+    crate::random::try_bernoulli(p, Some(s.as_slice()), key)
 }
