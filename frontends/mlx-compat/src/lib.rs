@@ -65,6 +65,7 @@ pub mod io;
 pub mod lower;
 pub mod methods;
 pub mod mlxfn;
+pub mod nn;
 pub mod operators;
 pub mod ops;
 pub mod transforms;
