@@ -1495,7 +1495,7 @@ impl Gen<'_, '_> {
 
 /// f32x4 steps per main-loop iteration for a vector body: 4 for short
 /// bodies (loop overhead and load latency dominate), 2 for medium ones, 1
-/// for long ones (the transcendental emitters count as ~24 instructions).
+/// for long ones and for any body with a transcendental.
 fn unroll_for(nodes: &[Node]) -> usize {
     use Opcode as O;
     let cost: usize = nodes
@@ -1509,9 +1509,29 @@ fn unroll_for(nodes: &[Node]) -> usize {
             _ => 1,
         })
         .sum();
+    // With a transcendental in the body one copy is best: the copies share
+    // their (many) polynomial constants, which then stay live across the
+    // body and get spilled to the stack on every iteration.
+    let math = nodes.iter().any(|n| {
+        matches!(
+            &n.instr,
+            Instr::Op { opcode, .. } if matches!(
+                opcode,
+                O::Exp | O::Log | O::Log1p | O::Expm1 | O::Tanh | O::Sigmoid | O::Erf
+                    | O::Erfinv | O::Sin | O::Cos | O::Log2 | O::Log10 | O::LogAddExp
+            )
+        ) || matches!(
+            n.instr,
+            Instr::Acc {
+                kind: AccKind::LogSumExp,
+                ..
+            }
+        )
+    });
     match cost {
+        _ if math => 1,
         0..=24 => 4,
-        25..=160 => 2,
+        25..=64 => 2,
         _ => 1,
     }
 }
@@ -1645,9 +1665,16 @@ pub(crate) fn compile_kernel(
             &ctx.func.signature,
         )
         .map_err(|e| format!("declaring kernel @{}: {e}", k.name))?;
+    let asm = std::env::var_os("PSIONIC_CPU_ASM").is_some();
+    ctx.set_disasm(asm);
     module
         .define_function(id, &mut ctx)
         .map_err(|e| format!("compiling kernel @{}: {e:?}", k.name))?;
+    if asm {
+        if let Some(v) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+            eprintln!("; kernel @{} machine code\n{v}", k.name);
+        }
+    }
     module.clear_context(&mut ctx);
     Ok((id, shape, clif))
 }

@@ -668,6 +668,8 @@ mod tests {
                     let m = x.max(0.5);
                     if x.is_nan() {
                         f64::NAN
+                    } else if m == f64::INFINITY {
+                        m
                     } else {
                         m + ((x - m).exp() + (0.5 - m).exp()).ln()
                     }

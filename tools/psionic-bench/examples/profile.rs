@@ -22,7 +22,13 @@ fn main() -> Result<(), String> {
         _ => Mode::Quick,
     };
     let secs: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2.0);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // The repository root: the current directory when it holds the bench
+    // specs (a copy of the tree on another machine), else where this was built.
+    let root = if std::path::Path::new("bench/workloads.json").exists() {
+        std::path::PathBuf::from(".")
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    };
     let spec = Spec::load(&root.join("bench/workloads.json"))?;
     let ws = spec
         .workloads
@@ -40,9 +46,13 @@ fn main() -> Result<(), String> {
         let t_spec = ms(t);
         let t = Instant::now();
         let opts = psionic_passes::fusion::compile::CompileOptions::default().for_func(&g);
-        let (g2, _) = match &opts.egraph {
-            Some(o) => psionic_passes::egraph::simplify(&g, o).map_err(|e| e.to_string())?,
-            None => (g.clone(), Default::default()),
+        let g2 = match &opts.egraph {
+            Some(o) => {
+                psionic_passes::egraph::simplify(&g, o)
+                    .map_err(|e| e.to_string())?
+                    .0
+            }
+            None => g.clone(),
         };
         let t_eg = ms(t);
         let t = Instant::now();
@@ -52,7 +62,15 @@ fn main() -> Result<(), String> {
         psionic_passes::bufplan::plan(&mut p);
         let t_plan = ms(t);
         let t = Instant::now();
-        let code = psionic_codegen::cpu::compile_program(&p, &Default::default())?;
+        let copts = psionic_codegen::cpu::CpuOptions {
+            emit_clif: std::env::var_os("PROFILE_CLIF").is_some(),
+            ..Default::default()
+        };
+        let code = psionic_codegen::cpu::compile_program(&p, &copts)?;
+        if round == 0 && copts.emit_clif {
+            println!("{}", psionic_ir::kernel::text::print_program(&p));
+            println!("{}", code.clif());
+        }
         let t_cg = ms(t);
         println!(
             "compile #{round}: specialize {t_spec:.2} ms, egraph {t_eg:.2} ms, fuse {t_fuse:.2} ms, plan {t_plan:.2} ms, cranelift {t_cg:.2} ms ({} kernels: {:?})",
