@@ -1502,8 +1502,16 @@ fn unroll_for(nodes: &[Node]) -> usize {
         .iter()
         .map(|n| match &n.instr {
             Instr::Op { opcode, .. } => match opcode {
-                O::Exp | O::Log | O::Log1p | O::Expm1 | O::Tanh | O::Sigmoid | O::Erf
-                | O::Erfinv | O::Sin | O::Cos => 24,
+                O::Exp
+                | O::Log
+                | O::Log1p
+                | O::Expm1
+                | O::Tanh
+                | O::Sigmoid
+                | O::Erf
+                | O::Erfinv
+                | O::Sin
+                | O::Cos => 24,
                 _ => 1,
             },
             _ => 1,
