@@ -144,6 +144,9 @@ fn math_op(op: Opcode) -> bool {
         op,
         O::Exp
             | O::Log
+            | O::Log2
+            | O::Log10
+            | O::LogAddExp
             | O::Log1p
             | O::Expm1
             | O::Tanh

@@ -218,20 +218,47 @@ extern "C" fn vacc_finish(s: *const f64, kind: u32) -> f64 {
             big + t.ln()
         }
         AccKind::M2 => {
-            let (n, mean, m2) = (lanes4(0), lanes4(4), lanes4(8));
+            // Per lane: count, shift K (the lane's first value), and the
+            // sums of x-K and (x-K)^2; lane mean K + s1/n, lane m2
+            // s2 - s1^2/n (Samuelson: |K - mean| <= sqrt(n) sd, so the
+            // cancellation costs at most a factor n of f64's precision),
+            // then Chan's merge of the lanes.
+            let (n, k, s1, s2) = (lanes4(0), lanes4(4), lanes4(8), lanes4(12));
             let (mut cn, mut cmean, mut cm2) = (0.0f64, 0.0f64, 0.0f64);
             for l in 0..4 {
                 if n[l] == 0.0 {
                     continue;
                 }
+                let mean = k[l] + s1[l] / n[l];
+                let m2 = (s2[l] - s1[l] * s1[l] / n[l]).max(0.0);
+                let m2 = if s2[l].is_nan() || s1[l].is_nan() {
+                    f64::NAN
+                } else {
+                    m2
+                };
                 let tot = cn + n[l];
-                let d = mean[l] - cmean;
+                let d = mean - cmean;
                 cmean += d * n[l] / tot;
-                cm2 += m2[l] + d * d * cn * n[l] / tot;
+                cm2 += m2 + d * d * cn * n[l] / tot;
                 cn = tot;
             }
             cm2
         }
+    }
+}
+
+/// `logsumexp` of a row whose maximum came from a first pass: spill layout
+/// four f64 sums of `exp(x - max)` then the splatted f32 maximum.
+extern "C" fn vlse_fixed_finish(s: *const f64, _kind: u32) -> f64 {
+    // SAFETY: the kernel's spill area holds 2 f64x2 sums then an f32x4.
+    let (sum, m) = unsafe {
+        let sums = std::slice::from_raw_parts(s, 4);
+        (sums.iter().sum::<f64>(), *(s.add(4) as *const f32) as f64)
+    };
+    if m.is_nan() || m.is_infinite() {
+        m
+    } else {
+        m + sum.ln()
     }
 }
 
@@ -262,6 +289,9 @@ fn vector_op(opcode: Opcode, attrs: &Attrs) -> bool {
         | O::Reciprocal
         | O::Exp
         | O::Log
+        | O::Log2
+        | O::Log10
+        | O::LogAddExp
         | O::Log1p
         | O::Expm1
         | O::Tanh
@@ -353,6 +383,13 @@ fn vector_axis(k: &Kernel) -> Option<usize> {
 struct VecAcc {
     kind: AccKind,
     vars: Vec<(Variable, Type)>,
+    /// Independent partial states for the unrolled copies 1.. of the loop
+    /// body (`sum`, `prod`, `max`, `min`: a chain per copy, merged at the end
+    /// of the row, so the copies do not wait on one another's latency).
+    extra: Vec<Vec<Variable>>,
+    /// `logsumexp` with the row maximum known from a first pass (a splatted
+    /// f32x4): the state is only f64 sums of `exp(x - max)`.
+    fixed_max: Option<Value>,
 }
 
 enum AccSt {
@@ -382,6 +419,10 @@ struct Gen<'a, 'b> {
     vals: HashMap<u32, Value>,
     dtypes: HashMap<u32, DType>,
     accs: HashMap<u32, AccSt>,
+    /// Which unrolled copy of a vector body is being emitted.
+    copy: usize,
+    /// Row maxima of `logsumexp` accumulators (see `lse_max_pass`).
+    lse_max: HashMap<u32, Value>,
     ops: &'a mut Vec<OpDesc>,
     table_addr: i64,
     args_slot: Value,
@@ -642,6 +683,17 @@ impl Gen<'_, '_> {
             }
             O::Exp => m.exp(x),
             O::Log => m.log(x),
+            O::Log2 => {
+                let l = m.log(x);
+                let c = m.cf(std::f32::consts::LOG2_E);
+                m.b.ins().fmul(l, c)
+            }
+            O::Log10 => {
+                let l = m.log(x);
+                let c = m.cf(std::f32::consts::LOG10_E);
+                m.b.ins().fmul(l, c)
+            }
+            O::LogAddExp => m.logaddexp(x, a[1]),
             O::Log1p => m.log1p(x),
             O::Expm1 => m.expm1(x),
             O::Tanh => m.tanh(x),
@@ -726,7 +778,7 @@ impl Gen<'_, '_> {
 
     // ---- accumulators ----
 
-    fn acc_init(&mut self, id: u32, kind: AccKind) {
+    fn acc_init(&mut self, id: u32, kind: AccKind, copies: usize) {
         match self.shape {
             Shape::Vector => {
                 let mut vars = Vec::new();
@@ -754,6 +806,11 @@ impl Gen<'_, '_> {
                         let v = self.f4c(f32::INFINITY);
                         add(self, F4, v);
                     }
+                    AccKind::LogSumExp if self.lse_max.contains_key(&id) => {
+                        let z = self.d2c(0.0);
+                        add(self, D2, z);
+                        add(self, D2, z);
+                    }
                     AccKind::LogSumExp => {
                         let v = self.f4c(f32::NEG_INFINITY);
                         add(self, F4, v);
@@ -762,13 +819,40 @@ impl Gen<'_, '_> {
                         add(self, D2, z);
                     }
                     AccKind::M2 => {
+                        // n, K, s1, s2: each a lo/hi pair of f64x2.
                         let z = self.d2c(0.0);
-                        for _ in 0..6 {
+                        for _ in 0..8 {
                             add(self, D2, z);
                         }
                     }
                 }
-                self.accs.insert(id, AccSt::Vec(VecAcc { kind, vars }));
+                let mut extra = Vec::new();
+                let fixed_max = self.lse_max.get(&id).copied();
+                if matches!(
+                    kind,
+                    AccKind::Sum | AccKind::Prod | AccKind::Max | AccKind::Min
+                ) || fixed_max.is_some()
+                {
+                    for _ in 1..copies {
+                        let mut set = Vec::new();
+                        for &(var, ty) in &vars {
+                            let v = self.b.use_var(var);
+                            let nv = self.b.declare_var(ty);
+                            self.b.def_var(nv, v);
+                            set.push(nv);
+                        }
+                        extra.push(set);
+                    }
+                }
+                self.accs.insert(
+                    id,
+                    AccSt::Vec(VecAcc {
+                        kind,
+                        vars,
+                        extra,
+                        fixed_max,
+                    }),
+                );
             }
             Shape::Scalar => {
                 let slot = self.b.create_sized_stack_slot(StackSlotData::new(
@@ -825,7 +909,11 @@ impl Gen<'_, '_> {
             }
             AccSt::Vec(a) => {
                 let kind = a.kind;
-                let vars: Vec<Variable> = a.vars.iter().map(|x| x.0).collect();
+                let fixed_max = a.fixed_max;
+                let vars: Vec<Variable> = match (self.copy, mode) {
+                    (c, Mode::Lanes) if c > 0 && c <= a.extra.len() => a.extra[c - 1].clone(),
+                    _ => a.vars.iter().map(|x| x.0).collect(),
+                };
                 // In `One` mode only lane 0 (lanes 0,1 of the low f64 pair,
                 // masked to lane 0) takes part.
                 let one = mode == Mode::One;
@@ -844,6 +932,29 @@ impl Gen<'_, '_> {
                     None
                 };
                 match kind {
+                    AccKind::LogSumExp if fixed_max.is_some() => {
+                        let mx = fixed_max.expect("checked");
+                        let d = self.b.ins().fsub(v, mx);
+                        let e = VMath::new(self.b, self.fma).exp(d);
+                        let e = match mask_f4 {
+                            Some(m) => {
+                                let z = self.f4c(0.0);
+                                self.b.ins().bitselect(m, e, z)
+                            }
+                            None => e,
+                        };
+                        let (lo, hi) = self.widen(e);
+                        let parts = if one {
+                            vec![(vars[0], lo)]
+                        } else {
+                            vec![(vars[0], lo), (vars[1], hi)]
+                        };
+                        for (var, x) in parts {
+                            let cur = self.b.use_var(var);
+                            let r = self.b.ins().fadd(cur, x);
+                            self.b.def_var(var, r);
+                        }
+                    }
                     AccKind::Sum | AccKind::Prod => {
                         let neutral = if kind == AccKind::Sum { 0.0 } else { 1.0 };
                         let (lo, hi) = self.widen(v);
@@ -951,7 +1062,8 @@ impl Gen<'_, '_> {
                         self.b.seal_block(join);
                     }
                     AccKind::M2 => {
-                        // vars: n lo/hi, mean lo/hi, m2 lo/hi.
+                        // vars: n, K, s1, s2 as lo/hi pairs (see vacc_finish):
+                        // shifted sums, no division per element.
                         let (xlo, xhi) = self.widen(v);
                         let one_d = self.d2c(1.0);
                         let zero_d = self.d2c(0.0);
@@ -961,28 +1073,39 @@ impl Gen<'_, '_> {
                             vec![(0, xlo), (1, xhi)]
                         };
                         for (h, x) in halves {
-                            let (vn, vmean, vm2) = (vars[h], vars[2 + h], vars[4 + h]);
+                            let (vn, vk, vs1, vs2) =
+                                (vars[h], vars[2 + h], vars[4 + h], vars[6 + h]);
                             let n = self.b.use_var(vn);
-                            let mean = self.b.use_var(vmean);
-                            let m2 = self.b.use_var(vm2);
-                            let (x, inc) = match mask_d2 {
+                            let k = self.b.use_var(vk);
+                            let s1 = self.b.use_var(vs1);
+                            let s2 = self.b.use_var(vs2);
+                            let first = self.b.ins().fcmp(FloatCC::Equal, n, zero_d);
+                            let first = self.b.ins().bitcast(D2, le(), first);
+                            let first = match mask_d2 {
+                                Some(mk) => self.b.ins().band(first, mk),
+                                None => first,
+                            };
+                            let k2 = self.b.ins().bitselect(first, x, k);
+                            let d = self.b.ins().fsub(x, k2);
+                            let (d, inc) = match mask_d2 {
                                 Some(mk) => (
-                                    self.b.ins().bitselect(mk, x, mean),
+                                    self.b.ins().bitselect(mk, d, zero_d),
                                     self.b.ins().bitselect(mk, one_d, zero_d),
                                 ),
-                                None => (x, one_d),
+                                None => (d, one_d),
                             };
                             let n2 = self.b.ins().fadd(n, inc);
-                            let nd = self.b.ins().fmax(n2, one_d);
-                            let d = self.b.ins().fsub(x, mean);
-                            let q = self.b.ins().fdiv(d, nd);
-                            let mean2 = self.b.ins().fadd(mean, q);
-                            let d2 = self.b.ins().fsub(x, mean2);
-                            let p = self.b.ins().fmul(d, d2);
-                            let m22 = self.b.ins().fadd(m2, p);
+                            let s12 = self.b.ins().fadd(s1, d);
+                            let s22 = if self.fma {
+                                self.b.ins().fma(d, d, s2)
+                            } else {
+                                let p = self.b.ins().fmul(d, d);
+                                self.b.ins().fadd(s2, p)
+                            };
                             self.b.def_var(vn, n2);
-                            self.b.def_var(vmean, mean2);
-                            self.b.def_var(vm2, m22);
+                            self.b.def_var(vk, k2);
+                            self.b.def_var(vs1, s12);
+                            self.b.def_var(vs2, s22);
                         }
                     }
                 }
@@ -1021,13 +1144,36 @@ impl Gen<'_, '_> {
                 self.round_scalar(dtype, r)
             }
             AccSt::Vec(a) => {
+                for set in &a.extra {
+                    for ((var, _), &ev) in a.vars.iter().zip(set) {
+                        let x = self.b.use_var(*var);
+                        let y = self.b.use_var(ev);
+                        let r = match a.kind {
+                            AccKind::Sum | AccKind::LogSumExp => self.b.ins().fadd(x, y),
+                            AccKind::Prod => self.b.ins().fmul(x, y),
+                            AccKind::Max => self.b.ins().fmax(x, y),
+                            _ => self.b.ins().fmin(x, y),
+                        };
+                        self.b.def_var(*var, r);
+                    }
+                }
                 for (j, (var, _)) in a.vars.iter().enumerate() {
                     let v = self.b.use_var(*var);
                     self.b.ins().store(mf(), v, self.spill, (j * 16) as i32);
                 }
+                let kind_index = AccKind::ALL.iter().position(|&k| k == a.kind).unwrap_or(0);
+                let kv = self.b.ins().iconst(types::I32, kind_index as i64);
+                let helper = match a.fixed_max {
+                    Some(mx) => {
+                        let off = (a.vars.len() * 16) as i32;
+                        self.b.ins().store(mf(), mx, self.spill, off);
+                        vlse_fixed_finish as *const () as usize
+                    }
+                    None => vacc_finish as *const () as usize,
+                };
                 let r = self
                     .call_helper(
-                        vacc_finish as *const () as usize,
+                        helper,
                         &[p, types::I32],
                         Some(types::F64),
                         &[self.spill, kv],
@@ -1157,19 +1303,34 @@ impl Gen<'_, '_> {
         self.b.seal_block(exit);
     }
 
-    /// The vector axis `var` over `start..end`: a main loop of two f32x4
-    /// steps per iteration (two independent chains for the out-of-order
-    /// core; Cranelift does not unroll), one more f32x4 step, then one
-    /// element at a time.
+    /// The vector axis `var` over `start..end`: a main loop of `unroll`
+    /// f32x4 steps per iteration (independent chains for the out-of-order
+    /// core; Cranelift does not unroll), then one f32x4 step at a time, then
+    /// one element at a time. Each step is a copy of the body, so large
+    /// bodies get fewer copies (compile time grows with code size, and a
+    /// long body has instruction-level parallelism of its own).
     fn vector_loop(&mut self, var: Variable, start: Value, end: Value, nodes: &[Node]) {
-        self.for_loop_checked(var, Some(start), end, 8, 4, &mut |g| {
-            g.emit_nodes(nodes, Mode::Lanes);
-            let i = g.b.use_var(var);
-            let n = g.b.ins().iadd_imm_s(i, 4);
-            g.b.def_var(var, n);
-            g.emit_nodes(nodes, Mode::Lanes);
-        });
-        self.for_loop(var, None, end, 4, &mut |g| g.emit_nodes(nodes, Mode::Lanes));
+        let unroll = unroll_for(nodes);
+        if unroll > 1 {
+            let width = 4 * unroll as i64;
+            self.for_loop_checked(var, Some(start), end, width, 4, &mut |g| {
+                for u in 0..unroll {
+                    g.copy = u;
+                    if u > 0 {
+                        let i = g.b.use_var(var);
+                        let n = g.b.ins().iadd_imm_s(i, 4);
+                        g.b.def_var(var, n);
+                    }
+                    g.emit_nodes(nodes, Mode::Lanes);
+                }
+                g.copy = 0;
+            });
+            self.for_loop(var, None, end, 4, &mut |g| g.emit_nodes(nodes, Mode::Lanes));
+        } else {
+            self.for_loop(var, Some(start), end, 4, &mut |g| {
+                g.emit_nodes(nodes, Mode::Lanes)
+            });
+        }
         self.for_loop(var, None, end, 1, &mut |g| g.emit_nodes(nodes, Mode::One));
     }
 
@@ -1198,6 +1359,79 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// A first pass over the reduced axes computing the maximum of each
+    /// `logsumexp` argument of a loop stage (only the nodes those arguments
+    /// depend on), so that the stage's own pass sums `exp(x - max)` with one
+    /// exp per element, no running rescale and no branch.
+    fn lse_max_pass(&mut self, nodes: &[Node]) {
+        let lse: Vec<(u32, u32)> = nodes
+            .iter()
+            .filter_map(|n| match n.instr {
+                Instr::Acc {
+                    kind: AccKind::LogSumExp,
+                    arg,
+                } => Some((n.id, arg)),
+                _ => None,
+            })
+            .collect();
+        if lse.is_empty() {
+            return;
+        }
+        // The cone of the arguments inside this stage.
+        let mut need: std::collections::HashSet<u32> = lse.iter().map(|x| x.1).collect();
+        for n in nodes.iter().rev() {
+            if need.contains(&n.id) {
+                if let Instr::Op { args, .. } = &n.instr {
+                    need.extend(args.iter().copied());
+                }
+            }
+        }
+        let mut pre: Vec<Node> = nodes
+            .iter()
+            .filter(|n| need.contains(&n.id) && !matches!(n.instr, Instr::Acc { .. }))
+            .cloned()
+            .collect();
+        // Synthetic max accumulators, numbered past every node of the kernel.
+        let base = self
+            .k
+            .stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .map(|n| n.id)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let maxes: Vec<(u32, u32)> = lse
+            .iter()
+            .enumerate()
+            .map(|(i, &(id, _))| (id, base + i as u32))
+            .collect();
+        for (&(_, arg), &(_, mid)) in lse.iter().zip(&maxes) {
+            pre.push(Node {
+                id: mid,
+                dtype: DType::F32,
+                instr: Instr::Acc {
+                    kind: AccKind::Max,
+                    arg,
+                },
+            });
+        }
+        let copies = unroll_for(&pre);
+        for &(_, mid) in &maxes {
+            self.acc_init(mid, AccKind::Max, copies);
+        }
+        let axes = self.k.reduce_axes.clone();
+        for &ax in &axes {
+            let z = self.iconst(0);
+            self.b.def_var(self.idx[ax], z);
+        }
+        self.emit_axes(&axes, &pre, None);
+        for &(id, mid) in &maxes {
+            let m = self.acc_finish(mid, DType::F32);
+            self.lse_max.insert(id, m);
+        }
+    }
+
     fn emit_stages(&mut self) {
         let k = self.k;
         let elementwise = k.reduce_axes.is_empty();
@@ -1206,9 +1440,12 @@ impl Gen<'_, '_> {
                 StageKind::Outer => self.emit_nodes(&s.nodes, Mode::One),
                 StageKind::Map if elementwise => self.emit_nodes(&s.nodes, Mode::One),
                 StageKind::Loop | StageKind::Map => {
+                    if self.shape == Shape::Vector && s.kind == StageKind::Loop {
+                        self.lse_max_pass(&s.nodes);
+                    }
                     for n in &s.nodes {
                         if let Instr::Acc { kind, .. } = n.instr {
-                            self.acc_init(n.id, kind);
+                            self.acc_init(n.id, kind, unroll_for(&s.nodes));
                         }
                     }
                     let axes = k.reduce_axes.clone();
@@ -1253,6 +1490,57 @@ impl Gen<'_, '_> {
                 g.emit_outer(outer, level + 1)
             });
         }
+    }
+}
+
+/// f32x4 steps per main-loop iteration for a vector body: 4 for short
+/// bodies (loop overhead and load latency dominate), 2 for medium ones, 1
+/// for long ones and for any body with a transcendental.
+fn unroll_for(nodes: &[Node]) -> usize {
+    use Opcode as O;
+    let cost: usize = nodes
+        .iter()
+        .map(|n| match &n.instr {
+            Instr::Op { opcode, .. } => match opcode {
+                O::Exp
+                | O::Log
+                | O::Log1p
+                | O::Expm1
+                | O::Tanh
+                | O::Sigmoid
+                | O::Erf
+                | O::Erfinv
+                | O::Sin
+                | O::Cos => 24,
+                _ => 1,
+            },
+            _ => 1,
+        })
+        .sum();
+    // With a transcendental in the body one copy is best: the copies share
+    // their (many) polynomial constants, which then stay live across the
+    // body and get spilled to the stack on every iteration.
+    let math = nodes.iter().any(|n| {
+        matches!(
+            &n.instr,
+            Instr::Op { opcode, .. } if matches!(
+                opcode,
+                O::Exp | O::Log | O::Log1p | O::Expm1 | O::Tanh | O::Sigmoid | O::Erf
+                    | O::Erfinv | O::Sin | O::Cos | O::Log2 | O::Log10 | O::LogAddExp
+            )
+        ) || matches!(
+            n.instr,
+            Instr::Acc {
+                kind: AccKind::LogSumExp,
+                ..
+            }
+        )
+    });
+    match cost {
+        _ if math => 1,
+        0..=24 => 4,
+        25..=64 => 2,
+        _ => 1,
     }
 }
 
@@ -1334,7 +1622,7 @@ pub(crate) fn compile_kernel(
             b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 32, 3));
         let args_slot = b.ins().stack_addr(ptr, args_ss, 0);
         let spill_ss =
-            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16 * 6, 4));
+            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16 * 8, 4));
         let spill = b.ins().stack_addr(ptr, spill_ss, 0);
         let table_addr = ops.as_ptr() as i64;
         let mut dtypes = HashMap::new();
@@ -1354,6 +1642,8 @@ pub(crate) fn compile_kernel(
             vals: HashMap::new(),
             dtypes,
             accs: HashMap::new(),
+            copy: 0,
+            lse_max: HashMap::new(),
             ops,
             table_addr,
             args_slot,
@@ -1383,9 +1673,16 @@ pub(crate) fn compile_kernel(
             &ctx.func.signature,
         )
         .map_err(|e| format!("declaring kernel @{}: {e}", k.name))?;
+    let asm = std::env::var_os("PSIONIC_CPU_ASM").is_some();
+    ctx.set_disasm(asm);
     module
         .define_function(id, &mut ctx)
         .map_err(|e| format!("compiling kernel @{}: {e:?}", k.name))?;
+    if asm {
+        if let Some(v) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+            eprintln!("; kernel @{} machine code\n{v}", k.name);
+        }
+    }
     module.clear_context(&mut ctx);
     Ok((id, shape, clif))
 }

@@ -82,7 +82,7 @@ impl<'a, 'b> VMath<'a, 'b> {
         let cv = self.cf(c);
         self.cmp(cc, a, cv)
     }
-    fn mul_c(&mut self, a: Value, c: f32) -> Value {
+    pub fn mul_c(&mut self, a: Value, c: f32) -> Value {
         let cv = self.cf(c);
         self.b.ins().fmul(a, cv)
     }
@@ -102,6 +102,21 @@ impl<'a, 'b> VMath<'a, 'b> {
         self.bits_f(r)
     }
 
+    /// `x < c ? c : x`: one `maxps` (the pattern Cranelift matches), NaN
+    /// lanes of `x` pass through. `fmax` needs six instructions on x86 for
+    /// its ±0 and NaN rules, which a clamp does not need.
+    pub fn clamp_below(&mut self, x: Value, c: Value) -> Value {
+        let m = self.b.ins().fcmp(FloatCC::LessThan, x, c);
+        let m = self.bits_f(m);
+        self.b.ins().bitselect(m, c, x)
+    }
+    /// `c < x ? c : x`: one `minps`; NaN lanes of `x` pass through.
+    pub fn clamp_above(&mut self, x: Value, c: Value) -> Value {
+        let m = self.b.ins().fcmp(FloatCC::LessThan, c, x);
+        let m = self.bits_f(m);
+        self.b.ins().bitselect(m, c, x)
+    }
+
     /// `2^n` for i32x4 `n` in the normal exponent range [-126, 127].
     fn pow2i(&mut self, n: Value) -> Value {
         let bias = self.ci(127);
@@ -118,10 +133,16 @@ impl<'a, 'b> VMath<'a, 'b> {
     pub fn exp(&mut self, x: Value) -> Value {
         let lo = self.cf(-104.0);
         let hi = self.cf(88.8);
-        let x = self.b.ins().fmax(x, lo);
-        let x = self.b.ins().fmin(x, hi);
+        let x = self.clamp_below(x, lo);
+        let x = self.clamp_above(x, hi);
         let t = self.mul_c(x, std::f32::consts::LOG2_E);
-        let n = self.b.ins().nearest(t);
+        // Round to nearest by adding 1.5·2^23 (|t| < 2^22 after the clamp):
+        // the sum's low mantissa bits are n, so both the float n and the
+        // integer n come out of one add (cheaper than `nearest` plus a
+        // saturating conversion, which x86 lowers to seven instructions).
+        let magic = self.cf(12_582_912.0);
+        let tm = self.b.ins().fadd(t, magic);
+        let n = self.b.ins().fsub(tm, magic);
         let c1 = self.cf(-0.693_359_4);
         let r = self.mul_add(n, c1, x);
         let c2 = self.cf(2.121_944_4e-4);
@@ -130,7 +151,9 @@ impl<'a, 'b> VMath<'a, 'b> {
         let r2 = self.b.ins().fmul(r, r);
         let y = self.mul_add(p, r2, r);
         let y = self.add_c(y, 1.0);
-        let ni = self.b.ins().fcvt_to_sint_sat(I4, n);
+        let tmi = self.bits_i(tm);
+        let mbits = self.ci(0x4b40_0000);
+        let ni = self.b.ins().isub(tmi, mbits);
         let one = self.sh(1);
         let n1 = self.b.ins().sshr(ni, one);
         let n2 = self.b.ins().isub(ni, n1);
@@ -221,6 +244,22 @@ impl<'a, 'b> VMath<'a, 'b> {
         self.sel(inf, u, y)
     }
 
+    /// log(e^a + e^b) as `max + log1p(e^-|a-b|)`; equal arguments (both
+    /// infinite included) give `max + ln 2`, and NaN propagates through the
+    /// maximum.
+    pub fn logaddexp(&mut self, a: Value, b: Value) -> Value {
+        let m = self.b.ins().fmax(a, b);
+        let d = self.b.ins().fsub(a, b);
+        let ad = self.b.ins().fabs(d);
+        let nd = self.b.ins().fneg(ad);
+        let e = self.exp(nd);
+        let l = self.log1p(e);
+        let same = self.cmp(FloatCC::Equal, a, b);
+        let ln2 = self.cf(std::f32::consts::LN_2);
+        let l = self.sel(same, ln2, l);
+        self.b.ins().fadd(m, l)
+    }
+
     /// tanh: odd polynomial near 0, `1 - 2/(e^{2|x|} + 1)` beyond.
     pub fn tanh(&mut self, x: Value) -> Value {
         let a = self.b.ins().fabs(x);
@@ -263,7 +302,7 @@ impl<'a, 'b> VMath<'a, 'b> {
         let p = self.poly(&k::ERF_SMALL, x2);
         let small = self.b.ins().fmul(x, p);
         let four = self.cf(4.0);
-        let ac = self.b.ins().fmin(a, four);
+        let ac = self.clamp_above(a, four);
         let t = self.add_c(ac, -2.5);
         let q = self.poly(&k::ERFC_LARGE, t);
         let ac2 = self.b.ins().fmul(ac, ac);
@@ -592,6 +631,73 @@ mod tests {
                 1.0,
             ),
             (
+                "log2",
+                |m, x| {
+                    let l = m.log(x);
+                    m.mul_c(l, std::f32::consts::LOG2_E)
+                },
+                f64::log2,
+                {
+                    let mut v = sweep(0.0, 1000.0, 100_003);
+                    v.extend((1..2000u32).map(|i| f32::from_bits(i * 1_000_000)));
+                    v
+                },
+                2.0,
+            ),
+            (
+                "log10",
+                |m, x| {
+                    let l = m.log(x);
+                    m.mul_c(l, std::f32::consts::LOG10_E)
+                },
+                f64::log10,
+                {
+                    let mut v = sweep(0.0, 1000.0, 100_003);
+                    v.extend((1..2000u32).map(|i| f32::from_bits(i * 1_000_000)));
+                    v
+                },
+                2.0,
+            ),
+            (
+                "logaddexp(x, 0.5)",
+                |m, x| {
+                    let c = m.cf(0.5);
+                    m.logaddexp(x, c)
+                },
+                |x| {
+                    let m = x.max(0.5);
+                    if x.is_nan() {
+                        f64::NAN
+                    } else if m == f64::INFINITY {
+                        m
+                    } else {
+                        m + ((x - m).exp() + (0.5 - m).exp()).ln()
+                    }
+                },
+                sweep(-120.0, 120.0, 200_003),
+                2.0,
+            ),
+            (
+                "logaddexp(x, -x/3)",
+                |m, x| {
+                    let y = m.mul_c(x, -1.0 / 3.0);
+                    m.logaddexp(x, y)
+                },
+                |x| {
+                    let y = (x as f32 * (-1.0f32 / 3.0)) as f64;
+                    let m = x.max(y);
+                    if x.is_nan() {
+                        f64::NAN
+                    } else if m == f64::INFINITY {
+                        m
+                    } else {
+                        m + ((x - m).exp() + (y - m).exp()).ln()
+                    }
+                },
+                sweep(-120.0, 120.0, 200_003),
+                2.0,
+            ),
+            (
                 "log1p",
                 |m, x| m.log1p(x),
                 f64::ln_1p,
@@ -651,7 +757,7 @@ mod tests {
         let mut failures = Vec::new();
         for (name, emit, reference, xs, bound) in cases {
             let (err, at) = max_err(*emit, *reference, xs);
-            println!("{name:8} max error {err:.2} ulp (at x = {at:e})");
+            println!("{name:18} max error {err:.2} ulp (at x = {at:e})");
             if err.is_nan() || err > *bound {
                 failures.push(format!(
                     "{name}: {err:.2} ulp at x = {at:e} (bound {bound})"

@@ -64,7 +64,16 @@ pub struct CpuProgram {
     threads: usize,
     parallel_min_points: usize,
     /// Arena blocks of finished runs, reused by the next ones.
-    pool: std::sync::Mutex<Vec<Vec<Block>>>,
+    blocks: std::sync::Mutex<Vec<Vec<Block>>>,
+    /// Worker threads (rayon's global pool when `threads` is every core).
+    pool: Pool,
+    /// Per buffer: every element is written by the program (no zero fill).
+    fully_written: Vec<bool>,
+    /// The storage of the last call's results, by buffer index: when the
+    /// caller has dropped a result (the clone here is the only reference
+    /// left), the next call writes into it instead of allocating fresh pages
+    /// (first touch of a 64 MB result costs more than computing it).
+    last_results: std::sync::Mutex<std::collections::HashMap<usize, std::sync::Arc<[u8]>>>,
 }
 
 // SAFETY: the compiled code and the op table are immutable after
@@ -217,6 +226,85 @@ fn direct_store(m: &MatmulCall, p: &KProgram) -> Option<BufId> {
     .then_some(*buf)
 }
 
+/// True when `map` visits distinct elements at distinct points of the axes
+/// `axes` of `domain`: sorted by stride magnitude, each stride exceeds the
+/// farthest reach of the smaller ones (a mixed-radix numbering).
+fn injective(map: &IndexMap, domain: &[usize], axes: &[usize]) -> bool {
+    let mut st: Vec<(u64, u64)> = axes
+        .iter()
+        .filter(|&&a| domain[a] > 1)
+        .map(|&a| (map.strides[a].unsigned_abs(), domain[a] as u64 - 1))
+        .collect();
+    st.sort();
+    let mut reach = 0u64;
+    for (s, ext) in st {
+        if s <= reach {
+            return false;
+        }
+        reach = reach.saturating_add(s.saturating_mul(ext));
+    }
+    true
+}
+
+/// Buffers every element of which the program writes before returning: the
+/// item writing it stores through one injective map whose iteration count
+/// equals the buffer's size (checked by the verifier), or is a library op or
+/// a plain matmul. Such results need no zero fill.
+fn fully_written(p: &KProgram) -> Vec<bool> {
+    let mut full = vec![false; p.buffers.len()];
+    let stores_cover = |nodes: &mut dyn Iterator<Item = (&Node, Vec<usize>)>,
+                        domain: &[usize],
+                        full: &mut Vec<bool>| {
+        let mut seen: std::collections::HashMap<u32, (usize, bool)> =
+            std::collections::HashMap::new();
+        for (n, axes) in nodes {
+            if let Instr::Store { buf, map, .. } = &n.instr {
+                let e = seen.entry(buf.0).or_insert((0, true));
+                e.0 += 1;
+                e.1 &= injective(map, domain, &axes);
+            }
+        }
+        for (b, (count, inj)) in seen {
+            if count == 1 && inj {
+                full[b as usize] = true;
+            }
+        }
+    };
+    for it in &p.items {
+        match it {
+            Item::Kernel(k) => {
+                let all: Vec<usize> = (0..k.domain.len()).collect();
+                let outer: Vec<usize> = all
+                    .iter()
+                    .copied()
+                    .filter(|a| !k.reduce_axes.contains(a))
+                    .collect();
+                let mut it = k.stages.iter().flat_map(|s| {
+                    let axes = if s.kind == StageKind::Outer {
+                        outer.clone()
+                    } else {
+                        all.clone()
+                    };
+                    s.nodes.iter().map(move |n| (n, axes.clone()))
+                });
+                stores_cover(&mut it, &k.domain, &mut full);
+            }
+            Item::Matmul(m) => {
+                let d = m.domain();
+                let all: Vec<usize> = (0..d.len()).collect();
+                let mut it = m.epilogue.iter().map(|n| (n, all.clone()));
+                stores_cover(&mut it, &d, &mut full);
+            }
+            Item::LibOp(l) => {
+                for b in &l.outputs {
+                    full[b.index()] = true;
+                }
+            }
+        }
+    }
+    full
+}
+
 fn make_module() -> Result<JITModule, String> {
     let mut flags = settings::builder();
     flags.set("opt_level", "speed").map_err(|e| e.to_string())?;
@@ -352,8 +440,73 @@ pub fn compile_program(p: &KProgram, opts: &CpuOptions) -> Result<CpuProgram, St
         _module: module,
         threads,
         parallel_min_points: opts.parallel_min_points,
-        pool: std::sync::Mutex::new(Vec::new()),
+        blocks: std::sync::Mutex::new(Vec::new()),
+        pool: Pool::new(threads)?,
+        fully_written: fully_written(p),
+        last_results: std::sync::Mutex::new(std::collections::HashMap::new()),
     })
+}
+
+/// Results at least this large are kept for reuse by the next call once the
+/// caller drops them (smaller ones come from malloc's free lists anyway).
+const KEEP_RESULT_MIN_BYTES: usize = 1 << 20;
+
+/// Chunks per worker thread of a parallel kernel (load balance on a shared
+/// machine against per-chunk overhead).
+const CHUNKS_PER_THREAD: usize = 4;
+
+/// The thread pool kernels and matmuls run on.
+enum Pool {
+    /// rayon's global pool (every core; gemm uses it too).
+    Global,
+    Own(rayon::ThreadPool),
+}
+
+impl Pool {
+    fn new(threads: usize) -> Result<Pool, String> {
+        if threads == rayon::current_num_threads() || threads <= 1 {
+            return Ok(Pool::Global);
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map(Pool::Own)
+            .map_err(|e| format!("starting {threads} worker threads: {e}"))
+    }
+    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match self {
+            Pool::Global => f(),
+            Pool::Own(p) => p.install(f),
+        }
+    }
+}
+
+/// Storage of a result buffer handed to the caller without a copy.
+enum ResultStorage {
+    Init(std::sync::Arc<[u8]>),
+    Uninit(std::sync::Arc<[std::mem::MaybeUninit<u8>]>),
+}
+
+impl ResultStorage {
+    fn ptr(&mut self) -> *mut u8 {
+        match self {
+            ResultStorage::Init(a) => std::sync::Arc::get_mut(a)
+                .expect("result storage is not shared yet")
+                .as_mut_ptr(),
+            ResultStorage::Uninit(a) => std::sync::Arc::get_mut(a)
+                .expect("result storage is not shared yet")
+                .as_mut_ptr() as *mut u8,
+        }
+    }
+    /// # Safety
+    /// An `Uninit` storage must have had every byte written.
+    unsafe fn finish(self) -> std::sync::Arc<[u8]> {
+        match self {
+            ResultStorage::Init(a) => a,
+            // SAFETY: by the caller.
+            ResultStorage::Uninit(a) => unsafe { a.assume_init() },
+        }
+    }
 }
 
 /// 16-byte aligned storage.
@@ -433,22 +586,31 @@ impl CpuProgram {
             unsafe { (k.func)(ptrs.as_ptr(), 0, n as i64) };
             return;
         }
-        // Chunks in multiples of 4 so that vector loops stay aligned to lanes.
-        let chunk = n.div_ceil(t).div_ceil(4) * 4;
-        std::thread::scope(|s| {
-            let mut lo = 0;
-            while lo < n {
-                let hi = (lo + chunk).min(n);
-                let f = k.func;
-                let tb = table;
-                s.spawn(move || {
-                    let tb = tb;
-                    // SAFETY: as above; outer ranges of different threads
-                    // address disjoint output elements.
-                    unsafe { f(tb.0, lo as i64, hi as i64) }
-                });
-                lo = hi;
-            }
+        // Several chunks per thread, taken by whichever worker is free (rayon
+        // work stealing): on a shared machine a busy core's share moves to an
+        // idle one instead of the whole kernel waiting for it. No chunk is
+        // smaller than a quarter of the single-thread threshold, and chunk
+        // edges are multiples of 16 so vector loops stay on whole lanes.
+        let per_index = (k.points / n.max(1)).max(1);
+        let min_chunk = (self.parallel_min_points / 4).div_ceil(per_index).max(1);
+        let chunk = n
+            .div_ceil(t * CHUNKS_PER_THREAD)
+            .max(min_chunk)
+            .div_ceil(16)
+            * 16;
+        let chunks = n.div_ceil(chunk);
+        let f = k.func;
+        let body = move |c: usize| {
+            let tb = table;
+            let lo = c * chunk;
+            let hi = (lo + chunk).min(n);
+            // SAFETY: as above; outer ranges of different chunks address
+            // disjoint output elements.
+            unsafe { f(tb.0, lo as i64, hi as i64) }
+        };
+        self.pool.install(|| {
+            use rayon::prelude::*;
+            (0..chunks).into_par_iter().for_each(body);
         });
     }
 
@@ -586,7 +748,7 @@ impl CpuProgram {
         }
         // Blocks of an earlier run (same sizes, same order) avoid fresh pages.
         let mut reuse: std::vec::IntoIter<Block> = self
-            .pool
+            .blocks
             .lock()
             .ok()
             .and_then(|mut p| p.pop())
@@ -613,25 +775,48 @@ impl CpuProgram {
         // Results that are temporaries get their own storage, handed to the
         // result literals without a copy (dropping a slot's sharing never
         // changes values: each temporary has one writer).
-        let mut direct: std::collections::HashMap<usize, std::sync::Arc<[u8]>> =
+        let mut direct: std::collections::HashMap<usize, ResultStorage> =
             std::collections::HashMap::new();
+        let mut last = self
+            .last_results
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default();
         for &r in &p.results {
             let b = p.buffer(r);
             if matches!(b.kind, BufferKind::Temp)
                 && p.results.iter().filter(|&&x| x == r).count() == 1
             {
                 let n = b.ty.num_bytes().unwrap_or(0);
-                // SAFETY: zeroed bytes are initialized u8.
-                let a = unsafe { std::sync::Arc::<[u8]>::new_zeroed_slice(n).assume_init() };
-                direct.insert(r.index(), a);
+                let reused = last.remove(&r.index()).and_then(|mut a| {
+                    // Unique: the caller dropped every literal sharing it.
+                    let ok = a.len() == n && std::sync::Arc::get_mut(&mut a).is_some();
+                    ok.then_some(a)
+                });
+                let st = if let Some(mut a) = reused {
+                    if !self.fully_written[r.index()] {
+                        if let Some(m) = std::sync::Arc::get_mut(&mut a) {
+                            m.fill(0);
+                        }
+                    }
+                    ResultStorage::Init(a)
+                } else if self.fully_written[r.index()] {
+                    // Every byte is written before the literal is built:
+                    // skip the zero fill (a whole extra pass over memory, or
+                    // page faults on fresh pages, for large results).
+                    ResultStorage::Uninit(std::sync::Arc::<[u8]>::new_uninit_slice(n))
+                } else {
+                    // SAFETY: zeroed bytes are initialized u8.
+                    ResultStorage::Init(unsafe {
+                        std::sync::Arc::<[u8]>::new_zeroed_slice(n).assume_init()
+                    })
+                };
+                direct.insert(r.index(), st);
             }
         }
         for (i, b) in p.buffers.iter().enumerate() {
             if let Some(a) = direct.get_mut(&i) {
-                let ptr = std::sync::Arc::get_mut(a)
-                    .expect("result storage is not shared yet")
-                    .as_mut_ptr();
-                ptrs.push(ptr);
+                ptrs.push(a.ptr());
                 continue;
             }
             let ptr = match (&b.kind, b.slot) {
@@ -760,11 +945,18 @@ impl CpuProgram {
             }
         }
         let t_out = std::time::Instant::now();
+        let mut kept = Vec::new();
         let out = p
             .results
             .iter()
             .map(|&b| match direct.remove(&b.index()) {
                 Some(a) => {
+                    // SAFETY: the program has run to the end; an Uninit
+                    // storage is fully written (see `fully_written`).
+                    let a = unsafe { a.finish() };
+                    if a.len() >= KEEP_RESULT_MIN_BYTES {
+                        kept.push((b.index(), a.clone()));
+                    }
                     let ty = &p.buffer(b).ty;
                     Literal::from_bytes(ty.dtype, ty.static_shape().unwrap_or_default(), a)
                         .map_err(|e| e.0)
@@ -779,7 +971,10 @@ impl CpuProgram {
             );
         }
         drop(owned_args);
-        if let Ok(mut pool) = self.pool.lock() {
+        if let Ok(mut m) = self.last_results.lock() {
+            m.extend(kept);
+        }
+        if let Ok(mut pool) = self.blocks.lock() {
             if pool.len() < 2 {
                 pool.push(blocks);
             }
@@ -794,4 +989,71 @@ fn buffer_literal(p: &KProgram, b: BufId, ptr: *const u8) -> Result<Literal, Str
     // SAFETY: the buffer holds n bytes.
     let bytes = unsafe { std::slice::from_raw_parts(ptr, n) };
     Literal::from_bytes(ty.dtype, ty.static_shape().unwrap_or_default(), bytes).map_err(|e| e.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::injective;
+    use psionic_ir::kernel::IndexMap;
+
+    /// Brute force: every point of the domain gets its own element.
+    fn distinct(map: &IndexMap, domain: &[usize]) -> bool {
+        let n: usize = domain.iter().product();
+        let mut seen = std::collections::HashSet::new();
+        for flat in 0..n {
+            let mut rem = flat;
+            let mut idx = vec![0usize; domain.len()];
+            for a in (0..domain.len()).rev() {
+                idx[a] = rem % domain[a];
+                rem /= domain[a];
+            }
+            if !seen.insert(map.at(&idx)) {
+                return false;
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn injectivity_agrees_with_brute_force_and_never_claims_overlap() {
+        // A small deterministic generator over strides in -7..=7 and extents 1..=4.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % m
+        };
+        let mut claimed = 0;
+        for _ in 0..4000 {
+            let rank = 1 + next(3) as usize;
+            let domain: Vec<usize> = (0..rank).map(|_| 1 + next(4) as usize).collect();
+            let strides: Vec<i64> = (0..rank).map(|_| next(15) as i64 - 7).collect();
+            let map = IndexMap {
+                offset: 100,
+                strides,
+            };
+            let axes: Vec<usize> = (0..rank).collect();
+            if injective(&map, &domain, &axes) {
+                claimed += 1;
+                assert!(distinct(&map, &domain), "{map:?} over {domain:?}");
+            }
+        }
+        assert!(claimed > 100, "the test exercised too few injective maps");
+        // Row-major, transposed and flipped maps are injective.
+        for (strides, dom) in [
+            (vec![3i64, 1], vec![2usize, 3]),
+            (vec![1, 2], vec![2, 3]),
+            (vec![-3, -1], vec![2, 3]),
+        ] {
+            let map = IndexMap { offset: 5, strides };
+            assert!(injective(&map, &dom, &[0, 1]));
+        }
+        // A broadcast store is not.
+        let map = IndexMap {
+            offset: 0,
+            strides: vec![0, 1],
+        };
+        assert!(!injective(&map, &[2, 3], &[0, 1]));
+    }
 }

@@ -345,13 +345,15 @@ pub fn eval(
         }
         O::Arctan2 => a.atan2(b),
         O::LogAddExp => {
+            // As the tensor interpreter (and MLX): an infinite maximum is
+            // the answer (log(e^inf + e^b) = inf, not inf - inf).
             let m = a.max(b);
-            if m == f64::NEG_INFINITY {
-                m
-            } else if a.is_nan() || b.is_nan() {
+            if a.is_nan() || b.is_nan() {
                 f64::NAN
+            } else if m.is_infinite() {
+                m
             } else {
-                m + ((a - m).exp() + (b - m).exp()).ln()
+                m + (-(a - b).abs()).exp().ln_1p()
             }
         }
         O::LogicalAnd => (a != 0.0 && b != 0.0) as u8 as f64,

@@ -15,6 +15,9 @@ pub struct CompileOptions {
     pub egraph: Option<EgraphOptions>,
     /// Plan buffers after fusion.
     pub plan_buffers: bool,
+    /// Scale the e-graph's bounds down for large functions (see
+    /// [`LARGE_FUNC_OPS`]).
+    pub scale_egraph: bool,
 }
 
 impl Default for CompileOptions {
@@ -22,9 +25,36 @@ impl Default for CompileOptions {
         CompileOptions {
             egraph: Some(EgraphOptions::default()),
             plan_buffers: true,
+            scale_egraph: true,
         }
     }
 }
+
+/// Functions with more ops than this get a cheaper e-graph: no AC phase
+/// and fewer iterations. Equality saturation grows faster than linearly in
+/// the number of ops (the AC phase doubles the e-graph and the main rules
+/// run twice), while long chains are mostly elementwise code that fusion
+/// handles the same either way: a 200-op chain spent most of its compile
+/// time in the e-graph.
+pub const LARGE_FUNC_OPS: usize = 128;
+
+impl CompileOptions {
+    /// These options with the e-graph's bounds scaled to `f`'s size (see
+    /// [`LARGE_FUNC_OPS`]) when `scale_egraph` is set; what [`compile`] runs.
+    pub fn for_func(&self, f: &Func) -> Self {
+        let mut o = self.clone();
+        if o.scale_egraph && f.ops.len() > LARGE_FUNC_OPS {
+            if let Some(e) = &mut o.egraph {
+                e.ac = false;
+                e.iter_limit = e.iter_limit.min(LARGE_FUNC_ITERS);
+            }
+        }
+        o
+    }
+}
+
+/// E-graph iterations for functions above [`LARGE_FUNC_OPS`].
+pub const LARGE_FUNC_ITERS: usize = 6;
 
 /// What [`compile`] did.
 #[derive(Clone, Debug)]
@@ -93,6 +123,7 @@ impl CompileReport {
 
 /// Simplifies, fuses and plans `f`.
 pub fn compile(f: &Func, opts: &CompileOptions) -> Result<(KProgram, CompileReport), FusionError> {
+    let opts = &opts.for_func(f);
     let (g, egraph) = match &opts.egraph {
         Some(o) => {
             let (g, st) = simplify(f, o).map_err(|e| FusionError(e.to_string()))?;
