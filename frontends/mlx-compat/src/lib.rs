@@ -65,6 +65,8 @@ pub mod mlxfn;
 pub mod operators;
 pub mod ops;
 pub mod transforms;
+pub mod tree;
+pub mod utils;
 
 pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};
@@ -79,3 +81,4 @@ pub use ops::reduce::*;
 pub use ops::shape::*;
 pub use ops::Axes;
 pub use psionic_ir::{DType, TensorType, DYN};
+pub use tree::{Dict, Nest};
