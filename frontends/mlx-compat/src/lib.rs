@@ -63,6 +63,7 @@ pub mod lower;
 pub mod methods;
 pub mod mlxfn;
 pub mod operators;
+pub mod optimizers;
 pub mod ops;
 pub mod transforms;
 pub mod tree;

@@ -65,7 +65,7 @@ pub fn tree_flatten_prefix<T: Clone>(tree: &Nest<T>, prefix: &str) -> Vec<(Strin
 /// gives an empty list, as in MLX.
 pub fn tree_unflatten<T>(items: Vec<(String, T)>) -> Result<Nest<T>, Error> {
     if items.len() == 1 && items[0].0.is_empty() {
-        let (_, v) = items.into_iter().next().ok_or_else(|| unreachable_err())?;
+        let (_, v) = items.into_iter().next().ok_or_else(unreachable_err)?;
         return Ok(Nest::Leaf(v));
     }
     // Children in order of first appearance.
