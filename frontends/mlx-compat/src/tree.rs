@@ -207,7 +207,11 @@ impl<T> Nest<T> {
             Nest::Leaf(x) => Nest::Leaf(f(x)),
             Nest::List(l) => Nest::List(l.iter().map(|c| c.map(f)).collect()),
             Nest::Dict(d) => Nest::Dict(Dict {
-                entries: d.entries.iter().map(|(k, c)| (k.clone(), c.map(f))).collect(),
+                entries: d
+                    .entries
+                    .iter()
+                    .map(|(k, c)| (k.clone(), c.map(f)))
+                    .collect(),
             }),
         }
     }

@@ -95,7 +95,9 @@ fn betas(v: &Value) -> Option<(f64, f64)> {
 fn schedule(spec: &Value) -> Schedule {
     let a = &spec["args"];
     match spec["kind"].as_str().unwrap() {
-        "exponential_decay" => exponential_decay(f(a, "init").unwrap(), f(a, "decay_rate").unwrap()),
+        "exponential_decay" => {
+            exponential_decay(f(a, "init").unwrap(), f(a, "decay_rate").unwrap())
+        }
         "step_decay" => step_decay(
             f(a, "init").unwrap(),
             f(a, "decay_rate").unwrap(),
@@ -115,7 +117,12 @@ fn schedule(spec: &Value) -> Schedule {
         )
         .unwrap(),
         "join" => join_schedules(
-            a["schedules"].as_array().unwrap().iter().map(schedule).collect(),
+            a["schedules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(schedule)
+                .collect(),
             a["boundaries"]
                 .as_array()
                 .unwrap()
@@ -244,7 +251,10 @@ fn build(case: &Value) -> Box<dyn Optimizer> {
                 o = o.weight_decay(v);
             }
             for (k, set) in [
-                ("scale_parameter", Adafactor::scale_parameter as fn(_, _) -> _),
+                (
+                    "scale_parameter",
+                    Adafactor::scale_parameter as fn(_, _) -> _,
+                ),
                 ("relative_step", Adafactor::relative_step),
                 ("warmup_init", Adafactor::warmup_init),
             ] {
@@ -343,7 +353,13 @@ fn every_optimizer_matches_mlx_through_the_stateful_api() {
             eval(&params.arrays()).unwrap();
             assert_close(&name, &params, want, RTOL, ATOL);
         }
-        assert_close(&format!("{name} state"), &opt.state(), &case["state"], RTOL, ATOL);
+        assert_close(
+            &format!("{name} state"),
+            &opt.state(),
+            &case["state"],
+            RTOL,
+            ATOL,
+        );
     }
 }
 
@@ -394,18 +410,36 @@ fn clip_grad_norm_matches_mlx() {
 fn invalid_hyperparameters_are_errors_that_name_them() {
     let p = Nest::dict([("w", Nest::Leaf(ones(&[2], DType::F32)))]);
     let e = SGD::new(0.1).nesterov(true).init_state(&p).unwrap_err();
-    assert!(e.to_string().contains("Nesterov momentum requires a momentum"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("Nesterov momentum requires a momentum"),
+        "{e}"
+    );
     let e = Adam::new(0.1).betas(1.0, 0.9).init_state(&p).unwrap_err();
-    assert!(e.to_string().contains("Adam beta1 should be in [0, 1), 1 was provided"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("Adam beta1 should be in [0, 1), 1 was provided"),
+        "{e}"
+    );
     let e = RMSprop::new(0.1).eps(0.0).init_state(&p).unwrap_err();
-    assert!(e.to_string().contains("RMSprop epsilon should be >0"), "{e}");
-    let e = Adafactor::new().relative_step(false).init_state(&p).unwrap_err();
+    assert!(
+        e.to_string().contains("RMSprop epsilon should be >0"),
+        "{e}"
+    );
+    let e = Adafactor::new()
+        .relative_step(false)
+        .init_state(&p)
+        .unwrap_err();
     assert!(e.to_string().contains("learning rate"), "{e}");
     assert!(step_decay(0.1, 0.9, 0).is_err());
     assert!(cosine_decay(0.1, 0, 0.0).is_err());
     assert!(linear_schedule(0.0, 0.1, 0).is_err());
     assert!(join_schedules(vec![exponential_decay(0.1, 0.9)], vec![3]).is_err());
-    assert!(MultiOptimizer::new(vec![Box::new(SGD::new(0.1))], vec![Arc::new(|_: &str, _: &Array| true)]).is_err());
+    assert!(MultiOptimizer::new(
+        vec![Box::new(SGD::new(0.1))],
+        vec![Arc::new(|_: &str, _: &Array| true)]
+    )
+    .is_err());
     // A gradient without a parameter names its path.
     let g = Nest::dict([("v", Nest::Leaf(ones(&[2], DType::F32)))]);
     let mut opt = Adam::new(0.1);
@@ -417,16 +451,32 @@ fn invalid_hyperparameters_are_errors_that_name_them() {
 fn state_layout_is_mlx_s() {
     let p = Nest::dict([
         ("w", Nest::Leaf(ones(&[3, 2], DType::F32))),
-        ("layers", Nest::List(vec![Nest::dict([("b", Nest::Leaf(ones(&[2], DType::F32)))])])),
+        (
+            "layers",
+            Nest::List(vec![Nest::dict([(
+                "b",
+                Nest::Leaf(ones(&[2], DType::F32)),
+            )])]),
+        ),
     ]);
     let keys = |s: &Nest| -> Vec<String> { tree_flatten(s).into_iter().map(|(k, _)| k).collect() };
     let s = Adam::new(1e-3).init_state(&p).unwrap();
     assert_eq!(
         keys(&s),
-        ["step", "learning_rate", "w.m", "w.v", "layers.0.b.m", "layers.0.b.v"]
+        [
+            "step",
+            "learning_rate",
+            "w.m",
+            "w.v",
+            "layers.0.b.m",
+            "layers.0.b.v"
+        ]
     );
     assert_eq!(s.array_at("step").unwrap().dtype(), DType::U64);
-    assert_eq!(s.array_at("learning_rate").unwrap().item::<f32>().unwrap(), 1e-3);
+    assert_eq!(
+        s.array_at("learning_rate").unwrap().item::<f32>().unwrap(),
+        1e-3
+    );
     let s = Adafactor::new().beta_1(Some(0.9)).init_state(&p).unwrap();
     assert_eq!(
         keys(&s),

@@ -5,9 +5,7 @@
 //! `psionic_runtime::exec::Executable`), and compared step by step with the
 //! same loop run eagerly (lazy arrays evaluated each step, as in MLX).
 
-use psionic_mlx::optimizers::{
-    cosine_decay, AdamW, Lion, Optimizer, RMSprop, SGD,
-};
+use psionic_mlx::optimizers::{cosine_decay, AdamW, Lion, Optimizer, RMSprop, SGD};
 use psionic_mlx::transforms::{value_and_grad, Tree};
 use psionic_mlx::utils::tree_flatten;
 use psionic_mlx::*;
@@ -30,8 +28,14 @@ fn data(n: usize, seed: u32, scale: f32) -> Vec<f32> {
 fn mlp_params() -> Nest {
     let layer = |i: usize, o: usize, seed: u32| {
         Nest::dict([
-            ("weight", Nest::Leaf(array(&data(i * o, seed, 0.5), &[i as i32, o as i32]))),
-            ("bias", Nest::Leaf(array(&data(o, seed + 1, 0.1), &[o as i32]))),
+            (
+                "weight",
+                Nest::Leaf(array(&data(i * o, seed, 0.5), &[i as i32, o as i32])),
+            ),
+            (
+                "bias",
+                Nest::Leaf(array(&data(o, seed + 1, 0.1), &[o as i32])),
+            ),
         ])
     };
     Nest::dict([("layers", Nest::List(vec![layer(4, 16, 1), layer(16, 3, 3)]))])
@@ -133,7 +137,10 @@ fn check(opt: &dyn Optimizer, steps: usize) {
                 continue;
             }
             let ev = e.to_vec::<f32>().unwrap();
-            for (name, got) in [("traced", t.to_vec::<f32>().unwrap()), ("compiled", c.to_vec::<f32>().unwrap())] {
+            for (name, got) in [
+                ("traced", t.to_vec::<f32>().unwrap()),
+                ("compiled", c.to_vec::<f32>().unwrap()),
+            ] {
                 for (a, b) in got.iter().zip(&ev) {
                     assert!(
                         (a - b).abs() <= 1e-5 + 1e-4 * b.abs(),
@@ -152,8 +159,13 @@ fn check(opt: &dyn Optimizer, steps: usize) {
     assert!(last_loss < 0.8 * first, "loss {first} -> {last_loss}");
     // The step counter went through the trace too.
     let (_, st) = (eager.0, eager.1);
-    assert_eq!(st.array_at("step").unwrap().item::<u64>().unwrap(), steps as u64);
-    assert!(tree_flatten(&st).iter().any(|(k, _)| k == "layers.1.weight.m" || k == "layers.1.weight.v"));
+    assert_eq!(
+        st.array_at("step").unwrap().item::<u64>().unwrap(),
+        steps as u64
+    );
+    assert!(tree_flatten(&st)
+        .iter()
+        .any(|(k, _)| k == "layers.1.weight.m" || k == "layers.1.weight.v"));
 }
 
 #[test]
@@ -163,7 +175,13 @@ fn adamw_step_with_a_scheduled_learning_rate_traces_into_one_function() {
 
 #[test]
 fn sgd_nesterov_step_traces() {
-    check(&SGD::new(0.05).momentum(0.9).nesterov(true).weight_decay(1e-4), 12);
+    check(
+        &SGD::new(0.05)
+            .momentum(0.9)
+            .nesterov(true)
+            .weight_decay(1e-4),
+        12,
+    );
 }
 
 #[test]

@@ -10,7 +10,10 @@ use psionic_mlx::*;
 use serde_json::Value;
 
 fn load() -> Value {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/optim/trees.json");
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/optim/trees.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
@@ -73,7 +76,9 @@ fn map_with_path_passes_mlx_paths() {
     for c in data["map_with_path"].as_array().unwrap() {
         let t = dec(&c["tree"], &int);
         let got = tree_map_with_path(|p, _| p.to_string(), &t);
-        let want = dec(&c["paths"], &|v: &Value| v.as_str().unwrap_or("").to_string());
+        let want = dec(&c["paths"], &|v: &Value| {
+            v.as_str().unwrap_or("").to_string()
+        });
         // MLX passes `None` for a root leaf's path; ours is "".
         assert_eq!(got, want, "{}", c["tree"]);
     }
@@ -82,7 +87,10 @@ fn map_with_path_passes_mlx_paths() {
 #[test]
 fn map_reduce_and_merge() {
     let a = Nest::dict([
-        ("a", Nest::List(vec![Nest::Leaf(1), Nest::Leaf(2), Nest::Leaf(3)])),
+        (
+            "a",
+            Nest::List(vec![Nest::Leaf(1), Nest::Leaf(2), Nest::Leaf(3)]),
+        ),
         ("b", Nest::List(vec![Nest::Leaf(4), Nest::Leaf(5)])),
     ]);
     assert_eq!(tree_reduce(|acc, x| acc + x, &a, 0), 15);
@@ -138,7 +146,10 @@ fn grad_over_a_nest_of_parameters() {
         ("w", Nest::Leaf(array(&[1.0f32, 2.0, 3.0], &[3]))),
         (
             "layers",
-            Nest::List(vec![Nest::dict([("b", Nest::Leaf(array(&[4.0f32], &[1])))])]),
+            Nest::List(vec![Nest::dict([(
+                "b",
+                Nest::Leaf(array(&[4.0f32], &[1])),
+            )])]),
         ),
     ]);
     // loss = sum(w^2) + 3 * sum(b)
@@ -149,8 +160,14 @@ fn grad_over_a_nest_of_parameters() {
     };
     let g = grad(loss)(&params);
     assert!(g.same_structure(&params));
-    assert_eq!(g.array_at("w").unwrap().to_vec::<f32>().unwrap(), [2.0, 4.0, 6.0]);
-    assert_eq!(g.array_at("layers.0.b").unwrap().to_vec::<f32>().unwrap(), [3.0]);
+    assert_eq!(
+        g.array_at("w").unwrap().to_vec::<f32>().unwrap(),
+        [2.0, 4.0, 6.0]
+    );
+    assert_eq!(
+        g.array_at("layers.0.b").unwrap().to_vec::<f32>().unwrap(),
+        [3.0]
+    );
     let (v, _) = value_and_grad(loss)(&params);
     assert_eq!(v.item::<f32>().unwrap(), 26.0);
 }

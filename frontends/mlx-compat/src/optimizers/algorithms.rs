@@ -167,13 +167,19 @@ impl PerParam for RMSprop {
         if self.alpha < 0.0 {
             return bad(
                 "RMSprop",
-                format!("RMSprop alpha should be >=0, {} was provided instead", self.alpha),
+                format!(
+                    "RMSprop alpha should be >=0, {} was provided instead",
+                    self.alpha
+                ),
             );
         }
         if self.eps <= 0.0 {
             return bad(
                 "RMSprop",
-                format!("RMSprop epsilon should be >0, {} was provided instead", self.eps),
+                format!(
+                    "RMSprop epsilon should be >0, {} was provided instead",
+                    self.eps
+                ),
             );
         }
         Ok(())
@@ -222,7 +228,10 @@ impl PerParam for Adagrad {
         if self.eps <= 0.0 {
             return bad(
                 "Adagrad",
-                format!("Adagrad epsilon should be >0, {} was provided instead", self.eps),
+                format!(
+                    "Adagrad epsilon should be >0, {} was provided instead",
+                    self.eps
+                ),
             );
         }
         Ok(())
@@ -275,19 +284,28 @@ impl PerParam for AdaDelta {
         if self.rho < 0.0 {
             return bad(
                 "AdaDelta",
-                format!("AdaDelta rho should be >=0, {} was provided instead", self.rho),
+                format!(
+                    "AdaDelta rho should be >=0, {} was provided instead",
+                    self.rho
+                ),
             );
         }
         if self.eps <= 0.0 {
             return bad(
                 "AdaDelta",
-                format!("AdaDelta epsilon should be >0, {} was provided instead", self.eps),
+                format!(
+                    "AdaDelta epsilon should be >0, {} was provided instead",
+                    self.eps
+                ),
             );
         }
         Ok(())
     }
     fn init_single(&self, p: &Array) -> Result<Dict, Error> {
-        Ok(slots([("v", try_zeros_like(p)?), ("u", try_zeros_like(p)?)]))
+        Ok(slots([
+            ("v", try_zeros_like(p)?),
+            ("u", try_zeros_like(p)?),
+        ]))
     }
     fn apply_single(&self, g: &Array, p: &Array, s: &mut Dict, top: &Dict) -> Result<Array, Error> {
         let lr = top_scalar(top, "learning_rate", g.dtype())?;
@@ -298,7 +316,10 @@ impl PerParam for AdaDelta {
         )?;
         let u = slot(s, "u")?;
         let d = try_multiply(
-            &try_divide(&try_sqrt(&try_add(&u, eps)?)?, &try_sqrt(&try_add(&v, eps)?)?)?,
+            &try_divide(
+                &try_sqrt(&try_add(&u, eps)?)?,
+                &try_sqrt(&try_add(&v, eps)?)?,
+            )?,
             g,
         )?;
         let u = try_add(
@@ -367,7 +388,10 @@ impl Adam {
         if self.eps < 0.0 {
             return bad(
                 op,
-                format!("Adam epsilon should be >=0, {} was provided instead", self.eps),
+                format!(
+                    "Adam epsilon should be >=0, {} was provided instead",
+                    self.eps
+                ),
             );
         }
         Ok(())
@@ -419,7 +443,10 @@ impl PerParam for Adam {
         self.check("Adam")
     }
     fn init_single(&self, p: &Array) -> Result<Dict, Error> {
-        Ok(slots([("m", try_zeros_like(p)?), ("v", try_zeros_like(p)?)]))
+        Ok(slots([
+            ("m", try_zeros_like(p)?),
+            ("v", try_zeros_like(p)?),
+        ]))
     }
     fn apply_single(&self, g: &Array, p: &Array, s: &mut Dict, top: &Dict) -> Result<Array, Error> {
         self.step(g, p, s, top)
@@ -517,13 +544,19 @@ impl PerParam for Adamax {
         if self.eps < 0.0 {
             return bad(
                 "Adamax",
-                format!("Adam epsilon should be >=0, {} was provided instead", self.eps),
+                format!(
+                    "Adam epsilon should be >=0, {} was provided instead",
+                    self.eps
+                ),
             );
         }
         Ok(())
     }
     fn init_single(&self, p: &Array) -> Result<Dict, Error> {
-        Ok(slots([("m", try_zeros_like(p)?), ("v", try_zeros_like(p)?)]))
+        Ok(slots([
+            ("m", try_zeros_like(p)?),
+            ("v", try_zeros_like(p)?),
+        ]))
     }
     fn apply_single(&self, g: &Array, p: &Array, s: &mut Dict, top: &Dict) -> Result<Array, Error> {
         let lr = top_scalar(top, "learning_rate", g.dtype())?;

@@ -41,7 +41,9 @@ pub use schedulers::{
 use crate::array::Array;
 use crate::error::Error;
 use crate::ops::creation::scalar;
-use crate::ops::elementwise::{try_add, try_astype, try_divide, try_minimum, try_multiply, try_sqrt};
+use crate::ops::elementwise::{
+    try_add, try_astype, try_divide, try_minimum, try_multiply, try_sqrt,
+};
 use crate::ops::reduce::try_sum;
 use crate::ops::Axes;
 use crate::tree::{Dict, Nest};
@@ -356,9 +358,9 @@ fn walk<P: PerParam + ?Sized>(
                     ))
                 }
             };
-            let new = opt.apply_single(g, p, &mut slots, top).map_err(|e| {
-                Error::new(e.op, format!("{} (parameter `{path}`)", e.message))
-            })?;
+            let new = opt
+                .apply_single(g, p, &mut slots, top)
+                .map_err(|e| Error::new(e.op, format!("{} (parameter `{path}`)", e.message)))?;
             *state = Nest::Dict(slots);
             Ok(Nest::Leaf(new))
         }
@@ -393,7 +395,14 @@ fn walk<P: PerParam + ?Sized>(
             }
             let mut out = Vec::with_capacity(gl.len());
             for (i, g) in gl.iter().enumerate() {
-                out.push(walk(opt, g, &pl[i], &mut sl[i], top, &join(path, &i.to_string()))?);
+                out.push(walk(
+                    opt,
+                    g,
+                    &pl[i],
+                    &mut sl[i],
+                    top,
+                    &join(path, &i.to_string()),
+                )?);
             }
             Ok(Nest::List(out))
         }
@@ -478,10 +487,7 @@ pub fn clip_grad_norm(grads: &Nest, max_norm: f64) -> Result<(Nest, Array), Erro
     }
     let norm_sq = acc.unwrap_or_else(|| scalar(0.0f32));
     let total = try_sqrt(&norm_sq)?;
-    let normalizer = try_minimum(
-        &try_divide(max_norm, &try_add(&total, 1e-6)?)?,
-        1.0,
-    )?;
+    let normalizer = try_minimum(&try_divide(max_norm, &try_add(&total, 1e-6)?)?, 1.0)?;
     let clipped = grads.try_map(&mut |g: &Array| {
         let s = try_multiply(g, &normalizer)?;
         if g.dtype().is_inexact() {

@@ -19,7 +19,9 @@
 
 use crate::array::Array;
 use crate::error::Error;
-use crate::ops::elementwise::{add, cos, floor_divide, less, minimum, multiply, power, r#where, subtract};
+use crate::ops::elementwise::{
+    add, cos, floor_divide, less, minimum, multiply, power, r#where, subtract,
+};
 use std::sync::Arc;
 
 /// A schedule: the value of a hyperparameter at a step (an array).
@@ -58,7 +60,10 @@ pub fn cosine_decay(init: f64, decay_steps: i64, end: f64) -> Result<Schedule, E
         let s = minimum(step, decay_steps);
         let decay = multiply(
             0.5,
-            &add(1.0, &cos(&multiply(std::f64::consts::PI / decay_steps as f64, &s))),
+            &add(
+                1.0,
+                &cos(&multiply(std::f64::consts::PI / decay_steps as f64, &s)),
+            ),
         );
         add(end, &multiply(&decay, init - end))
     }))
