@@ -326,8 +326,8 @@ fn every_optimizer_matches_mlx_through_the_pure_api() {
             let grads = tree(g);
             let (new, s) = opt.apply_gradients(&grads, &params, &state).unwrap();
             let new = psionic_mlx::utils::tree_update(&params, &new).unwrap();
-            eval(&new.arrays()).unwrap();
-            eval(&s.arrays()).unwrap();
+            eval(&new.arrays().iter().collect::<Vec<_>>()).unwrap();
+            eval(&s.arrays().iter().collect::<Vec<_>>()).unwrap();
             assert_close(&format!("{name} step {}", i + 1), &new, want, RTOL, ATOL);
             params = new;
             state = s;
@@ -350,7 +350,7 @@ fn every_optimizer_matches_mlx_through_the_stateful_api() {
             .zip(case["after"].as_array().unwrap())
         {
             opt.update(&mut params, &tree(g)).unwrap();
-            eval(&params.arrays()).unwrap();
+            eval(&params.arrays().iter().collect::<Vec<_>>()).unwrap();
             assert_close(&name, &params, want, RTOL, ATOL);
         }
         assert_close(

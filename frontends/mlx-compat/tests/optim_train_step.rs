@@ -68,7 +68,7 @@ fn train_step(
 }
 
 fn lit(a: &Array) -> psionic_ir::Literal {
-    eval(std::slice::from_ref(a)).unwrap();
+    eval(&[a]).unwrap();
     a.value().unwrap().clone()
 }
 
@@ -111,14 +111,14 @@ fn check(opt: &dyn Optimizer, steps: usize) {
         let (l, p, s) = train_step(opt, &eager.0, &eager.1, &x, &y);
         let mut all = vec![l.clone()];
         all.extend((p.clone(), s.clone()).leaves());
-        eval(&all).unwrap();
+        eval(&all.iter().collect::<Vec<_>>()).unwrap();
         eager = (p, s);
 
         let mut args = interp.clone();
         args.push(x.clone());
         args.push(y.clone());
         let outs = apply(&func, &args).unwrap();
-        eval(&outs).unwrap();
+        eval(&outs.iter().collect::<Vec<_>>()).unwrap();
 
         let mut cargs = compiled.clone();
         cargs.push(lit(&x));

@@ -118,7 +118,7 @@ fn map_reduce_and_merge() {
 }
 
 fn arb_nest() -> impl Strategy<Value = Nest<i64>> {
-    let leaf = any::<i64>().prop_map(Nest::Leaf);
+    let leaf = proptest::arbitrary::any::<i64>().prop_map(Nest::Leaf);
     leaf.prop_recursive(4, 40, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 1..4).prop_map(Nest::List),
