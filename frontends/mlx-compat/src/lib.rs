@@ -68,7 +68,10 @@ pub mod mlxfn;
 pub mod nn;
 pub mod operators;
 pub mod ops;
+pub mod optimizers;
 pub mod transforms;
+pub mod tree;
+pub mod utils;
 
 pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};
@@ -94,3 +97,4 @@ pub use ops::reduce::*;
 pub use ops::shape::*;
 pub use ops::Axes;
 pub use psionic_ir::{DType, TensorType, DYN};
+pub use tree::{Dict, Nest};
