@@ -20,9 +20,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 # MLX dtype codes, as in psionic.h.
-PSI_FLOAT32 = 10
-PSI_INT32 = 7
-DTYPES = {np.dtype(np.float32): PSI_FLOAT32, np.dtype(np.int32): PSI_INT32}
+DTYPES = {np.dtype(t): code for code, t in enumerate(
+    [np.bool_, np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32,
+     np.int64, np.float16, np.float32, np.float64])}
+DTYPES[np.dtype(np.complex64)] = 13  # 12 is bfloat16, which NumPy lacks
 NUMPY_OF = {v: k for k, v in DTYPES.items()}
 
 

@@ -161,7 +161,11 @@ pub fn dtype_of(code: i32) -> Result<DType, Fail> {
 
 /// # Safety
 /// `arrays` is NULL with `n == 0`, or points to `n` valid handles.
-unsafe fn arrays_in(arrays: *const *const PsiArray, n: usize, what: &str) -> Result<Vec<Array>, Fail> {
+unsafe fn arrays_in(
+    arrays: *const *const PsiArray,
+    n: usize,
+    what: &str,
+) -> Result<Vec<Array>, Fail> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -260,7 +264,12 @@ pub unsafe extern "C" fn psi_array_from_data(
         let n = shp
             .iter()
             .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| Fail::new(PSI_ERROR_INVALID_ARGUMENT, format!("shape {dims:?} overflows")))?;
+            .ok_or_else(|| {
+                Fail::new(
+                    PSI_ERROR_INVALID_ARGUMENT,
+                    format!("shape {dims:?} overflows"),
+                )
+            })?;
         let bytes: Vec<u8> = if n == 0 {
             Vec::new()
         } else {
@@ -281,7 +290,11 @@ pub unsafe extern "C" fn psi_array_from_data(
 /// # Safety
 /// `out` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn psi_array_from_scalar(value: f64, dtype: i32, out: *mut *mut PsiArray) -> i32 {
+pub unsafe extern "C" fn psi_array_from_scalar(
+    value: f64,
+    dtype: i32,
+    out: *mut *mut PsiArray,
+) -> i32 {
     guard(|| {
         nonnull(out, "out")?;
         let dtype = dtype_of(dtype)?;
@@ -380,7 +393,11 @@ pub unsafe extern "C" fn psi_array_size(a: *const PsiArray, out: *mut usize) -> 
 /// # Safety
 /// `a` is a valid handle; `dst` points to `nbytes` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn psi_array_read(a: *const PsiArray, dst: *mut c_void, nbytes: usize) -> i32 {
+pub unsafe extern "C" fn psi_array_read(
+    a: *const PsiArray,
+    dst: *mut c_void,
+    nbytes: usize,
+) -> i32 {
     guard(|| {
         nonnull(a, "a")?;
         let arr = &(*a).array;
@@ -476,9 +493,13 @@ pub unsafe extern "C" fn psi_function_load(
         } else {
             Some(c_str(name, "name")?.to_string())
         };
-        let module = files::load_module(path).map_err(|e| Fail::new(PSI_ERROR_IO, e.to_string()))?;
+        let module =
+            files::load_module(path).map_err(|e| Fail::new(PSI_ERROR_IO, e.to_string()))?;
         if module.funcs.is_empty() {
-            return Err(Fail::new(PSI_ERROR_IO, format!("{path}: the file holds no function")));
+            return Err(Fail::new(
+                PSI_ERROR_IO,
+                format!("{path}: the file holds no function"),
+            ));
         }
         if let Some(n) = &name {
             if !module.funcs.iter().any(|f| &f.name == n) {
@@ -575,9 +596,15 @@ pub unsafe extern "C" fn psi_function_vjp(
                 ),
             ));
         }
-        let wrt: Vec<usize> = (0..xs.len()).filter(|&i| xs[i].dtype().is_inexact()).collect();
-        let g = psionic_passes::autodiff::vjp(func, &wrt)
-            .map_err(|e| Fail::new(PSI_ERROR_TRANSFORM, format!("vjp of `{}`: {}", func.name, e.message)))?;
+        let wrt: Vec<usize> = (0..xs.len())
+            .filter(|&i| xs[i].dtype().is_inexact())
+            .collect();
+        let g = psionic_passes::autodiff::vjp(func, &wrt).map_err(|e| {
+            Fail::new(
+                PSI_ERROR_TRANSFORM,
+                format!("vjp of `{}`: {}", func.name, e.message),
+            )
+        })?;
         let mut args = xs.clone();
         args.extend(cots);
         let mut r = apply(&g, &args)?;
@@ -630,8 +657,12 @@ pub unsafe extern "C" fn psi_function_grad(
             ));
         }
         let func = select(&*f, &xs)?;
-        let g = psionic_passes::autodiff::grad(func, &argnums)
-            .map_err(|e| Fail::new(PSI_ERROR_TRANSFORM, format!("grad of `{}`: {}", func.name, e.message)))?;
+        let g = psionic_passes::autodiff::grad(func, &argnums).map_err(|e| {
+            Fail::new(
+                PSI_ERROR_TRANSFORM,
+                format!("grad of `{}`: {}", func.name, e.message),
+            )
+        })?;
         let results = apply(&g, &xs)?;
         arrays_out(results, outputs, cap, n_out)
     })

@@ -56,8 +56,17 @@ fn ctypes_example_runs_and_checks_against_numpy() {
     );
     assert!(stdout.contains("all checks passed"), "{stdout}");
     // Errors came back as codes with messages naming the problem.
-    assert!(stdout.contains("shape mismatch   -> code 4: add: shapes"), "{stdout}");
-    assert!(stdout.contains("unknown op       -> code 3: unknown op `frobnicate`"), "{stdout}");
-    assert!(stdout.contains("bad keyword      -> code 2: sum: unknown keyword `axiz`"), "{stdout}");
+    assert!(
+        stdout.contains("shape mismatch   -> code 4: add: shapes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("unknown op       -> code 3: unknown op `frobnicate`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("bad keyword      -> code 2: sum: unknown keyword `axiz`"),
+        "{stdout}"
+    );
     assert!(stdout.contains("missing file     -> code 5"), "{stdout}");
 }

@@ -29,7 +29,10 @@ fn header_is_current() {
     for line in src.lines() {
         if let Some(rest) = line.split("extern \"C\" fn ").nth(1) {
             let name = rest.split('(').next().unwrap();
-            assert!(generated.contains(&format!("{name}(")), "{name} missing from the header");
+            assert!(
+                generated.contains(&format!("{name}(")),
+                "{name} missing from the header"
+            );
         }
     }
 }

@@ -51,10 +51,8 @@ fn well_formed(ptx: &str) {
                     .take_while(|c| c.is_ascii_digit())
                     .collect();
                 let next = entry[s..].chars().next().unwrap_or(' ');
-                if !digits.is_empty()
-                    && !(prefix == "%r" && next == 'd')
-                    && !(prefix == "%f" && next == 'd')
-                {
+                let skip = digits.is_empty() || (next == 'd' && (prefix == "%r" || prefix == "%f"));
+                if !skip {
                     let n: u32 = digits.parse().unwrap();
                     assert!(n < max_decl, "{prefix}{n} not declared (<{max_decl})");
                 }

@@ -61,7 +61,10 @@ fn checkpointed_region_recomputes_and_matches() {
         };
         let (x, w) = (lit(&mut r), lit(&mut r));
         let ct = Literal::from_f64(F, vec![], &[1.5]).unwrap();
-        let a = run(&vjp(&plain, &[0, 1]).unwrap(), &[x.clone(), w.clone(), ct.clone()]);
+        let a = run(
+            &vjp(&plain, &[0, 1]).unwrap(),
+            &[x.clone(), w.clone(), ct.clone()],
+        );
         let v = vjp(&marked, &[0, 1]).unwrap();
         let b = run(&v, &[x.clone(), w.clone(), ct]);
         for k in 0..3 {
@@ -89,7 +92,9 @@ fn checkpointed_region_recomputes_and_matches() {
         };
         let first = users(sins[0]);
         assert!(
-            first.iter().all(|&o| matches!(o, Opcode::Exp | Opcode::Multiply)),
+            first
+                .iter()
+                .all(|&o| matches!(o, Opcode::Exp | Opcode::Multiply)),
             "the forward activation is read by {first:?}"
         );
         let cos_inputs: Vec<Value> = v
@@ -104,7 +109,10 @@ fn checkpointed_region_recomputes_and_matches() {
             .filter(|o| o.opcode == Opcode::Copy)
             .map(|o| o.results[0])
             .collect();
-        assert!(cos_inputs.iter().all(|c| copies.contains(c)), "cos reads a forward value");
+        assert!(
+            cos_inputs.iter().all(|c| copies.contains(c)),
+            "cos reads a forward value"
+        );
         // Higher order through the region works too.
         let g = grad(&marked, &[0]).unwrap();
         let h = grad(&plain, &[0]).unwrap();

@@ -7,8 +7,9 @@
 //! Prints compile time, the best of 5 compiled runs, one interpreter run,
 //! and the largest difference between the two.
 
+use psionic_codegen::cpu::CpuOptions;
 use psionic_ir::{DType, Func, Literal, TensorType};
-use psionic_runtime::exec::Executable;
+use psionic_runtime::exec::compile_for;
 use psionic_runtime::interp::run_func;
 use std::time::Instant;
 
@@ -81,9 +82,8 @@ fn max_diff(a: &Literal, b: &Literal) -> f64 {
 }
 
 fn time(name: &str, f: Func, args: Vec<Literal>) {
-    let exe = Executable::new(f.clone());
     let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
-    let c = exe.compiled(&types).expect("compiles");
+    let c = compile_for(&f, &types, &CpuOptions::default()).expect("compiles");
     let mut best = f64::INFINITY;
     let mut out = Vec::new();
     for _ in 0..5 {

@@ -122,6 +122,9 @@ pub fn native_unsupported(f: &Func) -> Option<String> {
 }
 
 /// How one specialization runs.
+// Held once per specialization behind an `Arc<Prepared>`: the size of the
+// native variant costs nothing, boxing it would cost an indirection per call.
+#[allow(clippy::large_enum_variant)]
 pub enum Engine {
     /// Native code.
     Native(Compiled),

@@ -1501,19 +1501,20 @@ fn unroll_for(nodes: &[Node]) -> usize {
     let cost: usize = nodes
         .iter()
         .map(|n| match &n.instr {
-            Instr::Op { opcode, .. } => match opcode {
-                O::Exp
-                | O::Log
-                | O::Log1p
-                | O::Expm1
-                | O::Tanh
-                | O::Sigmoid
-                | O::Erf
-                | O::Erfinv
-                | O::Sin
-                | O::Cos => 24,
-                _ => 1,
-            },
+            Instr::Op {
+                opcode:
+                    O::Exp
+                    | O::Log
+                    | O::Log1p
+                    | O::Expm1
+                    | O::Tanh
+                    | O::Sigmoid
+                    | O::Erf
+                    | O::Erfinv
+                    | O::Sin
+                    | O::Cos,
+                ..
+            } => 24,
             _ => 1,
         })
         .sum();

@@ -391,8 +391,8 @@ impl<'a> Em<'a> {
     }
     fn f_atan(&mut self, x: &str) -> String {
         let a = self.f1("abs.f32", x);
-        let big = self.fsetp("gt", &a, &fc(2.414_213_562_373_095));
-        let mid = self.fsetp("gt", &a, &fc(0.414_213_562_373_095));
+        let big = self.fsetp("gt", &a, &fc(2.414_213_5));
+        let mid = self.fsetp("gt", &a, &fc(0.414_213_56));
         let ra = self.f1("rcp.rn.f32", &a);
         let zb = self.f1("neg.f32", &ra);
         let am = self.f2("sub.rn.f32", &a, &fc(1.0));
@@ -1135,7 +1135,7 @@ impl<'a> Em<'a> {
         };
         Ok(Val { r, c: tc })
     }
-    fn to_cls(&mut self, v: &Val, from: DType, c: Cls) -> Result<Val, String> {
+    fn cvt_cls(&mut self, v: &Val, from: DType, c: Cls) -> Result<Val, String> {
         if v.c == c {
             return Ok(v.clone());
         }
@@ -1268,8 +1268,8 @@ impl<'a> Em<'a> {
             O::Select => {
                 let p = self.truthy(&a[0]);
                 let vd = arg_dtype;
-                let x = self.to_cls(&a[1], vd, oc)?;
-                let y = self.to_cls(&a[2], vd, oc)?;
+                let x = self.cvt_cls(&a[1], vd, oc)?;
+                let y = self.cvt_cls(&a[2], vd, oc)?;
                 let t = match oc {
                     Cls::F => "f32",
                     Cls::D => "f64",
@@ -1283,7 +1283,7 @@ impl<'a> Em<'a> {
         }
         let args: Vec<Val> = a
             .iter()
-            .map(|v| self.to_cls(v, arg_dtype, oc))
+            .map(|v| self.cvt_cls(v, arg_dtype, oc))
             .collect::<Result<_, _>>()?;
         let regs: Vec<String> = args.iter().map(|v| v.r.clone()).collect();
         let r = match oc {
@@ -1487,7 +1487,7 @@ impl<'a> Em<'a> {
                 Instr::Store { buf, map, arg } => {
                     let (v, _) = self.val(*arg)?;
                     let d = (self.buf_dtype)(*buf);
-                    let v = self.to_cls(&v, d, cls(d)?)?;
+                    let v = self.cvt_cls(&v, d, cls(d)?)?;
                     let a = self.addr(*buf, map);
                     let g = self
                         .store_guard
@@ -1585,7 +1585,7 @@ impl<'a> Em<'a> {
             .get(&id)
             .cloned()
             .ok_or_else(|| format!("accumulator %{id} outside a loop stage"))?;
-        let v = self.to_cls(v, d, st.c)?;
+        let v = self.cvt_cls(v, d, st.c)?;
         let r0 = st.regs[0].1.clone();
         let ty = st.regs[0].0;
         match kind {
@@ -2035,7 +2035,7 @@ pub fn emit_kernel(
                     for n in &s.nodes {
                         if let Instr::Store { buf, map, arg } = &n.instr {
                             let (v, _) = em.val(*arg)?;
-                            let v = em.to_cls(&v, DType::F32, Cls::F)?;
+                            let v = em.cvt_cls(&v, DType::F32, Cls::F)?;
                             let key = (*buf, map.clone());
                             if map.strides[0] == 0 {
                                 // Broadcast store: the last lane's value wins.

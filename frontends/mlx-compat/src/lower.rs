@@ -303,7 +303,7 @@ fn work(func: &Func) -> usize {
     func.ops
         .iter()
         .flat_map(|o| o.results.iter())
-        .map(|&r| func.ty(r).num_elements().unwrap_or(0) as usize)
+        .map(|&r| func.ty(r).num_elements().unwrap_or(0))
         .fold(0usize, usize::saturating_add)
 }
 

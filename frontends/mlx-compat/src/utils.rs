@@ -267,6 +267,9 @@ pub fn tree_reduce1<T: Clone>(f: impl Fn(T, &T) -> T, tree: &Nest<T>) -> Option<
     Some(rest.iter().fold((*first).clone(), |a, x| f(a, x)))
 }
 
+/// How `tree_merge` combines two leaves at one path.
+pub type MergeFn<'a, T> = &'a dyn Fn(&T, &T) -> T;
+
 /// Merges two trees (MLX's `tree_merge`, a deep `dict.update`): maps take
 /// the union of their keys (those of `a` first, then the new ones of `b`),
 /// lists merge item by item, an empty map or list yields to the other side,
@@ -275,7 +278,7 @@ pub fn tree_reduce1<T: Clone>(f: impl Fn(T, &T) -> T, tree: &Nest<T>) -> Option<
 pub fn tree_merge<T: Clone>(
     a: &Nest<T>,
     b: &Nest<T>,
-    merge: Option<&dyn Fn(&T, &T) -> T>,
+    merge: Option<MergeFn<'_, T>>,
 ) -> Result<Nest<T>, Error> {
     fn empty<T>(n: &Nest<T>) -> bool {
         match n {

@@ -52,26 +52,26 @@ use Reduction::*;
 #[test]
 fn cross_entropy_variants() {
     check("ce", |x| {
-        losses::cross_entropy(&x[0], &x[1], None, -1, 0.0, None)
+        losses::cross_entropy(&x[0], &x[1], Option::None, -1, 0.0, None)
     });
     check("ce_probs_mean", |x| {
-        losses::cross_entropy(&x[0], &x[1], None, -1, 0.0, Mean)
+        losses::cross_entropy(&x[0], &x[1], Option::None, -1, 0.0, Mean)
     });
     check("ce_smooth_w", |x| {
         losses::cross_entropy(&x[0], &x[1], Some(&x[2]), -1, 0.2, Sum)
     });
     check("ce_axis0", |x| {
-        losses::cross_entropy(&x[0], &x[1], None, 0, 0.0, None)
+        losses::cross_entropy(&x[0], &x[1], Option::None, 0, 0.0, None)
     });
 }
 
 #[test]
 fn binary_and_regression_losses() {
     check("bce_logits", |x| {
-        losses::binary_cross_entropy(&x[0], &x[1], None, true, Mean)
+        losses::binary_cross_entropy(&x[0], &x[1], Option::None, true, Mean)
     });
     check("bce_probs", |x| {
-        losses::binary_cross_entropy(&x[0], &x[1], None, false, None)
+        losses::binary_cross_entropy(&x[0], &x[1], Option::None, false, None)
     });
     check("l1", |x| losses::l1_loss(&x[0], &x[1], Mean));
     check("mse", |x| losses::mse_loss(&x[0], &x[1], Mean));
@@ -118,14 +118,14 @@ fn shape_mismatches_are_errors_naming_the_shapes() {
         "mse_loss: predictions shape [3,4] does not match targets shape [4,3]"
     );
     let t = array(&[0i32, 1, 2], &[3]);
-    let e = losses::cross_entropy(&a, &t, None, -1, 1.0, Mean)
+    let e = losses::cross_entropy(&a, &t, Option::None, -1, 1.0, Mean)
         .to_vec::<f32>()
         .unwrap_err();
     assert!(
         e.to_string().contains("label smoothing must be in [0, 1)"),
         "{e}"
     );
-    let e = losses::cross_entropy(&a, &array(&[0i32, 1], &[2]), None, -1, 0.0, Mean)
+    let e = losses::cross_entropy(&a, &array(&[0i32, 1], &[2]), Option::None, -1, 0.0, Mean)
         .to_vec::<f32>()
         .unwrap_err();
     assert!(

@@ -258,10 +258,19 @@ fn value_and_grad_trains_an_mlp() {
     let y = array(&[1i32, 0], &[2]);
     let mut last = f32::INFINITY;
     for step in 0..20 {
-        let vg = nn::value_and_grad(&model, |m: &nn::Sequential, (x, y): &(Array, Array)| {
-            nn::losses::cross_entropy(&m.forward(x), y, None, -1, 0.0, nn::losses::Reduction::Mean)
-        });
-        let (loss, grads) = vg(&(x.clone(), y.clone())).unwrap();
+        let (loss, grads) = {
+            let vg = nn::value_and_grad(&model, |m: &nn::Sequential, (x, y): &(Array, Array)| {
+                nn::losses::cross_entropy(
+                    &m.forward(x),
+                    y,
+                    None,
+                    -1,
+                    0.0,
+                    nn::losses::Reduction::Mean,
+                )
+            });
+            vg(&(x.clone(), y.clone())).unwrap()
+        };
         let l = loss.item::<f32>().unwrap();
         if step == 0 {
             last = l;

@@ -91,6 +91,8 @@ fn check(opt: &dyn Optimizer, steps: usize) {
     let n = template.leaves().len();
     let func = trace(
         |xs| {
+            // `Tree::rebuild` takes a `vec::IntoIter`.
+            #[allow(clippy::unnecessary_to_owned)]
             let mut it = xs[..n].to_vec().into_iter();
             let (p, s) = template.rebuild(&mut it).unwrap();
             let (l, p, s) = train_step(opt, &p, &s, &xs[n], &xs[n + 1]);

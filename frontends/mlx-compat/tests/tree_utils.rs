@@ -122,8 +122,7 @@ fn arb_nest() -> impl Strategy<Value = Nest<i64>> {
     leaf.prop_recursive(4, 40, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 1..4).prop_map(Nest::List),
-            prop::collection::vec(("[a-z_][a-z0-9_]{0,3}", inner), 1..4)
-                .prop_map(|kv| Nest::dict(kv)),
+            prop::collection::vec(("[a-z_][a-z0-9_]{0,3}", inner), 1..4).prop_map(Nest::dict),
         ]
     })
 }

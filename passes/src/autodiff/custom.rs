@@ -179,11 +179,15 @@ pub fn find_regions(ops: &[Op]) -> Vec<Region> {
         if op.opcode != psionic_ir::Opcode::Depends {
             continue;
         }
-        let Ok(k) = op.attrs.int("num_outputs") else { continue };
+        let Ok(k) = op.attrs.int("num_outputs") else {
+            continue;
+        };
         let k = k as usize;
         let tail = &op.operands[k..];
         let Some(&first) = tail.first() else { continue };
-        let Some(&begin) = def.get(&first) else { continue };
+        let Some(&begin) = def.get(&first) else {
+            continue;
+        };
         let bop = &ops[begin];
         if !is_open_marker(bop) || bop.results.as_slice() != tail || begin >= end {
             continue;
@@ -198,7 +202,8 @@ pub fn find_regions(ops: &[Op]) -> Vec<Region> {
                 inside.push(i);
             }
         }
-        let mut needed: std::collections::HashSet<Value> = op.operands[..k].iter().copied().collect();
+        let mut needed: std::collections::HashSet<Value> =
+            op.operands[..k].iter().copied().collect();
         let mut ops_in = Vec::new();
         for &i in inside.iter().rev() {
             if ops[i].results.iter().any(|r| needed.contains(r)) {
@@ -209,8 +214,10 @@ pub fn find_regions(ops: &[Op]) -> Vec<Region> {
         ops_in.reverse();
         // Every use of a region value must be inside the region or the
         // closing marker.
-        let produced: std::collections::HashSet<Value> =
-            ops_in.iter().flat_map(|&i| ops[i].results.iter().copied()).collect();
+        let produced: std::collections::HashSet<Value> = ops_in
+            .iter()
+            .flat_map(|&i| ops[i].results.iter().copied())
+            .collect();
         let members: std::collections::HashSet<usize> = ops_in.iter().copied().collect();
         let escapes = ops.iter().enumerate().any(|(i, o)| {
             i != end && !members.contains(&i) && o.operands.iter().any(|v| produced.contains(v))
@@ -218,7 +225,11 @@ pub fn find_regions(ops: &[Op]) -> Vec<Region> {
         if escapes || ops_in.is_empty() {
             continue;
         }
-        out.push(Region { begin, end, ops: ops_in });
+        out.push(Region {
+            begin,
+            end,
+            ops: ops_in,
+        });
     }
     out
 }

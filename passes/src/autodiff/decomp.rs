@@ -38,7 +38,10 @@ pub fn decompose(op: &Op, types: &[TensorType]) -> R<Func> {
             ));
         }
     }
-    let mut f = Func::new(format!("{}_decomposed", op.opcode.name().replace('.', "_")), types.to_vec());
+    let mut f = Func::new(
+        format!("{}_decomposed", op.opcode.name().replace('.', "_")),
+        types.to_vec(),
+    );
     let ps = f.params.clone();
     let res = {
         let mut b = B::new(&mut f);
@@ -51,7 +54,11 @@ pub fn decompose(op: &Op, types: &[TensorType]) -> R<Func> {
             Opcode::GatherQmm => {
                 let n = ps.len();
                 let w = b.op(Opcode::Dequantize, &ps[1..n - 2], quant_attrs(&op.attrs)?)?;
-                let w = if op.attrs.bool("transpose")? { b.mt(w)? } else { w };
+                let w = if op.attrs.bool("transpose")? {
+                    b.mt(w)?
+                } else {
+                    w
+                };
                 let w = b.cast(w, b.dtype(ps[0]))?;
                 vec![gather_mm(&mut b, ps[0], w, ps[n - 2], ps[n - 1])?]
             }
@@ -73,7 +80,11 @@ pub fn decompose(op: &Op, types: &[TensorType]) -> R<Func> {
                 let outs = inline(b.f, &v, &ps)?;
                 outs[1..].to_vec()
             }
-            other => return Err(TransformError::new(format!("internal: no decomposition of `{other}`"))),
+            other => {
+                return Err(TransformError::new(format!(
+                    "internal: no decomposition of `{other}`"
+                )))
+            }
         }
     };
     f.results = res;
@@ -193,7 +204,10 @@ fn block_masked_mm(b: &mut B, op: &Op, ps: &[Value]) -> R<Value> {
                 let xs = b.ty(x).shape;
                 let es = b.ty(e).shape;
                 let full = psionic_ir::types::broadcast_shapes(&xs, &es).ok_or_else(|| {
-                    err(op, format!("mask of shape {es:?} does not broadcast to {xs:?}"))
+                    err(
+                        op,
+                        format!("mask of shape {es:?} does not broadcast to {xs:?}"),
+                    )
                 })?;
                 let x = broadcast(b, x, &full)?;
                 let e = broadcast(b, e, &full)?;
@@ -242,7 +256,11 @@ fn masked_scatter(b: &mut B, dst: Value, mask: Value, src: Value) -> R<Value> {
             .with("inclusive", Attr::Bool(false)),
     )?;
     // Positions past the source (only where the mask is false) read its last element.
-    let last = b.fill(sp as f64 - 1.0, &TensorType::new(DType::I32, vec![nb, per]), None)?;
+    let last = b.fill(
+        sp as f64 - 1.0,
+        &TensorType::new(DType::I32, vec![nb, per]),
+        None,
+    )?;
     let idx = b.bin(Opcode::Minimum, idx, last)?;
     // take_along_axis needs the index and source to agree on the other axes.
     let picked = b.op(
@@ -338,7 +356,11 @@ fn sdpa(b: &mut B, op: &Op, ps: &[Value]) -> R<Vec<Value>> {
             .collect();
         let lit = Literal::from_i64(DType::Bool, vec![lq as usize, lk as usize], &keep)
             .map_err(|e| err(op, e))?;
-        let c = b.op(Opcode::Constant, &[], Attrs::new().with("value", Attr::Dense(lit)))?;
+        let c = b.op(
+            Opcode::Constant,
+            &[],
+            Attrs::new().with("value", Attr::Dense(lit)),
+        )?;
         let cb = broadcast(b, c, &full)?;
         let lo = b.fill(min, &TensorType::new(dt, full.to_vec()), None)?;
         s = b.op(Opcode::Select, &[cb, s, lo], Attrs::new())?;
@@ -356,7 +378,11 @@ fn sdpa(b: &mut B, op: &Op, ps: &[Value]) -> R<Vec<Value>> {
     } else {
         s
     };
-    let p = b.op(Opcode::Softmax, &[logits], Attrs::new().with("axes", ints([3])))?;
+    let p = b.op(
+        Opcode::Softmax,
+        &[logits],
+        Attrs::new().with("axes", ints([3])),
+    )?;
     let p = if has_sinks {
         b.op(
             Opcode::Slice,
@@ -385,12 +411,7 @@ fn sdpa(b: &mut B, op: &Op, ps: &[Value]) -> R<Vec<Value>> {
 }
 
 /// The vjp rule of a decomposed op: inlines the vjp of its decomposition.
-pub fn vjp_via(
-    b: &mut B,
-    op: &Op,
-    cts: &[Option<Value>],
-    needs: &[bool],
-) -> R<Vec<Option<Value>>> {
+pub fn vjp_via(b: &mut B, op: &Op, cts: &[Option<Value>], needs: &[bool]) -> R<Vec<Option<Value>>> {
     let types: Vec<TensorType> = op.operands.iter().map(|&v| b.ty(v)).collect();
     let g = decompose(op, &types)?;
     let wrt: Vec<usize> = (0..op.operands.len()).filter(|&i| needs[i]).collect();
@@ -418,7 +439,9 @@ pub fn vjp_via(
 pub fn jvp_via(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>>> {
     let types: Vec<TensorType> = op.operands.iter().map(|&v| b.ty(v)).collect();
     let g = decompose(op, &types)?;
-    let wrt: Vec<usize> = (0..op.operands.len()).filter(|&i| ts[i].is_some()).collect();
+    let wrt: Vec<usize> = (0..op.operands.len())
+        .filter(|&i| ts[i].is_some())
+        .collect();
     let j = super::jvp(&g, &wrt)?;
     let mut args = op.operands.clone();
     args.extend(wrt.iter().filter_map(|&i| ts[i]));

@@ -48,7 +48,11 @@ fn slice(b: &mut B, x: Value, start: Vec<i64>, stop: Vec<i64>, strides: Vec<i64>
 fn static_shape(b: &B, v: Value, op: &Op, what: &str) -> R<Vec<i64>> {
     let t = b.ty(v);
     if !t.is_static() {
-        return Err(unsupported(op, what, &format!("needs static shapes, found {t}")));
+        return Err(unsupported(
+            op,
+            what,
+            &format!("needs static shapes, found {t}"),
+        ));
     }
     Ok(t.shape)
 }
@@ -233,9 +237,7 @@ fn conv_vjp(b: &mut B, op: &Op, ct: Value, needs: &[bool]) -> R<Vec<Option<Value
         let r = conv(b, xt, ctt, &c.kd, &c.lo, &c.hi, &c.s, &c.idil, g, false)?;
         let rs = b.ty(r).shape;
         let mut stop = rs.clone();
-        for i in 0..sd {
-            stop[1 + i] = ws[1 + i];
-        }
+        stop[1..sd + 1].copy_from_slice(&ws[1..sd + 1]);
         let r = slice(b, r, vec![0; sd + 2], stop, vec![1; sd + 2])?;
         // (cg, K..., O) -> (O, K..., cg)
         let mut perm = vec![sd + 1];
@@ -243,11 +245,7 @@ fn conv_vjp(b: &mut B, op: &Op, ct: Value, needs: &[bool]) -> R<Vec<Option<Value
         perm.push(0);
         let mut r = b.transpose(r, &perm)?;
         if c.flip {
-            r = b.op(
-                Opcode::Flip,
-                &[r],
-                Attrs::new().with("axes", ints(1..=sd)),
-            )?;
+            r = b.op(Opcode::Flip, &[r], Attrs::new().with("axes", ints(1..=sd)))?;
         }
         out[1] = Some(r);
     }
@@ -296,15 +294,28 @@ fn scale_any(b: &mut B, v: Value, k: f64) -> R<Value> {
 /// The DC/Nyquist mask of MLX's real-FFT adjoints: `inner` for the bins
 /// strictly between the first and `last`, `edge` elsewhere, shaped to
 /// broadcast along `axis` of `like`.
-fn bin_mask(b: &mut B, like: Value, axis: usize, n: i64, last: i64, edge: f64, inner: f64) -> R<Value> {
+fn bin_mask(
+    b: &mut B,
+    like: Value,
+    axis: usize,
+    n: i64,
+    last: i64,
+    edge: f64,
+    inner: f64,
+) -> R<Value> {
     let t = b.ty(like);
     let vals: Vec<f64> = (0..n)
         .map(|i| if i > 0 && i < last { inner } else { edge })
         .collect();
     let mut shape = vec![1usize; t.rank()];
     shape[axis] = n as usize;
-    let dt = if t.dtype == DType::C64 { DType::F32 } else { t.dtype };
-    let lit = Literal::from_f64(dt, shape, &vals).map_err(|e| TransformError::new(e.to_string()))?;
+    let dt = if t.dtype == DType::C64 {
+        DType::F32
+    } else {
+        t.dtype
+    };
+    let lit =
+        Literal::from_f64(dt, shape, &vals).map_err(|e| TransformError::new(e.to_string()))?;
     let m = b.op(
         Opcode::Constant,
         &[],
@@ -791,7 +802,11 @@ fn qmm_scale_grads(
     let x = op.operands[0];
     let w = op.operands[1];
     if b.rank(w) != 2 {
-        return Err(unsupported(op, "vjp", "scale gradients need a 2-d quantized weight"));
+        return Err(unsupported(
+            op,
+            "vjp",
+            "scale gradients need a 2-d quantized weight",
+        ));
     }
     let xs = static_shape(b, x, op, "vjp")?;
     let cs = static_shape(b, ct, op, "vjp")?;
@@ -817,7 +832,14 @@ fn qmm_scale_grads(
             .with("axis", Attr::Int(1))
             .with("shape", Attr::Ints(vec![-1, gs])),
     )?;
-    group_grads(b, op, dsb, needs[2], needs.get(3).copied().unwrap_or(false), 1)
+    group_grads(
+        b,
+        op,
+        dsb,
+        needs[2],
+        needs.get(3).copied().unwrap_or(false),
+        1,
+    )
 }
 
 /// Per-group sums of `dsb` (`(..., groups, gs)`): weighted by the unit
@@ -883,7 +905,14 @@ fn dequant_grads(
             .with("axis", Attr::Int(r as i64 - 1))
             .with("shape", Attr::Ints(vec![-1, gs])),
     )?;
-    group_grads(b, op, dsb, needs[1], needs.get(2).copied().unwrap_or(false), 0)
+    group_grads(
+        b,
+        op,
+        dsb,
+        needs[1],
+        needs.get(2).copied().unwrap_or(false),
+        0,
+    )
 }
 
 /// jvp rules of the extras handled here.

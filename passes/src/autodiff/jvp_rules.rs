@@ -417,8 +417,7 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
             return super::extra::jvp_extra(b, op, ts);
         }
         // Composite ops: the jvp of their decomposition.
-        GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Sdpa
-        | MaskedScatter => {
+        GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Sdpa | MaskedScatter => {
             return super::decomp::jvp_via(b, op, ts);
         }
     }

@@ -197,7 +197,6 @@ fn backward(
         }
     }
     let mut ct: Vec<Option<Value>> = vec![None; g.value_types.len()];
-    let mut active = active;
     let mut b = B::new(g);
     for (j, &r) in results.iter().enumerate() {
         if !active[r.index()] {
@@ -293,7 +292,9 @@ fn step(b: &mut B, op: &Op, ct: &mut [Option<Value>], active: &[bool]) -> R<()> 
         .operands
         .iter()
         .enumerate()
-        .map(|(i, v)| active[v.index()] && differentiable_operand(op, i) && b.dtype(*v).is_inexact())
+        .map(|(i, v)| {
+            active[v.index()] && differentiable_operand(op, i) && b.dtype(*v).is_inexact()
+        })
         .collect();
     if !needs.iter().any(|&n| n) {
         return Ok(());

@@ -580,8 +580,7 @@ pub fn vjp_rule(
             return super::extra::vjp_extra(b, op, cts, needs);
         }
         // Composite ops: the vjp of their decomposition.
-        GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Sdpa
-        | MaskedScatter => {
+        GatherQmm | GatherMm | BlockMaskedMm | RmsNormVjp | LayerNormVjp | Sdpa | MaskedScatter => {
             return super::decomp::vjp_via(b, op, cts, needs);
         }
     }

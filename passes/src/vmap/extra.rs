@@ -30,7 +30,10 @@ fn flatten(b: &mut B, x: Value, s: usize, e: usize) -> R<Value> {
 }
 
 fn unflatten(b: &mut B, x: Value, axis: usize, parts: &[i64]) -> R<Value> {
-    let parts: Vec<i64> = parts.iter().map(|&d| if d == DYN { -1 } else { d }).collect();
+    let parts: Vec<i64> = parts
+        .iter()
+        .map(|&d| if d == DYN { -1 } else { d })
+        .collect();
     b.op(
         Opcode::Unflatten,
         &[x],
@@ -101,7 +104,10 @@ pub fn conv_general(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<O
                 // The batch joins the output channels.
                 let wf = flatten(b, wf, 0, 1)?;
                 let y = cv(b, x, wf, 1)?;
-                return Ok((vec![unflatten(b, y, sd + 1, &[size, o])?], vec![Some(sd + 1)]));
+                return Ok((
+                    vec![unflatten(b, y, sd + 1, &[size, o])?],
+                    vec![Some(sd + 1)],
+                ));
             }
             if size == DYN {
                 return Err(err(
@@ -140,7 +146,10 @@ pub fn conv_general(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<O
             let o = b.ty(wf).shape[1];
             let wf = flatten(b, wf, 0, 1)?;
             let y = cv(b, xf, wf, g * size)?;
-            Ok((vec![unflatten(b, y, sd + 1, &[size, o])?], vec![Some(sd + 1)]))
+            Ok((
+                vec![unflatten(b, y, sd + 1, &[size, o])?],
+                vec![Some(sd + 1)],
+            ))
         }
         (None, None) => Err(err(op, "internal: no batched operand")),
     }
@@ -242,7 +251,10 @@ fn fold_leading(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim, lead: &[us
             None => {
                 let t = b.ty(v);
                 if t.rank() + 1 != b.rank(like) {
-                    return Err(err(op, format!("operand {i} has a rank other than the batched ones")));
+                    return Err(err(
+                        op,
+                        format!("operand {i} has a rank other than the batched ones"),
+                    ));
                 }
                 materialize(b, v, like, size)?
             }
@@ -289,8 +301,16 @@ pub fn sdpa(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<Out> {
     if let Some(k) = bds.get(3).copied().flatten().filter(|_| has_mask) {
         let mf = b.move_axis(op.operands[3], k, 0)?;
         let (qs, ks) = (b.ty(op.operands[0]).shape, b.ty(op.operands[1]).shape);
-        let qs = if bds[0].is_some() { qs[1..].to_vec() } else { qs };
-        let ks = if bds[1].is_some() { ks[1..].to_vec() } else { ks };
+        let qs = if bds[0].is_some() {
+            qs[1..].to_vec()
+        } else {
+            qs
+        };
+        let ks = if bds[1].is_some() {
+            ks[1..].to_vec()
+        } else {
+            ks
+        };
         let ms = b.ty(mf).shape;
         let mut full = vec![ms[0], qs[0], qs[1], qs[2], ks[2]];
         if full.contains(&DYN) {
@@ -338,7 +358,11 @@ pub fn masked_scatter(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R
                     return Err(err(op, "a broadcast mask needs a known batch size"));
                 }
                 bds2[1] = Some(0);
-                b.op(Opcode::Broadcast, &[mf], Attrs::new().with("shape", Attr::Ints(s)))?
+                b.op(
+                    Opcode::Broadcast,
+                    &[mf],
+                    Attrs::new().with("shape", Attr::Ints(s)),
+                )?
             }
             None => b.op(
                 Opcode::Broadcast,
@@ -384,12 +408,19 @@ fn lanes(b: &mut B, v: Value, bd: Option<usize>, lane: Value, size: Dim) -> R<Va
     if size != DYN && t.is_static() {
         let mut s = vec![size];
         s.extend(t.shape.iter().copied());
-        return b.op(Opcode::Broadcast, &[e], Attrs::new().with("shape", Attr::Ints(s)));
+        return b.op(
+            Opcode::Broadcast,
+            &[e],
+            Attrs::new().with("shape", Attr::Ints(s)),
+        );
     }
     let like = b.expand_dims(lane, &(1..=r).collect::<Vec<_>>())?;
     let mut a = Attrs::new();
     if r > 0 {
-        a.set("ignore_axes", Attr::Ints((1..=r as i64).rev().map(|i| -i).collect()));
+        a.set(
+            "ignore_axes",
+            Attr::Ints((1..=r as i64).rev().map(|i| -i).collect()),
+        );
     }
     b.op(Opcode::BroadcastLike, &[e, like], a)
 }
@@ -401,7 +432,9 @@ fn start_indices(b: &mut B, starts: Value, bd: usize) -> R<Vec<Value>> {
     let st = b.ty(s);
     let k = st.shape[1];
     if k == DYN {
-        return Err(TransformError::new("vmap: the number of start indices must be static"));
+        return Err(TransformError::new(
+            "vmap: the number of start indices must be static",
+        ));
     }
     let mut out = Vec::new();
     let first = if k > 0 {
@@ -421,7 +454,9 @@ fn start_indices(b: &mut B, starts: Value, bd: usize) -> R<Vec<Value>> {
         }
         out[0]
     } else {
-        return Err(TransformError::new("vmap: a dynamic slice without start indices"));
+        return Err(TransformError::new(
+            "vmap: a dynamic slice without start indices",
+        ));
     };
     let bi = b.index_along(first, 0)?;
     out.insert(0, bi);

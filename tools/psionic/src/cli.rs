@@ -58,10 +58,10 @@ commands:
       -o OUT                 write the IR to OUT (atomically) instead of stdout
       --list-passes          list the known passes
   run FILE --inputs IN.safetensors --out OUT.safetensors [--prefix P] [--func NAME]
-      [--transform vjp|jvp|vmap] [--wrt K1,K2] [--backend cpu|interp] [--bench N]
+      [--transform vjp|jvp|vmap] [--wrt K1,K2] [--backend interp|cpu] [--bench N]
                   run a function on inputs P+in.0, P+in.1, ...;
-                  write P+out.0, P+out.1, ... (cpu: compiled with Cranelift,
-                  the default; interp: the reference interpreter).
+                  write P+out.0, P+out.1, ... (interp: the reference
+                  interpreter, the default; cpu: compiled with Cranelift).
                   --bench N: after one warm-up call, N timed calls; prints one
                   JSON line {\"median_ms\": ..., \"min_ms\": ..., \"compile_ms\": ...}
                   to stdout (--out is then optional)
@@ -374,7 +374,7 @@ fn cmd_run(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
     let mut func_name: Option<String> = None;
     let mut transform = None;
     let mut wrt: Option<Vec<String>> = None;
-    let mut backend = String::from("cpu");
+    let mut backend = String::from("interp");
     let mut bench: Option<usize> = None;
     while let Some(arg) = a.next() {
         let (flag, inline) = split_flag(arg);

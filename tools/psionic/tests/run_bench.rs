@@ -74,6 +74,8 @@ fn bench_prints_one_json_line_and_writes_outputs() {
         &inputs,
         "--out",
         timed.to_str().unwrap(),
+        "--backend",
+        "cpu",
         "--bench",
         "5",
     ]);

@@ -20,7 +20,7 @@ pub fn relu2(x: &Array) -> Array {
 }
 /// `min(max(x, 0), 6)`.
 pub fn relu6(x: &Array) -> Array {
-    ew::minimum(&ew::maximum(x, 0), 6.0)
+    ew::minimum(ew::maximum(x, 0), 6.0)
 }
 /// `max(negative_slope * x, x)` (MLX's default slope is 0.01).
 pub fn leaky_relu(x: &Array, negative_slope: f32) -> Array {
@@ -33,7 +33,7 @@ pub fn log_softmax(x: &Array, axis: i32) -> Array {
 }
 /// `x` where positive, `alpha * (exp(x) - 1)` elsewhere.
 pub fn elu(x: &Array, alpha: f32) -> Array {
-    ew::r#where(&ew::greater(x, 0), x, &((ew::exp(x) - 1) * alpha))
+    ew::r#where(ew::greater(x, 0), x, &((ew::exp(x) - 1) * alpha))
 }
 /// Softmax along `axis`.
 pub fn softmax(x: &Array, axis: i32) -> Array {
@@ -50,7 +50,7 @@ pub fn softsign(x: &Array) -> Array {
 /// `x - sign(x) * lambd` where `|x| > lambd`, else 0 (default 0.5).
 pub fn softshrink(x: &Array, lambd: f32) -> Array {
     let shrunk = x - ew::sign(x) * lambd;
-    ew::r#where(&ew::greater(&ew::abs(x), lambd), &shrunk, 0)
+    ew::r#where(ew::greater(ew::abs(x), lambd), &shrunk, 0)
 }
 /// `max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)`.
 pub fn celu(x: &Array, alpha: f32) -> Array {
@@ -85,7 +85,7 @@ pub fn glu(x: &Array, axis: i32) -> Array {
 }
 /// 1 where `x >= threshold`, else 0 (int32, as MLX's `where(.., 1, 0)`).
 pub fn step(x: &Array, threshold: f32) -> Array {
-    ew::r#where(&ew::greater_equal(x, threshold), 1, 0)
+    ew::r#where(ew::greater_equal(x, threshold), 1, 0)
 }
 /// `1.0507 * elu(x, 1.67326)`.
 pub fn selu(x: &Array) -> Array {
@@ -106,11 +106,11 @@ pub fn hardswish(x: &Array) -> Array {
 }
 /// `min(max(x, min_val), max_val)` (defaults -1 and 1).
 pub fn hard_tanh(x: &Array, min_val: f32, max_val: f32) -> Array {
-    ew::minimum(&ew::maximum(x, min_val), max_val)
+    ew::minimum(ew::maximum(x, min_val), max_val)
 }
 /// `x` where `|x| > lambd`, else 0 (default 0.5).
 pub fn hard_shrink(x: &Array, lambd: f32) -> Array {
-    ew::r#where(&ew::greater(&ew::abs(x), lambd), x, 0)
+    ew::r#where(ew::greater(ew::abs(x), lambd), x, 0)
 }
 /// `softmax(-x)` along `axis`.
 pub fn softmin(x: &Array, axis: i32) -> Array {

@@ -146,8 +146,8 @@ pub fn binary_cross_entropy(
     let loss = if with_logits {
         ew::logaddexp(0.0, inputs) - inputs * targets
     } else {
-        let li = ew::maximum(&ew::log(inputs), -100.0);
-        let lin = ew::maximum(&ew::log(&(1.0 - inputs)), -100.0);
+        let li = ew::maximum(ew::log(inputs), -100.0);
+        let lin = ew::maximum(ew::log(&(1.0 - inputs)), -100.0);
         let inv: Array = 1.0 - targets;
         let ll: Array = targets * li + inv * lin;
         -ll
@@ -232,7 +232,7 @@ pub fn smooth_l1_loss(
     let diff = ew::abs(&(predictions - targets));
     let quad = ew::square(&diff) * 0.5 / beta;
     let lin = ew::abs(&diff) - 0.5 * beta;
-    reduce(ew::r#where(&ew::less(&diff, beta), &quad, &lin), reduction)
+    reduce(ew::r#where(ew::less(&diff, beta), &quad, &lin), reduction)
 }
 
 /// Triplet margin loss with the `p`-norm (defaults: axis -1, p 2, margin 1,
@@ -248,7 +248,7 @@ pub fn triplet_loss(
     reduction: Reduction,
 ) -> Array {
     let dist = |other: &Array| {
-        let s = sum(&ew::power(&ew::abs(&(anchors - other)), p), axis, false);
+        let s = sum(&ew::power(ew::abs(&(anchors - other)), p), axis, false);
         ew::power(&(s + eps), 1.0 / p as f64)
     };
     let loss = ew::maximum(&(dist(positives) - dist(negatives) + margin), 0);
@@ -272,7 +272,7 @@ pub fn huber_loss(inputs: &Array, targets: &Array, delta: f32, reduction: Reduct
 /// `log(cosh(inputs - targets))`, stably. Default reduction: none.
 pub fn log_cosh_loss(inputs: &Array, targets: &Array, reduction: Reduction) -> Array {
     let e = inputs - targets;
-    let loss = ew::logaddexp(&e, &ew::negative(&e)) - std::f64::consts::LN_2;
+    let loss = ew::logaddexp(&e, ew::negative(&e)) - std::f64::consts::LN_2;
     reduce(loss, reduction)
 }
 

@@ -495,13 +495,13 @@ macro_rules! impl_module {
             fn as_dyn_mut(&mut self) -> &mut dyn $crate::nn::Module {
                 self
             }
-            #[allow(unused_mut)]
+            #[allow(unused_mut, clippy::vec_init_then_push)]
             fn slots(&self) -> Vec<(String, $crate::nn::Slot<'_>)> {
                 let mut v = Vec::new();
                 $( $crate::impl_module!(@slot v, self, $kind $field); )*
                 v
             }
-            #[allow(unused_mut)]
+            #[allow(unused_mut, clippy::vec_init_then_push)]
             fn slots_mut(&mut self) -> Vec<(String, $crate::nn::SlotMut<'_>)> {
                 let mut v = Vec::new();
                 $( $crate::impl_module!(@slot_mut v, self, $kind $field); )*

@@ -87,6 +87,8 @@ fn horner(coeffs: &[f32], t: &Array) -> Result<Array, Error> {
 }
 
 /// MLX's CPU `exp` of an f32 array (Cephes-style 2^x split, `math.h`).
+// MLX's source multiplies by this literal (not `LOG2_E`): keep it for bit-exactness.
+#[allow(clippy::approx_constant)]
 pub(crate) fn exp_f32(x0: &Array) -> Result<Array, Error> {
     let x = try_multiply(x0, 1.442695f32)?;
     // `floor(x + 0.5)` adds a double in MLX's source.

@@ -47,12 +47,14 @@ impl QuantMode {
             "mxfp4" => QuantMode::Mxfp4,
             "mxfp8" => QuantMode::Mxfp8,
             "nvfp4" => QuantMode::Nvfp4,
-            other => return Err(Error::new(
-                "quantize",
-                format!(
+            other => {
+                return Err(Error::new(
+                    "quantize",
+                    format!(
                     "invalid quantization mode {other:?}: expected affine, mxfp4, mxfp8 or nvfp4"
                 ),
-            )),
+                ))
+            }
         })
     }
 

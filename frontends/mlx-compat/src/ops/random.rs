@@ -194,7 +194,7 @@ fn uniform_of(
     // u32 / f32 promotes to f32: the bits round to f32 first, as in MLX.
     let maxval = Array::from_scalar(u32::MAX as f32);
     let u = try_divide(&bits, &maxval)?;
-    let u = cast_to(op, &try_minimum(&u, &Array::from_scalar(upper))?, dtype)?;
+    let u = cast_to(op, &try_minimum(&u, Array::from_scalar(upper))?, dtype)?;
     try_add(&try_multiply(&range, &u)?, &lo)
 }
 
@@ -355,7 +355,7 @@ pub fn try_bernoulli(
     // p on the scale [0, next float above u32::MAX]: p >= 1 is always true.
     let upper = f32::from_bits((u32::MAX as f32).to_bits() + 1);
     let bits = bits_of(op, &shape, 4, key)?;
-    let res = try_less(&bits, &try_multiply(&p, &Array::from_scalar(upper))?)?;
+    let res = try_less(&bits, &try_multiply(&p, Array::from_scalar(upper))?)?;
     if res.shape() != shape.as_slice() {
         return Err(Error::new(
             op,
@@ -504,7 +504,7 @@ fn categorical_inverse_cdf(
         vec![cdf, u],
         Attrs::new().with("right", Attr::Bool(true)),
     )?;
-    try_subtract(&idx, &Array::from_scalar(1u32))
+    try_subtract(&idx, Array::from_scalar(1u32))
 }
 
 /// Laplace samples with `loc` and `scale` (MLX's `laplace`, inverse CDF).

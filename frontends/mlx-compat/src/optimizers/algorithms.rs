@@ -349,8 +349,8 @@ fn check_betas(op: &str, betas: (f64, f64)) -> Result<(), Error> {
     Ok(())
 }
 
-/// Adam (MLX's `Adam`): `m = b1 * m + (1 - b1) * g`, `v = b2 * v + (1 - b2)
-/// * g^2`, `w -= lr * m / (sqrt(v) + eps)`; with `bias_correction` (off by
+/// Adam (MLX's `Adam`): `m = b1 * m + (1 - b1) * g`,
+/// `v = b2 * v + (1 - b2) * g^2`, `w -= lr * m / (sqrt(v) + eps)`; with `bias_correction` (off by
 /// default, as in MLX) `w -= (lr / (1 - b1^t)) * m / (sqrt(v) * rsqrt(1 -
 /// b2^t) + eps)`. Defaults `betas = (0.9, 0.999)`, `eps = 1e-8`.
 #[derive(Clone)]

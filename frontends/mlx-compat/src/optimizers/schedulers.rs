@@ -29,7 +29,7 @@ pub type Schedule = Arc<dyn Fn(&Array) -> Array + Send + Sync>;
 
 /// `init * decay_rate ** step` (MLX's `exponential_decay`).
 pub fn exponential_decay(init: f64, decay_rate: f64) -> Schedule {
-    Arc::new(move |step: &Array| multiply(init, &power(decay_rate, step)))
+    Arc::new(move |step: &Array| multiply(init, power(decay_rate, step)))
 }
 
 /// `init * decay_rate ** (step // step_size)` (MLX's `step_decay`);
@@ -42,7 +42,7 @@ pub fn step_decay(init: f64, decay_rate: f64, step_size: i64) -> Result<Schedule
         ));
     }
     Ok(Arc::new(move |step: &Array| {
-        multiply(init, &power(decay_rate, &floor_divide(step, step_size)))
+        multiply(init, power(decay_rate, floor_divide(step, step_size)))
     }))
 }
 
@@ -60,12 +60,12 @@ pub fn cosine_decay(init: f64, decay_steps: i64, end: f64) -> Result<Schedule, E
         let s = minimum(step, decay_steps);
         let decay = multiply(
             0.5,
-            &add(
+            add(
                 1.0,
-                &cos(&multiply(std::f64::consts::PI / decay_steps as f64, &s)),
+                cos(&multiply(std::f64::consts::PI / decay_steps as f64, &s)),
             ),
         );
-        add(end, &multiply(&decay, init - end))
+        add(end, multiply(&decay, init - end))
     }))
 }
 
@@ -80,7 +80,7 @@ pub fn linear_schedule(init: f64, end: f64, steps: i64) -> Result<Schedule, Erro
     }
     Ok(Arc::new(move |step: &Array| {
         let s = minimum(step, steps);
-        add(&multiply(&s, (end - init) / steps as f64), init)
+        add(multiply(&s, (end - init) / steps as f64), init)
     }))
 }
 
@@ -109,7 +109,7 @@ pub fn join_schedules(schedules: Vec<Schedule>, boundaries: Vec<i64>) -> Result<
         for (b, s) in boundaries.iter().zip(&schedules[1..]) {
             // For an unsigned step before the boundary the difference wraps,
             // as in MLX; `where` discards that branch.
-            out = r#where(&less(step, *b), &out, &s(&subtract(step, *b)));
+            out = r#where(less(step, *b), &out, s(&subtract(step, *b)));
         }
         out
     }))

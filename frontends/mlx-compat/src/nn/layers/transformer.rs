@@ -105,7 +105,7 @@ impl MultiHeadAttention {
     /// MLX's `create_additive_causal_mask(N)`: `finfo.min` above the diagonal.
     pub fn create_additive_causal_mask(n: i64, dtype: DType) -> Array {
         let i = crate::arange_dtype(0.0, n as f64, 1.0, DType::I32);
-        let m = ew::less(&i.expand_dims(1), &i.expand_dims(0));
+        let m = ew::less(i.expand_dims(1), i.expand_dims(0));
         let min = match dtype {
             DType::F16 => -65504.0,
             DType::BF16 => -3.3895313892515355e38,
