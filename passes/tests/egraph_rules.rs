@@ -318,6 +318,35 @@ fn transposes_compose() {
         "transpose-identity",
         &layout_fn(|f, x| tr(f, x, &[0, 2, 1]))
     ));
+    // Equal types are not enough: the transpose of a square matrix is a
+    // real permutation (this rule once dropped the transposes of an
+    // attention vjp's weight gradients), while moving axes of extent 1 is not.
+    let square = |p: &'static [i64], shape: Vec<i64>| {
+        let mut f = Func::new("main", vec![TensorType::new(F, shape)]);
+        let x = f.params[0];
+        f.results = vec![tr(&mut f, x, p)];
+        f
+    };
+    assert!(!fires(
+        rules::LAYOUT,
+        "transpose-identity",
+        &square(&[1, 0], vec![8, 8])
+    ));
+    assert!(!fires(
+        rules::LAYOUT,
+        "transpose-identity",
+        &square(&[0, 2, 1], vec![2, 3, 3])
+    ));
+    assert!(fires(
+        rules::LAYOUT,
+        "transpose-identity",
+        &square(&[1, 0, 2], vec![1, 1, 5])
+    ));
+    assert!(fires(
+        rules::LAYOUT,
+        "transpose-identity",
+        &square(&[2, 1, 0], vec![1, 4, 1])
+    ));
 }
 
 #[test]

@@ -316,7 +316,32 @@ fn layout() -> Vec<Rewrite<TNode, TAnalysis>> {
                 None
             },
         ),
-        rule("transpose-identity", "(tensor.transpose ?x)", same_type),
+        // Only a transpose that keeps every axis longer than 1 in order is the
+        // identity: equal types alone are not enough (a square matrix).
+        rule(
+            "transpose-identity",
+            "(tensor.transpose ?x)",
+            move |eg, c, s| {
+                same_type(eg, c, s)?;
+                let xc = eg.find(s[x]);
+                let shape = ty(eg, xc)?.shape.clone();
+                for (attrs, ch) in nodes_of(eg, c, Opcode::Transpose) {
+                    if !same(eg, ch[0], xc) {
+                        continue;
+                    }
+                    let perm = attrs.ints("perm").ok()?.to_vec();
+                    let moved: Vec<i64> = perm
+                        .iter()
+                        .copied()
+                        .filter(|&a| shape.get(a as usize).is_some_and(|&d| d != 1))
+                        .collect();
+                    if moved.windows(2).all(|w| w[0] < w[1]) {
+                        return Some(xc);
+                    }
+                }
+                None
+            },
+        ),
         rule(
             "reshape-reshape",
             "(tensor.reshape (tensor.reshape ?x))",
