@@ -209,9 +209,29 @@ unsafe fn arrays_out(
     }
     *n_out = results.len();
     for (i, a) in results.into_iter().enumerate() {
-        *outputs.add(i) = Box::into_raw(Box::new(PsiArray { array: a }));
+        *outputs.add(i) = new_handle(a);
     }
     Ok(())
+}
+
+/// Writes `f(array)` to `*out`: the shape of the scalar queries.
+///
+/// # Safety
+/// `a` is NULL (an error) or a valid handle; `out` is NULL (an error) or writable.
+unsafe fn query<T>(a: *const PsiArray, out: *mut T, f: impl FnOnce(&Array) -> T) -> i32 {
+    guard(|| {
+        nonnull(a, "a")?;
+        nonnull(out, "out")?;
+        let arr = &(*a).array;
+        arr.check()?;
+        *out = f(arr);
+        Ok(())
+    })
+}
+
+/// A new handle owning `array`, for C.
+fn new_handle(array: Array) -> *mut PsiArray {
+    Box::into_raw(Box::new(PsiArray { array }))
 }
 
 /// The library's version (a static string).
@@ -278,9 +298,7 @@ pub unsafe extern "C" fn psi_array_from_data(
         };
         let lit = psionic_ir::Literal::from_bytes(dtype, shp, bytes)
             .map_err(|e| Fail::new(PSI_ERROR_INVALID_ARGUMENT, e.to_string()))?;
-        *out = Box::into_raw(Box::new(PsiArray {
-            array: Array::from_literal(lit),
-        }));
+        *out = new_handle(Array::from_literal(lit));
         Ok(())
     })
 }
@@ -299,9 +317,7 @@ pub unsafe extern "C" fn psi_array_from_scalar(
         nonnull(out, "out")?;
         let dtype = dtype_of(dtype)?;
         let lit = psionic_ir::Literal::scalar_f64(dtype, value);
-        *out = Box::into_raw(Box::new(PsiArray {
-            array: Array::from_literal(lit),
-        }));
+        *out = new_handle(Array::from_literal(lit));
         Ok(())
     })
 }
@@ -323,13 +339,7 @@ pub unsafe extern "C" fn psi_array_free(a: *mut PsiArray) {
 /// `a` is a valid handle; `out` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn psi_array_ndim(a: *const PsiArray, out: *mut usize) -> i32 {
-    guard(|| {
-        nonnull(a, "a")?;
-        nonnull(out, "out")?;
-        (*a).array.check()?;
-        *out = (*a).array.ndim();
-        Ok(())
-    })
+    query(a, out, |arr| arr.ndim())
 }
 
 /// Writes the `ndim` dimensions of `a` into `out` (room for `cap`).
@@ -363,13 +373,7 @@ pub unsafe extern "C" fn psi_array_shape(a: *const PsiArray, out: *mut i64, cap:
 /// `a` is a valid handle; `out` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn psi_array_dtype(a: *const PsiArray, out: *mut i32) -> i32 {
-    guard(|| {
-        nonnull(a, "a")?;
-        nonnull(out, "out")?;
-        (*a).array.check()?;
-        *out = (*a).array.dtype().mlx_code() as i32;
-        Ok(())
-    })
+    query(a, out, |arr| arr.dtype().mlx_code() as i32)
 }
 
 /// The number of elements of `a`.
@@ -378,13 +382,7 @@ pub unsafe extern "C" fn psi_array_dtype(a: *const PsiArray, out: *mut i32) -> i
 /// `a` is a valid handle; `out` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn psi_array_size(a: *const PsiArray, out: *mut usize) -> i32 {
-    guard(|| {
-        nonnull(a, "a")?;
-        nonnull(out, "out")?;
-        (*a).array.check()?;
-        *out = (*a).array.size();
-        Ok(())
-    })
+    query(a, out, |arr| arr.size())
 }
 
 /// Evaluates `a` and copies its row-major little-endian bytes into `dst`,
