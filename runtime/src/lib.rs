@@ -4,9 +4,14 @@
 //! the oracle that every pass and backend is tested against, the
 //! kernel-level interpreter ([`kernel_interp::run_program`]) that checks fused
 //! programs against unfused ones, and the compiled CPU executable
-//! ([`exec::Executable`]). It depends on the IR only for types, the op table
+//! ([`exec::Executable`]); with feature `cuda`, the CUDA executable
+//! (`cuda::CudaExecutable`). It depends on the IR only for types, the op table
 //! and shape rules.
 
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod exec;
 pub mod interp;
 pub mod kernel_interp;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;

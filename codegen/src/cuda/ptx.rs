@@ -268,6 +268,10 @@ impl<'a> Em<'a> {
         let e = self.f3("fma.rn.f32", x, &fc(l2e), &nt);
         let e = self.f3("fma.rn.f32", x, &fc(l2e_lo), &e);
         let y = self.f1("ex2.approx.f32", &t);
+        // At +-inf the error term is inf - inf = NaN: drop it (2^t is
+        // already exact there, inf or 0).
+        let ok = self.fsetp("num", &e, &e);
+        let e = self.fsel(&ok, &e, &fc(0.0));
         let c = self.f3("fma.rn.f32", &e, &fc(LN2 as f32), &fc(1.0));
         self.f2("mul.rn.f32", &y, &c)
     }
@@ -695,11 +699,13 @@ impl<'a> Em<'a> {
                 self.fsel(&big, &l, &y)
             }
             O::Arctanh => {
-                let d = self.f2("sub.rn.f32", &fc(1.0), x);
-                let n = self.f2("add.rn.f32", x, x);
-                let q = self.f2("div.rn.f32", &n, &d);
-                let l = self.f_log1p(&q);
-                self.f2("mul.rn.f32", &l, &fc(0.5))
+                // (log1p(x) - log1p(-x)) / 2: near |x| = 1 the argument
+                // of each log1p is exact, where 2x/(1-x) would round.
+                let nx = self.f1("neg.f32", x);
+                let lp = self.f_log1p(x);
+                let lm = self.f_log1p(&nx);
+                let d = self.f2("sub.rn.f32", &lp, &lm);
+                self.f2("mul.rn.f32", &d, &fc(0.5))
             }
             O::Power => self.f_pow(x, &a[1]),
             O::LogAddExp => {
@@ -874,7 +880,9 @@ impl<'a> Em<'a> {
         let s = d.is_signed_integer();
         let t = if s { "s64" } else { "u64" };
         let x = a[0].as_str();
-        let bits = if d == DType::Bool { 1 } else { d.size() * 8 };
+        // Bool computes as an 8-bit integer (as the kernel interpreter
+        // does); `wrap` then turns any nonzero result into 1.
+        let bits = d.size() * 8;
         let r = match op {
             O::Add => self.i2("add.s64", x, &a[1]),
             O::Subtract => self.i2("sub.s64", x, &a[1]),

@@ -312,18 +312,20 @@ pub fn eval(
                         0.0
                     }
                 } else {
-                    // Exact wrapping power by squaring.
-                    let mut acc = 1.0;
-                    let mut base = a;
+                    // Exact wrapping power by squaring, in two's complement
+                    // bits: an f64 product of two 32-bit values can pass
+                    // 2^53 and round before it wraps.
+                    let mut acc = 1u64;
+                    let mut base = as_u64(arg_dtype, a);
                     let mut e = b as u64;
                     while e > 0 {
                         if e & 1 == 1 {
-                            acc = round_to(arg_dtype, acc * base);
+                            acc = acc.wrapping_mul(base);
                         }
-                        base = round_to(arg_dtype, base * base);
+                        base = base.wrapping_mul(base);
                         e >>= 1;
                     }
-                    acc
+                    from_u64(arg_dtype, acc)
                 }
             } else {
                 a.powf(b)

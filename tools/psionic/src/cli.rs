@@ -58,17 +58,23 @@ commands:
       -o OUT                 write the IR to OUT (atomically) instead of stdout
       --list-passes          list the known passes
   run FILE --inputs IN.safetensors --out OUT.safetensors [--prefix P] [--func NAME]
-      [--transform vjp|jvp|vmap] [--wrt K1,K2] [--backend interp|cpu] [--bench N]
+      [--transform vjp|jvp|vmap] [--wrt K1,K2] [--backend interp|cpu|cuda|wgpu]
+      [--bench N]
                   run a function on inputs P+in.0, P+in.1, ...;
                   write P+out.0, P+out.1, ... (interp: the reference
-                  interpreter, the default; cpu: compiled with Cranelift).
+                  interpreter, the default; cpu: compiled with Cranelift;
+                  cuda: PTX on an NVIDIA GPU through the driver, where one is;
+                  wgpu: WGSL compute shaders through wgpu on Vulkan).
                   --bench N: after one warm-up call, N timed calls; prints one
                   JSON line {\"median_ms\": ..., \"min_ms\": ..., \"compile_ms\": ...}
-                  to stdout (--out is then optional)
-  compile FILE|- [--stats-json] [--emit kernel|clif] [--func NAME]
+                  to stdout (--out is then optional; on cuda the times are
+                  device time on resident inputs)
+  compile FILE|- [--stats-json] [--emit kernel|clif|ptx|wgsl|msl|spirv]
+      [--func NAME]
                   canonicalize, cse, dce, e-graph, fuse and plan buffers; print
                   the kernel-level IR (or, with --emit clif, the Cranelift IR
-                  of each kernel), or one JSON object with kernels,
+                  of each kernel; ptx: the CUDA PTX module; wgsl|msl|spirv:
+                  the naga-validated shaders), or one JSON object with kernels,
                   library_calls, peak_bytes and bytes_moved
   inspect FILE    summarize a module (signature, op counts, constants) and
                   print it as IR text, or list the tensors of a .safetensors file
@@ -282,9 +288,18 @@ fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Res
             .map_err(|e| CliError::fail(format!("compile: {input}: {e}")))?;
         return write_out(out, &clif);
     }
+    if matches!(emit, "wgsl" | "msl" | "spirv") {
+        let text = emit_shaders(func, emit)
+            .map_err(|e| CliError::fail(format!("compile: {input}: {e}")))?;
+        return write_out(out, &text);
+    }
+    if emit == "ptx" {
+        let ptx = emit_ptx(func).map_err(|e| CliError::fail(format!("compile: {input}: {e}")))?;
+        return write_out(out, &ptx);
+    }
     if emit != "kernel" {
         return Err(CliError::usage(format!(
-            "compile: unknown --emit `{emit}` (kernel or clif)"
+            "compile: unknown --emit `{emit}` (kernel, clif, ptx, wgsl, msl or spirv)"
         )));
     }
     let mut one = Module::new(vec![func.clone()]);
@@ -302,10 +317,39 @@ fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Res
     }
 }
 
+/// The PTX module of `func` at its traced types (`compile --emit ptx`; no
+/// GPU needed).
+#[cfg(feature = "cuda")]
+fn emit_ptx(func: &Func) -> Result<String, String> {
+    psionic_runtime::cuda::emit_ptx(func, &func.param_types()).map_err(|e| e.to_string())
+}
+#[cfg(not(feature = "cuda"))]
+fn emit_ptx(_: &Func) -> Result<String, String> {
+    Err("this psionic was built without the `cuda` feature".into())
+}
+
+/// `compile --emit wgsl|msl|spirv`: the shaders naga validated and wrote
+/// (no GPU needed).
+#[cfg(feature = "wgpu")]
+fn emit_shaders(func: &Func, target: &str) -> Result<String, String> {
+    psionic_runtime::wgpu::emit_shaders(func, &func.param_types(), target)
+        .map_err(|e| e.to_string())
+}
+#[cfg(not(feature = "wgpu"))]
+fn emit_shaders(_: &Func, target: &str) -> Result<String, String> {
+    Err(format!(
+        "--emit {target} needs a psionic built with the `wgpu` feature"
+    ))
+}
+
 /// How `psionic run` executes a function.
 enum Runner {
     Interp(Func),
     Cpu(std::sync::Arc<psionic_runtime::exec::Prepared>),
+    #[cfg(feature = "cuda")]
+    Cuda(Box<psionic_runtime::cuda::CudaCompiled>),
+    #[cfg(feature = "wgpu")]
+    Wgpu(Box<psionic_runtime::wgpu::WgpuCompiled>),
 }
 
 impl Runner {
@@ -321,15 +365,64 @@ impl Runner {
                 let p = exe.prepared(&types).map_err(|e| e.to_string())?;
                 Ok((Runner::Cpu(p), t0.elapsed().as_secs_f64() * 1e3))
             }
-            other => Err(format!("unknown backend `{other}`")),
+            #[cfg(feature = "cuda")]
+            "cuda" => {
+                let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+                let c = psionic_runtime::cuda::compile_for(func, &types, &Default::default())
+                    .map_err(|e| e.to_string())?;
+                let ms = c.compile_ms;
+                Ok((Runner::Cuda(Box::new(c)), ms))
+            }
+            #[cfg(not(feature = "cuda"))]
+            "cuda" => Err(
+                "CUDA backend unavailable: this psionic was built without the `cuda` feature"
+                    .into(),
+            ),
+            #[cfg(feature = "wgpu")]
+            "wgpu" => {
+                let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+                let c = psionic_runtime::wgpu::compile_for_wgpu(func, &types)
+                    .map_err(|e| e.to_string())?;
+                let ms = c.compile_ms;
+                Ok((Runner::Wgpu(Box::new(c)), ms))
+            }
+            #[cfg(not(feature = "wgpu"))]
+            "wgpu" => Err(
+                "wgpu backend unavailable: this psionic was built without the `wgpu` feature"
+                    .into(),
+            ),
+            other => Err(format!(
+                "unknown backend `{other}` (interp, cpu, cuda or wgpu)"
+            )),
         }
     }
     fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, String> {
         match self {
             Runner::Interp(f) => psionic_runtime::interp::run_func(f, args),
             Runner::Cpu(p) => p.run(args),
+            #[cfg(feature = "cuda")]
+            Runner::Cuda(c) => c.run(args),
+            #[cfg(feature = "wgpu")]
+            Runner::Wgpu(c) => c.run(args),
         }
         .map_err(|e| e.to_string())
+    }
+    /// `n` timed calls in ms. On the GPU: device time of the launches on
+    /// inputs already resident (CUDA events; a CUDA graph where the program
+    /// has no host-side library op), since host copies would swamp it.
+    fn time(&self, args: &[Literal], n: usize) -> Result<Vec<f64>, String> {
+        #[cfg(feature = "cuda")]
+        if let Runner::Cuda(c) = self {
+            return c.program.time_runs(args, n, true);
+        }
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t0 = std::time::Instant::now();
+            let r = self.run(args)?;
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+            drop(r);
+        }
+        Ok(times)
     }
 }
 
@@ -345,13 +438,7 @@ fn run_timed(
     let Some(n) = bench else {
         return Ok((results, None));
     };
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t0 = std::time::Instant::now();
-        let r = runner.run(args)?;
-        times.push(t0.elapsed().as_secs_f64() * 1e3);
-        drop(r);
-    }
+    let mut times = runner.time(args, n)?;
     times.sort_by(f64::total_cmp);
     let median = if n % 2 == 1 {
         times[n / 2]
@@ -422,9 +509,9 @@ fn cmd_run(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
             }
         }
     }
-    if backend != "interp" && backend != "cpu" {
+    if !matches!(backend.as_str(), "interp" | "cpu" | "cuda" | "wgpu") {
         return Err(CliError::usage(format!(
-            "run: unknown backend `{backend}` (interp or cpu)"
+            "run: unknown backend `{backend}` (interp, cpu, cuda or wgpu)"
         )));
     }
     let file = file.ok_or_else(|| CliError::usage("run: no module file given"))?;

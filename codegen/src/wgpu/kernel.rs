@@ -1,0 +1,753 @@
+//! WGSL source for one item of a kernel program: elementwise kernels (one
+//! invocation per domain point), row kernels (one workgroup per outer index,
+//! each invocation striding over the reduced points, accumulators combined
+//! by a shared-memory tree reduction) and a tiled matmul with its epilogue
+//! fused into the store.
+//!
+//! Every device buffer is an `array<u32>` of 32-bit words (see
+//! [`super::scalar::dev_type`]); loads and stores bitcast. Buffers that share
+//! device storage (one buffer-planning slot) share one binding, so an
+//! in-place kernel binds its storage once, read-write.
+
+use super::scalar::{dev_type, literal, need, op_expr, round};
+use super::Storage;
+use psionic_ir::kernel::{
+    AccKind, BufId, IndexMap, Instr, KProgram, Kernel, MatmulCall, Node, StageKind,
+};
+use psionic_ir::DType;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write;
+
+/// Invocations per workgroup of elementwise kernels.
+pub const ELEM_WG: u32 = 256;
+/// Most workgroups along one dispatch dimension (WebGPU's default limit).
+pub const MAX_GROUPS: u64 = 65535;
+/// Matmul tile: `MM_TILE`×`MM_TILE` outputs per workgroup of 16×16
+/// invocations (4×4 each), `MM_BK` deep.
+pub const MM_TILE: u32 = 64;
+pub const MM_BK: u32 = 16;
+
+/// One generated compute shader.
+#[derive(Clone, Debug)]
+pub struct ShaderKernel {
+    /// The kernel's name in the program (`k0`, ...).
+    pub name: String,
+    /// The WGSL entry point.
+    pub entry: String,
+    pub wgsl: String,
+    /// Device storage index of each `@binding(i)` in order, and whether the
+    /// kernel writes it.
+    pub bindings: Vec<(usize, bool)>,
+    /// Workgroups to dispatch (x, y, z); all zero: nothing to run.
+    pub groups: [u32; 3],
+}
+
+struct Gen<'a> {
+    p: &'a KProgram,
+    storage: &'a [usize],
+    helpers: BTreeSet<&'static str>,
+    /// storage index -> binding number.
+    binds: Vec<(usize, bool)>,
+    /// node id -> (WGSL name, dtype).
+    vals: HashMap<u32, (String, DType)>,
+}
+
+fn entry_name(name: &str) -> String {
+    let ok = !name.is_empty()
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.contains("__");
+    if ok {
+        name.to_string()
+    } else {
+        "main".into()
+    }
+}
+
+/// Workgroups for `n` workgroups of work: (x, y) with x ≤ 65535.
+fn split_groups(n: u64) -> Result<(u32, u32), String> {
+    if n == 0 {
+        return Ok((0, 0));
+    }
+    let x = n.min(MAX_GROUPS);
+    let y = n.div_ceil(x);
+    if y > MAX_GROUPS {
+        return Err(format!("wgpu backend: {n} workgroups exceed one dispatch"));
+    }
+    Ok((x as u32, y as u32))
+}
+
+impl<'a> Gen<'a> {
+    fn new(p: &'a KProgram, storage: &'a [usize]) -> Self {
+        Gen {
+            p,
+            storage,
+            helpers: BTreeSet::new(),
+            binds: Vec::new(),
+            vals: HashMap::new(),
+        }
+    }
+
+    fn binding(&mut self, b: BufId, write: bool) -> usize {
+        let s = self.storage[b.index()];
+        match self.binds.iter().position(|x| x.0 == s) {
+            Some(i) => {
+                self.binds[i].1 |= write;
+                i
+            }
+            None => {
+                self.binds.push((s, write));
+                self.binds.len() - 1
+            }
+        }
+    }
+
+    /// Registers every buffer the nodes touch (stores first decide access).
+    fn scan(&mut self, nodes: &[Node]) {
+        for n in nodes {
+            match &n.instr {
+                Instr::Store { buf, .. } => {
+                    self.binding(*buf, true);
+                }
+                Instr::Load { buf, .. } => {
+                    self.binding(*buf, false);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn val(&self, id: u32) -> Result<&(String, DType), String> {
+        self.vals
+            .get(&id)
+            .ok_or_else(|| format!("wgpu backend: node %{id} used out of scope"))
+    }
+
+    /// `offset + sum(stride * coord)`, coords named by `coord`.
+    fn address(map: &IndexMap, coords: &[String]) -> String {
+        let mut s = format!("{}i", map.offset);
+        for (st, c) in map.strides.iter().zip(coords) {
+            match *st {
+                0 => {}
+                1 => write!(s, " + {c}").unwrap(),
+                -1 => write!(s, " - {c}").unwrap(),
+                k => write!(s, " + {k}i * {c}").unwrap(),
+            }
+        }
+        s
+    }
+
+    /// Emits the nodes as `let` statements (accumulators are handled by
+    /// the caller through `acc`).
+    fn nodes(
+        &mut self,
+        out: &mut String,
+        ind: &str,
+        nodes: &[Node],
+        coords: &[String],
+        acc: &mut dyn FnMut(&mut Self, &mut String, &Node, AccKind, u32) -> Result<(), String>,
+        store_guard: Option<&str>,
+    ) -> Result<(), String> {
+        for n in nodes {
+            let name = format!("v{}", n.id);
+            let ty = dev_type(n.dtype)?;
+            match &n.instr {
+                Instr::Load { buf, map } => {
+                    let bi = self.binding(*buf, false);
+                    let a = Self::address(map, coords);
+                    let bd = self.p.buffer(*buf).ty.dtype;
+                    dev_type(bd)?;
+                    let w = format!("s{bi}[u32({a})]");
+                    let e = match ty {
+                        "f32" => format!("bitcast<f32>({w})"),
+                        "i32" => format!("bitcast<i32>({w})"),
+                        "u32" => w,
+                        _ => format!("({w} != 0u)"),
+                    };
+                    writeln!(out, "{ind}let {name}: {ty} = {e};").unwrap();
+                }
+                Instr::Const(c) => {
+                    writeln!(out, "{ind}let {name}: {ty} = {};", literal(n.dtype, *c)?).unwrap();
+                }
+                Instr::Op {
+                    opcode,
+                    attrs,
+                    args,
+                } => {
+                    let mut es = Vec::new();
+                    let mut dts = Vec::new();
+                    for a in args {
+                        let (e, d) = self.val(*a)?.clone();
+                        es.push(e);
+                        dts.push(d);
+                    }
+                    let at = if *opcode == psionic_ir::Opcode::Select {
+                        dts.get(1).copied()
+                    } else {
+                        dts.first().copied()
+                    }
+                    .unwrap_or(n.dtype);
+                    let e = op_expr(*opcode, attrs, &es, at, n.dtype, &mut self.helpers)?;
+                    writeln!(out, "{ind}let {name}: {ty} = {e};").unwrap();
+                }
+                Instr::Acc { kind, arg } => {
+                    acc(self, out, n, *kind, *arg)?;
+                }
+                Instr::Store { buf, map, arg } => {
+                    let bi = self.binding(*buf, true);
+                    let a = Self::address(map, coords);
+                    let (e, d) = self.val(*arg)?.clone();
+                    let w = match dev_type(d)? {
+                        "f32" | "i32" => format!("bitcast<u32>({e})"),
+                        "u32" => e,
+                        _ => format!("select(0u, 1u, {e})"),
+                    };
+                    match store_guard {
+                        Some(g) => writeln!(out, "{ind}if ({g}) {{ s{bi}[u32({a})] = {w}; }}"),
+                        None => writeln!(out, "{ind}s{bi}[u32({a})] = {w};"),
+                    }
+                    .unwrap();
+                    continue;
+                }
+                Instr::MatmulResult => {
+                    writeln!(
+                        out,
+                        "{ind}let {name}: {ty} = {};",
+                        round(n.dtype, "mm".into(), &mut self.helpers)
+                    )
+                    .unwrap();
+                }
+            }
+            self.vals.insert(n.id, (name, n.dtype));
+        }
+        Ok(())
+    }
+
+    fn header(&self, shared: &str) -> String {
+        let mut s = String::new();
+        for (i, (_, w)) in self.binds.iter().enumerate() {
+            let acc = if *w { "read_write" } else { "read" };
+            writeln!(
+                s,
+                "@group(0) @binding({i}) var<storage, {acc}> s{i}: array<u32>;"
+            )
+            .unwrap();
+        }
+        s.push_str(shared);
+        for h in &self.helpers {
+            s.push('\n');
+            s.push_str(super::scalar::helper_source(h));
+        }
+        s
+    }
+}
+
+/// Coordinates of the linear index `lin` over `dims` (row-major), as WGSL
+/// `let` statements named `{prefix}{axis}` (i32).
+fn decompose(out: &mut String, ind: &str, lin: &str, dims: &[(usize, usize)], prefix: &str) {
+    // dims: (axis, extent) in row-major order. An empty axis makes the
+    // enclosing loop run zero times, but naga rejects a constant division
+    // by zero even in dead code: divide by at least 1.
+    let mut inner: u64 = 1;
+    let n = dims.len();
+    let mut lines = Vec::new();
+    for (k, &(ax, d)) in dims.iter().enumerate().rev() {
+        let d = d.max(1);
+        let e = if n == 1 {
+            lin.to_string()
+        } else if k == 0 {
+            format!("{lin} / {inner}u")
+        } else if inner == 1 {
+            format!("{lin} % {d}u")
+        } else {
+            format!("({lin} / {inner}u) % {d}u")
+        };
+        lines.push(format!("{ind}let {prefix}{ax} = i32({e});"));
+        inner *= d as u64;
+    }
+    lines.reverse();
+    for l in lines {
+        writeln!(out, "{l}").unwrap();
+    }
+}
+
+fn check_size(p: &KProgram) -> Result<(), String> {
+    for b in &p.buffers {
+        let n = b.ty.num_elements().unwrap_or(0);
+        if n as u64 > i32::MAX as u64 {
+            return Err(format!(
+                "wgpu backend: buffer {} exceeds 2^31 elements",
+                b.ty
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The accumulator's shared-memory arrays and combine code.
+struct AccInfo {
+    id: u32,
+    kind: AccKind,
+    dtype: DType,
+    /// Device type of the per-invocation state.
+    state_ty: &'static str,
+}
+
+fn acc_init(kind: AccKind, dtype: DType) -> Result<(&'static str, String), String> {
+    let t = dev_type(dtype)?;
+    Ok(match (kind, t) {
+        (AccKind::LogSumExp, "f32") => (
+            "vec2<f32>",
+            "vec2<f32>(bitcast<f32>(0xff800000u), 0.0f)".into(),
+        ),
+        (AccKind::M2, "f32") => ("vec3<f32>", "vec3<f32>(0.0f, 0.0f, 0.0f)".into()),
+        (AccKind::LogSumExp | AccKind::M2, _) => {
+            return Err(format!("wgpu backend: acc.{} on {dtype}", kind.name()))
+        }
+        (AccKind::Sum, "f32") => ("f32", "0.0f".into()),
+        (AccKind::Prod, "f32") => ("f32", "1.0f".into()),
+        (AccKind::Max, "f32") => ("f32", "bitcast<f32>(0xff800000u)".into()),
+        (AccKind::Min, "f32") => ("f32", "bitcast<f32>(0x7f800000u)".into()),
+        (AccKind::Sum, "i32") => ("i32", "0i".into()),
+        (AccKind::Prod, "i32") => ("i32", "1i".into()),
+        (AccKind::Max, "i32") => ("i32", "bitcast<i32>(0x80000000u)".into()),
+        (AccKind::Min, "i32") => ("i32", "2147483647i".into()),
+        (AccKind::Sum, "u32") => ("u32", "0u".into()),
+        (AccKind::Prod, "u32") => ("u32", "1u".into()),
+        (AccKind::Max, "u32") => ("u32", "0u".into()),
+        (AccKind::Min, "u32") => ("u32", "4294967295u".into()),
+        // bool: 0/1 in u32 (sum and max are `or`, prod and min `and`).
+        (AccKind::Sum | AccKind::Max, _) => ("u32", "0u".into()),
+        (AccKind::Prod | AccKind::Min, _) => ("u32", "1u".into()),
+    })
+}
+
+/// `x ⊕ y` for two states of an accumulator.
+fn combine(a: &AccInfo, x: &str, y: &str, h: &mut BTreeSet<&'static str>) -> String {
+    let bool_acc = a.dtype == DType::Bool;
+    match (a.kind, a.state_ty) {
+        (AccKind::LogSumExp, _) => {
+            need(h, "psi_lse_comb");
+            format!("psi_lse_comb({x}, {y})")
+        }
+        (AccKind::M2, _) => {
+            need(h, "psi_m2_comb");
+            format!("psi_m2_comb({x}, {y})")
+        }
+        (AccKind::Sum, _) if bool_acc => format!("{x} | {y}"),
+        (AccKind::Prod, _) if bool_acc => format!("{x} & {y}"),
+        (AccKind::Sum, _) => format!("{x} + {y}"),
+        (AccKind::Prod, _) => format!("{x} * {y}"),
+        (AccKind::Max, "f32") => {
+            need(h, "psi_max");
+            format!("psi_max({x}, {y})")
+        }
+        (AccKind::Min, "f32") => {
+            need(h, "psi_min");
+            format!("psi_min({x}, {y})")
+        }
+        (AccKind::Max, _) => format!("max({x}, {y})"),
+        (AccKind::Min, _) => format!("min({x}, {y})"),
+    }
+}
+
+/// `state ⊕ value` (one element pushed).
+fn push(a: &AccInfo, st: &str, v: &str, h: &mut BTreeSet<&'static str>) -> String {
+    match a.kind {
+        AccKind::LogSumExp => {
+            need(h, "psi_lse_comb");
+            format!("psi_lse_comb({st}, vec2<f32>({v}, 1.0f))")
+        }
+        AccKind::M2 => {
+            need(h, "psi_m2_push");
+            format!("psi_m2_push({st}, {v})")
+        }
+        _ if a.dtype == DType::Bool => combine(a, st, &format!("select(0u, 1u, {v})"), h),
+        _ => combine(a, st, v, h),
+    }
+}
+
+/// The accumulator's value from its final state, in its dtype.
+fn finish(a: &AccInfo, st: &str, h: &mut BTreeSet<&'static str>) -> String {
+    match a.kind {
+        AccKind::LogSumExp => {
+            need(h, "psi_lse_final");
+            round(a.dtype, format!("psi_lse_final({st})"), h)
+        }
+        AccKind::M2 => round(a.dtype, format!("{st}.z"), h),
+        _ if a.dtype == DType::Bool => format!("({st} != 0u)"),
+        _ => round(a.dtype, st.to_string(), h),
+    }
+}
+
+fn shared_arrays(ty: &str) -> &'static [&'static str] {
+    match ty {
+        "vec2<f32>" => &["sh_v2"],
+        "vec3<f32>" => &["sh_v3"],
+        "f32" => &["sh_f"],
+        "i32" => &["sh_i"],
+        _ => &["sh_u"],
+    }
+}
+
+/// WGSL for a fused kernel.
+pub fn gen_kernel(p: &KProgram, storage: &[usize], k: &Kernel) -> Result<ShaderKernel, String> {
+    check_size(p)?;
+    let mut g = Gen::new(p, storage);
+    for s in &k.stages {
+        g.scan(&s.nodes);
+    }
+    let entry = entry_name(&k.name);
+    let outer: Vec<(usize, usize)> = (0..k.domain.len())
+        .filter(|a| !k.reduce_axes.contains(a))
+        .map(|a| (a, k.domain[a]))
+        .collect();
+    let inner: Vec<(usize, usize)> = k.reduce_axes.iter().map(|&a| (a, k.domain[a])).collect();
+    let rows: u64 = outer.iter().map(|d| d.1 as u64).product();
+    let red: u64 = inner.iter().map(|d| d.1 as u64).product();
+    let coords: Vec<String> = (0..k.domain.len()).map(|a| format!("c{a}")).collect();
+    let mut body = String::new();
+    let only_map = k.stages.iter().all(|s| s.kind == StageKind::Map);
+    if k.reduce_axes.is_empty() && only_map {
+        // Elementwise: one invocation per point.
+        let n = rows;
+        let (gx, gy) = split_groups(n.div_ceil(ELEM_WG as u64))?;
+        writeln!(body, "@compute @workgroup_size({ELEM_WG})").unwrap();
+        writeln!(
+            body,
+            "fn {entry}(@builtin(global_invocation_id) gid: vec3<u32>) {{"
+        )
+        .unwrap();
+        writeln!(
+            body,
+            "    let i = gid.y * {}u + gid.x;",
+            gx as u64 * ELEM_WG as u64
+        )
+        .unwrap();
+        writeln!(body, "    if (i >= {n}u) {{\n        return;\n    }}").unwrap();
+        decompose(&mut body, "    ", "i", &outer, "c");
+        for s in &k.stages {
+            g.nodes(
+                &mut body,
+                "    ",
+                &s.nodes,
+                &coords,
+                &mut |_, _, _, _, _| Err("accumulator in a map stage".into()),
+                None,
+            )?;
+        }
+        body.push_str("}\n");
+        let wgsl = g.header("") + "\n" + &body;
+        return Ok(ShaderKernel {
+            name: k.name.clone(),
+            entry,
+            wgsl,
+            bindings: g.binds.clone(),
+            groups: [gx, gy, if n == 0 { 0 } else { 1 }],
+        });
+    }
+    // Row kernel: one workgroup per outer index.
+    let wg: u32 = (red.next_power_of_two()).clamp(32, 256) as u32;
+    let (gx, gy) = split_groups(rows)?;
+    writeln!(body, "@compute @workgroup_size({wg})").unwrap();
+    writeln!(
+        body,
+        "fn {entry}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{"
+    )
+    .unwrap();
+    writeln!(body, "    let row = wid.y * {gx}u + wid.x;").unwrap();
+    writeln!(body, "    if (row >= {rows}u) {{\n        return;\n    }}").unwrap();
+    decompose(&mut body, "    ", "row", &outer, "c");
+    let mut shared: BTreeSet<&'static str> = BTreeSet::new();
+    for s in &k.stages {
+        match s.kind {
+            StageKind::Outer => {
+                g.nodes(
+                    &mut body,
+                    "    ",
+                    &s.nodes,
+                    &coords,
+                    &mut |_, _, _, _, _| Err("accumulator in an outer stage".into()),
+                    Some("lid == 0u"),
+                )?;
+            }
+            StageKind::Map | StageKind::Loop => {
+                // Accumulators of this stage: declare state, loop, reduce.
+                let mut accs: Vec<AccInfo> = Vec::new();
+                for n in &s.nodes {
+                    if let Instr::Acc { kind, .. } = n.instr {
+                        let (ty, init) = acc_init(kind, n.dtype)?;
+                        writeln!(body, "    var a{}: {ty} = {init};", n.id).unwrap();
+                        accs.push(AccInfo {
+                            id: n.id,
+                            kind,
+                            dtype: n.dtype,
+                            state_ty: ty,
+                        });
+                    }
+                }
+                writeln!(body, "    for (var r = lid; r < {red}u; r = r + {wg}u) {{").unwrap();
+                decompose(&mut body, "        ", "r", &inner, "c");
+                let saved = g.vals.clone();
+                let infos: HashMap<u32, usize> =
+                    accs.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+                let accs_ref = &accs;
+                g.nodes(
+                    &mut body,
+                    "        ",
+                    &s.nodes,
+                    &coords,
+                    &mut |g, out, n, _kind, arg| {
+                        let a = &accs_ref[infos[&n.id]];
+                        let (v, _) = g.val(arg)?.clone();
+                        let e = push(a, &format!("a{}", n.id), &v, &mut g.helpers);
+                        writeln!(out, "        a{} = {e};", n.id).unwrap();
+                        Ok(())
+                    },
+                    None,
+                )?;
+                body.push_str("    }\n");
+                // Loop-local values go out of scope.
+                g.vals = saved;
+                for a in &accs {
+                    let arrays = shared_arrays(a.state_ty);
+                    let sh = arrays[0];
+                    shared.insert(match sh {
+                        "sh_v2" => "var<workgroup> sh_v2: array<vec2<f32>, WG>;",
+                        "sh_v3" => "var<workgroup> sh_v3: array<vec3<f32>, WG>;",
+                        "sh_f" => "var<workgroup> sh_f: array<f32, WG>;",
+                        "sh_i" => "var<workgroup> sh_i: array<i32, WG>;",
+                        _ => "var<workgroup> sh_u: array<u32, WG>;",
+                    });
+                    let ty = dev_type(a.dtype)?;
+                    let name = format!("v{}", a.id);
+                    if red == 0 {
+                        // Empty rows: the interpreter's initial value.
+                        let init = match a.kind {
+                            AccKind::Sum | AccKind::M2 => 0.0,
+                            AccKind::Prod => 1.0,
+                            AccKind::Max | AccKind::LogSumExp => f64::NEG_INFINITY,
+                            AccKind::Min => f64::INFINITY,
+                        };
+                        writeln!(body, "    let {name}: {ty} = {};", literal(a.dtype, init)?)
+                            .unwrap();
+                    } else {
+                        let c = combine(
+                            a,
+                            &format!("{sh}[lid]"),
+                            &format!("{sh}[lid + s]"),
+                            &mut g.helpers,
+                        );
+                        writeln!(body, "    {sh}[lid] = a{};", a.id).unwrap();
+                        body.push_str("    workgroupBarrier();\n");
+                        writeln!(
+                            body,
+                            "    for (var s = {}u; s > 0u; s = s >> 1u) {{\n        if (lid < s) {{\n            {sh}[lid] = {c};\n        }}\n        workgroupBarrier();\n    }}",
+                            wg / 2
+                        )
+                        .unwrap();
+                        let f = finish(a, &format!("{sh}[0]"), &mut g.helpers);
+                        writeln!(body, "    let {name}: {ty} = {f};").unwrap();
+                        body.push_str("    workgroupBarrier();\n");
+                    }
+                    g.vals.insert(a.id, (name, a.dtype));
+                }
+            }
+        }
+    }
+    body.push_str("}\n");
+    let shared_decl: String = shared
+        .iter()
+        .map(|s| s.replace("WG", &wg.to_string()) + "\n")
+        .collect();
+    let wgsl = g.header(&shared_decl) + "\n" + &body;
+    Ok(ShaderKernel {
+        name: k.name.clone(),
+        entry,
+        wgsl,
+        bindings: g.binds.clone(),
+        groups: [gx, gy, if rows == 0 { 0 } else { 1 }],
+    })
+}
+
+/// WGSL for a (batched) matmul with its epilogue applied at the store.
+pub fn gen_matmul(p: &KProgram, storage: &[usize], m: &MatmulCall) -> Result<ShaderKernel, String> {
+    check_size(p)?;
+    let mut g = Gen::new(p, storage);
+    let t = dev_type(m.dtype)?;
+    if t == "bool" {
+        return Err("wgpu backend: matmul of bool".into());
+    }
+    let ab = g.binding(m.a, false);
+    let bb = g.binding(m.b, false);
+    g.scan(&m.epilogue);
+    let entry = entry_name(&m.name);
+    let r = m.batch.len();
+    let nb: u64 = m.batch.iter().map(|&d| d as u64).product();
+    if nb > MAX_GROUPS {
+        return Err(format!(
+            "wgpu backend: a batch of {nb} matmuls exceeds one dispatch"
+        ));
+    }
+    let (tl, bk) = (MM_TILE, MM_BK);
+    let zero = match t {
+        "f32" => "0.0f",
+        "i32" => "0i",
+        _ => "0u",
+    };
+    let ld = |bi: usize, a: String| match t {
+        "f32" => format!("bitcast<f32>(s{bi}[u32({a})])"),
+        "i32" => format!("bitcast<i32>(s{bi}[u32({a})])"),
+        _ => format!("s{bi}[u32({a})]"),
+    };
+    let mut body = String::new();
+    // Epilogue as a function of (product, batch index, row, column).
+    let coords: Vec<String> = (0..r)
+        .map(|a| format!("c{a}"))
+        .chain(["ci".to_string(), "cj".to_string()])
+        .collect();
+    let mut epi = String::new();
+    writeln!(epi, "fn epilogue(mm: {t}, bi: u32, ci: i32, cj: i32) {{").unwrap();
+    let bdims: Vec<(usize, usize)> = m.batch.iter().copied().enumerate().collect();
+    decompose(&mut epi, "    ", "bi", &bdims, "c");
+    if r == 0 {
+        epi.push_str("    _ = bi;\n");
+    }
+    g.nodes(
+        &mut epi,
+        "    ",
+        &m.epilogue,
+        &coords,
+        &mut |_, _, _, _, _| Err("accumulator in a matmul epilogue".into()),
+        None,
+    )?;
+    epi.push_str("}\n");
+    // Batch offsets of the operands.
+    let boff = |map: &IndexMap| -> String {
+        let mut s = format!("{}i", map.offset);
+        for a in 0..r {
+            if map.strides[a] != 0 {
+                write!(s, " + {}i * c{a}", map.strides[a]).unwrap();
+            }
+        }
+        s
+    };
+    let (ars, acs) = (m.a_map.strides[r], m.a_map.strides[r + 1]);
+    let (brs, bcs) = (m.b_map.strides[r], m.b_map.strides[r + 1]);
+    let (mm, nn, kk) = (m.m, m.n, m.k);
+    writeln!(body, "@compute @workgroup_size(16, 16)").unwrap();
+    writeln!(body, "fn {entry}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {{").unwrap();
+    body.push_str("    let bi = wid.z;\n    let lin = l.y * 16u + l.x;\n");
+    writeln!(
+        body,
+        "    let row0 = i32(wid.y * {tl}u);\n    let col0 = i32(wid.x * {tl}u);"
+    )
+    .unwrap();
+    decompose(&mut body, "    ", "bi", &bdims, "c");
+    writeln!(
+        body,
+        "    let abase = {};\n    let bbase = {};",
+        boff(&m.a_map),
+        boff(&m.b_map)
+    )
+    .unwrap();
+    writeln!(body, "    var acc: array<{t}, 16>;\n    for (var q = 0u; q < 16u; q = q + 1u) {{\n        acc[q] = {zero};\n    }}").unwrap();
+    writeln!(
+        body,
+        "    for (var k0 = 0i; k0 < {kk}i; k0 = k0 + {bk}i) {{"
+    )
+    .unwrap();
+    // A tile: tl x bk; B tile: bk x tl; 256 invocations load 4 each.
+    writeln!(
+        body,
+        "        for (var q = 0u; q < {}u; q = q + 1u) {{",
+        tl * bk / 256
+    )
+    .unwrap();
+    writeln!(body, "            let e = lin + q * 256u;\n            let gr = row0 + i32(e / {bk}u);\n            let gc = k0 + i32(e % {bk}u);").unwrap();
+    writeln!(body, "            var v = {zero};\n            if (gr < {mm}i && gc < {kk}i) {{\n                v = {};\n            }}\n            ta[e] = v;", ld(ab, format!("abase + {ars}i * gr + {acs}i * gc"))).unwrap();
+    writeln!(
+        body,
+        "            let fr = k0 + i32(e / {tl}u);\n            let fc = col0 + i32(e % {tl}u);"
+    )
+    .unwrap();
+    writeln!(body, "            var w = {zero};\n            if (fr < {kk}i && fc < {nn}i) {{\n                w = {};\n            }}\n            tb[e] = w;", ld(bb, format!("bbase + {brs}i * fr + {bcs}i * fc"))).unwrap();
+    body.push_str("        }\n        workgroupBarrier();\n");
+    writeln!(
+        body,
+        "        for (var kk = 0u; kk < {bk}u; kk = kk + 1u) {{"
+    )
+    .unwrap();
+    body.push_str("            var av: array<");
+    write!(body, "{t}, 4>;\n            for (var i = 0u; i < 4u; i = i + 1u) {{\n                av[i] = ta[(l.y + 16u * i) * {bk}u + kk];\n            }}\n", ).unwrap();
+    writeln!(body, "            for (var j = 0u; j < 4u; j = j + 1u) {{\n                let bv = tb[kk * {tl}u + l.x + 16u * j];\n                for (var i = 0u; i < 4u; i = i + 1u) {{\n                    acc[i * 4u + j] = acc[i * 4u + j] + av[i] * bv;\n                }}\n            }}").unwrap();
+    body.push_str("        }\n        workgroupBarrier();\n    }\n");
+    writeln!(body, "    for (var q = 0u; q < 16u; q = q + 1u) {{\n        let ci = row0 + i32(l.y + 16u * (q / 4u));\n        let cj = col0 + i32(l.x + 16u * (q % 4u));\n        if (ci < {mm}i && cj < {nn}i) {{\n            epilogue(acc[q], bi, ci, cj);\n        }}\n    }}\n}}").unwrap();
+    let shared = format!(
+        "var<workgroup> ta: array<{t}, {}>;\nvar<workgroup> tb: array<{t}, {}>;\n",
+        tl * bk,
+        tl * bk
+    );
+    let wgsl = g.header(&shared) + "\n" + &epi + "\n" + &body;
+    let (gx, gy) = (
+        (nn as u64).div_ceil(tl as u64),
+        (mm as u64).div_ceil(tl as u64),
+    );
+    if gx > MAX_GROUPS || gy > MAX_GROUPS {
+        return Err("wgpu backend: matmul too large for one dispatch".into());
+    }
+    let empty = nb == 0 || mm == 0 || nn == 0;
+    Ok(ShaderKernel {
+        name: m.name.clone(),
+        entry,
+        wgsl,
+        bindings: g.binds.clone(),
+        groups: if empty {
+            [0, 0, 0]
+        } else {
+            [gx as u32, gy as u32, nb as u32]
+        },
+    })
+}
+
+/// Device storage of a program: temporaries of one planning slot share
+/// one; every other buffer has its own. Returns each buffer's storage
+/// index and each storage's size in 32-bit words.
+pub fn plan_storage(p: &KProgram) -> (Vec<usize>, Vec<Storage>) {
+    let mut of = Vec::with_capacity(p.buffers.len());
+    let mut st: Vec<Storage> = Vec::new();
+    let mut slots: HashMap<u32, usize> = HashMap::new();
+    for (i, b) in p.buffers.iter().enumerate() {
+        let words = b.ty.num_elements().unwrap_or(0) as u64;
+        let idx = match (&b.kind, b.slot) {
+            (psionic_ir::kernel::BufferKind::Temp, Some(s))
+                if !p.results.contains(&BufId(i as u32)) =>
+            {
+                match slots.get(&s) {
+                    Some(&j) => {
+                        st[j].words = st[j].words.max(words);
+                        st[j].buffers.push(BufId(i as u32));
+                        j
+                    }
+                    None => {
+                        st.push(Storage {
+                            words,
+                            buffers: vec![BufId(i as u32)],
+                        });
+                        slots.insert(s, st.len() - 1);
+                        st.len() - 1
+                    }
+                }
+            }
+            _ => {
+                st.push(Storage {
+                    words,
+                    buffers: vec![BufId(i as u32)],
+                });
+                st.len() - 1
+            }
+        };
+        of.push(idx);
+    }
+    (of, st)
+}
