@@ -928,6 +928,14 @@ fn sdpa_program(r: &mut StdRng, with_lse: bool) -> Func {
     let mask_kind = r.gen_range(0..4);
     let sinks = r.gen_bool(0.3);
     let causal = mask_kind == 3;
+    // The causal mask is aligned to the end of the keys, so with more
+    // queries than keys the first rows are fully masked: every score is the
+    // dtype's lowest value, the output the mean of v (as MLX) and the
+    // logsumexp `f64::MIN + log(lk)`, which is -inf in its f32 output, where
+    // finite differences are NaN. Such rows stay in the plain programs (their
+    // output has a derivative); the logsumexp programs get no more queries
+    // than keys.
+    let lk = if causal && with_lse { lk.max(lq) } else { lk };
     let mut shapes = vec![vec![b, hq, lq, d], vec![b, hk, lk, d], vec![b, hk, lk, dv]];
     let mshape = if r.gen_bool(0.5) {
         vec![lq, lk]
@@ -1150,13 +1158,11 @@ fn vmap_case(build: fn(&mut StdRng) -> Func, seed: u64) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(40))]
     #[test]
-    #[ignore = "known failure (session 2): flaky over random seeds: a causal sdpa with output_logsumexp has a fully masked row where finite differences give NaN and the jvp 0; the FFT transpose identity also fails on some seeds"]
     fn derivatives_of_the_extras(which in 0usize..BUILDERS.len(), seed in any::<u64>()) {
         ad_case(BUILDERS[which].1, seed);
     }
 
     #[test]
-    #[ignore = "known failure (session 2): a dequantize program's vmap differs from the per-lane loop"]
     fn vmap_of_the_extras(which in 0usize..BUILDERS.len(), seed in any::<u64>()) {
         vmap_case(BUILDERS[which].1, seed);
     }
@@ -1164,7 +1170,6 @@ proptest! {
 
 /// A few fixed seeds per builder, so each rule runs on every test run.
 #[test]
-#[ignore = "known failure (session 2): the vjp/jvp transpose identity fails on FFT programs (rule or test setup)"]
 fn each_builder_a_few_times() {
     for (name, build) in BUILDERS {
         for s in 0..6u64 {
@@ -1242,7 +1247,6 @@ fn cumprod_gradient_matches_mlx_on_a_zero() {
 }
 
 #[test]
-#[ignore = "known failure (session 2): the test's program builder gives dynamic_slice the wrong sizes"]
 fn vmap_of_dynamic_slices_with_batched_starts() {
     for seed in 0..40u64 {
         let mut r = rng(seed);
@@ -1271,12 +1275,18 @@ fn vmap_of_dynamic_slices_with_batched_starts() {
                 Attrs::new().with("axes", ints(&axes)),
             )
         } else {
+            // `sizes` is the result shape (full rank): the slice sizes on
+            // `axes`, the whole extent elsewhere.
+            let mut full = shape.clone();
+            for (k, &a) in axes.iter().enumerate() {
+                full[a as usize] = sizes[k];
+            }
             g.op(
                 Opcode::DynamicSlice,
                 &[x, starts],
                 Attrs::new()
                     .with("axes", ints(&axes))
-                    .with("sizes", ints(&sizes[..axes.len()])),
+                    .with("sizes", ints(&full)),
             )
         };
         g.f.results = vec![y];

@@ -15,7 +15,6 @@ use mlxfn_support::*;
 use psionic_mlx::files::load_module;
 use psionic_mlx::transforms::{run_transform, CliTransform};
 
-
 #[test]
 fn transform_cases_through_the_cli_contract() {
     let mut checked = 0;
@@ -161,12 +160,12 @@ fn where_mlx_jvp_is_wrong_ours_matches_float64_finite_differences() {
         for key in dev.keys() {
             let mlx = &case.tensors[&format!("mlx.{key}")];
             let got = &ours.iter().find(|(k, _)| k == key).unwrap().1;
-            let deviates = mlx.shape() != got.shape() || mlx.to_f64_vec().iter().any(|v| v.is_nan());
+            let deviates =
+                mlx.shape() != got.shape() || mlx.to_f64_vec().iter().any(|v| v.is_nan());
             assert!(
                 deviates,
                 "{}: MLX's {key} no longer deviates ({}); drop `mlx_deviation` from the generator",
-                case.name,
-                dev[key]
+                case.name, dev[key]
             );
         }
     }

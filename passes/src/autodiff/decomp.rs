@@ -65,7 +65,7 @@ pub fn decompose(op: &Op, types: &[TensorType]) -> R<Func> {
             Opcode::BlockMaskedMm => vec![block_masked_mm(&mut b, op, &ps)?],
             Opcode::MaskedScatter => vec![masked_scatter(&mut b, ps[0], ps[1], ps[2])?],
             Opcode::RmsNormVjp | Opcode::LayerNormVjp => {
-                let eps = op.attrs.float("eps")?;
+                let eps = op.attrs.float("eps")? as f32 as f64; // an f32 in MLX, as the interpreter
                 let layer = op.opcode == Opcode::LayerNormVjp;
                 let nt: Vec<TensorType> = types[..types.len() - 1].to_vec();
                 let mut g = Func::new("norm", nt);
@@ -307,7 +307,8 @@ pub fn norm(b: &mut B, ps: &[Value], eps: f64, layer: bool) -> R<Value> {
 /// attention sinks, as MLX's fallback computes it.
 fn sdpa(b: &mut B, op: &Op, ps: &[Value]) -> R<Vec<Value>> {
     let a = &op.attrs;
-    let scale = a.float("scale")?;
+    // MLX keeps the scale as an f32 (as the interpreter does).
+    let scale = a.float("scale")? as f32 as f64;
     let causal = a.bool("do_causal")?;
     let has_sinks = a.bool("has_sinks")?;
     let want_lse = a.bool("output_logsumexp")?;
