@@ -1437,3 +1437,79 @@ fn errors_name_the_op() {
     let e = jvp(&f, &[0]).unwrap_err();
     assert!(e.message.contains("tensor.qr"), "{e}");
 }
+
+// ---------------------------------------------------------------------------
+// Complex cotangents: MLX's convention, on values printed by MLX 0.32.4.
+// ---------------------------------------------------------------------------
+
+/// The vjp of `f(z[, w])` on 1-element c64 inputs `z = 0.3+0.7i`,
+/// `w = 2+3i` with cotangent `1+1i`, as (re, im) per input.
+fn complex_vjp(op: Opcode, binary: bool) -> Vec<(f64, f64)> {
+    let mut r = rng(0);
+    let mut g = Gen::new(&mut r);
+    let c = TensorType::new(DType::C64, vec![1, 1]);
+    let z = g.f.add_param(c.clone());
+    let mut xs = vec![z];
+    if binary {
+        xs.push(g.f.add_param(c.clone()));
+    }
+    let y = g.op(op, &xs, Attrs::new());
+    g.f.results = vec![y];
+    let f = g.f;
+    let wrt: Vec<usize> = (0..xs.len()).collect();
+    let v = vjp(&f, &wrt).unwrap();
+    let mut args = vec![from_reals(&c, &[0.3, 0.7])];
+    if binary {
+        args.push(from_reals(&c, &[2.0, 3.0]));
+    }
+    args.push(from_reals(&c, &[1.0, 1.0]));
+    let out = run(&v, &args);
+    out[1..]
+        .iter()
+        .map(|l| {
+            let v = reals(l);
+            (v[0], v[1])
+        })
+        .collect()
+}
+
+/// MLX's cotangents of complex values are real adjoints (C seen as R^2):
+/// `ct * conj(f'(z))` for a holomorphic `f`, while the jvp is `f'(z) t`.
+/// The expected values are `mx.vjp`'s on the same inputs.
+#[test]
+fn complex_cotangents_are_mlx_real_adjoints() {
+    use Opcode::*;
+    let cases: [(Opcode, bool, &[(f64, f64)]); 9] = [
+        (Multiply, true, &[(5.0, -1.0), (1.0, -0.4)]),
+        (Matmul, true, &[(5.0, -1.0), (1.0, -0.4)]),
+        (
+            Divide,
+            true,
+            &[(-0.07692308, 0.3846154), (0.00118343, -0.08284023)],
+        ),
+        // MLX 0.32.4's Power vjp alone does not conjugate (it gives
+        // `ct * f'(z)`, -0.0611+0.1004i and -0.0171-0.0243i here, which is
+        // not the adjoint of its own jvp `f'(z) t`); ours keeps the
+        // convention: `ct * conj(w z^(w-1))`, `ct * conj(z^w log z)`.
+        (
+            Power,
+            true,
+            &[(0.10043264, -0.06105317), (-0.02432933, -0.0170762)],
+        ),
+        (Exp, false, &[(1.902032, 0.16282618)]),
+        (Log, false, &[(-0.6896551, 1.7241379)]),
+        (Sin, false, &[(0.974932, 1.4232856)]),
+        (Square, false, &[(2.0, -0.8)]),
+        (Reciprocal, false, &[(2.4375744, -0.05945315)]),
+    ];
+    for (op, binary, want) in cases {
+        let got = complex_vjp(op, binary);
+        assert_eq!(got.len(), want.len(), "{op}");
+        for (k, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g.0 - w.0).abs() < 1e-5 && (g.1 - w.1).abs() < 1e-5,
+                "{op} input {k}: {g:?}, MLX {w:?}"
+            );
+        }
+    }
+}
