@@ -122,11 +122,12 @@ pub fn vjp_rule(
                 out[2] = Some(b.op(Select, &[x(0), z, ct], Attrs::new())?);
             }
         }
+        // Cast back to the operand's type, integers and bools included (MLX's
+        // AsType; an integer operand needs a cotangent only below an integer
+        // input being differentiated).
         Cast => {
             let from = b.dtype(x(0));
-            if from.is_inexact() {
-                out[0] = Some(b.cast(ct, from)?);
-            }
+            out[0] = Some(b.cast(ct, from)?);
         }
         // Reinterpreting bits is not differentiable.
         Bitcast => {}
