@@ -1479,7 +1479,9 @@ fn complex_vjp(op: Opcode, binary: bool) -> Vec<(f64, f64)> {
 #[test]
 fn complex_cotangents_are_mlx_real_adjoints() {
     use Opcode::*;
-    let cases: [(Opcode, bool, &[(f64, f64)]); 9] = [
+    // (op, binary, MLX's cotangent of each input as (re, im))
+    type Case = (Opcode, bool, &'static [(f64, f64)]);
+    let cases: [Case; 9] = [
         (Multiply, true, &[(5.0, -1.0), (1.0, -0.4)]),
         (Matmul, true, &[(5.0, -1.0), (1.0, -0.4)]),
         (
