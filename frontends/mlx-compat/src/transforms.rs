@@ -19,7 +19,8 @@
 
 use crate::array::Array;
 use crate::error::Error;
-use crate::{apply, mlxfn, trace};
+use crate::lower::trace_capturing;
+use crate::{apply, mlxfn};
 use psionic_ir::{Func, Literal, Module, TensorType};
 use psionic_passes::autodiff::{
     checkpoint as ir_checkpoint, custom_vjp as ir_custom_vjp, jvp as ir_jvp,
@@ -170,25 +171,33 @@ fn terr(op: &str) -> impl Fn(psionic_passes::autodiff::TransformError) -> Error 
     move |e| Error::new(op, e.message)
 }
 
+/// A traced closure: the function, the output structure (with placeholder
+/// leaves) and the arrays of enclosing traces it captured. The function's
+/// parameters are the argument's leaves, then one per captured array; a
+/// transform differentiates or batches the leaves only and passes the
+/// captured arrays through, so the transformed function, applied in the
+/// enclosing trace, carries the outer derivatives through them.
+pub type Traced<O> = (Func, O, Vec<Array>);
+
 /// Something a transform can trace into an IR function: a closure
 /// `Fn(&P) -> O`, or a [`CustomVjp`] / [`Checkpoint`] wrapper.
 pub trait Traceable<P: Tree, O: Tree> {
-    /// The function of the flattened leaves, at the types of `example`,
-    /// and the output structure (with placeholder leaves).
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error>;
+    /// The function of the flattened leaves (and captured arrays), at the
+    /// types of `example`.
+    fn trace_at(&self, example: &P) -> Result<Traced<O>, Error>;
 }
 
 impl<P: Tree, O: Tree, F: Fn(&P) -> O> Traceable<P, O> for F {
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
+    fn trace_at(&self, example: &P) -> Result<Traced<O>, Error> {
         trace_closure(self, example)
     }
 }
 
-fn trace_closure<P: Tree, O: Tree>(f: &dyn Fn(&P) -> O, example: &P) -> Result<(Func, O), Error> {
+fn trace_closure<P: Tree, O: Tree>(f: &dyn Fn(&P) -> O, example: &P) -> Result<Traced<O>, Error> {
     let types: Vec<TensorType> = example.leaves().iter().map(|a| a.ty().clone()).collect();
     let mut out: Option<O> = None;
     let mut err: Option<Error> = None;
-    let func = trace(
+    let (func, captured) = trace_capturing(
         |xs| match rebuild_all(example, xs.to_vec()) {
             Ok(p) => {
                 let o = f(&p);
@@ -207,7 +216,7 @@ fn trace_closure<P: Tree, O: Tree>(f: &dyn Fn(&P) -> O, example: &P) -> Result<(
         return Err(e);
     }
     let out = out.ok_or_else(|| Error::new("trace", "the closure was not called"))?;
-    Ok((func, out))
+    Ok((func, out, captured))
 }
 
 /// Runs a transformed function on arrays (lazily, through [`crate::apply()`],
@@ -223,11 +232,12 @@ pub fn vjp<P: Tree, O: Tree>(
     primals: &P,
     cotangents: &O,
 ) -> Result<(O, P), Error> {
-    let (func, out_t) = f.trace_at(primals)?;
+    let (func, out_t, captured) = f.trace_at(primals)?;
     let x = primals.leaves();
     let wrt: Vec<usize> = (0..x.len()).collect();
     let g = ir_vjp(&func, &wrt).map_err(terr("vjp"))?;
     let mut args = x;
+    args.extend(captured);
     let cots = cotangents.leaves();
     if cots.len() != func.results.len() {
         return Err(Error::new(
@@ -252,11 +262,12 @@ pub fn jvp<P: Tree, O: Tree>(
     primals: &P,
     tangents: &P,
 ) -> Result<(O, O), Error> {
-    let (func, out_t) = f.trace_at(primals)?;
+    let (func, out_t, captured) = f.trace_at(primals)?;
     let x = primals.leaves();
     let wrt: Vec<usize> = (0..x.len()).collect();
     let g = ir_jvp(&func, &wrt).map_err(terr("jvp"))?;
     let mut args = x;
+    args.extend(captured);
     args.extend(tangents.leaves());
     let mut r = call(&g, &args)?;
     let tans = r.split_off(func.results.len());
@@ -270,10 +281,11 @@ pub fn try_value_and_grad<P: Tree, T: Traceable<P, Array>>(
     f: T,
 ) -> impl Fn(&P) -> Result<(Array, P), Error> {
     move |p: &P| {
-        let (func, _) = f.trace_at(p)?;
-        let x = p.leaves();
+        let (func, _, captured) = f.trace_at(p)?;
+        let mut x = p.leaves();
         let wrt: Vec<usize> = (0..x.len()).collect();
         let g = ir_value_and_grad(&func, &wrt).map_err(terr("value_and_grad"))?;
+        x.extend(captured);
         let mut r = call(&g, &x)?;
         let grads = r.split_off(1);
         let v = r
@@ -493,10 +505,12 @@ pub fn try_value_and_grad_argnums<P: Tree, S: Argnums<P>, T: Traceable<P, Array>
                 ));
             }
         }
-        let (func, _) = f.trace_at(p)?;
+        let (func, _, captured) = f.trace_at(p)?;
         let (wrt, template) = argnums.select(p);
         let g = ir_value_and_grad(&func, &wrt).map_err(terr("value_and_grad"))?;
-        let mut r = call(&g, &p.leaves())?;
+        let mut x = p.leaves();
+        x.extend(captured);
+        let mut r = call(&g, &x)?;
         let grads = r.split_off(1);
         let v = r
             .pop()
@@ -598,10 +612,14 @@ pub fn vmap<P: Tree, O: Tree, T: Traceable<P, O>>(
             }
         }
         let ex = rebuild_all(p, examples)?;
-        let (func, out_t) = f.trace_at(&ex)?;
-        // Normalise in_axes against the example ranks for the IR transform.
-        let g = vmap_with_size(&func, &in_axes, &out_axes, size).map_err(terr("vmap"))?;
-        let r = call(&g, &leaves)?;
+        let (func, out_t, captured) = f.trace_at(&ex)?;
+        // Captured arrays of enclosing traces are not batched here.
+        let mut axes = in_axes.clone();
+        axes.extend(captured.iter().map(|_| None));
+        let g = vmap_with_size(&func, &axes, &out_axes, size).map_err(terr("vmap"))?;
+        let mut args = leaves;
+        args.extend(captured);
+        let r = call(&g, &args)?;
         rebuild_all(&out_t, r)
     }
 }
@@ -631,18 +649,24 @@ impl<F, B> CustomVjp<F, B> {
 }
 
 impl<P: Tree, O: Tree, F: Fn(&P) -> O, B: Fn(&P, &O, &O) -> P> Traceable<P, O> for CustomVjp<F, B> {
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
-        let (fwd, out_t) = trace_closure(&self.fwd, example)?;
+    fn trace_at(&self, example: &P) -> Result<Traced<O>, Error> {
+        let (fwd, out_t, c1) = trace_closure(&self.fwd, example)?;
         let np = example.leaves().len();
         let no = out_t.leaves().len();
         let bex = (example.clone(), out_t.clone(), out_t.clone());
         let bwd_fn = |t: &(P, O, O)| (self.bwd)(&t.0, &t.1, &t.2);
-        let (bwd, _) = trace_closure(&bwd_fn, &bex)?;
+        let (bwd, _, c2) = trace_closure(&bwd_fn, &bex)?;
+        if !c1.is_empty() || !c2.is_empty() {
+            return Err(Error::new(
+                "custom_vjp",
+                "the forward or backward function captures an array of an enclosing trace; pass it as an argument",
+            ));
+        }
         if bwd.params.len() != np + 2 * no {
             return Err(Error::new("custom_vjp", "internal: backward arity"));
         }
         let f = ir_custom_vjp(&fwd, &bwd).map_err(terr("custom_vjp"))?;
-        Ok((f, out_t))
+        Ok((f, out_t, Vec::new()))
     }
 }
 
@@ -706,9 +730,9 @@ impl<F> Checkpoint<F> {
 }
 
 impl<P: Tree, O: Tree, F: Fn(&P) -> O> Traceable<P, O> for Checkpoint<F> {
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
-        let (f, o) = trace_closure(&self.0, example)?;
-        Ok((ir_checkpoint(&f), o))
+    fn trace_at(&self, example: &P) -> Result<Traced<O>, Error> {
+        let (f, o, captured) = trace_closure(&self.0, example)?;
+        Ok((ir_checkpoint(&f), o, captured))
     }
 }
 
