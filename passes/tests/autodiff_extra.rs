@@ -1515,3 +1515,97 @@ fn complex_cotangents_are_mlx_real_adjoints() {
         }
     }
 }
+
+/// `sum(c * cumprod(x))` with exact zeros in `x`: its Hessian (vjp of the
+/// vjp, through the Hillis-Steele decomposition) against second
+/// differences, which are exact up to rounding for this polynomial. MLX's
+/// division-based construction gives NaN here (and dropping the positions
+/// past the first zero would lose the cross terms `d2/dx_z dx_j`).
+#[test]
+fn cumprod_second_derivatives_with_zeros() {
+    use psionic_passes::autodiff::hessian;
+    for seed in 0..30u64 {
+        let mut r = rng(seed);
+        let n = r.gen_range(2..=6i64);
+        let a = Attrs::new()
+            .with("axis", Attr::Int(0))
+            .with("reverse", Attr::Bool(r.gen_bool(0.5)))
+            .with("inclusive", Attr::Bool(r.gen_bool(0.7)));
+        let c: Vec<f64> = (0..n).map(|_| r.gen_range(-1.0..1.0)).collect();
+        let cl = Literal::from_f64(F, vec![n as usize], &c).unwrap();
+        let f = program(
+            &[vec![n]],
+            |g, p| {
+                let y = g.op(Opcode::Cumprod, &[p[0]], a);
+                let w = konst(g, cl);
+                let m = g.bin(Opcode::Multiply, y, w);
+                vec![g.op(
+                    Opcode::ReduceSum,
+                    &[m],
+                    Attrs::new().with("axes", ints(&[0])),
+                )]
+            },
+            &mut r,
+        );
+        let mut v: Vec<f64> = (0..n).map(|_| r.gen_range(-1.5..1.5)).collect();
+        for _ in 0..r.gen_range(1..=2) {
+            v[r.gen_range(0..n as usize)] = 0.0;
+        }
+        let x = Literal::from_f64(F, vec![n as usize], &v).unwrap();
+        let h = hessian(&f, 0).unwrap();
+        let hv = run(&h, std::slice::from_ref(&x))[0].to_f64_vec();
+        let s = |d: &[(usize, f64)]| {
+            let mut w = v.clone();
+            for &(i, e) in d {
+                w[i] += e;
+            }
+            run(&f, &[Literal::from_f64(F, vec![n as usize], &w).unwrap()])[0].to_f64_vec()[0]
+        };
+        let e = 1e-3;
+        for i in 0..n as usize {
+            for j in 0..n as usize {
+                let fd = (s(&[(i, e), (j, e)]) - s(&[(i, e), (j, -e)]) - s(&[(i, -e), (j, e)])
+                    + s(&[(i, -e), (j, -e)]))
+                    / (4.0 * e * e);
+                let got = hv[i * n as usize + j];
+                assert!(
+                    (got - fd).abs() <= 1e-5 * (1.0 + fd.abs()),
+                    "H[{i}, {j}] = {got}, second differences {fd}, x = {v:?}\n{}",
+                    describe(&f)
+                );
+            }
+        }
+    }
+}
+
+/// A scan of symbolic length keeps MLX's construction (exact with zeros at
+/// first order): its vjp against the static (decomposed) one.
+#[test]
+fn cumprod_of_a_symbolic_length_has_exact_first_derivatives() {
+    for seed in 0..30u64 {
+        let mut r = rng(seed);
+        let n = r.gen_range(1..=6usize);
+        let a = Attrs::new()
+            .with("axis", Attr::Int(0))
+            .with("reverse", Attr::Bool(r.gen_bool(0.5)))
+            .with("inclusive", Attr::Bool(r.gen_bool(0.7)));
+        let build = |t: TensorType| {
+            let mut f = Func::new("f", vec![t]);
+            let p = f.params[0];
+            let y = f.push1(Opcode::Cumprod, &[p], a.clone()).unwrap();
+            f.results = vec![y];
+            f
+        };
+        let dynf = build(TensorType::new(F, vec![psionic_ir::DYN]));
+        let statf = build(TensorType::new(F, vec![n as i64]));
+        let mut v: Vec<f64> = (0..n).map(|_| r.gen_range(-1.5..1.5)).collect();
+        v[r.gen_range(0..n)] = 0.0;
+        let x = Literal::from_f64(F, vec![n], &v).unwrap();
+        let ct = rand_for(&mut r, &TensorType::new(F, vec![n as i64]));
+        let gd = run(&vjp(&dynf, &[0]).unwrap(), &[x.clone(), ct.clone()]);
+        let gs = run(&vjp(&statf, &[0]).unwrap(), &[x, ct]);
+        for (a, b) in reals(&gd[1]).iter().zip(reals(&gs[1])) {
+            assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+    }
+}

@@ -152,8 +152,12 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
 
         Cumsum => out[0] = same(b)?,
         // y * cumsum(t / x), exact with zeros (see `cumprod_jvp`).
+        // As the vjp: the decomposition when static.
         Cumprod => {
             if let Some(t) = ts[0] {
+                if b.ty(op.operands[0]).is_static() {
+                    return super::decomp::jvp_via(b, op, ts);
+                }
                 out[0] = Some(super::vjp_rules::cumprod_jvp(b, op, t)?);
             }
         }

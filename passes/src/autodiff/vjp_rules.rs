@@ -193,7 +193,13 @@ pub fn vjp_rule(
         // y_i = prod_{j<=i} x_j: dx_j = sum_{i>=j} ct_i prod_{k<=i, k!=j} x_k,
         // computed without dividing by x (exact with zeros; see
         // `cumprod_vjp`).
+        // With a static scan, through the Hillis-Steele decomposition (only
+        // products: exact with zeros to every order); otherwise MLX's
+        // construction (exact with zeros at first order only).
         Cumprod => {
+            if b.ty(x(0)).is_static() {
+                return super::decomp::vjp_via(b, op, cts, needs);
+            }
             out[0] = Some(cumprod_vjp(b, op, ct)?);
         }
         // Each output element takes its value from the latest element that
