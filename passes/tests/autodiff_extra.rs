@@ -554,7 +554,7 @@ fn diag_sign(g: &mut Gen, m: Value) -> Value {
 }
 
 fn linalg_program(r: &mut StdRng) -> Func {
-    let kind = r.gen_range(0..7);
+    let kind = r.gen_range(0..8);
     let n = r.gen_range(2..=4i64);
     match kind {
         // general inverse
@@ -679,6 +679,44 @@ fn linalg_program(r: &mut StdRng) -> Func {
                         &[p[0]],
                         Attrs::new().with("compute_uv", Attr::Bool(false)),
                     )]
+                },
+                r,
+            )
+        }
+        // full svd of a non-square matrix: the first k = min(m, n) columns
+        // of U and rows of Vt (the rest are not unique), sign-normalized
+        6 => {
+            let m = loop {
+                let m = r.gen_range(2..=5i64);
+                if m != n {
+                    break m;
+                }
+            };
+            let k = m.min(n);
+            program(
+                &[vec![m, n]],
+                |g, p| {
+                    let rs = g.ops(
+                        Opcode::Svd,
+                        &[p[0]],
+                        Attrs::new().with("compute_uv", Attr::Bool(true)),
+                    );
+                    let cut = |g: &mut Gen, x: Value, stop: [i64; 2]| {
+                        g.op(
+                            Opcode::Slice,
+                            &[x],
+                            Attrs::new()
+                                .with("start", ints(&[0, 0]))
+                                .with("stop", ints(&stop))
+                                .with("strides", ints(&[1, 1])),
+                        )
+                    };
+                    let uk = cut(g, rs[0], [m, k]);
+                    let vk = cut(g, rs[2], [k, n]);
+                    let s = first_row_sign(g, uk);
+                    let u = col_signs(g, uk, s);
+                    let vt = row_signs(g, vk, s);
+                    vec![u, rs[1], vt]
                 },
                 r,
             )
