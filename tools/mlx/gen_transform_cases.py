@@ -44,9 +44,12 @@ def as_list(o):
 
 
 def save(out_dir, name, description, fn, args, diff, rtol, atol, vmap=True, jax_fn=None,
-         batch_args=None):
+         batch_args=None, jvp_jax_fn=None, mlx_deviation=None):
     """`diff`: indices of the inputs the vjp/jvp differentiate. `jax_fn`: a
     jax.numpy version of `fn` giving the derivatives instead of MLX.
+    `jvp_jax_fn`: a jax.numpy version of `fn` giving only the jvp, where
+    MLX's own jvp is wrong (`mlx_deviation` says how); MLX's value is kept as
+    `mlx.jvp.out.J` so tests can see the deviation is still MLX's.
     `batch_args(lane)`: inputs of one vmap lane (default: random like args,
     integer inputs repeated)."""
     d = os.path.join(out_dir, name)
@@ -71,7 +74,8 @@ def save(out_dir, name, description, fn, args, diff, rtol, atol, vmap=True, jax_
     case_note = []
     cots = [like(y) for y in outs]
     tans = [like(args[i]) for i in diff]
-    if jax_fn is not None:
+
+    def jax_bound(jfn):
         import jax
         import jax.numpy as jnp
         jax.config.update("jax_enable_x64", True)
@@ -81,9 +85,14 @@ def save(out_dir, name, description, fn, args, diff, rtol, atol, vmap=True, jax_
                     else jnp.asarray(np.array(a)) for a in args]
             for k, i in enumerate(diff):
                 full[i] = dx[k]
-            return tuple(jax_fn(*full))
+            return tuple(jfn(*full))
 
         prim = [jnp.asarray(np.array(args[i]), dtype=jnp.float64) for i in diff]
+        return jax, jnp, jbound, prim
+
+    mlx_jv = None
+    if jax_fn is not None:
+        jax, jnp, jbound, prim = jax_bound(jax_fn)
         _, pull = jax.vjp(jbound, *prim)
         vj = pull(tuple(jnp.asarray(np.array(c), dtype=jnp.float64) for c in cots))
         _, jv = jax.jvp(jbound, tuple(prim), tuple(jnp.asarray(np.array(x), dtype=jnp.float64) for x in tans))
@@ -102,6 +111,14 @@ def save(out_dir, name, description, fn, args, diff, rtol, atol, vmap=True, jax_
             _, jv = mx.vjp(pull, [mx.zeros_like(y) for y in as_list(fn(*args))], tans)
             case_note.append("jvp by double vjp (MLX has no jvp for this primitive)")
         mx.eval(vj, jv)
+        if jvp_jax_fn is not None:
+            mlx_jv = jv
+            jax, jnp, jbound, jprim = jax_bound(jvp_jax_fn)
+            _, jv = jax.jvp(jbound, tuple(jprim),
+                            tuple(jnp.asarray(np.array(x), dtype=jnp.float64) for x in tans))
+            jv = [mx.array(np.asarray(v, dtype=np.float32)) for v in jv]
+    for j, y in enumerate(mlx_jv or []):
+        t[f"mlx.jvp.out.{j}"] = y
     for j, c in enumerate(cots):
         t[f"vjp.cot.{j}"] = c
     for k, i in enumerate(diff):
@@ -145,6 +162,9 @@ def save(out_dir, name, description, fn, args, diff, rtol, atol, vmap=True, jax_
         case["note"] = "; ".join(case_note)
     if jax_fn is not None:
         case["ref"] = "jax"
+    if jvp_jax_fn is not None:
+        case["jvp_ref"] = "jax"
+        case["mlx_deviation"] = mlx_deviation
     with open(os.path.join(d, "case.json"), "w") as fh:
         json.dump(case, fh, indent=1)
         fh.write("\n")
@@ -160,6 +180,8 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(__file__), "..", "..", "frontends", "mlx-compat", "tests", "mlx_cases")
     mx.set_default_device(mx.cpu)
+    global jnp
+    import jax.numpy as jnp
 
     save(out, "t_conv2d_strided", "conv2d stride 2 padding 1: grads wrt input and weight",
          lambda x, w: mx.conv2d(x, w, stride=2, padding=1),
@@ -176,7 +198,11 @@ def main():
     save(out, "t_rfft_irfft", "rfft magnitudes and irfft of an odd-length signal",
          lambda x, y: [mx.real(mx.fft.rfft(x)) * mx.imag(mx.fft.rfft(x)),
                        mx.fft.irfft(mx.fft.rfft(y), n=7)],
-         [f32(2, 6), f32(2, 7)], [0, 1], 1e-4, 1e-4)
+         [f32(2, 6), f32(2, 7)], [0, 1], 1e-4, 1e-4,
+         jvp_jax_fn=lambda x, y: [jnp.real(jnp.fft.rfft(x)) * jnp.imag(jnp.fft.rfft(x)),
+                                  jnp.fft.irfft(jnp.fft.rfft(y), n=7)],
+         mlx_deviation={"jvp.out.1": "MLX 0.32.4's jvp of irfft(n=7) returns the even length "
+                        "2*(4-1) = 6, not n = 7 (the FFT jvp drops n); jvp from JAX"})
     save(out, "t_rope", "fast.rope dims 4 of 6, offset 2, scale 0.5, traditional and not",
          lambda x: [mx.fast.rope(x, 4, traditional=False, base=10000.0, scale=0.5, offset=2),
                     mx.fast.rope(x, 6, traditional=True, base=500.0, scale=1.0, offset=0)],
@@ -197,12 +223,21 @@ def main():
     save(out, "t_cumprod_zeros", "cumprod with zeros along both axes, reverse and exclusive",
          lambda x: [mx.cumprod(x, axis=1), mx.cumprod(x, axis=0, reverse=True, inclusive=False)],
          [x0], [0], 1e-5, 1e-5,
-         batch_args=lambda l: [mx.where(like(x0) > 0.3, 0.0, like(x0))])
+         batch_args=lambda l: [mx.where(like(x0) > 0.3, 0.0, like(x0))],
+         jvp_jax_fn=lambda x: [jnp.cumprod(x, axis=1),
+                               jnp.concatenate([jnp.cumprod(x[::-1][:-1], axis=0)[::-1],
+                                                jnp.ones_like(x[:1])], axis=0)],
+         mlx_deviation={"jvp.out.0": "MLX 0.32.4 has no jvp for cumprod, and the double-vjp "
+                        "fallback (the vjp of MLX's cumprod vjp) gives NaN where the input has "
+                        "a zero (a select's zero cotangent times 1/0); jvp from JAX",
+                        "jvp.out.1": "as jvp.out.0"})
     # Linear algebra: MLX computes the values; derivatives from JAX.
-    import jax.numpy as jnp
     save(out, "t_linalg_inv_cholesky", "inv(a) and cholesky(s) (lower triangle read)",
          lambda a, s: [mx.linalg.inv(a, stream=mx.cpu), mx.linalg.cholesky(s, stream=mx.cpu)],
          [f32(3, 3) + 3 * mx.eye(3), spd(3)], [0, 1], 1e-4, 1e-4,
+         # Every vmap lane of `s` is positive definite (a random matrix is
+         # not, and MLX returns LAPACK's partial factorization for it).
+         batch_args=lambda l: [like(mx.zeros((3, 3))), spd(3)],
          jax_fn=lambda a, s: [jnp.linalg.inv(a), jnp.linalg.cholesky(jnp.tril(s) + jnp.tril(s, -1).T)])
     save(out, "t_linalg_eigvalsh_svdvals", "eigvalsh(s) and singular values of a",
          lambda s, a: [mx.linalg.eigvalsh(s, stream=mx.cpu), mx.linalg.svd(a, compute_uv=False, stream=mx.cpu)],

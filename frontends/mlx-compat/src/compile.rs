@@ -162,7 +162,7 @@ impl<P: Tree, O: Tree, F: Traceable<P, O>> CompiledFn<P, O, F> {
         }
         // Trace outside the lock (the closure may call other compiled
         // functions). Shapeless: every dimension symbolic.
-        let (func, out) = if self.opts.shapeless {
+        let (func, out, captured) = if self.opts.shapeless {
             let examples: Vec<Array> = leaves
                 .iter()
                 .map(|a| {
@@ -180,6 +180,12 @@ impl<P: Tree, O: Tree, F: Traceable<P, O>> CompiledFn<P, O, F> {
         } else {
             self.f.trace_at(p)?
         };
+        if !captured.is_empty() {
+            return Err(Error::new(
+                "compile",
+                "the function captures an array of an enclosing trace (a tracer); pass it as an argument",
+            ));
+        }
         let e = Arc::new(Entry {
             exe: Executable::new(func.clone()),
             func,
@@ -298,13 +304,13 @@ fn rebuild<T: Tree>(template: &T, leaves: Vec<Array>) -> Result<T, Error> {
 /// Tracing a compiled function traces `f` (compilation is inlined into the
 /// enclosing trace or transform, as in MLX).
 impl<P: Tree, O: Tree, F: Traceable<P, O>> Traceable<P, O> for CompiledFn<P, O, F> {
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
+    fn trace_at(&self, example: &P) -> Result<crate::transforms::Traced<O>, Error> {
         self.f.trace_at(example)
     }
 }
 
 impl<P: Tree, O: Tree, F: Traceable<P, O>> Traceable<P, O> for &CompiledFn<P, O, F> {
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
+    fn trace_at(&self, example: &P) -> Result<crate::transforms::Traced<O>, Error> {
         self.f.trace_at(example)
     }
 }

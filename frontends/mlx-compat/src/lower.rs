@@ -61,6 +61,9 @@ struct Lowering {
     emitted: Vec<Array>,
     /// Eval mode: how many op-input slots of the emitted graph use each node.
     uses: IdMap<u64, usize>,
+    /// Trace mode: `Some` when inputs of other (enclosing) traces may be
+    /// captured; each one captured becomes a parameter after the inputs.
+    captures: Option<Vec<Array>>,
 }
 
 impl Lowering {
@@ -73,6 +76,7 @@ impl Lowering {
             inputs: Vec::new(),
             emitted: Vec::new(),
             uses: IdMap::default(),
+            captures: None,
         }
     }
 
@@ -113,6 +117,16 @@ impl Lowering {
                 Mode::Trace(t) if t == trace => {
                     let v = self.func.params[index];
                     self.values.insert(node.id, v);
+                    Ok(true)
+                }
+                // An input of an enclosing trace, which a closure under a
+                // transform captured: one more parameter.
+                Mode::Trace(_) if self.captures.is_some() => {
+                    let v = self.func.add_param(node.ty.clone());
+                    self.values.insert(node.id, v);
+                    if let Some(c) = self.captures.as_mut() {
+                        c.push(a.clone());
+                    }
                     Ok(true)
                 }
                 Mode::Trace(_) => Err(Error::new(
@@ -455,6 +469,40 @@ where
     let results = l.lower(&roots)?;
     l.func.results = results;
     Ok(l.func)
+}
+
+/// [`trace`] for a closure that may capture arrays of enclosing traces (a
+/// closure given to `grad` inside another transform that uses the outer
+/// function's inputs, as JAX and MLX closures over tracers): every input
+/// of another trace the outputs depend on becomes one more parameter, after
+/// the inputs, in the order first reached. Returns the function and the
+/// captured arrays, which the caller passes for those parameters (the
+/// transformed function is then applied in the enclosing trace, so its
+/// derivatives flow through them there).
+pub fn trace_capturing<F>(f: F, input_types: &[TensorType]) -> Result<(Func, Vec<Array>), Error>
+where
+    F: FnOnce(&[Array]) -> Vec<Array>,
+{
+    let id = next_id();
+    let inputs: Vec<Array> = input_types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Array::placeholder(t.clone(), id, i))
+        .collect();
+    let outputs = f(&inputs);
+    let mut l = Lowering::new(Mode::Trace(id), Func::new("main", input_types.to_vec()));
+    l.captures = Some(Vec::new());
+    let roots: Vec<&Array> = outputs.iter().collect();
+    let results = l.lower(&roots)?;
+    l.func.results = results;
+    let captured = l.captures.take().unwrap_or_default();
+    // Captured parameters were added between ops: renumber.
+    let func = if captured.is_empty() {
+        l.func
+    } else {
+        l.func.compact()
+    };
+    Ok((func, captured))
 }
 
 /// [`trace`] with the input types of example arrays (their values are not used).

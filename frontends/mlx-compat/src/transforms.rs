@@ -19,7 +19,8 @@
 
 use crate::array::Array;
 use crate::error::Error;
-use crate::{apply, mlxfn, trace};
+use crate::lower::trace_capturing;
+use crate::{apply, mlxfn};
 use psionic_ir::{Func, Literal, Module, TensorType};
 use psionic_passes::autodiff::{
     checkpoint as ir_checkpoint, custom_vjp as ir_custom_vjp, jvp as ir_jvp,
@@ -170,25 +171,33 @@ fn terr(op: &str) -> impl Fn(psionic_passes::autodiff::TransformError) -> Error 
     move |e| Error::new(op, e.message)
 }
 
+/// A traced closure: the function, the output structure (with placeholder
+/// leaves) and the arrays of enclosing traces it captured. The function's
+/// parameters are the argument's leaves, then one per captured array; a
+/// transform differentiates or batches the leaves only and passes the
+/// captured arrays through, so the transformed function, applied in the
+/// enclosing trace, carries the outer derivatives through them.
+pub type Traced<O> = (Func, O, Vec<Array>);
+
 /// Something a transform can trace into an IR function: a closure
 /// `Fn(&P) -> O`, or a [`CustomVjp`] / [`Checkpoint`] wrapper.
 pub trait Traceable<P: Tree, O: Tree> {
-    /// The function of the flattened leaves, at the types of `example`,
-    /// and the output structure (with placeholder leaves).
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error>;
+    /// The function of the flattened leaves (and captured arrays), at the
+    /// types of `example`.
+    fn trace_at(&self, example: &P) -> Result<Traced<O>, Error>;
 }
 
 impl<P: Tree, O: Tree, F: Fn(&P) -> O> Traceable<P, O> for F {
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
+    fn trace_at(&self, example: &P) -> Result<Traced<O>, Error> {
         trace_closure(self, example)
     }
 }
 
-fn trace_closure<P: Tree, O: Tree>(f: &dyn Fn(&P) -> O, example: &P) -> Result<(Func, O), Error> {
+fn trace_closure<P: Tree, O: Tree>(f: &dyn Fn(&P) -> O, example: &P) -> Result<Traced<O>, Error> {
     let types: Vec<TensorType> = example.leaves().iter().map(|a| a.ty().clone()).collect();
     let mut out: Option<O> = None;
     let mut err: Option<Error> = None;
-    let func = trace(
+    let (func, captured) = trace_capturing(
         |xs| match rebuild_all(example, xs.to_vec()) {
             Ok(p) => {
                 let o = f(&p);
@@ -207,7 +216,7 @@ fn trace_closure<P: Tree, O: Tree>(f: &dyn Fn(&P) -> O, example: &P) -> Result<(
         return Err(e);
     }
     let out = out.ok_or_else(|| Error::new("trace", "the closure was not called"))?;
-    Ok((func, out))
+    Ok((func, out, captured))
 }
 
 /// Runs a transformed function on arrays (lazily, through [`crate::apply()`],
@@ -223,11 +232,12 @@ pub fn vjp<P: Tree, O: Tree>(
     primals: &P,
     cotangents: &O,
 ) -> Result<(O, P), Error> {
-    let (func, out_t) = f.trace_at(primals)?;
+    let (func, out_t, captured) = f.trace_at(primals)?;
     let x = primals.leaves();
     let wrt: Vec<usize> = (0..x.len()).collect();
     let g = ir_vjp(&func, &wrt).map_err(terr("vjp"))?;
     let mut args = x;
+    args.extend(captured);
     let cots = cotangents.leaves();
     if cots.len() != func.results.len() {
         return Err(Error::new(
@@ -252,11 +262,12 @@ pub fn jvp<P: Tree, O: Tree>(
     primals: &P,
     tangents: &P,
 ) -> Result<(O, O), Error> {
-    let (func, out_t) = f.trace_at(primals)?;
+    let (func, out_t, captured) = f.trace_at(primals)?;
     let x = primals.leaves();
     let wrt: Vec<usize> = (0..x.len()).collect();
     let g = ir_jvp(&func, &wrt).map_err(terr("jvp"))?;
     let mut args = x;
+    args.extend(captured);
     args.extend(tangents.leaves());
     let mut r = call(&g, &args)?;
     let tans = r.split_off(func.results.len());
@@ -270,10 +281,11 @@ pub fn try_value_and_grad<P: Tree, T: Traceable<P, Array>>(
     f: T,
 ) -> impl Fn(&P) -> Result<(Array, P), Error> {
     move |p: &P| {
-        let (func, _) = f.trace_at(p)?;
-        let x = p.leaves();
+        let (func, _, captured) = f.trace_at(p)?;
+        let mut x = p.leaves();
         let wrt: Vec<usize> = (0..x.len()).collect();
         let g = ir_value_and_grad(&func, &wrt).map_err(terr("value_and_grad"))?;
+        x.extend(captured);
         let mut r = call(&g, &x)?;
         let grads = r.split_off(1);
         let v = r
@@ -307,6 +319,244 @@ pub fn try_grad<P: Tree, T: Traceable<P, Array>>(f: T) -> impl Fn(&P) -> Result<
 pub fn grad<P: Tree, T: Traceable<P, Array>>(f: T) -> impl Fn(&P) -> P {
     let g = try_grad(f);
     move |p: &P| g(p).unwrap_or_else(|e| error_tree(p, e))
+}
+
+// ---------------------------------------------------------------------------
+// argnums: gradients with respect to some positional arguments.
+// ---------------------------------------------------------------------------
+
+/// Positional argument `I` of a closure's argument tuple, for
+/// [`grad_argnums`] and [`value_and_grad_argnums`] (MLX's `argnums`):
+/// `Argnum::<1>` selects the second element of a `(A, B)` or `(A, B, C)`
+/// argument, and the gradient is that argument's tree; a tuple of them,
+/// `(Argnum::<0>, Argnum::<2>)`, selects several, and the gradient is the
+/// tuple of their trees in that order (MLX: a single value for one index, a
+/// tuple for several). An index past the last argument does not compile
+/// ("argnum 3 is out of range: `(Array, Array, Array)` has no positional
+/// argument 3"):
+///
+/// ```compile_fail
+/// use psionic_mlx::transforms::{grad_argnums, Argnum};
+/// use psionic_mlx::{array, Array, Axes};
+/// let f = |p: &(Array, Array, Array)| p.0.sum(Axes::All, false);
+/// let a = array(&[1.0f32], &[1]);
+/// let _ = grad_argnums(f, Argnum::<3>)(&(a.clone(), a.clone(), a));
+/// ```
+///
+/// ```
+/// use psionic_mlx::transforms::{grad_argnums, Argnum};
+/// use psionic_mlx::{array, Array, Axes};
+/// let f = |p: &(Array, Array, Array)| p.0.multiply(&p.2).sum(Axes::All, false);
+/// let a = array(&[2.0f32], &[1]);
+/// let b = array(&[5.0f32], &[1]);
+/// let g: Array = grad_argnums(f, Argnum::<2>)(&(a.clone(), a, b));
+/// assert_eq!(g.to_vec::<f32>().unwrap(), vec![2.0]);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Argnum<const I: usize>;
+
+/// A tree whose positional argument `I` is `Arg` (tuples of two or three
+/// trees).
+#[diagnostic::on_unimplemented(
+    message = "argnum {I} is out of range: `{Self}` has no positional argument {I}",
+    label = "argnums index a tuple argument `(A, B)` or `(A, B, C)` from 0"
+)]
+pub trait Positional<const I: usize>: Tree {
+    type Arg: Tree;
+    fn arg(&self) -> &Self::Arg;
+    /// The index of the argument's first leaf among the tuple's leaves.
+    fn first_leaf(&self) -> usize;
+}
+
+impl<A: Tree, B: Tree> Positional<0> for (A, B) {
+    type Arg = A;
+    fn arg(&self) -> &A {
+        &self.0
+    }
+    fn first_leaf(&self) -> usize {
+        0
+    }
+}
+
+impl<A: Tree, B: Tree> Positional<1> for (A, B) {
+    type Arg = B;
+    fn arg(&self) -> &B {
+        &self.1
+    }
+    fn first_leaf(&self) -> usize {
+        self.0.leaves().len()
+    }
+}
+
+impl<A: Tree, B: Tree, C: Tree> Positional<0> for (A, B, C) {
+    type Arg = A;
+    fn arg(&self) -> &A {
+        &self.0
+    }
+    fn first_leaf(&self) -> usize {
+        0
+    }
+}
+
+impl<A: Tree, B: Tree, C: Tree> Positional<1> for (A, B, C) {
+    type Arg = B;
+    fn arg(&self) -> &B {
+        &self.1
+    }
+    fn first_leaf(&self) -> usize {
+        self.0.leaves().len()
+    }
+}
+
+impl<A: Tree, B: Tree, C: Tree> Positional<2> for (A, B, C) {
+    type Arg = C;
+    fn arg(&self) -> &C {
+        &self.2
+    }
+    fn first_leaf(&self) -> usize {
+        self.0.leaves().len() + self.1.leaves().len()
+    }
+}
+
+/// The leaf indices of argument `I` of `p`, and the argument.
+fn pick<P: Positional<I>, const I: usize>(p: &P) -> (Vec<usize>, P::Arg) {
+    let a = p.arg().clone();
+    let s = p.first_leaf();
+    let n = a.leaves().len();
+    ((s..s + n).collect(), a)
+}
+
+/// Which positional arguments a gradient is taken with respect to: an
+/// [`Argnum`] or a tuple of two or three of them.
+pub trait Argnums<P: Tree>: Copy {
+    /// The gradient's structure: the argument's tree, or a tuple of them.
+    type Grad: Tree;
+    /// The argument indices, in order.
+    fn indices(self) -> Vec<usize>;
+    /// The leaves of `p` that are differentiated (in the gradient's order)
+    /// and the gradient's template.
+    fn select(self, p: &P) -> (Vec<usize>, Self::Grad);
+}
+
+impl<P: Positional<I>, const I: usize> Argnums<P> for Argnum<I> {
+    type Grad = P::Arg;
+    fn indices(self) -> Vec<usize> {
+        vec![I]
+    }
+    fn select(self, p: &P) -> (Vec<usize>, P::Arg) {
+        pick::<P, I>(p)
+    }
+}
+
+impl<P: Positional<I> + Positional<J>, const I: usize, const J: usize> Argnums<P>
+    for (Argnum<I>, Argnum<J>)
+{
+    type Grad = (<P as Positional<I>>::Arg, <P as Positional<J>>::Arg);
+    fn indices(self) -> Vec<usize> {
+        vec![I, J]
+    }
+    fn select(self, p: &P) -> (Vec<usize>, Self::Grad) {
+        let (mut w, a) = pick::<P, I>(p);
+        let (w2, b) = pick::<P, J>(p);
+        w.extend(w2);
+        (w, (a, b))
+    }
+}
+
+impl<P, const I: usize, const J: usize, const K: usize> Argnums<P>
+    for (Argnum<I>, Argnum<J>, Argnum<K>)
+where
+    P: Positional<I> + Positional<J> + Positional<K>,
+{
+    type Grad = (
+        <P as Positional<I>>::Arg,
+        <P as Positional<J>>::Arg,
+        <P as Positional<K>>::Arg,
+    );
+    fn indices(self) -> Vec<usize> {
+        vec![I, J, K]
+    }
+    fn select(self, p: &P) -> (Vec<usize>, Self::Grad) {
+        let (mut w, a) = pick::<P, I>(p);
+        let (w2, b) = pick::<P, J>(p);
+        let (w3, c) = pick::<P, K>(p);
+        w.extend(w2);
+        w.extend(w3);
+        (w, (a, b, c))
+    }
+}
+
+/// `(value, gradient)` of a scalar-valued `f` with respect to the
+/// positional arguments `argnums` of its tuple argument (MLX's
+/// `mx.value_and_grad(f, argnums=...)`); the other arguments are held
+/// fixed (labels, masks, data). The error names a non-scalar output or an
+/// argument listed twice.
+pub fn try_value_and_grad_argnums<P: Tree, S: Argnums<P>, T: Traceable<P, Array>>(
+    f: T,
+    argnums: S,
+) -> impl Fn(&P) -> Result<(Array, S::Grad), Error> {
+    move |p: &P| {
+        let idx = argnums.indices();
+        for (k, i) in idx.iter().enumerate() {
+            if idx[..k].contains(i) {
+                return Err(Error::new(
+                    "value_and_grad",
+                    format!("argument index {i} is listed twice in argnums {idx:?}"),
+                ));
+            }
+        }
+        let (func, _, captured) = f.trace_at(p)?;
+        let (wrt, template) = argnums.select(p);
+        let g = ir_value_and_grad(&func, &wrt).map_err(terr("value_and_grad"))?;
+        let mut x = p.leaves();
+        x.extend(captured);
+        let mut r = call(&g, &x)?;
+        let grads = r.split_off(1);
+        let v = r
+            .pop()
+            .ok_or_else(|| Error::new("value_and_grad", "no value"))?;
+        Ok((v, rebuild_all(&template, grads)?))
+    }
+}
+
+/// [`try_value_and_grad_argnums`] in the crate's infallible style (an
+/// error is recorded in every returned array).
+pub fn value_and_grad_argnums<P: Tree, S: Argnums<P>, T: Traceable<P, Array>>(
+    f: T,
+    argnums: S,
+) -> impl Fn(&P) -> (Array, S::Grad) {
+    let vg = try_value_and_grad_argnums(f, argnums);
+    move |p: &P| match vg(p) {
+        Ok(r) => r,
+        Err(e) => {
+            let (_, template) = argnums.select(p);
+            (Array::from_error(e.clone()), error_tree(&template, e))
+        }
+    }
+}
+
+/// The gradient of a scalar-valued `f` with respect to the positional
+/// arguments `argnums` (MLX's `mx.grad(f, argnums=...)`), or the error.
+pub fn try_grad_argnums<P: Tree, S: Argnums<P>, T: Traceable<P, Array>>(
+    f: T,
+    argnums: S,
+) -> impl Fn(&P) -> Result<S::Grad, Error> {
+    let vg = try_value_and_grad_argnums(f, argnums);
+    move |p: &P| vg(p).map(|(_, g)| g)
+}
+
+/// [`try_grad_argnums`] in the crate's infallible style.
+pub fn grad_argnums<P: Tree, S: Argnums<P>, T: Traceable<P, Array>>(
+    f: T,
+    argnums: S,
+) -> impl Fn(&P) -> S::Grad {
+    let g = try_grad_argnums(f, argnums);
+    move |p: &P| {
+        g(p).unwrap_or_else(|e| {
+            let (_, template) = argnums.select(p);
+            error_tree(&template, e)
+        })
+    }
 }
 
 /// `template`'s structure with every leaf carrying `e`.
@@ -362,10 +612,14 @@ pub fn vmap<P: Tree, O: Tree, T: Traceable<P, O>>(
             }
         }
         let ex = rebuild_all(p, examples)?;
-        let (func, out_t) = f.trace_at(&ex)?;
-        // Normalise in_axes against the example ranks for the IR transform.
-        let g = vmap_with_size(&func, &in_axes, &out_axes, size).map_err(terr("vmap"))?;
-        let r = call(&g, &leaves)?;
+        let (func, out_t, captured) = f.trace_at(&ex)?;
+        // Captured arrays of enclosing traces are not batched here.
+        let mut axes = in_axes.clone();
+        axes.extend(captured.iter().map(|_| None));
+        let g = vmap_with_size(&func, &axes, &out_axes, size).map_err(terr("vmap"))?;
+        let mut args = leaves;
+        args.extend(captured);
+        let r = call(&g, &args)?;
         rebuild_all(&out_t, r)
     }
 }
@@ -395,18 +649,24 @@ impl<F, B> CustomVjp<F, B> {
 }
 
 impl<P: Tree, O: Tree, F: Fn(&P) -> O, B: Fn(&P, &O, &O) -> P> Traceable<P, O> for CustomVjp<F, B> {
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
-        let (fwd, out_t) = trace_closure(&self.fwd, example)?;
+    fn trace_at(&self, example: &P) -> Result<Traced<O>, Error> {
+        let (fwd, out_t, c1) = trace_closure(&self.fwd, example)?;
         let np = example.leaves().len();
         let no = out_t.leaves().len();
         let bex = (example.clone(), out_t.clone(), out_t.clone());
         let bwd_fn = |t: &(P, O, O)| (self.bwd)(&t.0, &t.1, &t.2);
-        let (bwd, _) = trace_closure(&bwd_fn, &bex)?;
+        let (bwd, _, c2) = trace_closure(&bwd_fn, &bex)?;
+        if !c1.is_empty() || !c2.is_empty() {
+            return Err(Error::new(
+                "custom_vjp",
+                "the forward or backward function captures an array of an enclosing trace; pass it as an argument",
+            ));
+        }
         if bwd.params.len() != np + 2 * no {
             return Err(Error::new("custom_vjp", "internal: backward arity"));
         }
         let f = ir_custom_vjp(&fwd, &bwd).map_err(terr("custom_vjp"))?;
-        Ok((f, out_t))
+        Ok((f, out_t, Vec::new()))
     }
 }
 
@@ -470,9 +730,9 @@ impl<F> Checkpoint<F> {
 }
 
 impl<P: Tree, O: Tree, F: Fn(&P) -> O> Traceable<P, O> for Checkpoint<F> {
-    fn trace_at(&self, example: &P) -> Result<(Func, O), Error> {
-        let (f, o) = trace_closure(&self.0, example)?;
-        Ok((ir_checkpoint(&f), o))
+    fn trace_at(&self, example: &P) -> Result<Traced<O>, Error> {
+        let (f, o, captured) = trace_closure(&self.0, example)?;
+        Ok((ir_checkpoint(&f), o, captured))
     }
 }
 

@@ -123,7 +123,6 @@ fn check_case(case: &Case, tally: &mut Tally) -> Result<usize, String> {
 }
 
 #[test]
-#[ignore = "known failure (session 2): 4 new t_* extras cases differ on --backend cpu: cumprod-with-zeros jvp (MLX gives NaN), complex fft vjp sign, cholesky vmap (not positive definite after optimization), rfft/irfft jvp shape"]
 fn every_conformance_case_matches_mlx_on_the_cpu_backend() {
     let mut failures = Vec::new();
     let mut unsupported = Vec::new();

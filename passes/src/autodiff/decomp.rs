@@ -63,9 +63,10 @@ pub fn decompose(op: &Op, types: &[TensorType]) -> R<Func> {
                 vec![gather_mm(&mut b, ps[0], w, ps[n - 2], ps[n - 1])?]
             }
             Opcode::BlockMaskedMm => vec![block_masked_mm(&mut b, op, &ps)?],
+            Opcode::Cumprod => vec![cumprod(&mut b, op, ps[0])?],
             Opcode::MaskedScatter => vec![masked_scatter(&mut b, ps[0], ps[1], ps[2])?],
             Opcode::RmsNormVjp | Opcode::LayerNormVjp => {
-                let eps = op.attrs.float("eps")?;
+                let eps = op.attrs.float("eps")? as f32 as f64; // an f32 in MLX, as the interpreter
                 let layer = op.opcode == Opcode::LayerNormVjp;
                 let nt: Vec<TensorType> = types[..types.len() - 1].to_vec();
                 let mut g = Func::new("norm", nt);
@@ -89,6 +90,69 @@ pub fn decompose(op: &Op, types: &[TensorType]) -> R<Func> {
     };
     f.results = res;
     Ok(f)
+}
+
+/// `cumprod` as a Hillis-Steele scan: `log2(n)` steps of `y *= y shifted
+/// by d` (ones shifted in), `d = 1, 2, 4, ...`; a reverse scan flips around
+/// it, an exclusive one shifts the input by one first. Only multiplications,
+/// so its derivatives of every order are exact where the input has zeros
+/// (the division-based construction's are not past the first order).
+fn cumprod(b: &mut B, op: &Op, x: Value) -> R<Value> {
+    let t = b.ty(x);
+    let r = t.rank() as i64;
+    let axis = op.attrs.int("axis")?;
+    let axis = if axis < 0 { axis + r } else { axis } as usize;
+    let reverse = op.attrs.bool("reverse").unwrap_or(false);
+    let inclusive = op.attrs.bool("inclusive").unwrap_or(true);
+    let n = t.shape[axis];
+    let flip = |b: &mut B, v: Value| {
+        b.op(
+            Opcode::Flip,
+            &[v],
+            Attrs::new().with("axes", Attr::Ints(vec![axis as i64])),
+        )
+    };
+    // `v` shifted by `d` along the axis, ones shifted in.
+    let shift = |b: &mut B, v: Value, d: i64| -> R<Value> {
+        let mut ones_t = t.clone();
+        ones_t.shape[axis] = d.min(n);
+        let ones = b.fill(1.0, &ones_t, None)?;
+        if d >= n {
+            return Ok(ones);
+        }
+        let mut stop = t.shape.clone();
+        stop[axis] = n - d;
+        let head = b.op(
+            Opcode::Slice,
+            &[v],
+            Attrs::new()
+                .with("start", Attr::Ints(vec![0; t.rank()]))
+                .with("stop", Attr::Ints(stop))
+                .with("strides", Attr::Ints(vec![1; t.rank()])),
+        )?;
+        b.op(
+            Opcode::Concatenate,
+            &[ones, head],
+            Attrs::new().with("axis", Attr::Int(axis as i64)),
+        )
+    };
+    let mut y = if reverse { flip(b, x)? } else { x };
+    if n == 0 {
+        return Ok(x);
+    }
+    if !inclusive {
+        y = shift(b, y, 1)?;
+    }
+    let mut d = 1;
+    while d < n {
+        let s = shift(b, y, d)?;
+        y = b.mul(y, s)?;
+        d *= 2;
+    }
+    if reverse {
+        y = flip(b, y)?;
+    }
+    Ok(y)
 }
 
 /// The quantization attributes of a quantized matmul, for `dequantize`.
@@ -307,7 +371,8 @@ pub fn norm(b: &mut B, ps: &[Value], eps: f64, layer: bool) -> R<Value> {
 /// attention sinks, as MLX's fallback computes it.
 fn sdpa(b: &mut B, op: &Op, ps: &[Value]) -> R<Vec<Value>> {
     let a = &op.attrs;
-    let scale = a.float("scale")?;
+    // MLX keeps the scale as an f32 (as the interpreter does).
+    let scale = a.float("scale")? as f32 as f64;
     let causal = a.bool("do_causal")?;
     let has_sinks = a.bool("has_sinks")?;
     let want_lse = a.bool("output_logsumexp")?;

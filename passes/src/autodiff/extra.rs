@@ -550,6 +550,58 @@ fn svd_parts(b: &mut B, op: &Op) -> R<(Value, Value, Value)> {
     Ok((u, s, vt))
 }
 
+/// Rows `r0..r1` and columns `c0..c1` of the last two axes of `x` (static).
+fn block(b: &mut B, x: Value, rows: (i64, i64), cols: (i64, i64)) -> R<Value> {
+    let sh = b.ty(x).shape;
+    let r = sh.len();
+    let mut start = vec![0; r];
+    let mut stop = sh.clone();
+    start[r - 2] = rows.0;
+    stop[r - 2] = rows.1;
+    start[r - 1] = cols.0;
+    stop[r - 1] = cols.1;
+    slice(b, x, start, stop, vec![1; r])
+}
+
+/// `1/s`, and 0 where `s` is 0 (no infinities, even in masked branches).
+fn safe_reciprocal(b: &mut B, s: Value) -> R<Value> {
+    let z = b.zeros_like(s)?;
+    let is0 = b.bin(Opcode::Equal, s, z)?;
+    let one = b.scalar_like(1.0, s)?;
+    let safe = b.op(Opcode::Select, &[is0, one, s], Attrs::new())?;
+    let inv = b.un(Opcode::Reciprocal, safe)?;
+    b.op(Opcode::Select, &[is0, z, inv], Attrs::new())
+}
+
+/// The columns of the full `U` (`m x m`) past `k`, and the rows of the
+/// full `Vt` (`n x n`) past `k`: the parts a non-square matrix's SVD does
+/// not determine (`None` where there are none).
+fn svd_complements(b: &mut B, op: &Op, k: i64) -> R<(Option<Value>, Option<Value>)> {
+    let (u, vt) = if op.results.len() == 3 {
+        (op.results[0], op.results[2])
+    } else {
+        let r = b.ops(
+            Opcode::Svd,
+            &[op.operands[0]],
+            Attrs::new().with("compute_uv", Attr::Bool(true)),
+        )?;
+        (r[0], r[2])
+    };
+    let m = *b.ty(u).shape.last().unwrap_or(&0);
+    let n = *b.ty(vt).shape.last().unwrap_or(&0);
+    let up = if m > k {
+        Some(block(b, u, (0, m), (k, m))?)
+    } else {
+        None
+    };
+    let vp = if n > k {
+        Some(block(b, vt, (k, n), (0, n))?)
+    } else {
+        None
+    };
+    Ok((up, vp))
+}
+
 // ---------------------------------------------------------------------------
 // The rules
 // ---------------------------------------------------------------------------
@@ -661,29 +713,68 @@ pub fn vjp_extra(
             let rit = b.mt(ri)?;
             out[0] = Some(b.matmul(s, rit)?);
         }
+        // Square matrices: the classic rule. Non-square (`k = min(m, n)`):
+        // JAX's thin-SVD derivative for the first `k` columns of `U` and rows
+        // of `Vt`, plus the projection terms `(I - U U^T) dA V S^-1` (tall)
+        // or `(I - V V^T) dA^T U S^-1` (wide); the remaining columns of the
+        // full `U`/`Vt` are not unique, and take the tangent that keeps them
+        // orthogonal to the rest (`dU_p = -U_k dU_k^T U_p`), whose transpose
+        // folds their cotangent into the first `k`.
         Svd => {
             let sh = static_shape(b, x, op, "vjp")?;
             let r = sh.len();
-            let square = sh[r - 2] == sh[r - 1];
+            let (m, n) = (sh[r - 2], sh[r - 1]);
+            let k = m.min(n);
             let vec_cts = op.results.len() == 3 && (cts[0].is_some() || cts[2].is_some());
-            if vec_cts && !square {
-                return Err(unsupported(
-                    op,
-                    "vjp",
-                    "gradients through the singular vectors need a square matrix (full U and Vt are not unique otherwise)",
-                ));
-            }
             let (u, s, vt) = svd_parts(b, op)?;
             let sbar = if op.results.len() == 3 { cts[1] } else { cts[0] };
             let mut d = match sbar {
                 Some(sb) => Some(diag_matrix(b, sb)?),
                 None => None,
             };
+            let mut extra = None;
             if vec_cts {
+                let (up, vp) = svd_complements(b, op, k)?;
+                // The cotangents of U_k and Vt_k, with those of the
+                // complements folded in.
+                let ubar = match cts[0] {
+                    Some(c) => {
+                        let ck = block(b, c, (0, m), (0, k))?;
+                        Some(match up {
+                            Some(up) => {
+                                let cp = block(b, c, (0, m), (k, m))?;
+                                let cpt = b.mt(cp)?;
+                                let t = b.matmul(cpt, u)?;
+                                let t = b.matmul(up, t)?;
+                                b.sub(ck, t)?
+                            }
+                            None => ck,
+                        })
+                    }
+                    None => None,
+                };
+                let vtbar = match cts[2] {
+                    Some(c) => {
+                        let ck = block(b, c, (0, k), (0, n))?;
+                        Some(match vp {
+                            Some(vp) => {
+                                let cp = block(b, c, (k, n), (0, n))?;
+                                let cpt = b.mt(cp)?;
+                                let t = b.matmul(vt, cpt)?;
+                                let t = b.matmul(t, vp)?;
+                                b.sub(ck, t)?
+                            }
+                            None => ck,
+                        })
+                    }
+                    None => None,
+                };
                 let s2 = b.un(Opcode::Square, s)?;
-                let like = b.matmul(vt, u)?; // any (..., k, k) value
+                let ut0 = b.mt(u)?;
+                let like = b.matmul(ut0, u)?; // any (..., k, k) value
                 let f = gap_inverse(b, s2, like)?;
-                if let Some(ubar) = cts[0] {
+                let sinv = safe_reciprocal(b, s)?;
+                if let Some(ubar) = ubar {
                     let ut = b.mt(u)?;
                     let au = b.matmul(ut, ubar)?;
                     let au = b.mul(f, au)?;
@@ -691,8 +782,18 @@ pub fn vjp_extra(
                     let su = b.add(au, aut)?;
                     let du = scale_cols(b, su, s)?;
                     d = b.add_opt(d, Some(du))?;
+                    if m > n {
+                        // (I - U U^T) Ubar S^-1 Vt
+                        let us = scale_cols(b, ubar, sinv)?;
+                        let ut = b.mt(u)?;
+                        let p = b.matmul(ut, us)?;
+                        let p = b.matmul(u, p)?;
+                        let q = b.sub(us, p)?;
+                        let e = b.matmul(q, vt)?;
+                        extra = b.add_opt(extra, Some(e))?;
+                    }
                 }
-                if let Some(vtbar) = cts[2] {
+                if let Some(vtbar) = vtbar {
                     // V = Vt^T, Vbar = Vtbar^T: A_v = F o (V^T Vbar) = F o (Vt Vtbar^T).
                     let vbt = b.mt(vtbar)?;
                     let av = b.matmul(vt, vbt)?;
@@ -701,12 +802,23 @@ pub fn vjp_extra(
                     let sv = b.add(av, avt)?;
                     let dv = scale_rows(b, sv, s)?;
                     d = b.add_opt(d, Some(dv))?;
+                    if n > m {
+                        // U S^-1 Vtbar (I - V Vt)
+                        let usi = scale_cols(b, u, sinv)?;
+                        let v = b.mt(vt)?;
+                        let p = b.matmul(vtbar, v)?;
+                        let p = b.matmul(p, vt)?;
+                        let q = b.sub(vtbar, p)?;
+                        let e = b.matmul(usi, q)?;
+                        extra = b.add_opt(extra, Some(e))?;
+                    }
                 }
             }
             if let Some(d) = d {
                 let ud = b.matmul(u, d)?;
                 out[0] = Some(b.matmul(ud, vt)?);
             }
+            out[0] = b.add_opt(out[0], extra)?;
         }
         Eig => {
             return Err(unsupported(
@@ -1016,18 +1128,16 @@ pub fn jvp_extra(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value
                 out[1] = Some(b.matmul(cmo, rr)?);
             }
         }
+        // See the vjp rule: JAX's thin-SVD tangents plus the projection
+        // terms for a non-square matrix; the complements of the full U/Vt
+        // take `dU_p = -U_k dU_k^T U_p`, `dVt_p = -Vt_p dVt_k^T Vt_k`.
         Svd => {
             if let Some(t) = ts[0] {
                 let sh = static_shape(b, x, op, "jvp")?;
                 let r = sh.len();
+                let (m, n) = (sh[r - 2], sh[r - 1]);
+                let k = m.min(n);
                 let full = nres == 3;
-                if full && sh[r - 2] != sh[r - 1] {
-                    return Err(unsupported(
-                        op,
-                        "jvp",
-                        "tangents of the singular vectors need a square matrix",
-                    ));
-                }
                 let (u, s, vt) = svd_parts(b, op)?;
                 let ut = b.mt(u)?;
                 let v = b.mt(vt)?;
@@ -1041,18 +1151,67 @@ pub fn jvp_extra(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value
                     let s2 = b.un(Opcode::Square, s)?;
                     let f = gap_inverse(b, s2, d)?;
                     let dt = b.mt(d)?;
+                    let sinv = safe_reciprocal(b, s)?;
                     // dU = U (F o (D S + S D^T)), dV = V (F o (S D + D^T S)).
                     let dss = scale_cols(b, d, s)?;
                     let sdt = scale_rows(b, dt, s)?;
                     let a1 = b.add(dss, sdt)?;
                     let a1 = b.mul(f, a1)?;
-                    out[0] = Some(b.matmul(u, a1)?);
+                    let mut du = b.matmul(u, a1)?;
+                    if m > n {
+                        // + (I - U U^T) dA V S^-1
+                        let av = b.matmul(t, v)?;
+                        let p = b.matmul(ut, av)?;
+                        let p = b.matmul(u, p)?;
+                        let q = b.sub(av, p)?;
+                        let q = scale_cols(b, q, sinv)?;
+                        du = b.add(du, q)?;
+                    }
                     let sd = scale_rows(b, d, s)?;
                     let dts = scale_cols(b, dt, s)?;
                     let a2 = b.add(sd, dts)?;
                     let a2 = b.mul(f, a2)?;
-                    let dv = b.matmul(v, a2)?;
-                    out[2] = Some(b.mt(dv)?);
+                    let mut dv = b.matmul(v, a2)?;
+                    if n > m {
+                        // + (I - V V^T) dA^T U S^-1
+                        let tt = b.mt(t)?;
+                        let au = b.matmul(tt, u)?;
+                        let p = b.matmul(vt, au)?;
+                        let p = b.matmul(v, p)?;
+                        let q = b.sub(au, p)?;
+                        let q = scale_cols(b, q, sinv)?;
+                        dv = b.add(dv, q)?;
+                    }
+                    let dvt = b.mt(dv)?;
+                    let (up, vp) = svd_complements(b, op, k)?;
+                    out[0] = Some(match up {
+                        Some(up) => {
+                            let dut = b.mt(du)?;
+                            let c = b.matmul(dut, up)?;
+                            let c = b.matmul(u, c)?;
+                            let c = b.neg(c)?;
+                            b.op(
+                                Opcode::Concatenate,
+                                &[du, c],
+                                Attrs::new().with("axis", Attr::Int(r as i64 - 1)),
+                            )?
+                        }
+                        None => du,
+                    });
+                    out[2] = Some(match vp {
+                        Some(vp) => {
+                            let dvtt = b.mt(dvt)?;
+                            let c = b.matmul(vp, dvtt)?;
+                            let c = b.matmul(c, vt)?;
+                            let c = b.neg(c)?;
+                            b.op(
+                                Opcode::Concatenate,
+                                &[dvt, c],
+                                Attrs::new().with("axis", Attr::Int(r as i64 - 2)),
+                            )?
+                        }
+                        None => dvt,
+                    });
                 }
             }
         }

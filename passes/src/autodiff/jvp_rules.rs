@@ -152,8 +152,12 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
 
         Cumsum => out[0] = same(b)?,
         // y * cumsum(t / x), exact with zeros (see `cumprod_jvp`).
+        // As the vjp: the decomposition when static.
         Cumprod => {
             if let Some(t) = ts[0] {
+                if b.ty(op.operands[0]).is_static() {
+                    return super::decomp::jvp_via(b, op, ts);
+                }
                 out[0] = Some(super::vjp_rules::cumprod_jvp(b, op, t)?);
             }
         }
@@ -343,7 +347,7 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
         RmsNorm => {
             let (xv, w) = (x(0), x(1));
             let last = b.rank(xv) - 1;
-            let eps = attrs.float("eps")?;
+            let eps = attrs.float("eps")? as f32 as f64; // an f32 in MLX, as the interpreter
             let r = norm_rsqrt(b, xv, last, eps, false)?;
             let wb = b.broadcast_to_value(w, xv)?;
             let mut acc = None;
@@ -375,7 +379,7 @@ pub fn jvp_rule(b: &mut B, op: &Op, ts: &[Option<Value>]) -> R<Vec<Option<Value>
         LayerNorm => {
             let (xv, w) = (x(0), x(1));
             let last = b.rank(xv) - 1;
-            let eps = attrs.float("eps")?;
+            let eps = attrs.float("eps")? as f32 as f64; // an f32 in MLX, as the interpreter
             let mu = mean_last(b, xv, last)?;
             let mu = b.broadcast_to_value(mu, xv)?;
             let xc = b.sub(xv, mu)?;

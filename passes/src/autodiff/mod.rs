@@ -71,8 +71,13 @@ fn differentiable_operand(op: &Op, i: usize) -> bool {
     }
 }
 
-/// Checks `wrt` against `f`: in range, no repeats, float parameters.
+/// Checks `wrt` against `f`: in range, no repeats, float parameters
+/// (reverse mode also takes integer and bool ones, as MLX: see [`vjp`]).
 fn check_wrt(f: &Func, wrt: &[usize], what: &str) -> R<()> {
+    check_wrt_with(f, wrt, what, false)
+}
+
+fn check_wrt_with(f: &Func, wrt: &[usize], what: &str, integers: bool) -> R<()> {
     for (k, &i) in wrt.iter().enumerate() {
         let Some(&p) = f.params.get(i) else {
             return Err(TransformError::new(format!(
@@ -87,7 +92,7 @@ fn check_wrt(f: &Func, wrt: &[usize], what: &str) -> R<()> {
             )));
         }
         let t = f.ty(p);
-        if !t.dtype.is_inexact() {
+        if !t.dtype.is_inexact() && !integers {
             return Err(TransformError::new(format!(
                 "{what}: input {i} is {t}; only floating-point inputs can be differentiated"
             )));
@@ -132,8 +137,14 @@ fn copy_forward(f: &Func, name: String, extra: Vec<TensorType>) -> R<(Func, Vec<
 /// Cotangents of outputs that are not floating point are accepted and ignored.
 /// A function made by [`custom_vjp`] uses its backward function; one marked
 /// by [`checkpoint`] recomputes its forward values for the backward pass.
+///
+/// An integer or bool input in `wrt` gets a cotangent of its own type, as
+/// in MLX: what reaches it through casts to floating point (cast to its
+/// type) and through integer arithmetic, zeros where nothing does
+/// (comparisons, indices, piecewise-constant ops). Integers computed from
+/// floating-point inputs (`argmax`, casts) carry no cotangent.
 pub fn vjp(f: &Func, wrt: &[usize]) -> R<Func> {
-    check_wrt(f, wrt, "vjp")?;
+    check_wrt_with(f, wrt, "vjp", true)?;
     if let Some(bwd) = custom::backward_of(f)? {
         return custom::vjp_custom(f, &bwd, wrt);
     }
@@ -177,22 +188,26 @@ fn backward(
     wrt: &[usize],
     np: usize,
 ) -> R<Vec<Value>> {
-    // Activity: values that depend on a differentiated input.
+    // Activity: values that depend on a differentiated input. A float value
+    // is active when any operand is; an integer or bool one only when an
+    // integer or bool operand is (so integers come to life only below an
+    // integer input in `wrt`, never from `argmax` or a cast of a float).
     let mut active = vec![false; g.value_types.len()];
     for &i in wrt {
         active[roots[i].index()] = true;
     }
     for op in ops {
-        let any = op
-            .operands
-            .iter()
-            .enumerate()
-            .any(|(i, v)| active[v.index()] && differentiable_operand(op, i));
-        if any {
-            for &r in &op.results {
-                if g.ty(r).dtype.is_inexact() {
-                    active[r.index()] = true;
-                }
+        let live = |exact_only: bool| {
+            op.operands.iter().enumerate().any(|(i, v)| {
+                active[v.index()]
+                    && differentiable_operand(op, i)
+                    && !(exact_only && g.ty(*v).dtype.is_inexact())
+            })
+        };
+        let (any, any_exact) = (live(false), live(true));
+        for &r in &op.results {
+            if (g.ty(r).dtype.is_inexact() && any) || any_exact {
+                active[r.index()] = true;
             }
         }
     }
@@ -292,9 +307,7 @@ fn step(b: &mut B, op: &Op, ct: &mut [Option<Value>], active: &[bool]) -> R<()> 
         .operands
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            active[v.index()] && differentiable_operand(op, i) && b.dtype(*v).is_inexact()
-        })
+        .map(|(i, v)| active[v.index()] && differentiable_operand(op, i))
         .collect();
     if !needs.iter().any(|&n| n) {
         return Ok(());

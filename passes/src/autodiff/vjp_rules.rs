@@ -13,6 +13,26 @@ use super::derivs::{self, Lin};
 use super::TransformError;
 use psionic_ir::{Attr, Attrs, Op, Opcode, DYN};
 
+/// `conj(v)` for a complex `v`, `v` otherwise.
+fn conj_if_complex(b: &mut B, v: psionic_ir::Value) -> R<psionic_ir::Value> {
+    if b.dtype(v).is_complex() {
+        b.un(Opcode::Conjugate, v)
+    } else {
+        Ok(v)
+    }
+}
+
+/// The adjoint of a diagonal map: a complex factor is conjugated. Complex
+/// cotangents are real adjoints (the inner product `Re(conj(u) v)` on C
+/// taken as R^2), as MLX: for holomorphic `f` the vjp is `ct * conj(f'(z))`
+/// while the jvp stays `f'(z) * t`.
+fn adjoint(b: &mut B, d: Lin) -> R<Lin> {
+    Ok(match d {
+        Lin::Factor(v) => Lin::Factor(conj_if_complex(b, v)?),
+        other => other,
+    })
+}
+
 fn unsupported(op: &Op, why: &str) -> TransformError {
     TransformError::new(format!("vjp of `{}`: {why}", op.opcode))
 }
@@ -44,6 +64,9 @@ pub fn vjp_rule(
         | Arcsinh | Arccosh | Arctanh | Sigmoid | Erf | Erfinv | Floor | Ceil | Round | IsNan
         | IsInf | IsFinite | LogicalNot | BitwiseInvert | StopGradient | Copy => {
             let d = derivs::unary(b, op.opcode, x(0), op.results[0])?;
+            // |z| is not holomorphic: its real adjoint is ct * z/|z|, as
+            // MLX, with no conjugate.
+            let d = if op.opcode == Abs { d } else { adjoint(b, d)? };
             out[0] = d.apply(b, ct)?;
         }
 
@@ -67,6 +90,7 @@ pub fn vjp_rule(
                 ),
                 _ => derivs::binary(b, op.opcode, x(0), x(1), op.results[0])?,
             };
+            let (da, db) = (adjoint(b, da)?, adjoint(b, db)?);
             if needs[0] {
                 out[0] = da.apply(b, ct)?;
             }
@@ -98,11 +122,12 @@ pub fn vjp_rule(
                 out[2] = Some(b.op(Select, &[x(0), z, ct], Attrs::new())?);
             }
         }
+        // Cast back to the operand's type, integers and bools included (MLX's
+        // AsType; an integer operand needs a cotangent only below an integer
+        // input being differentiated).
         Cast => {
             let from = b.dtype(x(0));
-            if from.is_inexact() {
-                out[0] = Some(b.cast(ct, from)?);
-            }
+            out[0] = Some(b.cast(ct, from)?);
         }
         // Reinterpreting bits is not differentiable.
         Bitcast => {}
@@ -122,7 +147,8 @@ pub fn vjp_rule(
             let last = b.rank(others.p) - 1;
             let ce = b.expand_dims(ct, &[last])?;
             let ce = b.broadcast_to_value(ce, others.p)?;
-            let g = b.mul(ce, others.p)?;
+            let po = conj_if_complex(b, others.p)?;
+            let g = b.mul(ce, po)?;
             out[0] = Some(others.back(b, g)?);
         }
         ReduceMax | ReduceMin => {
@@ -167,7 +193,13 @@ pub fn vjp_rule(
         // y_i = prod_{j<=i} x_j: dx_j = sum_{i>=j} ct_i prod_{k<=i, k!=j} x_k,
         // computed without dividing by x (exact with zeros; see
         // `cumprod_vjp`).
+        // With a static scan, through the Hillis-Steele decomposition (only
+        // products: exact with zeros to every order); otherwise MLX's
+        // construction (exact with zeros at first order only).
         Cumprod => {
+            if b.ty(x(0)).is_static() {
+                return super::decomp::vjp_via(b, op, cts, needs);
+            }
             out[0] = Some(cumprod_vjp(b, op, ct)?);
         }
         // Each output element takes its value from the latest element that
@@ -510,13 +542,16 @@ pub fn vjp_rule(
         Argsort | Argpartition => {}
 
         // ---- contractions ----
+        // Complex operands: the conjugate transposes (MLX's real adjoint).
         Matmul => {
             if needs[0] {
                 let bt = b.mt(x(1))?;
+                let bt = conj_if_complex(b, bt)?;
                 out[0] = Some(b.matmul(ct, bt)?);
             }
             if needs[1] {
                 let at = b.mt(x(0))?;
+                let at = conj_if_complex(b, at)?;
                 out[1] = Some(b.matmul(at, ct)?);
             }
         }
@@ -530,10 +565,12 @@ pub fn vjp_rule(
                 let cs = b.scale(ct, alpha)?;
                 if needs[1] {
                     let bt = b.mt(x(2))?;
+                    let bt = conj_if_complex(b, bt)?;
                     out[1] = Some(b.matmul(cs, bt)?);
                 }
                 if needs[2] {
                     let at = b.mt(x(1))?;
+                    let at = conj_if_complex(b, at)?;
                     out[2] = Some(b.matmul(at, cs)?);
                 }
             }

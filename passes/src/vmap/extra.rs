@@ -6,7 +6,7 @@
 //! (lowered to a gather or scatter), and the composite ops batched through
 //! their decompositions.
 
-use super::rules::{front, materialize};
+use super::rules::{all_front, front, materialize};
 use crate::autodiff::builder::{inline, B, R};
 use crate::autodiff::decomp::decompose;
 use crate::autodiff::extra::conv;
@@ -62,13 +62,52 @@ pub fn via_decomposition(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -
         .map(|(&v, &d)| per_example(b, v, d))
         .collect();
     let g = decompose(op, &types)?;
+    // Outputs that depend on no batched operand stay unbatched (computed by
+    // the decomposition itself): broadcasting them would need a known batch
+    // size, and their consumers are cheaper unbatched.
+    let mut dep = vec![false; g.value_types.len()];
+    for (p, d) in g.params.iter().zip(bds) {
+        dep[p.index()] = d.is_some();
+    }
+    for o in &g.ops {
+        if o.operands.iter().any(|v| dep[v.index()]) {
+            for r in &o.results {
+                dep[r.index()] = true;
+            }
+        }
+    }
+    let batched: Vec<bool> = g.results.iter().map(|r| dep[r.index()]).collect();
+    let part = |keep: bool| {
+        let mut h = g.clone();
+        h.results = g
+            .results
+            .iter()
+            .zip(&batched)
+            .filter(|(_, &d)| d == keep)
+            .map(|(&r, _)| r)
+            .collect();
+        crate::autodiff::builder::dce(&h)
+    };
     let in_axes: Vec<Option<i64>> = bds.iter().map(|d| d.map(|k| k as i64)).collect();
-    let out_axes = vec![0i64; g.results.len()];
+    let gb = part(true);
+    let out_axes = vec![0i64; gb.results.len()];
     let n = if size == DYN { None } else { Some(size) };
-    let v = super::vmap_with_size(&g, &in_axes, &out_axes, n)?;
-    let res = inline(b.f, &v, &op.operands)?;
-    let k = res.len();
-    Ok((res, vec![Some(0); k]))
+    let v = super::vmap_with_size(&gb, &in_axes, &out_axes, n)?;
+    let mut rb = inline(b.f, &v, &op.operands)?.into_iter();
+    // The unbatched part uses no batched operand (those are dead in it).
+    let mut ru = if batched.iter().all(|&d| d) {
+        Vec::new().into_iter()
+    } else {
+        inline(b.f, &part(false), &op.operands)?.into_iter()
+    };
+    let mut res = Vec::with_capacity(batched.len());
+    let mut axes = Vec::with_capacity(batched.len());
+    for &d in &batched {
+        let next = if d { rb.next() } else { ru.next() };
+        res.push(next.ok_or_else(|| err(op, "internal: decomposition outputs"))?);
+        axes.push(d.then_some(0));
+    }
+    Ok((res, axes))
 }
 
 pub fn conv_general(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<Out> {
@@ -289,6 +328,11 @@ fn fold_leading(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim, lead: &[us
 pub fn sdpa(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<Out> {
     let has_sinks = op.attrs.bool("has_sinks")?;
     let n = op.operands.len();
+    // Batched sinks (one logit per query head) do not fold into B: through
+    // the decomposition (static shapes).
+    if has_sinks && bds[n - 1].is_some() {
+        return via_decomposition(b, op, bds, size);
+    }
     let mut lead = vec![0, 1, 2];
     let has_mask = n > 3 + usize::from(has_sinks);
     if has_mask {
@@ -300,17 +344,9 @@ pub fn sdpa(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<Out> {
     }
     if let Some(k) = bds.get(3).copied().flatten().filter(|_| has_mask) {
         let mf = b.move_axis(op.operands[3], k, 0)?;
-        let (qs, ks) = (b.ty(op.operands[0]).shape, b.ty(op.operands[1]).shape);
-        let qs = if bds[0].is_some() {
-            qs[1..].to_vec()
-        } else {
-            qs
-        };
-        let ks = if bds[1].is_some() {
-            ks[1..].to_vec()
-        } else {
-            ks
-        };
+        // The per-example shapes of q and k (their batch axis removed).
+        let qs = per_example(b, op.operands[0], bds[0]).shape;
+        let ks = per_example(b, op.operands[1], bds[1]).shape;
         let ms = b.ty(mf).shape;
         let mut full = vec![ms[0], qs[0], qs[1], qs[2], ks[2]];
         if full.contains(&DYN) {
@@ -468,21 +504,14 @@ pub fn dynamic_slice(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<
     let kb = bds[1].ok_or_else(|| err(op, "internal: unbatched starts"))?;
     let idx = start_indices(b, op.operands[1], kb)?;
     let x = lanes(b, op.operands[0], bds[0], idx[0], size)?;
-    let xs = b.ty(x).shape;
     let axes = op.attrs.ints("axes")?.to_vec();
+    // `sizes` is the result shape (full rank): one lane of it per gather index.
     let sizes = op.attrs.ints("sizes")?.to_vec();
-    let mut ss = vec![1i64];
-    for d in 1..xs.len() {
-        match axes.iter().position(|&a| a as usize == d - 1) {
-            Some(p) => ss.push(sizes[p]),
-            None => {
-                if xs[d] == DYN {
-                    return Err(err(op, "a sliced operand with symbolic sizes"));
-                }
-                ss.push(xs[d])
-            }
-        }
+    if sizes.contains(&DYN) {
+        return Err(err(op, "a sliced operand with symbolic sizes"));
     }
+    let mut ss = vec![1i64];
+    ss.extend_from_slice(&sizes);
     let mut ax = vec![0i64];
     ax.extend(axes.iter().map(|&a| a + 1));
     let mut operands = vec![x];
@@ -515,5 +544,79 @@ pub fn dynamic_slice_update(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim
         &operands,
         Attrs::new().with("axes", Attr::Ints(ax)),
     )?;
+    Ok((vec![y], vec![Some(0)]))
+}
+
+/// `dequantize(w, scales[, biases])` is elementwise per group along the last
+/// axis: every operand batched at the front (unbatched ones broadcast), one
+/// dequantize over the batch.
+pub fn dequantize(b: &mut B, op: &Op, bds: &[Option<usize>], size: Dim) -> R<Out> {
+    let vs = all_front(b, op, bds, size)?;
+    let r = b.op(Opcode::Dequantize, &vs, op.attrs.clone())?;
+    Ok((vec![r], vec![Some(0)]))
+}
+
+/// `quantized_matmul(x, w, scales[, biases])` with batched weights, scales
+/// or biases (MLX has no vmap for it at all): the batched dequantize of the
+/// weights, then one batched matmul, `x`'s middle axes flattened into its
+/// rows.
+pub fn quantized_matmul_batched_weights(
+    b: &mut B,
+    op: &Op,
+    bds: &[Option<usize>],
+    size: Dim,
+) -> R<Out> {
+    let a = &op.attrs;
+    let transpose = a.bool("transpose").map_err(|e| err(op, e))?;
+    // The weights' operands, batched at the front.
+    let mut like = None;
+    let mut ws: Vec<Option<Value>> = vec![None; op.operands.len()];
+    for i in 1..op.operands.len() {
+        if bds[i].is_some() {
+            let f = front(b, op.operands[i], bds[i])?;
+            like.get_or_insert(f);
+            ws[i] = Some(f);
+        }
+    }
+    let like = like.ok_or_else(|| err(op, "internal: no batched weight operand"))?;
+    let mut wops = Vec::new();
+    for (i, w) in ws.iter().enumerate().skip(1) {
+        wops.push(match w {
+            Some(v) => *v,
+            None => materialize(b, op.operands[i], like, size)?,
+        });
+    }
+    let mut da = Attrs::new();
+    for k in ["bits", "group_size", "mode"] {
+        if let Some(v) = a.get(k) {
+            da.set(k, v.clone());
+        }
+    }
+    let wd = b.op(Opcode::Dequantize, &wops, da)?;
+    if b.rank(wd) != 3 {
+        return Err(err(
+            op,
+            "batched weights of a rank other than 2 are not supported",
+        ));
+    }
+    // [B, K, N]
+    let wk = if transpose { b.mt(wd)? } else { wd };
+    let x = match bds[0] {
+        Some(_) => front(b, op.operands[0], bds[0])?,
+        None => materialize(b, op.operands[0], wd, size)?,
+    };
+    let xt = b.ty(x);
+    let r = xt.rank();
+    if r < 3 {
+        return Err(err(op, "a 1-d activation is not supported"));
+    }
+    // [B, a..., M, K] -> [B, P, K], matmul, -> [B, a..., M, N].
+    let xf = if r > 3 { flatten(b, x, 1, r - 2)? } else { x };
+    let y = b.matmul(xf, wk)?;
+    let y = if r > 3 {
+        unflatten(b, y, 1, &xt.shape[1..r - 1])?
+    } else {
+        y
+    };
     Ok((vec![y], vec![Some(0)]))
 }

@@ -146,7 +146,7 @@ pub fn vmap_with_size(
                 let t = b.ty(v);
                 if bsize == DYN || !t.is_static() {
                     return Err(TransformError::new(format!(
-                        "vmap: output {j} does not depend on a batched input and the batch size is symbolic (use vmap_with_size)"
+                        "vmap: output {j} does not depend on a batched input: broadcasting it needs a known batch size (use vmap_with_size)"
                     )));
                 }
                 let e = b.expand_dims(v, &[k])?;

@@ -624,8 +624,12 @@ pub fn batch_rule(
             }
             one(y, Some(0))
         }
+        Dequantize => super::extra::dequantize(b, op, bds, size),
+        QuantizedMatmul if bds[1..].iter().any(Option::is_some) => {
+            super::extra::quantized_matmul_batched_weights(b, op, bds, size)
+        }
         Inverse | Cholesky | Qr | Svd | Eigh | Eig | Hadamard | RmsNorm | LayerNorm | Quantize
-        | Dequantize | QuantizedMatmul | RandomBits => {
+        | QuantizedMatmul | RandomBits => {
             if bds[1..].iter().any(Option::is_some) {
                 return Err(err("only the first operand may be batched"));
             }

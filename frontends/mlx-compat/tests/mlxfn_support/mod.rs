@@ -254,3 +254,120 @@ pub fn case_supported(case: &Case) -> bool {
     };
     names.iter().all(|n| mlxfn::map::can_import(n))
 }
+
+fn widened(d: DType) -> DType {
+    match d {
+        DType::F16 | DType::BF16 | DType::F32 => DType::F64,
+        d => d,
+    }
+}
+
+/// `f` with every real float type (f16, bf16, f32) made f64: value types,
+/// dtype attributes (casts, `full`, `arange` ...) and float constants. The
+/// ops and their order are unchanged, so it computes the same function with
+/// float64 rounding: the reference for finite differences of an imported
+/// MLX function. (Complex values stay c64, there being no c128.)
+pub fn widen_f64(f: &psionic_ir::Func) -> psionic_ir::Func {
+    use psionic_ir::{Attr, Attrs, Opcode, Value};
+    let mut g = f.clone();
+    for t in &mut g.value_types {
+        t.dtype = widened(t.dtype);
+    }
+    let mut ops = Vec::with_capacity(g.ops.len());
+    for mut op in std::mem::take(&mut g.ops) {
+        let mut attrs = Attrs::new();
+        for (name, a) in op.attrs.iter() {
+            let a = match a {
+                Attr::DType(d) => Attr::DType(widened(*d)),
+                Attr::Dense(l) if widened(l.dtype()) != l.dtype() => Attr::Dense(
+                    Literal::from_f64(DType::F64, l.shape().to_vec(), &l.to_f64_vec()).unwrap(),
+                ),
+                a => a.clone(),
+            };
+            attrs.set(name, a);
+        }
+        op.attrs = attrs;
+        // An op from c64 to a real float (`real`, `imag`, an inverse real
+        // FFT) still gives f32: a cast to f64 follows it.
+        let operand_types: Vec<&TensorType> = op
+            .operands
+            .iter()
+            .map(|v| &g.value_types[v.index()])
+            .collect();
+        let inferred = psionic_ir::ops::infer_types(op.opcode, &operand_types, &op.attrs)
+            .unwrap_or_else(|e| panic!("widening {}: {e}", f.name));
+        let mut casts = Vec::new();
+        for (r, t) in op.results.iter_mut().zip(inferred) {
+            let wide = *r;
+            if t.dtype != g.value_types[wide.index()].dtype {
+                let narrow = Value(g.value_types.len() as u32);
+                g.value_types.push(t);
+                *r = narrow;
+                casts.push(psionic_ir::Op {
+                    opcode: Opcode::Cast,
+                    operands: vec![narrow],
+                    attrs: Attrs::new().with("dtype", Attr::DType(DType::F64)),
+                    results: vec![wide],
+                    loc: op.loc,
+                });
+            }
+        }
+        ops.push(op);
+        ops.extend(casts);
+    }
+    g.ops = ops;
+    psionic_ir::verify::verify_func(&g)
+        .unwrap_or_else(|e| panic!("widening {} to f64: {e}", f.name));
+    g
+}
+
+/// `l` as f64 when it is a real float (f16, bf16, f32); unchanged otherwise.
+pub fn widen_literal(l: &Literal) -> Literal {
+    if widened(l.dtype()) != l.dtype() {
+        Literal::from_f64(DType::F64, l.shape().to_vec(), &l.to_f64_vec()).unwrap()
+    } else {
+        l.clone()
+    }
+}
+
+/// Central differences of `f` at `x` along `dir` (one direction per input;
+/// `None`: held fixed), step `h`: one vector per output.
+pub fn central_differences(
+    f: &psionic_ir::Func,
+    x: &[Literal],
+    dir: &[Option<Vec<f64>>],
+    h: f64,
+) -> Vec<Vec<f64>> {
+    let shifted = |s: f64| -> Vec<Literal> {
+        x.iter()
+            .zip(dir)
+            .map(|(xi, d)| match d {
+                None => xi.clone(),
+                Some(d) => {
+                    let v: Vec<f64> = xi
+                        .to_f64_vec()
+                        .iter()
+                        .zip(d)
+                        .map(|(a, d)| a + s * d)
+                        .collect();
+                    Literal::from_f64(xi.dtype(), xi.shape().to_vec(), &v).unwrap()
+                }
+            })
+            .collect()
+    };
+    let run = |xs: &[Literal]| {
+        psionic_runtime::interp::run_func(f, xs).unwrap_or_else(|e| panic!("{}: {e}", f.name))
+    };
+    let p = run(&shifted(h));
+    let m = run(&shifted(-h));
+    p.iter()
+        .zip(&m)
+        .map(|(p, m)| {
+            p.to_f64_vec()
+                .iter()
+                .zip(m.to_f64_vec())
+                .map(|(a, b)| (a - b) / (2.0 * h))
+                .collect()
+        })
+        .collect()
+}
