@@ -169,16 +169,15 @@ def quant_cases():
                 case(f"dequantize_{dt}_{gs}_{bits}", "dequantize", [wq, sc, bi],
                      [mx.dequantize(wq, sc, bi, group_size=gs, bits=bits)], args)
                 x = randn(2, 256, dtype=DT[dt])
-                tol = {"f32": (1e-4, 1e-4), "f16": (1e-2, 1e-2), "bf16": (5e-2, 5e-2)}[dt]
                 case(f"qmm_t_{dt}_{gs}_{bits}", "quantized_matmul", [x, wq, sc, bi],
                      [mx.quantized_matmul(x, wq, sc, bi, transpose=True, group_size=gs, bits=bits)],
-                     dict(args, transpose=True), check="close", rtol=tol[0], atol=tol[1])
+                     dict(args, transpose=True))
                 if dt == "f32" and bits in (4, 8):
                     w2 = randn(256, 128)
                     wq2, sc2, bi2 = mx.quantize(w2, group_size=gs, bits=bits)
                     case(f"qmm_n_{gs}_{bits}", "quantized_matmul", [x, wq2, sc2, bi2],
                          [mx.quantized_matmul(x, wq2, sc2, bi2, transpose=False, group_size=gs, bits=bits)],
-                         dict(args, transpose=False), check="close", rtol=1e-4, atol=1e-4)
+                         dict(args, transpose=False))
     # Default group size and bits, batched weights, gather_qmm.
     w = randn(3, 16, 128)
     wq, sc, bi = mx.quantize(w)
@@ -187,12 +186,10 @@ def quant_cases():
     lhs = mx.array([0, 1, 1, 0], dtype=mx.uint32)
     rhs = mx.array([2, 0, 1, 2], dtype=mx.uint32)
     case("gather_qmm_both", "gather_qmm", [x, wq, sc, bi, lhs, rhs],
-         [mx.gather_qmm(x, wq, sc, bi, lhs_indices=lhs, rhs_indices=rhs)], {"mode": "affine", "transpose": True},
-         check="close", rtol=1e-4, atol=1e-4)
+         [mx.gather_qmm(x, wq, sc, bi, lhs_indices=lhs, rhs_indices=rhs)], {"mode": "affine", "transpose": True})
     x1 = randn(5, 128)
     case("gather_qmm_rhs", "gather_qmm", [x1, wq, sc, bi, rhs],
-         [mx.gather_qmm(x1, wq, sc, bi, rhs_indices=rhs)], {"mode": "affine", "transpose": True, "only": "rhs"},
-         check="close", rtol=1e-4, atol=1e-4)
+         [mx.gather_qmm(x1, wq, sc, bi, rhs_indices=rhs)], {"mode": "affine", "transpose": True, "only": "rhs"})
     # Microscaling modes: MLX quantizes, Psionic dequantizes and multiplies.
     for mode, gs, bits in [("mxfp4", 32, 4), ("mxfp8", 32, 8), ("nvfp4", 16, 4)]:
         w = randn(8, 128)
@@ -203,8 +200,7 @@ def quant_cases():
                  [mx.dequantize(wq, sc, mode=mode, dtype=DT[dt])], dict(args, dtype=dt))
         x = randn(3, 128)
         case(f"qmm_{mode}", "quantized_matmul", [x, wq, sc],
-             [mx.quantized_matmul(x, wq, sc, mode=mode)], dict(args, transpose=True),
-             check="close", rtol=1e-4, atol=1e-4)
+             [mx.quantized_matmul(x, wq, sc, mode=mode)], dict(args, transpose=True))
 
 
 # ---- convolution ----
