@@ -58,6 +58,13 @@ fn int_bits(d: DType) -> u32 {
     d.size() as u32 * 8
 }
 
+/// `a * b` for integers of `d` held in f64, wrapped to `d` exactly: the
+/// f64 product itself loses low bits past 2^53 (two u32 values reach 2^64),
+/// and those are the bits a wrapped product keeps.
+pub fn int_mul(d: DType, a: f64, b: f64) -> f64 {
+    from_u64(d, (a as i128).wrapping_mul(b as i128) as u64)
+}
+
 fn as_u64(d: DType, v: f64) -> u64 {
     // Two's complement bits of an integer value held in f64.
     (v as i128 as u64)
@@ -214,6 +221,7 @@ pub fn eval(
                 0.0
             }
         }
+        O::Square if arg_dtype.is_integer() => int_mul(arg_dtype, a, a),
         O::Square => a * a,
         O::Sqrt => a.sqrt(),
         O::Rsqrt => 1.0 / a.sqrt(),
@@ -262,6 +270,7 @@ pub fn eval(
             }
         }
         O::Subtract => a - b,
+        O::Multiply if arg_dtype.is_integer() => int_mul(arg_dtype, a, b),
         O::Multiply => a * b,
         O::Divide => {
             if int {
@@ -318,9 +327,9 @@ pub fn eval(
                     let mut e = b as u64;
                     while e > 0 {
                         if e & 1 == 1 {
-                            acc = round_to(arg_dtype, acc * base);
+                            acc = int_mul(arg_dtype, acc, base);
                         }
-                        base = round_to(arg_dtype, base * base);
+                        base = int_mul(arg_dtype, base, base);
                         e >>= 1;
                     }
                     acc
