@@ -191,11 +191,6 @@ impl Builder {
             }
             2 | 3 => {
                 let op = BINARY[b as usize % BINARY.len()];
-                if op == O::Power && t.dtype.is_integer() {
-                    // Known disagreement, see
-                    // `integer_power_with_a_negative_exponent` below.
-                    return;
-                }
                 let y = self.partner(x, c);
                 self.push(op, &[x, y], Attrs::new());
             }
@@ -643,26 +638,27 @@ fn wrapping_integer_products_are_exact() {
 }
 
 /// Found by the randomized test above: integer `power` with a negative
-/// exponent and base -1 gives ±1 in compiled code (the kernel level's
-/// scalar semantics, `psionic_ir::kernel::scalar`) but 0 in the
-/// interpreter (MLX 0.32.4 gives 0 for every negative exponent, base 1
-/// included, where the interpreter gives 1). Ignored until
-/// `kernel::scalar` follows the interpreter; integer `power` is left out of
-/// the random programs meanwhile.
+/// exponent and base -1 gave ±1 in compiled code (the kernel level's scalar
+/// semantics) and 0 in the interpreter, which gave 1 for base 1. MLX 0.32.4
+/// gives 0 for every negative exponent, bases 1 and -1 included (eager and
+/// `mx.compile`d); both sides now do.
 #[test]
-#[ignore = "codegen bug: kernel::scalar integer power of -1 with a negative exponent"]
 fn integer_power_with_a_negative_exponent() {
-    let t = TensorType::from_dims(DType::I32, &[4]);
+    let t = TensorType::from_dims(DType::I32, &[8]);
     let mut f = Func::new("main", vec![t.clone(), t.clone()]);
     let ps = f.params.clone();
     let r = f.push1(Opcode::Power, &ps, Attrs::new()).unwrap();
     f.results = vec![r];
-    let a = Literal::from_i64(DType::I32, vec![4], &[-1, -1, 2, 1]).unwrap();
-    let b = Literal::from_i64(DType::I32, vec![4], &[-1, -2, -1, -3]).unwrap();
+    // MLX: mx.power([1, -1, -1, 2, 0, 0, -2, 3], [-1, -1, -2, -1, -1, 0, -3, 0])
+    // (int32) == [0, 0, 0, 0, 0, 1, 0, 1].
+    let a = Literal::from_i64(DType::I32, vec![8], &[1, -1, -1, 2, 0, 0, -2, 3]).unwrap();
+    let b = Literal::from_i64(DType::I32, vec![8], &[-1, -1, -2, -1, -1, 0, -3, 0]).unwrap();
+    let mlx = [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0];
     let want = run_func(&f, &[a.clone(), b.clone()]).unwrap();
+    assert_eq!(want[0].to_f64_vec(), mlx, "interpreter");
     let got = compile_for(&f, &f.param_types(), &CpuOptions::default())
         .unwrap()
         .run(&[a, b])
         .unwrap();
-    compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
+    assert_eq!(got[0].to_f64_vec(), mlx, "CPU backend");
 }

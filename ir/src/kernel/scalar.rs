@@ -309,17 +309,8 @@ pub fn eval(
         O::Power => {
             if int {
                 if b < 0.0 {
-                    if a == 1.0 {
-                        1.0
-                    } else if a == -1.0 {
-                        if b % 2.0 == 0.0 {
-                            1.0
-                        } else {
-                            -1.0
-                        }
-                    } else {
-                        0.0
-                    }
+                    // 0 for every base, 1 and -1 included, as MLX.
+                    0.0
                 } else {
                     // Exact wrapping power by squaring.
                     let mut acc = 1.0;
