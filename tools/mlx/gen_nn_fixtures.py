@@ -217,6 +217,16 @@ def main():
     quant_case("quant_embedding_as_linear", nn.Embedding(16, 64), n((3, 64)),
                call=lambda m, x: m.as_linear(x), group_size=32, bits=2)
 
+    # Upsample's cubic mode (Keys a=-0.75) and antialiasing (linear and cubic).
+    mx.random.seed(12)
+    layer_case("upsample_cubic", nn.Upsample(2.0, mode="cubic"), [n((1, 3, 4, 2))])
+    layer_case("upsample_cubic_ac", nn.Upsample((2.0, 1.5), mode="cubic", align_corners=True), [n((2, 3, 4, 2))])
+    layer_case("upsample_cubic_1d", nn.Upsample(2.5, mode="cubic"), [n((2, 5, 3))])
+    layer_case("upsample_cubic_down", nn.Upsample((0.5, 0.75), mode="cubic"), [n((1, 6, 8, 2))])
+    layer_case("upsample_cubic_3d", nn.Upsample((2.0, 1.0, 1.5), mode="cubic", align_corners=True), [n((1, 3, 2, 2, 2))])
+    layer_case("upsample_cubic_aa", nn.Upsample((0.5, 1.5), mode="cubic", antialias=True), [n((1, 8, 4, 2))])
+    layer_case("upsample_linear_aa", nn.Upsample((0.4, 2.0), mode="linear", antialias=True), [n((2, 10, 3, 2))])
+
 
 if __name__ == "__main__":
     main()

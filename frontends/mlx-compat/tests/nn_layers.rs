@@ -346,6 +346,64 @@ fn pooling_and_upsampling() {
 }
 
 #[test]
+fn upsample_cubic_and_antialiased() {
+    use nn::Upsample;
+    use nn::UpsampleMode::*;
+    // Values bit for bit (the same f32 grid, weights, gathers and sums in
+    // MLX's order), then the usual check with gradients.
+    let both = |name: &str, u: Upsample| {
+        let fx = fixture(name);
+        assert_eq!(
+            bytes(&u.forward(&fx["x0"])),
+            bytes(&fx["y"]),
+            "{name}: y is not MLX's bit for bit"
+        );
+        unary(name, u);
+    };
+    both("upsample_cubic", Upsample::new(vec![2.0], Cubic, false));
+    both(
+        "upsample_cubic_ac",
+        Upsample::new(vec![2.0, 1.5], Cubic, true),
+    );
+    both("upsample_cubic_1d", Upsample::new(vec![2.5], Cubic, false));
+    both(
+        "upsample_cubic_down",
+        Upsample::new(vec![0.5, 0.75], Cubic, false),
+    );
+    both(
+        "upsample_cubic_3d",
+        Upsample::new(vec![2.0, 1.0, 1.5], Cubic, true),
+    );
+    both(
+        "upsample_cubic_aa",
+        Upsample::new(vec![0.5, 1.5], Cubic, false).with_antialias(true),
+    );
+    both(
+        "upsample_linear_aa",
+        Upsample::new(vec![0.4, 2.0], Linear, false).with_antialias(true),
+    );
+    both("upsample_linear", Upsample::new(vec![2.0], Linear, false));
+    both(
+        "upsample_linear_ac",
+        Upsample::new(vec![2.0, 1.5], Linear, true),
+    );
+    // MLX's refusals.
+    let x = zeros(&[1, 4, 4, 1], DType::F32);
+    let e = Upsample::new(vec![2.0], Nearest, false)
+        .with_antialias(true)
+        .forward(&x)
+        .eval()
+        .unwrap_err();
+    assert!(e.to_string().contains("nearest"), "{e}");
+    let e = Upsample::new(vec![2.0], Cubic, true)
+        .with_antialias(true)
+        .forward(&x)
+        .eval()
+        .unwrap_err();
+    assert!(e.to_string().contains("align_corners"), "{e}");
+}
+
+#[test]
 fn positional_encodings() {
     unary("rope", nn::RoPE::new(6, false, 10000.0, 1.0));
     unary("rope_traditional", nn::RoPE::new(8, true, 500.0, 0.5));
