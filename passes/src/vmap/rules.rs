@@ -624,8 +624,48 @@ pub fn batch_rule(
             }
             one(y, Some(0))
         }
+        // The packed weights, scales and biases share their leading axes:
+        // every operand with the batch in front (unbatched ones broadcast).
+        Dequantize => {
+            let vs = all_front(b, op, bds, size)?;
+            one(b.op(op.opcode, &vs, attrs.clone())?, Some(0))
+        }
+        // Batched weights (or scales, biases): the weights batched in front
+        // (unbatched ones broadcast), with unit axes after the batch so that
+        // their batch axes line up with x's (batched or broadcast in front).
+        QuantizedMatmul if bds[1..].iter().any(Option::is_some) => {
+            let mut like = None;
+            for (i, &d) in bds.iter().enumerate().skip(1) {
+                if d.is_some() {
+                    like = Some(front(b, op.operands[i], d)?);
+                    break;
+                }
+            }
+            let like = like.ok_or_else(|| err("internal: no batched weight"))?;
+            let mut ws = Vec::new();
+            for (&v, &d) in op.operands.iter().zip(bds).skip(1) {
+                ws.push(match d {
+                    Some(_) => front(b, v, d)?,
+                    None => materialize(b, v, like, size)?,
+                });
+            }
+            let x = match bds[0] {
+                Some(_) => front(b, op.operands[0], bds[0])?,
+                None => materialize(b, op.operands[0], like, size)?,
+            };
+            let extra = b.rank(x).saturating_sub(b.rank(ws[0]));
+            if extra > 0 {
+                let axes: Vec<usize> = (1..=extra).collect();
+                for w in &mut ws {
+                    *w = b.expand_dims(*w, &axes)?;
+                }
+            }
+            let mut operands = vec![x];
+            operands.extend(ws);
+            one(b.op(op.opcode, &operands, attrs.clone())?, Some(0))
+        }
         Inverse | Cholesky | Qr | Svd | Eigh | Eig | Hadamard | RmsNorm | LayerNorm | Quantize
-        | Dequantize | QuantizedMatmul | RandomBits => {
+        | QuantizedMatmul | RandomBits => {
             if bds[1..].iter().any(Option::is_some) {
                 return Err(err("only the first operand may be batched"));
             }
