@@ -528,7 +528,7 @@ define_ops! {
     Divide = "tensor.divide", Binary, Exact(2), NO_ATTRS, infer::binary_numeric, "a / b; integers truncate toward zero and x/0 is 0.";
     FloorDivide = "tensor.floor_divide", Binary, Exact(2), NO_ATTRS, infer::binary_numeric, "floor(a / b); for integers rounds toward -inf, x//0 is 0.";
     Remainder = "tensor.remainder", Binary, Exact(2), NO_ATTRS, infer::binary_numeric, "a - b*floor(a/b): takes the sign of b (Python's %); x%0 is 0 for integers.";
-    Power = "tensor.power", Binary, Exact(2), NO_ATTRS, infer::binary_numeric, "a^b; integer powers with negative exponents give 0 (1 for base 1).";
+    Power = "tensor.power", Binary, Exact(2), NO_ATTRS, infer::binary_numeric, "a^b; integer powers with negative exponents give 0 (every base, 1 and -1 included, as MLX).";
     Maximum = "tensor.maximum", Binary, Exact(2), NO_ATTRS, infer::binary_numeric, "max(a, b), NaN if either is NaN.";
     Minimum = "tensor.minimum", Binary, Exact(2), NO_ATTRS, infer::binary_numeric, "min(a, b), NaN if either is NaN.";
     Arctan2 = "tensor.arctan2", Binary, Exact(2), NO_ATTRS, infer::binary_float, "atan2(a, b).";

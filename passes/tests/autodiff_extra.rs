@@ -1206,6 +1206,17 @@ proptest! {
     }
 }
 
+/// The quantization programs (quantized_matmul, dequantize, gather_qmm)
+/// vmapped over every input, scales and biases included: their rules once
+/// accepted only a batched first operand (and dequantize's broke even then,
+/// its scales keeping the unbatched shape).
+#[test]
+fn quant_vmap_batches_every_operand() {
+    for seed in 0..48 {
+        vmap_case(quant_program, seed);
+    }
+}
+
 /// A few fixed seeds per builder, so each rule runs on every test run.
 #[test]
 fn each_builder_a_few_times() {

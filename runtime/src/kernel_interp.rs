@@ -3,7 +3,8 @@
 //! It runs a [`KProgram`] exactly as its text says: for each outer index of a
 //! kernel, its stages in order, `loop` and `map` stages over the reduced axes;
 //! scalars in `f64`, rounded to their dtype after every node
-//! ([`psionic_ir::kernel::scalar`]); accumulators in `f64`, rounded once.
+//! ([`psionic_ir::kernel::scalar`]); float accumulators in `f64`, rounded
+//! once; integer sums and products wrapped at every step.
 //! Temporaries that buffer planning put in one slot share storage here, so a
 //! wrong plan gives wrong numbers. Library ops ([`Item::LibOp`]) run through
 //! a tensor-level evaluator: the tensor interpreter's `eval_op` in
@@ -76,13 +77,16 @@ fn index_iter(
 #[derive(Clone, Copy)]
 struct AccState {
     kind: AccKind,
+    /// The accumulated dtype: integer sums and products wrap to it at every
+    /// step, exactly (in f64 a product would lose low bits past 2^53).
+    dtype: DType,
     a: f64,
     b: f64,
     n: f64,
 }
 
 impl AccState {
-    fn new(kind: AccKind) -> Self {
+    fn new(kind: AccKind, dtype: DType) -> Self {
         let a = match kind {
             AccKind::Sum => 0.0,
             AccKind::Prod => 1.0,
@@ -92,6 +96,7 @@ impl AccState {
         };
         AccState {
             kind,
+            dtype,
             a,
             b: 0.0,
             n: 0.0,
@@ -99,6 +104,12 @@ impl AccState {
     }
     fn push(&mut self, v: f64) {
         match self.kind {
+            AccKind::Sum if self.dtype.is_integer() => {
+                self.a = scalar::round_to(self.dtype, self.a + v)
+            }
+            AccKind::Prod if self.dtype.is_integer() => {
+                self.a = scalar::int_mul(self.dtype, self.a, v)
+            }
             AccKind::Sum => self.a += v,
             AccKind::Prod => self.a *= v,
             AccKind::Max => {
@@ -189,7 +200,7 @@ fn eval_nodes(
             }
             Instr::Acc { kind, arg } => {
                 accs.entry(n.id)
-                    .or_insert_with(|| AccState::new(*kind))
+                    .or_insert_with(|| AccState::new(*kind, n.dtype))
                     .push(vals[*arg as usize]);
                 continue;
             }
@@ -322,8 +333,10 @@ pub fn run_program_with(
                                 }
                                 for n in &s.nodes {
                                     if let Instr::Acc { kind, .. } = n.instr {
-                                        let st =
-                                            accs.get(&n.id).copied().unwrap_or(AccState::new(kind));
+                                        let st = accs
+                                            .get(&n.id)
+                                            .copied()
+                                            .unwrap_or(AccState::new(kind, n.dtype));
                                         vals[n.id as usize] =
                                             scalar::round_to(n.dtype, st.finish());
                                     }

@@ -191,11 +191,6 @@ impl Builder {
             }
             2 | 3 => {
                 let op = BINARY[b as usize % BINARY.len()];
-                if op == O::Power && t.dtype.is_integer() {
-                    // Known disagreement, see
-                    // `integer_power_with_a_negative_exponent` below.
-                    return;
-                }
                 let y = self.partner(x, c);
                 self.push(op, &[x, y], Attrs::new());
             }
@@ -509,7 +504,6 @@ proptest! {
     /// Random programs of every op family on every dtype agree with the
     /// interpreter within the tolerances above.
     #[test]
-    #[ignore = "known failure (session 2): an i8 program's u32 result differs between Cranelift and the interpreter (codegen bug)"]
     fn random_programs_agree_with_the_interpreter(
         d in 0usize..DTYPES.len(),
         rows in 1usize..6,
@@ -556,27 +550,115 @@ fn sweep_covers_every_dtype_and_family() {
     }
 }
 
-/// Found by the randomized test above: integer `power` with a negative
-/// exponent and base -1 gives ±1 in compiled code (the kernel level's
-/// scalar semantics, `psionic_ir::kernel::scalar`) but 0 in the
-/// interpreter (MLX 0.32.4 gives 0 for every negative exponent, base 1
-/// included, where the interpreter gives 1). Ignored until
-/// `kernel::scalar` follows the interpreter; integer `power` is left out of
-/// the random programs meanwhile.
+/// Found by the randomized test above (an i8 program: cast to u32, then
+/// `reduce_prod`): the compiled code multiplied integers in f64, so a u32
+/// product past 2^53 lost the low bits that its wrapped value keeps
+/// (`[-2, 1, -1, -2, 2]` as u32 gave 0, not 2^32 - 8 as in the interpreter
+/// and MLX). The same held for elementwise `multiply`, `square` and
+/// `power`, and for the kernel interpreter's accumulators.
 #[test]
-#[ignore = "codegen bug: kernel::scalar integer power of -1 with a negative exponent"]
+fn wrapping_integer_products_are_exact() {
+    let run = |f: &Func, args: &[Literal]| {
+        let want = run_func(f, args).unwrap();
+        let got = compile_for(f, &f.param_types(), &CpuOptions::default())
+            .unwrap()
+            .run(args)
+            .unwrap();
+        compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
+        want.into_iter().next().unwrap()
+    };
+    // The minimal program the random test found.
+    let t = TensorType::from_dims(DType::I8, &[2, 5]);
+    let mut f = Func::new("main", vec![t]);
+    let p = f.params[0];
+    let c = f
+        .push1(
+            Opcode::Cast,
+            &[p],
+            Attrs::new().with("dtype", Attr::DType(DType::U32)),
+        )
+        .unwrap();
+    let r = f
+        .push1(
+            Opcode::ReduceProd,
+            &[c],
+            Attrs::new()
+                .with("axes", Attr::Ints(vec![1]))
+                .with("keepdims", Attr::Bool(false)),
+        )
+        .unwrap();
+    f.results = vec![r];
+    let x =
+        Literal::from_i64(DType::I8, vec![2, 5], &[-2, 1, -1, -2, 2, 4, -3, -1, 6, -1]).unwrap();
+    // MLX 0.32.4: mx.prod(x.astype(mx.uint32), axis=1) == [4294967288, 4294967224].
+    assert_eq!(run(&f, &[x]).to_f64_vec(), [4294967288.0, 4294967224.0]);
+    // Elementwise: u32 and i32 multiply, square, power (MLX's values).
+    for (d, a, b, op, want) in [
+        (
+            DType::U32,
+            4294967294i64,
+            4294967294i64,
+            Opcode::Multiply,
+            4.0,
+        ),
+        (
+            DType::U32,
+            3000000000,
+            3000000000,
+            Opcode::Multiply,
+            3800301568.0,
+        ),
+        (
+            DType::I32,
+            2000000001,
+            2000000001,
+            Opcode::Multiply,
+            -1946474495.0,
+        ),
+        (DType::I32, 2000000001, 3, Opcode::Power, 2119220225.0),
+    ] {
+        let t = TensorType::from_dims(d, &[1]);
+        let mut f = Func::new("main", vec![t.clone(), t]);
+        let ps = f.params.clone();
+        let r = f.push1(op, &ps, Attrs::new()).unwrap();
+        f.results = vec![r];
+        let args = [
+            Literal::from_i64(d, vec![1], &[a]).unwrap(),
+            Literal::from_i64(d, vec![1], &[b]).unwrap(),
+        ];
+        assert_eq!(run(&f, &args).to_f64_vec(), [want], "{d} {op} {a} {b}");
+    }
+    let t = TensorType::from_dims(DType::I32, &[1]);
+    let mut f = Func::new("main", vec![t]);
+    let p = f.params[0];
+    let r = f.push1(Opcode::Square, &[p], Attrs::new()).unwrap();
+    f.results = vec![r];
+    let x = Literal::from_i64(DType::I32, vec![1], &[2000000001]).unwrap();
+    assert_eq!(run(&f, &[x]).to_f64_vec(), [-1946474495.0]);
+}
+
+/// Found by the randomized test above: integer `power` with a negative
+/// exponent and base -1 gave ±1 in compiled code (the kernel level's scalar
+/// semantics) and 0 in the interpreter, which gave 1 for base 1. MLX 0.32.4
+/// gives 0 for every negative exponent, bases 1 and -1 included (eager and
+/// `mx.compile`d); both sides now do.
+#[test]
 fn integer_power_with_a_negative_exponent() {
-    let t = TensorType::from_dims(DType::I32, &[4]);
+    let t = TensorType::from_dims(DType::I32, &[8]);
     let mut f = Func::new("main", vec![t.clone(), t.clone()]);
     let ps = f.params.clone();
     let r = f.push1(Opcode::Power, &ps, Attrs::new()).unwrap();
     f.results = vec![r];
-    let a = Literal::from_i64(DType::I32, vec![4], &[-1, -1, 2, 1]).unwrap();
-    let b = Literal::from_i64(DType::I32, vec![4], &[-1, -2, -1, -3]).unwrap();
+    // MLX: mx.power([1, -1, -1, 2, 0, 0, -2, 3], [-1, -1, -2, -1, -1, 0, -3, 0])
+    // (int32) == [0, 0, 0, 0, 0, 1, 0, 1].
+    let a = Literal::from_i64(DType::I32, vec![8], &[1, -1, -1, 2, 0, 0, -2, 3]).unwrap();
+    let b = Literal::from_i64(DType::I32, vec![8], &[-1, -1, -2, -1, -1, 0, -3, 0]).unwrap();
+    let mlx = [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0];
     let want = run_func(&f, &[a.clone(), b.clone()]).unwrap();
+    assert_eq!(want[0].to_f64_vec(), mlx, "interpreter");
     let got = compile_for(&f, &f.param_types(), &CpuOptions::default())
         .unwrap()
         .run(&[a, b])
         .unwrap();
-    compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
+    assert_eq!(got[0].to_f64_vec(), mlx, "CPU backend");
 }

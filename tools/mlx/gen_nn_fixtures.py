@@ -24,8 +24,9 @@ def save(name, arrays):
     mx.save_safetensors(os.path.join(OUT, name + ".safetensors"), arrays)
 
 
-def layer_case(name, layer, inputs, call=None, eval_mode=False):
-    """inputs: list of arrays; call(layer, *inputs) -> output (default layer(x))."""
+def layer_case(name, layer, inputs, call=None, eval_mode=False, extra=None):
+    """inputs: list of arrays; call(layer, *inputs) -> output (default layer(x));
+    extra: more arrays to store with the case."""
     if eval_mode:
         layer.eval()
     call = call or (lambda m, *xs: m(*xs))
@@ -53,6 +54,7 @@ def layer_case(name, layer, inputs, call=None, eval_mode=False):
         out[f"gx{i}"] = grads[j + 1]
     out["y"] = y
     out["cot"] = cot
+    out.update(extra or {})
     save(name, out)
 
 
@@ -186,6 +188,44 @@ def main():
     lin = nn.Linear(3, 2)
     emb = nn.Embedding(4, 3)
     save("seeded_init", {"linear.weight": lin.weight, "linear.bias": lin.bias, "embedding.weight": emb.weight})
+
+    # nn.quantize: Linear and Embedding leaves swapped for QuantizedLinear and
+    # QuantizedEmbedding. The float weights are stored as "float.*", the
+    # quantized ones as the case's "param.*".
+    mx.random.seed(11)
+
+    def model():
+        return nn.Sequential(nn.Embedding(16, 64), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32, bias=False))
+
+    def quant_case(name, m, x, call=None, **kw):
+        mx.eval(m.parameters())
+        floats = {"float." + k: v for k, v in tree_flatten(m.parameters())}
+        if isinstance(m, nn.Embedding):
+            m = m.to_quantized(**kw)
+        else:
+            nn.quantize(m, **kw)
+        layer_case(name, m, [x], call=call, extra=floats)
+
+    tokens = mx.array([[1, 15, 3, 3, 0], [7, 2, 9, 12, 4]])
+    quant_case("quant_default", model(), tokens)
+    quant_case("quant_g32_b3", model(), tokens, group_size=32, bits=3)
+    quant_case("quant_g128_b6", nn.Sequential(nn.Linear(128, 256), nn.ReLU(), nn.Linear(256, 128)), n((3, 128)),
+               group_size=128, bits=6)
+    quant_case("quant_predicate", model(), tokens,
+               class_predicate=lambda p, m: {"group_size": 32, "bits": 8} if p == "layers.3"
+               else isinstance(m, nn.Embedding))
+    quant_case("quant_embedding_as_linear", nn.Embedding(16, 64), n((3, 64)),
+               call=lambda m, x: m.as_linear(x), group_size=32, bits=2)
+
+    # Upsample's cubic mode (Keys a=-0.75) and antialiasing (linear and cubic).
+    mx.random.seed(12)
+    layer_case("upsample_cubic", nn.Upsample(2.0, mode="cubic"), [n((1, 3, 4, 2))])
+    layer_case("upsample_cubic_ac", nn.Upsample((2.0, 1.5), mode="cubic", align_corners=True), [n((2, 3, 4, 2))])
+    layer_case("upsample_cubic_1d", nn.Upsample(2.5, mode="cubic"), [n((2, 5, 3))])
+    layer_case("upsample_cubic_down", nn.Upsample((0.5, 0.75), mode="cubic"), [n((1, 6, 8, 2))])
+    layer_case("upsample_cubic_3d", nn.Upsample((2.0, 1.0, 1.5), mode="cubic", align_corners=True), [n((1, 3, 2, 2, 2))])
+    layer_case("upsample_cubic_aa", nn.Upsample((0.5, 1.5), mode="cubic", antialias=True), [n((1, 8, 4, 2))])
+    layer_case("upsample_linear_aa", nn.Upsample((0.4, 2.0), mode="linear", antialias=True), [n((2, 10, 3, 2))])
 
 
 if __name__ == "__main__":

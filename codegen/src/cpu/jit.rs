@@ -100,11 +100,18 @@ fn acc_kind(k: u32) -> AccKind {
     AccKind::ALL[k as usize]
 }
 
+/// `kind` is the [`AccKind`] index, with the index in [`DType::ALL`] of the
+/// accumulated dtype in bits 8 and up: integer sums and products wrap to it
+/// at every step, exactly (as the interpreter's do), rather than growing in
+/// f64 past 2^53 and losing the low bits the wrapped result keeps.
 extern "C" fn acc_push(s: *mut f64, kind: u32, v: f64) {
     // SAFETY: as in `acc_init`.
     let st = unsafe { std::slice::from_raw_parts_mut(s, 3) };
     let (a, b, n) = (st[0], st[1], st[2]);
-    match acc_kind(kind) {
+    let dtype = DType::ALL[(kind >> 8) as usize];
+    match acc_kind(kind & 0xff) {
+        AccKind::Sum if dtype.is_integer() => st[0] = scalar::round_to(dtype, a + v),
+        AccKind::Prod if dtype.is_integer() => st[0] = scalar::int_mul(dtype, a, v),
         AccKind::Sum => st[0] = a + v,
         AccKind::Prod => st[0] = a * v,
         AccKind::Max => {
@@ -898,7 +905,12 @@ impl Gen<'_, '_> {
             AccSt::Scalar(addr) => {
                 let addr = *addr;
                 let kind = self.scalar_kind(id);
-                let kv = self.kind_index(kind, addr);
+                let i = AccKind::ALL.iter().position(|&k| k == kind).unwrap_or(0);
+                let d = DType::ALL
+                    .iter()
+                    .position(|&d| d == self.acc_dtype(id))
+                    .unwrap_or(0);
+                let kv = self.b.ins().iconst(types::I32, (i | d << 8) as i64);
                 let p = self.ptr;
                 self.call_helper(
                     acc_push as *const () as usize,
@@ -1122,6 +1134,15 @@ impl Gen<'_, '_> {
             }
         }
         AccKind::Sum
+    }
+
+    fn acc_dtype(&self, id: u32) -> DType {
+        self.k
+            .stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .find(|n| n.id == id)
+            .map_or(DType::F64, |n| n.dtype)
     }
 
     fn acc_finish(&mut self, id: u32, dtype: DType) -> Value {

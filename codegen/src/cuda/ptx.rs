@@ -1006,16 +1006,9 @@ impl<'a> Em<'a> {
                 self.ins(&format!("bra {top}"));
                 self.place(&done);
                 if s {
-                    // Negative exponents: 1 for base 1, +-1 for base -1, else 0.
+                    // Negative exponents give 0 for every base, as MLX.
                     let neg = self.isetp("lt", true, y, "0");
-                    let is1 = self.isetp("eq", true, x, "1");
-                    let ism1 = self.isetp("eq", true, x, "-1");
-                    let yb = self.i2("and.b64", y, "1");
-                    let even = self.isetp("eq", false, &yb, "0");
-                    let m1 = self.isel(&even, "1", "-1");
-                    let v = self.isel(&ism1, &m1, "0");
-                    let v = self.isel(&is1, "1", &v);
-                    self.isel(&neg, &v, &acc)
+                    self.isel(&neg, "0", &acc)
                 } else {
                     acc
                 }

@@ -124,6 +124,149 @@ fn linear_bilinear_embedding_sequential() {
     unary("sequential", seq);
 }
 
+fn bytes(a: &Array) -> Vec<u8> {
+    a.literal().unwrap().bytes().to_vec()
+}
+
+/// `nn::quantize` against MLX's: MLX's float weights (`float.*`) are loaded
+/// and quantized here, and the quantized parameters must be MLX's bit for
+/// bit, and so must the forward output when every matmul is quantized
+/// (`exact_y`; a float `Linear`'s matmul sums in another order than MLX's
+/// BLAS); then the usual check of the output and of the gradients (the
+/// trainable parameters, as MLX freezes them, and the float input).
+fn quantized_case<M, Q, F>(name: &str, exact_y: bool, mut model: M, quantize: Q, call: F)
+where
+    M: Module + Clone,
+    Q: Fn(&mut M) -> Result<(), Error>,
+    F: Fn(&M, &[Array]) -> Array,
+{
+    let fx = fixture(name);
+    let floats: Vec<(String, Array)> = fx
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("float.").map(|k| (k.to_string(), v.clone())))
+        .collect();
+    model
+        .load_weights_from(floats, true)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    quantize(&mut model).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let got = model.parameters().flatten_map();
+    let want: BTreeMap<&str, &Array> = fx
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("param.").map(|k| (k, v)))
+        .collect();
+    assert_eq!(
+        got.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+        want.keys().copied().collect::<Vec<_>>(),
+        "{name}: parameter keys"
+    );
+    for (k, w) in &want {
+        assert_eq!(got[*k].dtype(), w.dtype(), "{name}: {k} dtype");
+        assert_eq!(bytes(&got[*k]), bytes(w), "{name}: {k} differs from MLX's");
+    }
+    let inputs: Vec<Array> = (0..)
+        .map_while(|i| fx.get(&format!("x{i}")).cloned())
+        .collect();
+    if exact_y {
+        assert_eq!(
+            bytes(&call(&model, &inputs)),
+            bytes(&fx["y"]),
+            "{name}: y is not MLX's bit for bit"
+        );
+    }
+    check(name, model, false, call);
+}
+
+#[test]
+fn quantized_layers_match_mlx() {
+    use nn::{QuantizeChoice, Sequential};
+    let model = || {
+        Sequential::default()
+            .push(nn::Embedding::new(16, 64))
+            .push(nn::Linear::new(64, 64, true))
+            .push(nn::ReLU::new())
+            .push(nn::Linear::new(64, 32, false))
+    };
+    let fwd = |m: &Sequential, xs: &[Array]| m.forward(&xs[0]);
+    quantized_case(
+        "quant_default",
+        true,
+        model(),
+        |m| nn::quantize(m, None, None, QuantMode::Affine, None),
+        fwd,
+    );
+    quantized_case(
+        "quant_g32_b3",
+        true,
+        model(),
+        |m| nn::quantize(m, Some(32), Some(3), QuantMode::Affine, None),
+        fwd,
+    );
+    let wide = Sequential::default()
+        .push(nn::Linear::new(128, 256, true))
+        .push(nn::ReLU::new())
+        .push(nn::Linear::new(256, 128, true));
+    quantized_case(
+        "quant_g128_b6",
+        true,
+        wide,
+        |m| nn::quantize(m, Some(128), Some(6), QuantMode::Affine, None),
+        fwd,
+    );
+    // MLX: {"group_size": 32, "bits": 8} for layers.3, True for the
+    // embedding, False otherwise.
+    let pick = |path: &str, m: &dyn Module| {
+        if path == "layers.3" {
+            QuantizeChoice::With {
+                group_size: Some(32),
+                bits: Some(8),
+                mode: QuantMode::Affine,
+            }
+        } else if m.type_name() == "Embedding" {
+            QuantizeChoice::Quantize
+        } else {
+            QuantizeChoice::Skip
+        }
+    };
+    quantized_case(
+        "quant_predicate",
+        false,
+        model(),
+        |m| nn::quantize(m, None, None, QuantMode::Affine, Some(&pick)),
+        fwd,
+    );
+    quantized_case(
+        "quant_embedding_as_linear",
+        true,
+        nn::Embedding::new(16, 64),
+        |m| {
+            *m = m.to_quantized(Some(32), Some(2), QuantMode::Affine)?;
+            Ok(())
+        },
+        |m, xs| m.as_linear(&xs[0]),
+    );
+}
+
+#[test]
+fn quantize_reports_what_it_cannot_do() {
+    let mut m = nn::Sequential::default()
+        .push(nn::Linear::new(96, 8, true))
+        .push(nn::ReLU::new());
+    // 96 is not a multiple of the default group size 64: MLX's message.
+    let e = nn::quantize(&mut m, None, None, QuantMode::Affine, None).unwrap_err();
+    assert!(e.to_string().contains("divisible"), "{e}");
+    // A predicate that picks a layer without a quantized form.
+    let all = |_: &str, _: &dyn Module| nn::QuantizeChoice::Quantize;
+    let e = nn::quantize(&mut m, Some(32), None, QuantMode::Affine, Some(&all)).unwrap_err();
+    assert!(e.to_string().contains("ReLU"), "{e}");
+    // The Linear before it was quantized, and is now skipped by default.
+    assert_eq!(m.children()[0].1.type_name(), "QuantizedLinear");
+    nn::quantize(&mut m, Some(32), None, QuantMode::Affine, None).unwrap();
+    assert_eq!(
+        m.describe(),
+        "Sequential(\n  (layers.0): QuantizedLinear(input_dims=96, output_dims=8, bias=True, group_size=32, bits=4, mode=affine)\n  (layers.1): ReLU()\n)"
+    );
+}
+
 #[test]
 fn normalization() {
     unary("layernorm", nn::LayerNorm::with_dims(6));
@@ -200,6 +343,64 @@ fn pooling_and_upsampling() {
         "upsample_linear_ac",
         nn::Upsample::new(vec![2.0, 1.5], Linear, true),
     );
+}
+
+#[test]
+fn upsample_cubic_and_antialiased() {
+    use nn::Upsample;
+    use nn::UpsampleMode::*;
+    // Values bit for bit (the same f32 grid, weights, gathers and sums in
+    // MLX's order), then the usual check with gradients.
+    let both = |name: &str, u: Upsample| {
+        let fx = fixture(name);
+        assert_eq!(
+            bytes(&u.forward(&fx["x0"])),
+            bytes(&fx["y"]),
+            "{name}: y is not MLX's bit for bit"
+        );
+        unary(name, u);
+    };
+    both("upsample_cubic", Upsample::new(vec![2.0], Cubic, false));
+    both(
+        "upsample_cubic_ac",
+        Upsample::new(vec![2.0, 1.5], Cubic, true),
+    );
+    both("upsample_cubic_1d", Upsample::new(vec![2.5], Cubic, false));
+    both(
+        "upsample_cubic_down",
+        Upsample::new(vec![0.5, 0.75], Cubic, false),
+    );
+    both(
+        "upsample_cubic_3d",
+        Upsample::new(vec![2.0, 1.0, 1.5], Cubic, true),
+    );
+    both(
+        "upsample_cubic_aa",
+        Upsample::new(vec![0.5, 1.5], Cubic, false).with_antialias(true),
+    );
+    both(
+        "upsample_linear_aa",
+        Upsample::new(vec![0.4, 2.0], Linear, false).with_antialias(true),
+    );
+    both("upsample_linear", Upsample::new(vec![2.0], Linear, false));
+    both(
+        "upsample_linear_ac",
+        Upsample::new(vec![2.0, 1.5], Linear, true),
+    );
+    // MLX's refusals.
+    let x = zeros(&[1, 4, 4, 1], DType::F32);
+    let e = Upsample::new(vec![2.0], Nearest, false)
+        .with_antialias(true)
+        .forward(&x)
+        .eval()
+        .unwrap_err();
+    assert!(e.to_string().contains("nearest"), "{e}");
+    let e = Upsample::new(vec![2.0], Cubic, true)
+        .with_antialias(true)
+        .forward(&x)
+        .eval()
+        .unwrap_err();
+    assert!(e.to_string().contains("align_corners"), "{e}");
 }
 
 #[test]

@@ -62,7 +62,7 @@ fn parameter_keys_are_mlxs() {
     assert_eq!(children, ["layers.0", "layers.1", "layers.2", "layers.3"]);
     assert!(m
         .describe()
-        .starts_with("Sequential(\n  (layers.0): Linear()"));
+        .starts_with("Sequential(\n  (layers.0): Linear(input_dims=4, output_dims=6, bias=True)"));
 }
 
 #[test]

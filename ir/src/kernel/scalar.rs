@@ -58,6 +58,13 @@ fn int_bits(d: DType) -> u32 {
     d.size() as u32 * 8
 }
 
+/// `a * b` for integers of `d` held in f64, wrapped to `d` exactly: the
+/// f64 product itself loses low bits past 2^53 (two u32 values reach 2^64),
+/// and those are the bits a wrapped product keeps.
+pub fn int_mul(d: DType, a: f64, b: f64) -> f64 {
+    from_u64(d, (a as i128).wrapping_mul(b as i128) as u64)
+}
+
 fn as_u64(d: DType, v: f64) -> u64 {
     // Two's complement bits of an integer value held in f64.
     (v as i128 as u64)
@@ -214,6 +221,7 @@ pub fn eval(
                 0.0
             }
         }
+        O::Square if arg_dtype.is_integer() => int_mul(arg_dtype, a, a),
         O::Square => a * a,
         O::Sqrt => a.sqrt(),
         O::Rsqrt => 1.0 / a.sqrt(),
@@ -262,6 +270,7 @@ pub fn eval(
             }
         }
         O::Subtract => a - b,
+        O::Multiply if arg_dtype.is_integer() => int_mul(arg_dtype, a, b),
         O::Multiply => a * b,
         O::Divide => {
             if int {
@@ -300,32 +309,21 @@ pub fn eval(
         O::Power => {
             if int {
                 if b < 0.0 {
-                    if a == 1.0 {
-                        1.0
-                    } else if a == -1.0 {
-                        if b % 2.0 == 0.0 {
-                            1.0
-                        } else {
-                            -1.0
-                        }
-                    } else {
-                        0.0
-                    }
+                    // 0 for every base, 1 and -1 included, as MLX.
+                    0.0
                 } else {
-                    // Exact wrapping power by squaring, in two's complement
-                    // bits: an f64 product of two 32-bit values can pass
-                    // 2^53 and round before it wraps.
-                    let mut acc = 1u64;
-                    let mut base = as_u64(arg_dtype, a);
+                    // Exact wrapping power by squaring.
+                    let mut acc = 1.0;
+                    let mut base = a;
                     let mut e = b as u64;
                     while e > 0 {
                         if e & 1 == 1 {
-                            acc = acc.wrapping_mul(base);
+                            acc = int_mul(arg_dtype, acc, base);
                         }
-                        base = base.wrapping_mul(base);
+                        base = int_mul(arg_dtype, base, base);
                         e >>= 1;
                     }
-                    from_u64(arg_dtype, acc)
+                    acc
                 }
             } else {
                 a.powf(b)

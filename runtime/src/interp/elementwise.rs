@@ -53,8 +53,9 @@ pub fn rem_float(a: f64, b: f64) -> f64 {
 
 fn pow_int(base: i128, exp: i128, dt: DType) -> i128 {
     if exp < 0 {
-        // Integer powers with negative exponents: 0, except for base 1.
-        return (base == 1) as i128;
+        // Integer powers with negative exponents are 0, bases 1 and -1
+        // included, as MLX's (`Power` returns 0 for any integral `exp < 0`).
+        return 0;
     }
     let (mut b, mut e, mut r) = (base, exp, 1i128);
     while e > 0 {

@@ -22,7 +22,7 @@
 //!
 //! Where MLX's CPU backend is undefined or differs, the op table's summaries
 //! decide: integer `x / 0`, `x // 0`, `x % 0` are 0; integer powers with a
-//! negative exponent are 0 (1 for base 1); shifts by a negative amount or by
+//! negative exponent are 0 (every base, as MLX's); shifts by a negative amount or by
 //! the bit width or more give 0 (left) or the sign fill (right); float casts
 //! to integers saturate; dynamic-slice starts clamp; gather/scatter indices
 //! wrap once when negative and are otherwise an error when out of range;

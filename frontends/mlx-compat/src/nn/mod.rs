@@ -31,12 +31,14 @@ pub mod layers;
 pub mod losses;
 pub mod module;
 pub mod params;
+pub mod quantize;
 pub(crate) mod rng;
 
 pub use activations::*;
 pub use layers::*;
 pub use module::{as_module, as_module_mut, AsModule, Module, ModuleState, Slot, SlotMut};
 pub use params::Params;
+pub use quantize::{quantize, QuantizeChoice};
 
 use crate::array::Array;
 use crate::error::Error;

@@ -288,6 +288,29 @@ pub trait Module: Send + Sync {
     fn extra_repr(&self) -> String {
         String::new()
     }
+
+    /// Whether this module has a quantized form (MLX: it defines
+    /// `to_quantized`); [`crate::nn::quantize`] swaps such leaves.
+    fn can_quantize(&self) -> bool {
+        false
+    }
+
+    /// Turns this module into its quantized form in place (MLX's
+    /// `to_quantized`, which makes a new `QuantizedLinear` or
+    /// `QuantizedEmbedding` from the layer): `Linear` and `Embedding`
+    /// quantize their weight and freeze it. Modules without a quantized
+    /// form (the default) say so in the error.
+    fn quantize_in_place(
+        &mut self,
+        _group_size: Option<i32>,
+        _bits: Option<i32>,
+        _mode: crate::QuantMode,
+    ) -> Result<(), Error> {
+        Err(Error::new(
+            "quantize",
+            format!("unable to quantize model of type {}", self.type_name()),
+        ))
+    }
 }
 
 fn list(keys: &[&String]) -> String {

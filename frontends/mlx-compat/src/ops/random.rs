@@ -4,12 +4,13 @@
 //! turns a key into Threefry-2x32 bits exactly as MLX does, and every
 //! sampler here applies MLX's own arithmetic to those bits (the same f32
 //! divisions, clamps, casts and MLX's CPU `erfinv`/`erf`/`exp`
-//! polynomials, see `ops/mlx_math.rs`), so the same key, shape and dtype
-//! give MLX's values. The one exception is where MLX calls the platform's
-//! `log`/`log1p` (`gumbel`, `laplace`, and the `log` inside `erfinv` for
-//! `normal`): Psionic's are correctly rounded, a libm's may round the other
-//! way for a small fraction of inputs (glibc `logf`: about 0.7%), giving a
-//! 1-ulp difference there.
+//! polynomials, and glibc's `logf`/`log1pf` where MLX calls the C
+//! library's `log`/`log1p`, see `ops/mlx_math.rs`), so the same key, shape
+//! and dtype give MLX's values bit for bit: the MLX of the fixtures, on
+//! Linux x86-64 with glibc. MLX elsewhere can differ where it calls the C
+//! library (`gumbel`, `laplace`, `categorical`, and `normal`,
+//! `truncated_normal`, `multivariate_normal` through `erfinv`): Apple's
+//! `log` or musl's `log1pf` round differently now and then.
 //!
 //! Keys are arrays, so samplers trace into IR like any op and work inside
 //! [`crate::trace`]d and compiled functions; pass keys in as inputs (and
@@ -20,8 +21,8 @@
 
 use super::creation::try_array;
 use super::elementwise::{
-    try_abs, try_add, try_divide, try_floor, try_isinf, try_less, try_log, try_log1p, try_maximum,
-    try_minimum, try_multiply, try_negative, try_sign, try_subtract, try_view, try_where,
+    try_abs, try_add, try_divide, try_floor, try_isinf, try_less, try_maximum, try_minimum,
+    try_multiply, try_negative, try_sign, try_subtract, try_view, try_where,
 };
 use super::indexing::{try_argsort, try_take};
 use super::linalg::try_matmul;
@@ -378,7 +379,7 @@ fn gumbel_of(op: &str, shape: &[i64], dtype: DType, key: Option<&Array>) -> Resu
         dtype,
         key,
     )?;
-    try_negative(&try_log(&try_negative(&try_log(&u)?)?)?)
+    try_negative(&mlx_math::log(&try_negative(&mlx_math::log(&u)?)?)?)
 }
 
 /// Standard Gumbel samples `-log(-log(u))` (MLX's `gumbel`).
@@ -527,7 +528,7 @@ pub fn try_laplace(
     let minus_one = full_of(op, &[], dtype, -1.0)?;
     let s = try_multiply(
         &try_sign(&s)?,
-        &try_log1p(&try_multiply(&minus_one, &try_abs(&s)?)?)?,
+        &mlx_math::log1p(&try_multiply(&minus_one, &try_abs(&s)?)?)?,
     )?;
     let mut s = cast_to(op, &s, dtype)?;
     if scale != 1.0 {

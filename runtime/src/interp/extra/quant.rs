@@ -9,10 +9,10 @@
 //! u32 words for 2/4/8 bits, 3- or 5-byte packs of 8 elements for 3/5 bits and
 //! 3-byte packs of 4 elements for 6 bits.
 //!
-//! `quantized_matmul` and `gather_qmm` never unpack a whole weight: they
-//! dequantize `K_TILE` rows of the contracted axis of one batch matrix at a
-//! time and accumulate into the result, in the same order (so with the same
-//! bits) as a product with the fully dequantized matrix.
+//! `quantized_matmul` and `gather_qmm` compute as MLX's CPU kernels do,
+//! rounding every product and sum to the dtype in MLX's order (so f16 and
+//! bf16 accumulate in f16 and bf16), and never unpack a whole weight: one
+//! row (transposed) or `K_TILE` rows of one batch matrix at a time.
 //!
 //! The microscaling modes (`mxfp4`, `mxfp8`, `nvfp4`, without a global
 //! scale) dequantize and multiply as MLX's fallback does; quantizing to them
@@ -137,31 +137,47 @@ struct Packed<'a> {
 }
 
 impl Packed<'_> {
-    fn value(&self, i: usize) -> f64 {
+    /// The scale of group `g` (e8m0 scales are 2^(code - 127), code 255
+    /// overflowing to inf in f32 as in MLX; nvfp4 scales are e4m3).
+    fn raw_scale(&self, g: usize) -> f64 {
+        if self.mode == "affine" {
+            return self.scales.get_f64(g);
+        }
+        let code = read_f64(DType::U8, &self.scales.bytes()[g..]) as u8;
+        if self.mode == "nvfp4" {
+            e4m3(code)
+        } else {
+            2f64.powi(code as i32 - 127)
+        }
+    }
+
+    /// The scale of group `g` as the matmul kernels hold it: in `dtype`.
+    fn scale(&self, g: usize) -> f64 {
+        round_to(self.dtype, self.raw_scale(g))
+    }
+
+    /// Element `i` before scaling: the integer `q` (affine) or the fp4/fp8
+    /// value (exact in every float dtype).
+    fn code(&self, i: usize) -> f64 {
         let q = get_bits(self.data, i * self.bits as usize, self.bits);
+        match self.mode {
+            "affine" => q as f64,
+            _ if self.bits == 4 => FP4[q as usize],
+            _ => e4m3(q as u8),
+        }
+    }
+
+    /// Element `i` (row-major over `w`'s shape with the last axis unpacked)
+    /// dequantized and rounded as MLX stores it (`dtype`).
+    fn value(&self, i: usize) -> f64 {
         let g = i / self.gs;
+        let (c, s) = (self.code(i), self.raw_scale(g));
         match self.mode {
             "affine" => {
-                let s = self.scales.get_f64(g);
                 let b = self.biases.map_or(0.0, |b| b.get_f64(g));
-                round_to(self.dtype, round_to(self.dtype, q as f64 * s) + b)
+                round_to(self.dtype, round_to(self.dtype, c * s) + b)
             }
-            _ => {
-                let code = read_f64(DType::U8, &self.scales.bytes()[g..]) as u8;
-                // e8m0 scales are 2^(code - 127) (code 255 overflows to inf
-                // in f32, as in MLX's fallback); nvfp4 scales are e4m3.
-                let scale = if self.mode == "nvfp4" {
-                    e4m3(code)
-                } else {
-                    2f64.powi(code as i32 - 127)
-                };
-                let x = if self.bits == 4 {
-                    FP4[q as usize]
-                } else {
-                    e4m3(q as u8)
-                };
-                round_to(self.dtype, x * scale)
-            }
+            _ => round_to(self.dtype, c * s),
         }
     }
 }
@@ -237,34 +253,81 @@ impl<'a> QWeight<'a> {
         }
     }
 
-    /// `x (m x k) @ w[b]`, dequantizing `K_TILE` rows of the contracted
-    /// axis at a time. Each output element sums its products in `k` order
-    /// from 0.0 in f64, exactly as a whole-matrix product would.
+    /// `x (m x k) @ w[b]` with MLX's CPU kernels' arithmetic (`_qmm_t`,
+    /// `_qmm`, `fp_qmm_t`, `fp_qmm` in `backend/cpu/quantized.cpp`, which
+    /// are scalar loops on x86-64): every product and sum is rounded to the
+    /// dtype, and each output element accumulates from 0 in `k` order.
+    /// Affine: `acc += x * (scale * q + bias)`. Microscaling: transposed,
+    /// `acc += scale * (sum over the group of x * v)`; otherwise
+    /// `acc += x * scale * v`. (So f16 and bf16 accumulate in f16 and bf16,
+    /// as MLX's do.)
+    ///
+    /// The weight is never unpacked whole: transposed, one row of `w` (the
+    /// `k` values of one output column) at a time; otherwise `K_TILE` rows.
     fn matmul(&self, x: &[f64], b: usize, m: usize) -> Vec<f64> {
         let (k, n) = self.kn();
         let base = b * self.rows * self.cols;
+        let dt = self.packed.dtype;
+        let r = |v: f64| round_to(dt, v);
+        let affine = self.packed.mode == "affine";
+        let gs = self.packed.gs;
         let mut out = vec![0.0; m * n];
-        let mut tile = vec![0.0; K_TILE.min(k.max(1)) * n];
+        if self.transpose {
+            let mut row = vec![0.0; k];
+            for j in 0..n {
+                let start = base + j * self.cols;
+                for (p, v) in row.iter_mut().enumerate() {
+                    *v = if affine {
+                        self.packed.value(start + p)
+                    } else {
+                        self.packed.code(start + p)
+                    };
+                }
+                for i in 0..m {
+                    let xr = &x[i * k..(i + 1) * k];
+                    let dot = |xs: &[f64], ws: &[f64]| {
+                        xs.iter()
+                            .zip(ws)
+                            .fold(0.0, |acc, (&a, &w)| r(acc + r(a * w)))
+                    };
+                    out[i * n + j] = if affine {
+                        dot(xr, &row)
+                    } else {
+                        xr.chunks(gs).zip(row.chunks(gs)).enumerate().fold(
+                            0.0,
+                            |acc, (g, (xs, ws))| {
+                                let s = self.packed.scale(start / gs + g);
+                                r(acc + r(s * dot(xs, ws)))
+                            },
+                        )
+                    };
+                }
+            }
+            return out;
+        }
+        // tile[p * n + j] = w(k0 + p, j): its value (affine) or its code
+        // and scale (microscaling).
+        let mut tile = vec![(0.0, 0.0); K_TILE.min(k.max(1)) * n];
         let mut k0 = 0;
         while k0 < k {
             let kt = K_TILE.min(k - k0);
-            // tile[p * n + j] = w(k0 + p, j) in the contracted orientation.
             for p in 0..kt {
                 for j in 0..n {
-                    let flat = if self.transpose {
-                        base + j * self.cols + k0 + p
+                    let flat = base + (k0 + p) * self.cols + j;
+                    tile[p * n + j] = if affine {
+                        (self.packed.value(flat), 1.0)
                     } else {
-                        base + (k0 + p) * self.cols + j
+                        (self.packed.code(flat), self.packed.scale(flat / gs))
                     };
-                    tile[p * n + j] = self.packed.value(flat);
                 }
             }
             for i in 0..m {
                 let row = &mut out[i * n..(i + 1) * n];
                 for p in 0..kt {
                     let xv = x[i * k + k0 + p];
-                    for (o, &y) in row.iter_mut().zip(&tile[p * n..(p + 1) * n]) {
-                        *o += xv * y;
+                    for (o, &(v, s)) in row.iter_mut().zip(&tile[p * n..(p + 1) * n]) {
+                        let term = if affine { r(xv * v) } else { r(r(xv * s) * v) };
+                        *o = r(*o + term);
                     }
                 }
             }
