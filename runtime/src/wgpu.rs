@@ -475,6 +475,13 @@ pub fn kernel_program(
     types: &[TensorType],
 ) -> Result<(KProgram, CompileReport), RuntimeError> {
     let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
+    // Complex values never reach fusion: name the dtype as for f64.
+    if let Some(t) = g.value_types.iter().find(|t| t.dtype.is_complex()) {
+        return Err(err(format!(
+            "wgpu backend: {} has no WGSL type (complex values run on the cpu or interp backend)",
+            t.dtype
+        )));
+    }
     compile(&g, &CompileOptions::default()).map_err(|e| err(e.to_string()))
 }
 

@@ -268,9 +268,11 @@ impl<'a> Em<'a> {
         let e = self.f3("fma.rn.f32", x, &fc(l2e), &nt);
         let e = self.f3("fma.rn.f32", x, &fc(l2e_lo), &e);
         let y = self.f1("ex2.approx.f32", &t);
-        // At +-inf the error term is inf - inf = NaN: drop it (2^t is
-        // already exact there, inf or 0).
-        let ok = self.fsetp("num", &e, &e);
+        // Where x*log2(e) overflows (x = -3.4e38 is a common mask value)
+        // or x is infinite, the error term is inf or inf - inf = NaN: drop
+        // it (2^t is already exact there, inf or 0).
+        let ae = self.f1("abs.f32", &e);
+        let ok = self.fsetp("lt", &ae, &fc(f32::INFINITY));
         let e = self.fsel(&ok, &e, &fc(0.0));
         let c = self.f3("fma.rn.f32", &e, &fc(LN2 as f32), &fc(1.0));
         self.f2("mul.rn.f32", &y, &c)
@@ -281,7 +283,8 @@ impl<'a> Em<'a> {
         let nt = self.f1("neg.f32", &t);
         let e = self.f3("fma.rn.f32", b, l, &nt);
         let y = self.f1("ex2.approx.f32", &t);
-        let ok = self.fsetp("num", &e, &e);
+        let ae = self.f1("abs.f32", &e);
+        let ok = self.fsetp("lt", &ae, &fc(f32::INFINITY));
         let e = self.fsel(&ok, &e, &fc(0.0));
         let c = self.f3("fma.rn.f32", &e, &fc(LN2 as f32), &fc(1.0));
         self.f2("mul.rn.f32", &y, &c)
@@ -347,6 +350,47 @@ impl<'a> Em<'a> {
         let r = self.f3("fma.rn.f32", &nq, &fc(h1), x);
         let r = self.f3("fma.rn.f32", &nq, &fc(h2), &r);
         let r = self.f3("fma.rn.f32", &nq, &fc(h3), &r);
+        let (s, c) = self.f_sincos_poly(&r);
+        (s, c, q)
+    }
+    /// f64 sin/cos/tan: the reduction by pi/2 in f64 (two-part Cody–Waite),
+    /// the polynomials in f32 on the reduced argument. Near a pole of tan
+    /// the f32 argument alone would lose every digit: the reduced one is
+    /// exact to f32.
+    fn d_trig(&mut self, op: Opcode, x: &str) -> String {
+        // pi/2 = PIO2_HI + PIO2_LO to about 2^-106.
+        const PIO2_HI: f64 = 1.570_796_326_794_896_6;
+        const PIO2_LO: f64 = 6.123_233_995_736_766e-17;
+        let t = self.d2("mul.rn.f64", x, &dc(2.0 / PI));
+        let q = self.r();
+        self.ins(&format!("cvt.rni.s32.f64 {q}, {t}"));
+        let qd = self.fd();
+        self.ins(&format!("cvt.rn.f64.s32 {qd}, {q}"));
+        let nq = self.d1("neg.f64", &qd);
+        let r = self.fd();
+        self.ins(&format!("fma.rn.f64 {r}, {nq}, {}, {x}", dc(PIO2_HI)));
+        let r2 = self.fd();
+        self.ins(&format!("fma.rn.f64 {r2}, {nq}, {}, {r}", dc(PIO2_LO)));
+        let rf = self.f();
+        self.ins(&format!("cvt.rn.f32.f64 {rf}, {r2}"));
+        let (s, c) = self.f_sincos_poly(&rf);
+        let v = match op {
+            Opcode::Sin => self.f_quadrant(&s, &c, &q, 0),
+            Opcode::Cos => self.f_quadrant(&s, &c, &q, 1),
+            _ => {
+                let sn = self.f_quadrant(&s, &c, &q, 0);
+                let cs = self.f_quadrant(&s, &c, &q, 1);
+                self.f2("div.rn.f32", &sn, &cs)
+            }
+        };
+        let xf = self.f();
+        self.ins(&format!("cvt.rn.f32.f64 {xf}, {x}"));
+        let v = self.f_nan_at_inf(&xf, &v);
+        self.d1("cvt.f64.f32", &v)
+    }
+    /// (sin r, cos r) for |r| <= pi/4 by Taylor polynomials.
+    fn f_sincos_poly(&mut self, r: &str) -> (String, String) {
+        let r = r.to_string();
         let r2 = self.f2("mul.rn.f32", &r, &r);
         let sp = self.fhorner(
             &r2,
@@ -365,7 +409,7 @@ impl<'a> Em<'a> {
                 -1.0 / 3628800.0,
             ],
         );
-        (s, cp, q)
+        (s, cp)
     }
     /// Picks sin (shift 0) or cos (shift 1) of the quadrant.
     fn f_quadrant(&mut self, s: &str, c: &str, q: &str, shift: u32) -> String {
@@ -426,13 +470,23 @@ impl<'a> Em<'a> {
         let a = self.f_atan(&q);
         let pi_y = self.f2("copysign.f32", y, &fc(PI as f32));
         let adj = self.f2("add.rn.f32", &a, &pi_y);
-        let xneg = self.fsetp("lt", x, &fc(0.0));
-        let r = self.fsel(&xneg, &adj, &a);
-        // Both zero: 0 or pi by the sign of x, with the sign of y.
+        // The sign bit of x, not x < 0: atan2(1, -0) is pi/2.
         let xb = self.r();
         self.ins(&format!("mov.b32 {xb}, {x}"));
         let xsign = self.p();
         self.ins(&format!("setp.lt.s32 {xsign}, {xb}, 0"));
+        let r = self.fsel(&xsign, &adj, &a);
+        // Both infinite: +-pi/4 or +-3pi/4 (y/x is NaN there).
+        let ax = self.f1("abs.f32", x);
+        let ay = self.f1("abs.f32", y);
+        let xi = self.fsetp("eq", &ax, &fc(f32::INFINITY));
+        let yi = self.fsetp("eq", &ay, &fc(f32::INFINITY));
+        let ii = self.p();
+        self.ins(&format!("and.pred {ii}, {xi}, {yi}"));
+        let q4 = self.fsel(&xsign, &fc((3.0 * PI / 4.0) as f32), &fc((PI / 4.0) as f32));
+        let q4 = self.f2("copysign.f32", y, &q4);
+        let r = self.fsel(&ii, &q4, &r);
+        // Both zero: 0 or pi by the sign of x, with the sign of y.
         let zero_y = self.f2("copysign.f32", y, &fc(0.0));
         let z = self.fsel(&xsign, &pi_y, &zero_y);
         let yz = self.fsetp("eq", y, &fc(0.0));
@@ -440,6 +494,20 @@ impl<'a> Em<'a> {
         let both = self.p();
         self.ins(&format!("and.pred {both}, {yz}, {xz}"));
         self.fsel(&both, &z, &r)
+    }
+    /// e^a / 2 for large a >= 0 as (e^(a/2) / 2) e^(a/2): no overflow
+    /// before the result does, and no rounded `a - ln 2` argument.
+    fn f_half_exp_sq(&mut self, a: &str) -> String {
+        let h = self.f2("mul.rn.f32", a, &fc(0.5));
+        let e = self.f_exp(&h);
+        let he = self.f2("mul.rn.f32", &e, &fc(0.5));
+        self.f2("mul.rn.f32", &he, &e)
+    }
+    /// NaN where `x` is infinite (sin, cos, tan), else `v`.
+    fn f_nan_at_inf(&mut self, x: &str, v: &str) -> String {
+        let ax = self.f1("abs.f32", x);
+        let inf = self.fsetp("eq", &ax, &fc(f32::INFINITY));
+        self.fsel(&inf, &fc(f32::NAN), v)
     }
     fn f_sqrt_1mx2(&mut self, x: &str) -> String {
         let a = self.f2("sub.rn.f32", &fc(1.0), x);
@@ -620,17 +688,20 @@ impl<'a> Em<'a> {
             }
             O::Sin => {
                 let (s, c, q) = self.f_sincos(x);
-                self.f_quadrant(&s, &c, &q, 0)
+                let v = self.f_quadrant(&s, &c, &q, 0);
+                self.f_nan_at_inf(x, &v)
             }
             O::Cos => {
                 let (s, c, q) = self.f_sincos(x);
-                self.f_quadrant(&s, &c, &q, 1)
+                let v = self.f_quadrant(&s, &c, &q, 1);
+                self.f_nan_at_inf(x, &v)
             }
             O::Tan => {
                 let (s, c, q) = self.f_sincos(x);
                 let sn = self.f_quadrant(&s, &c, &q, 0);
                 let cs = self.f_quadrant(&s, &c, &q, 1);
-                self.f2("div.rn.f32", &sn, &cs)
+                let v = self.f2("div.rn.f32", &sn, &cs);
+                self.f_nan_at_inf(x, &v)
             }
             O::Tanh => self.f_tanh(x),
             O::Sigmoid => {
@@ -659,17 +730,19 @@ impl<'a> Em<'a> {
                 let s = self.f2("add.rn.f32", &t, &q);
                 let s = self.f2("mul.rn.f32", &s, &fc(0.5));
                 let big = self.fsetp("gt", &ax, &fc(88.0));
-                let hx = self.f2("sub.rn.f32", &ax, &fc(LN2 as f32));
-                let e = self.f_exp(&hx);
+                let e = self.f_half_exp_sq(&ax);
                 let s = self.fsel(&big, &e, &s);
                 self.f2("copysign.f32", x, &s)
             }
             O::Cosh => {
                 let ax = self.f1("abs.f32", x);
-                let hx = self.f2("sub.rn.f32", &ax, &fc(LN2 as f32));
-                let e = self.f_exp(&hx);
-                let q = self.f2("div.rn.f32", &fc(0.25), &e);
-                self.f2("add.rn.f32", &e, &q)
+                let e = self.f_exp(&ax);
+                let q = self.f2("div.rn.f32", &fc(1.0), &e);
+                let c = self.f2("add.rn.f32", &e, &q);
+                let c = self.f2("mul.rn.f32", &c, &fc(0.5));
+                let big = self.fsetp("gt", &ax, &fc(9.0));
+                let e = self.f_half_exp_sq(&ax);
+                self.fsel(&big, &e, &c)
             }
             O::Arcsinh => {
                 let ax = self.f1("abs.f32", x);
@@ -696,7 +769,10 @@ impl<'a> Em<'a> {
                 let big = self.fsetp("gt", x, &fc(1e10));
                 let l = self.f_log(x);
                 let l = self.f2("add.rn.f32", &l, &fc(LN2 as f32));
-                self.fsel(&big, &l, &y)
+                let y = self.fsel(&big, &l, &y);
+                // Below 1 (where t * (t + 2) may overflow to +inf): NaN.
+                let lt1 = self.fsetp("lt", x, &fc(1.0));
+                self.fsel(&lt1, &fc(f32::NAN), &y)
             }
             O::Arctanh => {
                 // (log1p(x) - log1p(-x)) / 2: near |x| = 1 the argument
@@ -816,6 +892,7 @@ impl<'a> Em<'a> {
                 self.d1("cvt.rmi.f64.f64", &q)
             }
             O::Remainder => self.d_fmod_mod(x, &a[1]),
+            O::Sin | O::Cos | O::Tan => self.d_trig(op, x),
             _ => {
                 // Transcendentals: f32 precision.
                 let fs: Vec<String> = a

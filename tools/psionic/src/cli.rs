@@ -342,6 +342,27 @@ fn emit_shaders(_: &Func, target: &str) -> Result<String, String> {
     ))
 }
 
+/// Why `backend` (a GPU) has no code for `func` at the types of `args`:
+/// complex values on either GPU; f64 and 64-bit integers under WGSL,
+/// which has 32-bit types only.
+fn gpu_unsupported(backend: &str, func: &Func, args: &[Literal]) -> Result<Option<String>, String> {
+    if backend != "cuda" && backend != "wgpu" {
+        return Ok(None);
+    }
+    let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+    let g = psionic_ir::specialize::specialize(func, &types).map_err(|e| e.to_string())?;
+    for t in &g.value_types {
+        let d = t.dtype;
+        if d.is_complex() {
+            return Ok(Some(format!("{backend}: {d} values have no GPU code")));
+        }
+        if backend == "wgpu" && matches!(d, DType::F64 | DType::I64 | DType::U64) {
+            return Ok(Some(format!("wgpu: {d} has no WGSL type")));
+        }
+    }
+    Ok(None)
+}
+
 /// How `psionic run` executes a function.
 enum Runner {
     Interp(Func),
@@ -357,6 +378,12 @@ impl Runner {
     /// (0 for the interpreter).
     fn new(backend: &str, func: &Func, args: &[Literal]) -> Result<(Runner, f64), String> {
         let t0 = std::time::Instant::now();
+        if let Some(why) = gpu_unsupported(backend, func, args)? {
+            // As the CPU backend does for what it does not compile: the
+            // reference interpreter runs it, and stderr says so.
+            eprintln!("note: {why}; running @{} on the interpreter", func.name);
+            return Ok((Runner::Interp(func.clone()), 0.0));
+        }
         match backend {
             "interp" => Ok((Runner::Interp(func.clone()), 0.0)),
             "cpu" => {
