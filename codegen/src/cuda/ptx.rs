@@ -359,7 +359,7 @@ impl<'a> Em<'a> {
     /// exact to f32.
     fn d_trig(&mut self, op: Opcode, x: &str) -> String {
         // pi/2 = PIO2_HI + PIO2_LO to about 2^-106.
-        const PIO2_HI: f64 = 1.570_796_326_794_896_6;
+        const PIO2_HI: f64 = std::f64::consts::FRAC_PI_2;
         const PIO2_LO: f64 = 6.123_233_995_736_766e-17;
         let t = self.d2("mul.rn.f64", x, &dc(2.0 / PI));
         let q = self.r();

@@ -27,6 +27,10 @@ pub const MAX_GROUPS: u64 = 65535;
 pub const MM_TILE: u32 = 64;
 pub const MM_BK: u32 = 16;
 
+/// Emits an accumulator update: (emitter, output, node, kind, node id).
+type AccEmitter<'a, E> =
+    dyn FnMut(&mut E, &mut String, &Node, AccKind, u32) -> Result<(), String> + 'a;
+
 /// One generated compute shader.
 #[derive(Clone, Debug)]
 pub struct ShaderKernel {
@@ -145,7 +149,7 @@ impl<'a> Gen<'a> {
         ind: &str,
         nodes: &[Node],
         coords: &[String],
-        acc: &mut dyn FnMut(&mut Self, &mut String, &Node, AccKind, u32) -> Result<(), String>,
+        acc: &mut AccEmitter<'_, Self>,
         store_guard: Option<&str>,
     ) -> Result<(), String> {
         for n in nodes {

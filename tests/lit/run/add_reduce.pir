@@ -22,7 +22,7 @@
 // BENCH: {{^\{"median_ms": [0-9]+\.[0-9]+, "min_ms": [0-9]+\.[0-9]+, "compile_ms": [0-9]+\.[0-9]+\}$}}
 // BENCH-NOT: {{.}}
 // RUN: not psionic run %s --backend gpu --inputs %S/../inputs/add_bcast.safetensors --out %t.x.safetensors 2>&1 | FileCheck %s --check-prefix=BACKEND
-// BACKEND: psionic: error: run: unknown backend `gpu` (interp or cpu)
+// BACKEND: psionic: error: run: unknown backend `gpu` (interp, cpu, cuda or wgpu)
 func @main(%0: tensor<2x3xf32>, %1: tensor<3xf32>) -> (tensor<2x3xf32>, tensor<2xf32>) {
   %2 = tensor.broadcast %1 {shape = [2, 3]} : tensor<2x3xf32>
   %3 = tensor.add %0, %2 : tensor<2x3xf32>

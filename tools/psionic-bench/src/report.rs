@@ -650,6 +650,8 @@ that row is a lower bound on what the JIT will take, not a result.\n"
     let _ = writeln!(
         s,
         "\n## How it runs\n\n\
+- GPU results (the CUDA backend on an H200, against torch.compile and jax.jit) are in \
+[BENCHMARKS_GPU.md](BENCHMARKS_GPU.md): CI has no GPU, so that page is written from device runs.\n\
 - `cargo run --release -p psionic-bench -- [--quick] [--only W1,W3] [--threads N] [--torch-compile] [--no-peers] [--out FILE]` runs, in one process tree, \
 `python3 bench/peers.py` (NumPy, MLX `mx.compile`, JAX `jax.jit`, PyTorch eager and `torch.compile`, NumPy's STREAM triad and sgemm), \
 a native STREAM triad on every core, then Psionic's version of each workload, and writes this page.\n\

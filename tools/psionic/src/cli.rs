@@ -61,8 +61,8 @@ commands:
       [--transform vjp|jvp|vmap] [--wrt K1,K2] [--backend interp|cpu|cuda|wgpu]
       [--bench N]
                   run a function on inputs P+in.0, P+in.1, ...;
-                  write P+out.0, P+out.1, ... (interp: the reference
-                  interpreter, the default; cpu: compiled with Cranelift;
+                  write P+out.0, P+out.1, ... (cpu: compiled with
+                  Cranelift, the default; interp: the reference interpreter;
                   cuda: PTX on an NVIDIA GPU through the driver, where one is;
                   wgpu: WGSL compute shaders through wgpu on Vulkan).
                   --bench N: after one warm-up call, N timed calls; prints one
@@ -488,7 +488,7 @@ fn cmd_run(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
     let mut func_name: Option<String> = None;
     let mut transform = None;
     let mut wrt: Option<Vec<String>> = None;
-    let mut backend = String::from("interp");
+    let mut backend = String::from("cpu");
     let mut bench: Option<usize> = None;
     while let Some(arg) = a.next() {
         let (flag, inline) = split_flag(arg);
