@@ -57,11 +57,11 @@ class CharLM(nn.Module):
         return self.out(self.ln(x))
 
 
-def batches(data, steps):
+def batches(data, steps, batch=B):
     n = len(data)
     out = []
     for k in range(steps):
-        starts = [((k * B + b) * 7919) % (n - T - 1) for b in range(B)]
+        starts = [((k * batch + b) * 7919) % (n - T - 1) for b in range(batch)]
         xb = np.stack([data[s:s + T] for s in starts])
         yb = np.stack([data[s + 1:s + T + 1] for s in starts])
         out.append((mx.array(xb), mx.array(yb)))
@@ -71,6 +71,7 @@ def batches(data, steps):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--batch", type=int, default=B)
     args = ap.parse_args()
     text = open(os.path.join(HERE, "..", "data", "corpus.txt")).read()
     vocab = sorted(set(text))
@@ -91,7 +92,7 @@ def main():
         opt.update(model, grads)
         return loss
 
-    bs = batches(data, args.steps)
+    bs = batches(data, args.steps, args.batch)
     mx.eval(bs)
     t0 = time.perf_counter()
     loss = step(*bs[0])
