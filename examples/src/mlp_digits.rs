@@ -129,7 +129,7 @@ pub fn test_accuracy(model: &Mlp, state: &State, d: &Digits) -> Result<f32, Erro
     let n = d.x.shape()[0] as i32;
     let test: Vec<i32> = (N_TRAIN as i32..n).collect();
     let logits = model.call(&rows(&d.x, &test));
-    let hit = logits.argmax(Some(1), false).equal(&rows(&d.y, &test));
+    let hit = logits.argmax(Some(1), false).equal(rows(&d.y, &test));
     hit.astype(DType::F32).mean(Axes::All, false).item::<f32>()
 }
 
