@@ -4,7 +4,7 @@
 //! eagerly by the reference interpreter, and the final numbers are MLX's (the runs start from MLX's
 //! initial weights; `examples/mlx/gen_reference.py` wrote the fixture).
 
-use psionic_examples::common::{train, Flags, Run};
+use psionic_examples::common::{train, Batch, Flags, Run};
 use psionic_examples::{char_lm, mlp_digits};
 use psionic_mlx::transforms::Tree;
 use psionic_mlx::{set_default_backend, Backend};
@@ -41,20 +41,38 @@ fn ends(losses: &[f32], k: usize) -> (f32, f32) {
     (head, tail)
 }
 
-/// Compiled and eager runs of the same steps agree on every loss and on
-/// every leaf of the final state (parameters and optimizer slots).
-fn assert_agree(compiled: &Run, eager: &Run, tol: f32) {
+fn floats(a: &psionic_mlx::Array) -> Vec<f32> {
+    a.to_vec::<f32>().unwrap()
+}
+
+/// Compiled and eager runs of the same steps agree: every loss within
+/// `tol` (relative), every optimizer slot within `slot_tol` of the slot's
+/// largest magnitude, every parameter within `param_atol`. The eager side
+/// is the reference interpreter in f64, the compiled side f32 kernels;
+/// the parameter tolerance allows for Adam's normalized update, which
+/// turns the last bits of a gradient near `eps` into visible differences.
+fn assert_agree(compiled: &Run, eager: &Run, tol: f32, slot_tol: f32, param_atol: f32) {
     assert_eq!(compiled.traces, 1, "the compiled step is traced once");
     for (k, (c, e)) in compiled.losses.iter().zip(&eager.losses).enumerate() {
         assert!(
-            (c - e).abs() <= tol * (1.0 + e.abs()),
+            (c - e).abs() <= tol * e.abs(),
             "step {k}: compiled {c}, eager {e}"
         );
     }
-    let (cl, el) = (compiled.state.leaves(), eager.state.leaves());
-    assert_eq!(cl.len(), el.len());
-    for (i, (c, e)) in cl.iter().zip(&el).enumerate() {
-        assert_eq!(c.shape(), e.shape(), "state leaf {i}");
+    let (cp, ep) = (compiled.state.0.flatten(), eager.state.0.flatten());
+    assert_eq!(cp.len(), ep.len());
+    for ((k, c), (_, e)) in cp.iter().zip(&ep) {
+        for (j, (a, b)) in floats(c).iter().zip(&floats(e)).enumerate() {
+            assert!(
+                (a - b).abs() <= param_atol + tol * b.abs(),
+                "parameter {k}[{j}]: compiled {a}, eager {b}"
+            );
+        }
+    }
+    let (cs, es) = (compiled.state.1.leaves(), eager.state.1.leaves());
+    assert_eq!(cs.len(), es.len());
+    for (i, (c, e)) in cs.iter().zip(&es).enumerate() {
+        assert_eq!(c.shape(), e.shape(), "optimizer state leaf {i}");
         if !c.dtype().is_float() {
             assert_eq!(
                 c.to_vec::<u64>().unwrap(),
@@ -63,11 +81,12 @@ fn assert_agree(compiled: &Run, eager: &Run, tol: f32) {
             );
             continue;
         }
-        let (cv, ev) = (c.to_vec::<f32>().unwrap(), e.to_vec::<f32>().unwrap());
+        let (cv, ev) = (floats(c), floats(e));
+        let scale = ev.iter().fold(0f32, |m, v| m.max(v.abs()));
         for (j, (a, b)) in cv.iter().zip(&ev).enumerate() {
             assert!(
-                (a - b).abs() <= tol * (1.0 + b.abs()),
-                "state leaf {i}[{j}]: compiled {a}, eager {b}"
+                (a - b).abs() <= slot_tol * scale,
+                "optimizer state leaf {i}[{j}]: compiled {a}, eager {b} (scale {scale})"
             );
         }
     }
@@ -111,7 +130,8 @@ fn mlp_digits_compiled_step_equals_the_eager_step() {
         let (model, opt, state) = mlp_digits::setup().unwrap();
         train(&model, &opt, mlp_digits::loss_fn, state, &bs, compiled, 0).unwrap()
     };
-    assert_agree(&run(true), &run(false), 1e-4);
+    // SGD is linear in the gradient: parameters agree to float rounding.
+    assert_agree(&run(true), &run(false), 1e-4, 1e-4, 1e-6);
 }
 
 #[test]
@@ -144,9 +164,30 @@ fn char_lm_compiled_step_equals_the_eager_step() {
     let corpus = char_lm::load_corpus().unwrap();
     let bs = char_lm::batches(&corpus.data, 3, 2).unwrap();
     set_default_backend(Backend::Interp);
-    let run = |compiled: bool| {
+    let run = |compiled: bool, bs: &[Batch]| {
         let (model, opt, state) = char_lm::setup(corpus.vocab.len()).unwrap();
-        train(&model, &opt, char_lm::loss_fn, state, &bs, compiled, 0).unwrap()
+        train(&model, &opt, char_lm::loss_fn, state, bs, compiled, 0).unwrap()
     };
-    assert_agree(&run(true), &run(false), 2e-4);
+    // One step: the loss, AdamW's slots (the gradient's moments) and the
+    // parameters. AdamW's update is about lr * sign(g) wherever |g| is well
+    // above eps, so float rounding of a gradient near eps (f32 kernels
+    // against the f64 interpreter) moves a parameter by a fraction of lr,
+    // while a wrong gradient would flip updates by 2 lr: allow lr / 10.
+    assert_agree(
+        &run(true, &bs[..1]),
+        &run(false, &bs[..1]),
+        1e-4,
+        1e-4,
+        0.1 * 3e-3,
+    );
+    // Three steps: the losses (later states drift apart through the update
+    // above, as any two float orderings do).
+    let (c, e) = (run(true, &bs), run(false, &bs));
+    assert_eq!(c.traces, 1);
+    for (k, (a, b)) in c.losses.iter().zip(&e.losses).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * b.abs(),
+            "step {k}: compiled {a}, eager {b}"
+        );
+    }
 }
