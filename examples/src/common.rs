@@ -158,12 +158,14 @@ where
 }
 
 /// The flags both binaries take: `--steps N`, `--batch N`, `--eager`
-/// (run the uncompiled step, for comparison).
+/// (run the uncompiled step, for comparison), `--print-every N` (the loss
+/// every N steps; the scripts' interval by default).
 #[derive(Clone, Debug)]
 pub struct Flags {
     pub steps: usize,
     pub batch: usize,
     pub eager: bool,
+    pub print_every: Option<usize>,
 }
 
 impl Flags {
@@ -177,6 +179,7 @@ impl Flags {
             steps,
             batch,
             eager: false,
+            print_every: None,
         };
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -191,8 +194,11 @@ impl Flags {
                 "--steps" => f.steps = value("--steps")?,
                 "--batch" => f.batch = value("--batch")?,
                 "--eager" => f.eager = true,
+                "--print-every" => f.print_every = Some(value("--print-every")?),
                 "-h" | "--help" => {
-                    return Err("flags: --steps N, --batch N, --eager (no compile)".into())
+                    return Err(
+                        "flags: --steps N, --batch N, --eager (no compile), --print-every N".into(),
+                    )
                 }
                 other => return Err(format!("unknown flag `{other}` (try --help)")),
             }

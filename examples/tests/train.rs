@@ -31,6 +31,7 @@ fn flags(example: &str) -> Flags {
         steps,
         batch,
         eager: false,
+        print_every: None,
     }
 }
 

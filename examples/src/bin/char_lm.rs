@@ -13,7 +13,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let (r, model, corpus) = match run(&flags, 50) {
+    let (r, model, corpus) = match run(&flags, flags.print_every.unwrap_or(50)) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("char_lm: {e}");

@@ -13,7 +13,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let (r, acc) = match run(&flags, 100) {
+    let (r, acc) = match run(&flags, flags.print_every.unwrap_or(100)) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("mlp_digits: {e}");
