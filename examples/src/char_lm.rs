@@ -197,8 +197,7 @@ pub fn batches(data: &[i32], steps: usize, batch: usize) -> Result<Vec<Batch>, E
 /// `mx.random.seed(0); model = CharLM(len(vocab)); opt = optim.AdamW(3e-3, weight_decay=0.01)`
 /// and the initial state.
 pub fn setup(vocab: usize) -> Result<(CharLm, AdamW, State), Error> {
-    random::seed(0);
-    let model = CharLm::new(vocab);
+    let model = common::seeded(0, || CharLm::new(vocab));
     let mut opt = AdamW::new(3e-3).weight_decay(0.01);
     // Slots now rather than at the first update: the state keeps one
     // structure, so the compiled step is traced once.

@@ -5,9 +5,22 @@
 use psionic_mlx::nn::{self, Module, Params};
 use psionic_mlx::optimizers::Optimizer;
 use psionic_mlx::transforms::Tree;
-use psionic_mlx::{compile, eval, Array, Error, Nest};
+use psionic_mlx::{compile, eval, random, Array, Error, Nest};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Instant;
+
+/// `mx.random.seed(seed)` followed by `build()` (constructing a model),
+/// with no other thread's draws in between: the seed and the draws the
+/// layers make use the process-wide key sequence, as MLX's global seed
+/// does, so two models built at once on two threads (tests run in
+/// parallel) would otherwise interleave their draws.
+pub fn seeded<T>(seed: u64, build: impl FnOnce() -> T) -> T {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    random::seed(seed);
+    build()
+}
 
 /// A batch: inputs and integer targets.
 pub type Batch = (Array, Array);

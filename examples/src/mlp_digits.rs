@@ -112,8 +112,7 @@ pub fn batches(d: &Digits, steps: usize, batch: usize) -> Result<Vec<Batch>, Err
 /// The model and optimizer as the script builds them, and the initial
 /// state: `mx.random.seed(0); model = MLP(); opt = optim.SGD(0.1, momentum=0.9)`.
 pub fn setup() -> Result<(Mlp, SGD, State), Error> {
-    random::seed(0);
-    let model = Mlp::new();
+    let model = common::seeded(0, Mlp::new);
     let mut opt = SGD::new(0.1).momentum(0.9);
     // MLX initializes the optimizer's slots at its first update; doing it
     // now keeps the state's structure fixed, so the step is traced once.
