@@ -17,7 +17,7 @@
 use crate::interp::{eval_op, run_func, RuntimeError};
 use psionic_codegen::cpu::{compile_program, CpuOptions, CpuProgram};
 use psionic_ir::kernel::KProgram;
-use psionic_ir::{DType, Func, Literal, Module, TensorType};
+use psionic_ir::{Func, Literal, Module, TensorType};
 use psionic_passes::fusion::compile::{compile, CompileOptions, CompileReport};
 use psionic_passes::{PassContext, PassManager};
 use std::collections::HashMap;
@@ -98,24 +98,17 @@ pub fn compile_for(
 
 /// Why the native code cannot run `f` exactly, or `None` when it can.
 ///
-/// The kernel level holds every element in an f64 register, so:
-/// - complex values (`c64`) are not compiled at all;
-/// - 64-bit integers (`i64`, `u64`) are exact only below 2^53 in
-///   magnitude, and a function with any such value (argument, result or
-///   intermediate) is not compiled.
+/// The kernel level holds every element in an f64 register, so complex
+/// values (`c64`) are not compiled at all. 64-bit integers (`i64`, `u64`),
+/// which an f64 holds exactly only below 2^53, are compiled: fusion sends
+/// every op that reads or writes one to a library call, which the
+/// reference interpreter's `eval_op` computes exactly on the buffers'
+/// bytes (`psionic_passes::fusion`), so no kernel touches them.
 ///
 /// [`Executable`] runs such specializations on the reference interpreter.
 pub fn native_unsupported(f: &Func) -> Option<String> {
-    let mut complex = false;
-    let mut wide = false;
-    for t in &f.value_types {
-        complex |= t.dtype.is_complex();
-        wide |= matches!(t.dtype, DType::I64 | DType::U64);
-    }
-    if complex {
+    if f.value_types.iter().any(|t| t.dtype.is_complex()) {
         Some("complex values are not compiled by the CPU backend".into())
-    } else if wide {
-        Some("64-bit integers are held in f64 by the CPU backend (exact only below 2^53)".into())
     } else {
         None
     }

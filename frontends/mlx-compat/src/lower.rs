@@ -312,11 +312,14 @@ static EVAL_CACHE: Mutex<Option<EvalCache>> = Mutex::new(None);
 /// Entries kept before the cache is emptied.
 const EVAL_CACHE_MAX: usize = 256;
 
-/// Elements produced by the ops of `func` (static shapes).
+/// Elements produced by the ops of `func` (static shapes) that native
+/// kernels would compute: 64-bit integer values are computed op by op by
+/// the interpreter's `eval_op` on either backend, so they do not count.
 fn work(func: &Func) -> usize {
     func.ops
         .iter()
         .flat_map(|o| o.results.iter())
+        .filter(|&&r| !psionic_passes::fusion::is_wide_int(func.ty(r).dtype))
         .map(|&r| func.ty(r).num_elements().unwrap_or(0))
         .fold(0usize, usize::saturating_add)
 }

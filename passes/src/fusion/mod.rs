@@ -284,8 +284,25 @@ enum Kind {
     Lib,
 }
 
-fn kind_of(op: Opcode, f: &Func, operands: &[Value], attrs: &Attrs) -> Kind {
+/// True for the 64-bit integer dtypes, which kernels cannot hold exactly:
+/// a kernel computes in f64 registers, exact for integers only below 2^53.
+pub fn is_wide_int(d: psionic_ir::DType) -> bool {
+    matches!(d, psionic_ir::DType::I64 | psionic_ir::DType::U64)
+}
+
+fn kind_of(op: Opcode, f: &Func, operands: &[Value], results: &[Value], attrs: &Attrs) -> Kind {
     use Opcode as O;
+    // Every op that reads or writes a 64-bit integer runs as a library op
+    // (the reference interpreter's exact `eval_op` on the buffers' bytes),
+    // so no kernel ever holds one in an f64 register, and a program with a
+    // few such values (an optimizer's u64 step counter) still compiles.
+    if operands
+        .iter()
+        .chain(results)
+        .any(|&v| is_wide_int(f.ty(v).dtype))
+    {
+        return Kind::Lib;
+    }
     match op {
         O::Constant | O::Full => Kind::Creation,
         O::Transpose
@@ -412,7 +429,7 @@ impl<'f> Lowering<'f> {
     /// Builds the item of the materialized value(s) of op `p`.
     fn build(&mut self, p: usize) -> Result<(), FusionError> {
         let op = self.f.ops[p].clone();
-        let kind = kind_of(op.opcode, self.f, &op.operands, &op.attrs);
+        let kind = kind_of(op.opcode, self.f, &op.operands, &op.results, &op.attrs);
         let root = op.results[0];
         if self.claimed.contains(&root) {
             return Ok(());
@@ -548,7 +565,7 @@ impl<'f> Lowering<'f> {
         if self.opts.fuse {
             if let Some(p) = self.producer[v.index()] {
                 let op = &self.f.ops[p];
-                if kind_of(op.opcode, self.f, &op.operands, &op.attrs) == Kind::View {
+                if kind_of(op.opcode, self.f, &op.operands, &op.results, &op.attrs) == Kind::View {
                     let x = op.operands[0];
                     if let Some(inner) = self.view_access(p, acc, ndom)? {
                         return self.resolve_buffer(x, &inner);
@@ -685,7 +702,7 @@ impl<'f> Lowering<'f> {
         let root_op = self.producer[root.index()]
             .ok_or_else(|| FusionError("root without producer".into()))?;
         let op = self.f.ops[root_op].clone();
-        let kind = kind_of(op.opcode, self.f, &op.operands, &op.attrs);
+        let kind = kind_of(op.opcode, self.f, &op.operands, &op.results, &op.attrs);
         let out_buf = self.buf_of[&root];
         let rshape = self.shape(root)?;
         // A reduction root iterates its operand's shape; so does a root
@@ -836,7 +853,7 @@ impl<'f> Lowering<'f> {
             return self.load(kb, v, acc);
         };
         let op = self.f.ops[p].clone();
-        let kind = kind_of(op.opcode, self.f, &op.operands, &op.attrs);
+        let kind = kind_of(op.opcode, self.f, &op.operands, &op.results, &op.attrs);
         let is_root = root == Some(v);
         // Matmul results may become this kernel's epilogue input.
         if kind == Kind::Matmul && !is_root {
@@ -1416,7 +1433,7 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
             if !op.results.iter().any(|r| live[r.index()]) {
                 continue;
             }
-            match kind_of(op.opcode, f, &op.operands, &op.attrs) {
+            match kind_of(op.opcode, f, &op.operands, &op.results, &op.attrs) {
                 Kind::Matmul => {
                     for &x in &op.operands {
                         let xs = lw.shape(x)?;

@@ -86,21 +86,45 @@ pub fn with_params<M: Module + Clone>(model: &M, params: &Params) -> Result<M, E
 /// MLX's `nn.value_and_grad(model, fn)`: a function of the inputs giving
 /// the loss and its gradient with respect to `model`'s trainable
 /// parameters (a [`Params`] nest shaped like `trainable_parameters()`).
-/// The inputs are captured into the trace as constants.
+///
+/// The inputs (any [`Tree`](crate::transforms::Tree) of arrays: an array, a
+/// tuple `(x, y)`, ...) are inputs of the traced loss, not constants, and
+/// only the parameters are differentiated, as in MLX. So integer inputs
+/// (class labels, token ids) are fine, and the returned function may be
+/// called inside another trace, say the body of a [`crate::compile()`]d
+/// training step, where the batch is a tracer of that trace.
 pub fn value_and_grad<M, A, F>(
     model: &M,
     f: F,
 ) -> impl Fn(&A) -> Result<(Array, Params), Error> + '_
 where
     M: Module + Clone,
+    A: crate::transforms::Tree,
     F: Fn(&M, &A) -> Array + 'static,
 {
+    use crate::transforms::{Traceable, Tree};
     move |args: &A| {
         let params = model.trainable_parameters();
-        let vg = crate::transforms::try_value_and_grad(|p: &Params| match with_params(model, p) {
-            Ok(m) => f(&m, args),
+        let n = params.leaves().len();
+        let loss = |pa: &(Params, A)| match with_params(model, &pa.0) {
+            Ok(m) => f(&m, &pa.1),
             Err(e) => Array::from_error(e),
-        });
-        vg(&params)
+        };
+        let example = (params, args.clone());
+        let (func, _) = loss.trace_at(&example)?;
+        let wrt: Vec<usize> = (0..n).collect();
+        let g = psionic_passes::autodiff::value_and_grad(&func, &wrt)
+            .map_err(|e| Error::new("value_and_grad", e.message))?;
+        let mut r = crate::apply(&g, &example.leaves())?;
+        if r.len() != 1 + n {
+            return Err(Error::new(
+                "value_and_grad",
+                format!("{} results for a loss and {n} gradients", r.len()),
+            ));
+        }
+        let grads = r.split_off(1);
+        let v = r.remove(0);
+        let mut it = grads.into_iter();
+        Ok((v, example.0.rebuild(&mut it)?))
     }
 }

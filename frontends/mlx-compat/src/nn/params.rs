@@ -224,3 +224,37 @@ impl Tree for Params {
         })
     }
 }
+
+/// A parameter nest as the optimizers' [`Nest`](crate::Nest) (maps become
+/// dicts in `Params`' key order, which is the order `flatten` lists), so
+/// `model.trainable_parameters()` and the gradients of
+/// [`crate::nn::value_and_grad`] go straight into an optimizer.
+impl From<&Params> for crate::Nest {
+    fn from(p: &Params) -> Self {
+        match p {
+            Params::Array(a) => crate::Nest::Leaf(a.clone()),
+            Params::Map(m) => crate::Nest::Dict(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), crate::Nest::from(v)))
+                    .collect(),
+            ),
+            Params::List(l) => crate::Nest::List(l.iter().map(crate::Nest::from).collect()),
+        }
+    }
+}
+
+/// The converse of `Nest::from(&Params)`: an optimizer's parameters back
+/// as a nest a module can [`update`](crate::nn::Module::update) from.
+impl From<&crate::Nest> for Params {
+    fn from(n: &crate::Nest) -> Self {
+        match n {
+            crate::Nest::Leaf(a) => Params::Array(a.clone()),
+            crate::Nest::Dict(d) => Params::Map(
+                d.iter()
+                    .map(|(k, v)| (k.to_string(), Params::from(v)))
+                    .collect(),
+            ),
+            crate::Nest::List(l) => Params::List(l.iter().map(Params::from).collect()),
+        }
+    }
+}

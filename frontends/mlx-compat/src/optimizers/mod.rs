@@ -127,6 +127,19 @@ pub trait Optimizer: Send + Sync {
         *params = tree_update(params, &new)?;
         Ok(())
     }
+    /// MLX's `optimizer.update(model, grads)` for an [`nn`](crate::nn)
+    /// module: applies `grads` (as [`crate::nn::value_and_grad`] returns
+    /// them) to the module's trainable parameters and writes the new values
+    /// into the module; frozen parameters are left alone.
+    fn update_module(
+        &mut self,
+        model: &mut dyn crate::nn::Module,
+        grads: &crate::nn::Params,
+    ) -> Result<(), Error> {
+        let params = Nest::from(&model.trainable_parameters());
+        let new = self.apply_gradients_mut(&Nest::from(grads), &params)?;
+        model.update(&crate::nn::Params::from(&new))
+    }
     /// The `learning_rate` entry of the state.
     fn learning_rate(&self) -> Option<Array> {
         self.state().get("learning_rate")?.leaf().cloned()
