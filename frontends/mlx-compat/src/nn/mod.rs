@@ -111,11 +111,16 @@ where
             Err(e) => Array::from_error(e),
         };
         let example = (params, args.clone());
-        let (func, _) = loss.trace_at(&example)?;
+        // Arrays the loss captures from an enclosing trace come back as
+        // extra parameters after the leaves: held fixed here, and the
+        // enclosing transform differentiates through them.
+        let (func, _, captured) = loss.trace_at(&example)?;
         let wrt: Vec<usize> = (0..n).collect();
         let g = psionic_passes::autodiff::value_and_grad(&func, &wrt)
             .map_err(|e| Error::new("value_and_grad", e.message))?;
-        let mut r = crate::apply(&g, &example.leaves())?;
+        let mut args = example.leaves();
+        args.extend(captured);
+        let mut r = crate::apply(&g, &args)?;
         if r.len() != 1 + n {
             return Err(Error::new(
                 "value_and_grad",
