@@ -29,6 +29,9 @@ pub struct CudaOptions {
     pub target: String,
     /// Let f32 matmuls use TF32 tensor cores (10-bit mantissa products).
     pub allow_tf32: bool,
+    /// Most threads a row kernel's block gets (a power of two, 32 to
+    /// 1024); a row of `n` points gets `clamp(next_pow2(n) / 16, 32, this)`.
+    pub max_row_block: u32,
 }
 
 impl Default for CudaOptions {
@@ -36,6 +39,7 @@ impl Default for CudaOptions {
         CudaOptions {
             target: "sm_90".into(),
             allow_tf32: false,
+            max_row_block: 1024,
         }
     }
 }
@@ -386,7 +390,7 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
         while !entries.insert(entry.clone()) {
             entry.push('_');
         }
-        let kp = emit_kernel(&normalize_kernel(k), &entry, &buf_dtype)
+        let kp = emit_kernel(&normalize_kernel(k), &entry, &buf_dtype, opts.max_row_block)
             .map_err(|e| format!("kernel @{name}: {e}"))?;
         steps.push(Step::Launch(LaunchSpec {
             name,

@@ -2050,6 +2050,7 @@ pub fn emit_kernel(
     k: &Kernel,
     entry: &str,
     buf_dtype: &dyn Fn(BufId) -> DType,
+    max_row_block: u32,
 ) -> Result<KernelPtx, String> {
     let mut em = Em::new(buf_dtype);
     em.idx = (0..k.domain.len()).map(|i| format!("%ix{i}")).collect();
@@ -2181,7 +2182,14 @@ pub fn emit_kernel(
             .collect();
         let rows: u64 = outer.iter().map(|&a| k.domain[a] as u64).product();
         let row_len: u64 = k.reduce_axes.iter().map(|&a| k.domain[a] as u64).product();
-        let block = (row_len.next_power_of_two() / 4).clamp(32, 1024) as u32;
+        // 16 points a thread: on an H200, 8192-wide softmax rows ran in
+        // 0.198 ms with 512-thread blocks against 0.241 with 1024 (and
+        // 0.223 with 256), 4096-wide layer-norm rows in 0.214 ms with 256
+        // against 0.524 with 1024: fewer threads a row make the block
+        // reductions cheaper and put more rows in flight on each SM.
+        let block = (row_len.next_power_of_two() / 16)
+            .clamp(32, max_row_block.clamp(32, 1024).next_power_of_two() as u64)
+            as u32;
         // Row cache: loads of the first loop stage that later stages read
         // again with the same map.
         let first_loop = k.stages.iter().position(|s| s.kind == StageKind::Loop);
