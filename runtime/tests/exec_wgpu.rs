@@ -25,50 +25,15 @@ use psionic_runtime::interp::{compare_literals, eval_op, run_func};
 use psionic_runtime::kernel_interp::run_program_with;
 use psionic_runtime::wgpu::{load_program, unavailable, WgpuExecutable};
 
+mod common;
+use common::{random_literal, Rng};
+
 fn skip(test: &str) -> bool {
     if let Some(why) = unavailable() {
         eprintln!("SKIPPED {test}: {why}");
         return true;
     }
     false
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn random_literal(rng: &mut Rng, ty: &TensorType) -> Literal {
-    let shape = ty.static_shape().expect("static test type");
-    let n: usize = shape.iter().product();
-    let d = ty.dtype;
-    if d == DType::Bool {
-        let v: Vec<u8> = (0..n).map(|_| (rng.next() & 1) as u8).collect();
-        return Literal::from_bytes(d, shape, v).unwrap();
-    }
-    if d.is_integer() {
-        let v: Vec<i64> = (0..n)
-            .map(|_| {
-                let x = (rng.next() % 41) as i64;
-                if d.is_unsigned_integer() {
-                    x
-                } else {
-                    x - 20
-                }
-            })
-            .collect();
-        return Literal::from_i64(d, shape, &v).unwrap();
-    }
-    let v: Vec<f64> = (0..n).map(|_| rng.unit() * 6.0 - 3.0).collect();
-    Literal::from_f64(d, shape, &v).unwrap()
 }
 
 /// Runs `f` on the GPU and through the kernel interpreter; panics with the

@@ -2,7 +2,7 @@
 //! one-op evaluation.
 #![allow(dead_code)]
 
-use psionic_ir::{Attr, Attrs, DType, Literal, Opcode};
+use psionic_ir::{Attr, Attrs, DType, Literal, Opcode, TensorType};
 use psionic_runtime::interp::eval_op;
 
 pub fn lit(dt: DType, shape: &[usize], v: &[f64]) -> Literal {
@@ -93,4 +93,52 @@ pub fn assert_ints(l: &Literal, want: &[i64]) {
 
 pub fn ints_attr(v: &[i64]) -> Attr {
     Attr::Ints(v.to_vec())
+}
+
+/// xorshift64: the differential tests' deterministic generator.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Random data of `ty`: bools, small integers (-20..=20, or 0..=40
+/// unsigned) and floats in [-3, 3).
+pub fn random_literal(rng: &mut Rng, ty: &TensorType) -> Literal {
+    let shape = ty.static_shape().expect("static test type");
+    let n: usize = shape.iter().product();
+    let d = ty.dtype;
+    if d == DType::Bool {
+        let v: Vec<u8> = (0..n).map(|_| (rng.next() & 1) as u8).collect();
+        return Literal::from_bytes(d, shape, v).unwrap();
+    }
+    if d.is_integer() {
+        let v: Vec<i64> = (0..n)
+            .map(|_| {
+                let x = (rng.next() % 41) as i64;
+                if d.is_unsigned_integer() {
+                    x
+                } else {
+                    x - 20
+                }
+            })
+            .collect();
+        return Literal::from_i64(d, shape, &v).unwrap();
+    }
+    let v: Vec<f64> = (0..n).map(|_| rng.unit() * 6.0 - 3.0).collect();
+    Literal::from_f64(d, shape, &v).unwrap()
+}
+
+/// Whether a result holds integers beyond 2^53 (outside the kernel level's
+/// f64 semantics).
+pub fn big_ints(v: &[Literal]) -> bool {
+    v.iter()
+        .any(|w| w.dtype().is_integer() && w.to_f64_vec().iter().any(|v| v.abs() >= 9.007e15))
 }
