@@ -20,6 +20,7 @@
 //! without a driver gets the error "CUDA backend unavailable: <why>".
 
 use crate::interp::{eval_op, RuntimeError};
+use crate::spec_cache::SpecCache;
 use cudarc::cublas::sys as cb;
 use cudarc::driver::result as dr;
 use cudarc::driver::sys;
@@ -658,7 +659,7 @@ pub fn compile_for(
 pub struct CudaExecutable {
     func: Func,
     opts: CudaOptions,
-    cache: Mutex<HashMap<Vec<TensorType>, Arc<CudaCompiled>>>,
+    cache: SpecCache<CudaCompiled>,
 }
 
 impl CudaExecutable {
@@ -669,28 +670,16 @@ impl CudaExecutable {
         CudaExecutable {
             func,
             opts,
-            cache: Mutex::new(HashMap::new()),
+            cache: SpecCache::default(),
         }
     }
     /// The compiled program for arguments of `types` (compiling on first use).
     pub fn compiled(&self, types: &[TensorType]) -> Result<Arc<CudaCompiled>, RuntimeError> {
-        if let Some(c) = self
-            .cache
-            .lock()
-            .map_err(|_| err("compile cache poisoned".into()))?
-            .get(types)
-        {
-            return Ok(c.clone());
-        }
-        let c = Arc::new(compile_for(&self.func, types, &self.opts)?);
         self.cache
-            .lock()
-            .map_err(|_| err("compile cache poisoned".into()))?
-            .insert(types.to_vec(), c.clone());
-        Ok(c)
+            .get_or_compile(types, || compile_for(&self.func, types, &self.opts))
     }
     pub fn cache_len(&self) -> usize {
-        self.cache.lock().map(|c| c.len()).unwrap_or(0)
+        self.cache.len()
     }
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
         let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();

@@ -15,13 +15,13 @@
 //! instead), for tests of the code generator.
 
 use crate::interp::{eval_op, run_func, RuntimeError};
+use crate::spec_cache::SpecCache;
 use psionic_codegen::cpu::{compile_program, CpuOptions, CpuProgram};
 use psionic_ir::kernel::KProgram;
 use psionic_ir::{Func, Literal, Module, TensorType};
 use psionic_passes::fusion::compile::{compile, CompileOptions, CompileReport};
 use psionic_passes::{PassContext, PassManager};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 fn err(message: String) -> RuntimeError {
@@ -188,7 +188,7 @@ pub struct Executable {
     func: Func,
     opts: CpuOptions,
     fallback: bool,
-    cache: Mutex<HashMap<Vec<TensorType>, Arc<Prepared>>>,
+    cache: SpecCache<Prepared>,
 }
 
 impl Executable {
@@ -200,7 +200,7 @@ impl Executable {
             func,
             opts,
             fallback: true,
-            cache: Mutex::new(HashMap::new()),
+            cache: SpecCache::default(),
         }
     }
     /// Never fall back to the interpreter: what [`native_unsupported`]
@@ -216,24 +216,13 @@ impl Executable {
     /// The prepared specialization for arguments of `types` (compiling on
     /// first use).
     pub fn prepared(&self, types: &[TensorType]) -> Result<Arc<Prepared>, RuntimeError> {
-        if let Some(c) = self
-            .cache
-            .lock()
-            .map_err(|_| err("compile cache poisoned".into()))?
-            .get(types)
-        {
-            return Ok(c.clone());
-        }
-        let c = Arc::new(prepare_for(&self.func, types, &self.opts, self.fallback)?);
-        self.cache
-            .lock()
-            .map_err(|_| err("compile cache poisoned".into()))?
-            .insert(types.to_vec(), c.clone());
-        Ok(c)
+        self.cache.get_or_compile(types, || {
+            prepare_for(&self.func, types, &self.opts, self.fallback)
+        })
     }
     /// Number of specializations compiled so far.
     pub fn cache_len(&self) -> usize {
-        self.cache.lock().map(|c| c.len()).unwrap_or(0)
+        self.cache.len()
     }
     /// Runs the function on `args`.
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {

@@ -13,5 +13,6 @@ pub mod cuda;
 pub mod exec;
 pub mod interp;
 pub mod kernel_interp;
+pub mod spec_cache;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;

@@ -19,6 +19,7 @@
 //! an error naming the dtype.
 
 use crate::interp::{eval_op, RuntimeError};
+use crate::spec_cache::SpecCache;
 use psionic_codegen::wgpu::{self as cg, GpuItem, GpuProgram, ShaderKernel, Target};
 use psionic_ir::kernel::{BufferKind, KProgram};
 use psionic_ir::{DType, Func, Literal, TensorType};
@@ -501,31 +502,19 @@ pub fn compile_for_wgpu(f: &Func, types: &[TensorType]) -> Result<WgpuCompiled, 
 /// A function compiled for the GPU, specialized and cached per argument types.
 pub struct WgpuExecutable {
     func: Func,
-    cache: Mutex<HashMap<Vec<TensorType>, Arc<WgpuCompiled>>>,
+    cache: SpecCache<WgpuCompiled>,
 }
 
 impl WgpuExecutable {
     pub fn new(func: Func) -> WgpuExecutable {
         WgpuExecutable {
             func,
-            cache: Mutex::new(HashMap::new()),
+            cache: SpecCache::default(),
         }
     }
     pub fn compiled(&self, types: &[TensorType]) -> Result<Arc<WgpuCompiled>, RuntimeError> {
-        if let Some(c) = self
-            .cache
-            .lock()
-            .map_err(|_| err("compile cache poisoned".into()))?
-            .get(types)
-        {
-            return Ok(c.clone());
-        }
-        let c = Arc::new(compile_for_wgpu(&self.func, types)?);
         self.cache
-            .lock()
-            .map_err(|_| err("compile cache poisoned".into()))?
-            .insert(types.to_vec(), c.clone());
-        Ok(c)
+            .get_or_compile(types, || compile_for_wgpu(&self.func, types))
     }
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
         let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
