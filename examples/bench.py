@@ -59,7 +59,7 @@ def main():
         f"{platform.machine()}, {os.cpu_count()} cores (shared machine: compare within a row). "
         "Same data, model, optimizer, batches, steps and seed on both sides; Psionic's step is "
         "one compiled function (Cranelift), MLX's is `mx.compile`d. Psionic draws MLX's initial "
-        "weights (same threefry stream and draw order), so final losses agree to float rounding. "
+        "weights (same threefry stream and draw order), so the first losses agree to float rounding; over hundreds of steps the two runs drift apart as rounding differences grow (MLX against itself, its loss scaled by 1 + 2^-20, drifts as far: docs/EXAMPLES.md). "
         "Steps/s exclude the first step; the first step (trace and compile included) is timed "
         "separately. The machine is shared with other jobs, so absolute numbers are noisy: read "
         "the ratio (Psionic / MLX, higher is better for Psionic).",
