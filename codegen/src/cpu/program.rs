@@ -177,36 +177,6 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
     k
 }
 
-/// The epilogue of `m` as an elementwise kernel over `[batch..., m, n]`
-/// whose `matmul_result` reads the row-major product buffer `scratch`.
-fn epilogue_kernel(m: &MatmulCall, scratch: BufId) -> Kernel {
-    let domain = m.domain();
-    let nodes = m
-        .epilogue
-        .iter()
-        .map(|n| match n.instr {
-            Instr::MatmulResult => Node {
-                id: n.id,
-                dtype: n.dtype,
-                instr: Instr::Load {
-                    buf: scratch,
-                    map: IndexMap::row_major(&domain),
-                },
-            },
-            _ => n.clone(),
-        })
-        .collect();
-    Kernel {
-        name: format!("{}_epilogue", m.name),
-        domain,
-        reduce_axes: vec![],
-        stages: vec![Stage {
-            kind: StageKind::Map,
-            nodes,
-        }],
-    }
-}
-
 /// The buffer an epilogue stores the plain product into, row-major, when
 /// that is all it does.
 fn direct_store(m: &MatmulCall, p: &KProgram) -> Option<BufId> {
@@ -357,7 +327,7 @@ pub fn compile_program(p: &KProgram, opts: &CpuOptions) -> Result<CpuProgram, St
                     let slot = nbuf + scratch.len();
                     scratch.push((slot, m.dtype, m.domain().iter().product()));
                     matmul_dst[i] = Some(slot);
-                    kernels.push((i, normalize_kernel(&epilogue_kernel(m, BufId(slot as u32)))));
+                    kernels.push((i, normalize_kernel(&m.epilogue_kernel(BufId(slot as u32)))));
                 }
             },
             Item::LibOp(_) => {}

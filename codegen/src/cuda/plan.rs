@@ -191,36 +191,6 @@ fn operand(
     })
 }
 
-/// The epilogue of `m` as an elementwise kernel whose `matmul_result`
-/// reads the row-major product buffer `scratch`.
-fn epilogue_kernel(m: &MatmulCall, scratch: BufId) -> Kernel {
-    let domain = m.domain();
-    let nodes = m
-        .epilogue
-        .iter()
-        .map(|n| match n.instr {
-            Instr::MatmulResult => Node {
-                id: n.id,
-                dtype: n.dtype,
-                instr: Instr::Load {
-                    buf: scratch,
-                    map: IndexMap::row_major(&domain),
-                },
-            },
-            _ => n.clone(),
-        })
-        .collect();
-    Kernel {
-        name: format!("{}_epilogue", m.name),
-        domain,
-        reduce_axes: vec![],
-        stages: vec![Stage {
-            kind: StageKind::Map,
-            nodes,
-        }],
-    }
-}
-
 /// A matmul as a rows kernel over `[batch..., m, n, k]` reducing `k`.
 pub fn matmul_as_kernel(m: &MatmulCall) -> Kernel {
     let r = m.batch.len();
@@ -416,7 +386,7 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
                             None => {
                                 let slot = nbuf + scratch.len();
                                 scratch.push((m.dtype, m.domain().iter().product()));
-                                (slot, Some(epilogue_kernel(m, BufId(slot as u32))))
+                                (slot, Some(m.epilogue_kernel(BufId(slot as u32))))
                             }
                         };
                         steps.push(Step::Gemm(GemmSpec {

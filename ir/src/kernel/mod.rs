@@ -252,6 +252,36 @@ impl MatmulCall {
         d.push(self.n);
         d
     }
+    /// The epilogue as an elementwise kernel over `[batch..., m, n]` whose
+    /// `matmul_result` reads the row-major product buffer `scratch`: how
+    /// a backend runs an epilogue its matmul library cannot fuse.
+    pub fn epilogue_kernel(&self, scratch: BufId) -> Kernel {
+        let domain = self.domain();
+        let nodes = self
+            .epilogue
+            .iter()
+            .map(|n| match n.instr {
+                Instr::MatmulResult => Node {
+                    id: n.id,
+                    dtype: n.dtype,
+                    instr: Instr::Load {
+                        buf: scratch,
+                        map: IndexMap::row_major(&domain),
+                    },
+                },
+                _ => n.clone(),
+            })
+            .collect();
+        Kernel {
+            name: format!("{}_epilogue", self.name),
+            domain,
+            reduce_axes: vec![],
+            stages: vec![Stage {
+                kind: StageKind::Map,
+                nodes,
+            }],
+        }
+    }
 }
 
 /// A tensor-level op run as a library call on whole buffers.
