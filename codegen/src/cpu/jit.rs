@@ -12,11 +12,11 @@
 //!   a time (contiguous loads are one 128-bit load, broadcast loads a splat,
 //!   other strides four lane inserts) with a scalar tail that runs the same
 //!   f32x4 code on splatted lanes and keeps lane 0. Accumulators keep per-lane
-//!   state: `sum` and `prod` in f64x2 pairs (f64 accumulation: an f32 sum of
-//!   n terms has error about n·2^-53 relative, then one rounding to f32),
-//!   `max`/`min` in f32x4, `logsumexp` as a running f32 maximum and an f64
-//!   rescaled sum, `m2` as per-lane Welford states in f64, merged by Chan's
-//!   formula at the end of the row;
+//!   state: `sum` in f32x4 partials flushed into f64x2 pairs every
+//!   [`FLUSH_ADDS`] adds a lane, `prod` in f64x2 pairs, `max`/`min` in
+//!   f32x4; `logsumexp` and `m2` take a first pass over the row for its
+//!   maximum or mean ([`Gen::row_pre_pass`]) and then sum `exp(x - max)`,
+//!   or `x - mean` and its square, like `sum`;
 //! - **scalar** (everything else: f64, integers, bool, f16/bf16): one element
 //!   at a time, values in f64 registers exactly as the reference
 //!   interpreter holds them; loads and stores convert from and to the
@@ -224,33 +224,34 @@ extern "C" fn vacc_finish(s: *const f64, kind: u32) -> f64 {
                 .sum();
             big + t.ln()
         }
-        AccKind::M2 => {
-            // Per lane: count, shift K (the lane's first value), and the
-            // sums of x-K and (x-K)^2; lane mean K + s1/n, lane m2
-            // s2 - s1^2/n (Samuelson: |K - mean| <= sqrt(n) sd, so the
-            // cancellation costs at most a factor n of f64's precision),
-            // then Chan's merge of the lanes.
-            let (n, k, s1, s2) = (lanes4(0), lanes4(4), lanes4(8), lanes4(12));
-            let (mut cn, mut cmean, mut cm2) = (0.0f64, 0.0f64, 0.0f64);
-            for l in 0..4 {
-                if n[l] == 0.0 {
-                    continue;
-                }
-                let mean = k[l] + s1[l] / n[l];
-                let m2 = (s2[l] - s1[l] * s1[l] / n[l]).max(0.0);
-                let m2 = if s2[l].is_nan() || s1[l].is_nan() {
-                    f64::NAN
-                } else {
-                    m2
-                };
-                let tot = cn + n[l];
-                let d = mean - cmean;
-                cmean += d * n[l] / tot;
-                cm2 += m2 + d * d * cn * n[l] / tot;
-                cn = tot;
-            }
-            cm2
-        }
+        // `m2` keeps the row mean: `vm2_finish`.
+        AccKind::M2 => f64::NAN,
+    }
+}
+
+/// `m2` of a row whose mean came from a first pass: spill layout two f64x2
+/// pairs of sums of `d = x - mean` (four lanes), two of `d^2`, the
+/// splatted f32 mean, then the row's point count `n` as f64. With `mean`
+/// within rounding of the true mean the correction `s1^2 / n` is tiny and
+/// nothing cancels: `m2 = s2 - s1^2 / n`.
+extern "C" fn vm2_finish(s: *const f64, _kind: u32) -> f64 {
+    // SAFETY: the kernel's spill area holds 4 f64x2 sums, an f32x4, an f64.
+    let (s1, s2, n) = unsafe {
+        let v = std::slice::from_raw_parts(s, 8);
+        (
+            v[..4].iter().sum::<f64>(),
+            v[4..].iter().sum::<f64>(),
+            *s.add(10),
+        )
+    };
+    if n == 0.0 {
+        return 0.0;
+    }
+    let m2 = s2 - s1 * s1 / n;
+    if m2.is_nan() {
+        f64::NAN
+    } else {
+        m2.max(0.0)
     }
 }
 
@@ -397,6 +398,18 @@ struct VecAcc {
     /// `logsumexp` with the row maximum known from a first pass (a splatted
     /// f32x4): the state is only f64 sums of `exp(x - max)`.
     fixed_max: Option<Value>,
+    /// `m2`: the row mean from a first pass, rounded to f32 and splatted;
+    /// the state is the f64 sums of `d = x - mean` and `d^2`.
+    mean: Option<Value>,
+    /// f32x4 partial sums, per unrolled copy: partial `j` of copy `c` is
+    /// added into the f64x2 pair `2j, 2j+1` of that copy's vars at least
+    /// every [`FLUSH_ADDS`] adds per lane ([`Gen::flush_partials`]). An
+    /// f32 add is one instruction where widening every vector to f64 is
+    /// five, and a lane's f32 partial of at most `FLUSH_ADDS` terms has
+    /// error at most `FLUSH_ADDS * 2^-24` of its terms' absolute sum.
+    /// Used by `sum`, `logsumexp` with a fixed maximum (one partial) and
+    /// `m2` (two: `d` and `d^2`).
+    part: Vec<Vec<Variable>>,
 }
 
 enum AccSt {
@@ -428,8 +441,10 @@ struct Gen<'a, 'b> {
     accs: HashMap<u32, AccSt>,
     /// Which unrolled copy of a vector body is being emitted.
     copy: usize,
-    /// Row maxima of `logsumexp` accumulators (see `lse_max_pass`).
+    /// Row maxima of `logsumexp` accumulators (see `row_pre_pass`).
     lse_max: HashMap<u32, Value>,
+    /// Row means of `m2` accumulators (see `row_pre_pass`).
+    m2_mean: HashMap<u32, Value>,
     ops: &'a mut Vec<OpDesc>,
     table_addr: i64,
     args_slot: Value,
@@ -826,18 +841,41 @@ impl Gen<'_, '_> {
                         add(self, D2, z);
                     }
                     AccKind::M2 => {
-                        // n, K, s1, s2: each a lo/hi pair of f64x2.
+                        // Sums of d and d^2 (see `VecAcc::mean`), each a
+                        // lo/hi pair of f64x2.
                         let z = self.d2c(0.0);
-                        for _ in 0..8 {
+                        for _ in 0..4 {
                             add(self, D2, z);
                         }
                     }
                 }
                 let mut extra = Vec::new();
                 let fixed_max = self.lse_max.get(&id).copied();
+                let mean = match kind {
+                    AccKind::M2 => Some(self.m2_mean[&id]),
+                    _ => None,
+                };
+                let partials = match kind {
+                    AccKind::Sum => 1,
+                    AccKind::LogSumExp if fixed_max.is_some() => 1,
+                    AccKind::M2 => 2,
+                    _ => 0,
+                };
+                let z = self.f4c(0.0);
+                let part: Vec<Vec<Variable>> = (0..copies.max(1))
+                    .map(|_| {
+                        (0..partials)
+                            .map(|_| {
+                                let var = self.b.declare_var(F4);
+                                self.b.def_var(var, z);
+                                var
+                            })
+                            .collect()
+                    })
+                    .collect();
                 if matches!(
                     kind,
-                    AccKind::Sum | AccKind::Prod | AccKind::Max | AccKind::Min
+                    AccKind::Sum | AccKind::Prod | AccKind::Max | AccKind::Min | AccKind::M2
                 ) || fixed_max.is_some()
                 {
                     for _ in 1..copies {
@@ -858,6 +896,8 @@ impl Gen<'_, '_> {
                         vars,
                         extra,
                         fixed_max,
+                        mean,
+                        part,
                     }),
                 );
             }
@@ -922,6 +962,7 @@ impl Gen<'_, '_> {
             AccSt::Vec(a) => {
                 let kind = a.kind;
                 let fixed_max = a.fixed_max;
+                let mean = a.mean;
                 let vars: Vec<Variable> = match (self.copy, mode) {
                     (c, Mode::Lanes) if c > 0 && c <= a.extra.len() => a.extra[c - 1].clone(),
                     _ => a.vars.iter().map(|x| x.0).collect(),
@@ -948,29 +989,18 @@ impl Gen<'_, '_> {
                         let mx = fixed_max.expect("checked");
                         let d = self.b.ins().fsub(v, mx);
                         let e = VMath::new(self.b, self.fma).exp(d);
-                        let e = match mask_f4 {
-                            Some(m) => {
-                                let z = self.f4c(0.0);
-                                self.b.ins().bitselect(m, e, z)
-                            }
-                            None => e,
-                        };
-                        let (lo, hi) = self.widen(e);
-                        let parts = if one {
-                            vec![(vars[0], lo)]
-                        } else {
-                            vec![(vars[0], lo), (vars[1], hi)]
-                        };
-                        for (var, x) in parts {
-                            let cur = self.b.use_var(var);
-                            let r = self.b.ins().fadd(cur, x);
-                            self.b.def_var(var, r);
-                        }
+                        self.push_partial(id, 0, e, mask_f4, false);
                     }
-                    AccKind::Sum | AccKind::Prod => {
-                        let neutral = if kind == AccKind::Sum { 0.0 } else { 1.0 };
+                    AccKind::Sum => self.push_partial(id, 0, v, mask_f4, false),
+                    AccKind::M2 => {
+                        let mean = mean.expect("m2 has its row mean");
+                        let d = self.b.ins().fsub(v, mean);
+                        self.push_partial(id, 0, d, mask_f4, false);
+                        self.push_partial(id, 1, d, mask_f4, true);
+                    }
+                    AccKind::Prod => {
                         let (lo, hi) = self.widen(v);
-                        let nv = self.d2c(neutral);
+                        let nv = self.d2c(1.0);
                         let lo = match mask_d2 {
                             Some(m) => self.b.ins().bitselect(m, lo, nv),
                             None => lo,
@@ -982,11 +1012,7 @@ impl Gen<'_, '_> {
                         };
                         for (var, x) in parts {
                             let cur = self.b.use_var(var);
-                            let r = if kind == AccKind::Sum {
-                                self.b.ins().fadd(cur, x)
-                            } else {
-                                self.b.ins().fmul(cur, x)
-                            };
+                            let r = self.b.ins().fmul(cur, x);
                             self.b.def_var(var, r);
                         }
                     }
@@ -1073,54 +1099,82 @@ impl Gen<'_, '_> {
                         self.b.switch_to_block(join);
                         self.b.seal_block(join);
                     }
-                    AccKind::M2 => {
-                        // vars: n, K, s1, s2 as lo/hi pairs (see vacc_finish):
-                        // shifted sums, no division per element.
-                        let (xlo, xhi) = self.widen(v);
-                        let one_d = self.d2c(1.0);
-                        let zero_d = self.d2c(0.0);
-                        let halves = if one {
-                            vec![(0usize, xlo)]
-                        } else {
-                            vec![(0, xlo), (1, xhi)]
-                        };
-                        for (h, x) in halves {
-                            let (vn, vk, vs1, vs2) =
-                                (vars[h], vars[2 + h], vars[4 + h], vars[6 + h]);
-                            let n = self.b.use_var(vn);
-                            let k = self.b.use_var(vk);
-                            let s1 = self.b.use_var(vs1);
-                            let s2 = self.b.use_var(vs2);
-                            let first = self.b.ins().fcmp(FloatCC::Equal, n, zero_d);
-                            let first = self.b.ins().bitcast(D2, le(), first);
-                            let first = match mask_d2 {
-                                Some(mk) => self.b.ins().band(first, mk),
-                                None => first,
-                            };
-                            let k2 = self.b.ins().bitselect(first, x, k);
-                            let d = self.b.ins().fsub(x, k2);
-                            let (d, inc) = match mask_d2 {
-                                Some(mk) => (
-                                    self.b.ins().bitselect(mk, d, zero_d),
-                                    self.b.ins().bitselect(mk, one_d, zero_d),
-                                ),
-                                None => (d, one_d),
-                            };
-                            let n2 = self.b.ins().fadd(n, inc);
-                            let s12 = self.b.ins().fadd(s1, d);
-                            let s22 = if self.fma {
-                                self.b.ins().fma(d, d, s2)
-                            } else {
-                                let p = self.b.ins().fmul(d, d);
-                                self.b.ins().fadd(s2, p)
-                            };
-                            self.b.def_var(vn, n2);
-                            self.b.def_var(vk, k2);
-                            self.b.def_var(vs1, s12);
-                            self.b.def_var(vs2, s22);
-                        }
-                    }
                 }
+            }
+        }
+    }
+
+    /// Adds `v` (or `v * v` when `square`; lane 0 only under `mask`) to
+    /// the current copy's f32x4 partial `j` of accumulator `id`.
+    fn push_partial(&mut self, id: u32, j: usize, v: Value, mask: Option<Value>, square: bool) {
+        let Some(AccSt::Vec(a)) = self.accs.get(&id) else {
+            unreachable!("vector accumulator")
+        };
+        let c = if mask.is_none() && self.copy < a.part.len() {
+            self.copy
+        } else {
+            0
+        };
+        let var = a.part[c][j];
+        let x = match mask {
+            Some(m) => {
+                let z = self.f4c(0.0);
+                self.b.ins().bitselect(m, v, z)
+            }
+            None => v,
+        };
+        let cur = self.b.use_var(var);
+        let r = match (square, self.fma) {
+            (false, _) => self.b.ins().fadd(cur, x),
+            (true, true) => self.b.ins().fma(x, x, cur),
+            (true, false) => {
+                let sq = self.b.ins().fmul(x, x);
+                self.b.ins().fadd(cur, sq)
+            }
+        };
+        self.b.def_var(var, r);
+    }
+
+    /// Whether any live accumulator keeps f32 partials.
+    fn has_partials(&self) -> bool {
+        self.accs
+            .values()
+            .any(|a| matches!(a, AccSt::Vec(v) if v.part.iter().any(|p| !p.is_empty())))
+    }
+
+    /// Adds every f32 partial into its f64 pair and clears it (of one
+    /// accumulator, or all when `only` is None).
+    fn flush_partials(&mut self, only: Option<u32>) {
+        let mut ids: Vec<u32> = self.accs.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            if only.is_some_and(|o| o != id) {
+                continue;
+            }
+            let Some(AccSt::Vec(a)) = self.accs.get(&id) else {
+                continue;
+            };
+            let mut sets: Vec<(Variable, Variable, Variable)> = Vec::new();
+            for (c, parts) in a.part.iter().enumerate() {
+                let set: Vec<Variable> = if c == 0 {
+                    a.vars.iter().map(|x| x.0).collect()
+                } else {
+                    a.extra[c - 1].clone()
+                };
+                for (j, &p) in parts.iter().enumerate() {
+                    sets.push((p, set[2 * j], set[2 * j + 1]));
+                }
+            }
+            for (p, lo_var, hi_var) in sets {
+                let pv = self.b.use_var(p);
+                let (lo, hi) = self.widen(pv);
+                for (var, x) in [(lo_var, lo), (hi_var, hi)] {
+                    let cur = self.b.use_var(var);
+                    let r = self.b.ins().fadd(cur, x);
+                    self.b.def_var(var, r);
+                }
+                let z = self.f4c(0.0);
+                self.b.def_var(p, z);
             }
         }
     }
@@ -1146,64 +1200,79 @@ impl Gen<'_, '_> {
     }
 
     fn acc_finish(&mut self, id: u32, dtype: DType) -> Value {
+        if let Some(AccSt::Vec(_)) = self.accs.get(&id) {
+            let r = self.vec_acc_value(id);
+            let s = self.b.ins().fdemote(types::F32, r);
+            return self.b.ins().splat(F4, s);
+        }
         let kind = self.scalar_kind(id);
         let kv = self.b.ins().iconst(
             types::I32,
             AccKind::ALL.iter().position(|&k| k == kind).unwrap_or(0) as i64,
         );
+        let Some(AccSt::Scalar(addr)) = self.accs.remove(&id) else {
+            unreachable!("accumulator initialized")
+        };
         let p = self.ptr;
-        match self.accs.remove(&id).expect("accumulator initialized") {
-            AccSt::Scalar(addr) => {
-                let r = self
-                    .call_helper(
-                        acc_finish as *const () as usize,
-                        &[p, types::I32],
-                        Some(types::F64),
-                        &[addr, kv],
-                    )
-                    .expect("helper returns");
-                self.round_scalar(dtype, r)
-            }
-            AccSt::Vec(a) => {
-                for set in &a.extra {
-                    for ((var, _), &ev) in a.vars.iter().zip(set) {
-                        let x = self.b.use_var(*var);
-                        let y = self.b.use_var(ev);
-                        let r = match a.kind {
-                            AccKind::Sum | AccKind::LogSumExp => self.b.ins().fadd(x, y),
-                            AccKind::Prod => self.b.ins().fmul(x, y),
-                            AccKind::Max => self.b.ins().fmax(x, y),
-                            _ => self.b.ins().fmin(x, y),
-                        };
-                        self.b.def_var(*var, r);
-                    }
-                }
-                for (j, (var, _)) in a.vars.iter().enumerate() {
-                    let v = self.b.use_var(*var);
-                    self.b.ins().store(mf(), v, self.spill, (j * 16) as i32);
-                }
-                let kind_index = AccKind::ALL.iter().position(|&k| k == a.kind).unwrap_or(0);
-                let kv = self.b.ins().iconst(types::I32, kind_index as i64);
-                let helper = match a.fixed_max {
-                    Some(mx) => {
-                        let off = (a.vars.len() * 16) as i32;
-                        self.b.ins().store(mf(), mx, self.spill, off);
-                        vlse_fixed_finish as *const () as usize
-                    }
-                    None => vacc_finish as *const () as usize,
+        let r = self
+            .call_helper(
+                acc_finish as *const () as usize,
+                &[p, types::I32],
+                Some(types::F64),
+                &[addr, kv],
+            )
+            .expect("helper returns");
+        self.round_scalar(dtype, r)
+    }
+
+    /// The row value (f64) of vector-shape accumulator `id`: flushes its
+    /// partials, merges the unrolled copies and the lanes.
+    fn vec_acc_value(&mut self, id: u32) -> Value {
+        self.flush_partials(Some(id));
+        let Some(AccSt::Vec(a)) = self.accs.remove(&id) else {
+            unreachable!("vector accumulator")
+        };
+        let p = self.ptr;
+        for set in &a.extra {
+            for ((var, _), &ev) in a.vars.iter().zip(set) {
+                let x = self.b.use_var(*var);
+                let y = self.b.use_var(ev);
+                let r = match a.kind {
+                    AccKind::Sum | AccKind::LogSumExp | AccKind::M2 => self.b.ins().fadd(x, y),
+                    AccKind::Prod => self.b.ins().fmul(x, y),
+                    AccKind::Max => self.b.ins().fmax(x, y),
+                    _ => self.b.ins().fmin(x, y),
                 };
-                let r = self
-                    .call_helper(
-                        helper,
-                        &[p, types::I32],
-                        Some(types::F64),
-                        &[self.spill, kv],
-                    )
-                    .expect("helper returns");
-                let s = self.b.ins().fdemote(types::F32, r);
-                self.b.ins().splat(F4, s)
+                self.b.def_var(*var, r);
             }
         }
+        for (j, (var, _)) in a.vars.iter().enumerate() {
+            let v = self.b.use_var(*var);
+            self.b.ins().store(mf(), v, self.spill, (j * 16) as i32);
+        }
+        let kind_index = AccKind::ALL.iter().position(|&k| k == a.kind).unwrap_or(0);
+        let kv = self.b.ins().iconst(types::I32, kind_index as i64);
+        let off = (a.vars.len() * 16) as i32;
+        let helper = match (a.fixed_max, a.mean) {
+            (Some(mx), _) => {
+                self.b.ins().store(mf(), mx, self.spill, off);
+                vlse_fixed_finish as *const () as usize
+            }
+            (None, Some(mean)) => {
+                self.b.ins().store(mf(), mean, self.spill, off);
+                let n = self.f64c(self.row_points() as f64);
+                self.b.ins().store(mf(), n, self.spill, off + 16);
+                vm2_finish as *const () as usize
+            }
+            (None, None) => vacc_finish as *const () as usize,
+        };
+        self.call_helper(
+            helper,
+            &[p, types::I32],
+            Some(types::F64),
+            &[self.spill, kv],
+        )
+        .expect("helper returns")
     }
 
     fn round_scalar(&mut self, dtype: DType, r: Value) -> Value {
@@ -1332,26 +1401,37 @@ impl Gen<'_, '_> {
     /// long body has instruction-level parallelism of its own).
     fn vector_loop(&mut self, var: Variable, start: Value, end: Value, nodes: &[Node]) {
         let unroll = unroll_for(nodes);
-        if unroll > 1 {
-            let width = 4 * unroll as i64;
-            self.for_loop_checked(var, Some(start), end, width, 4, &mut |g| {
-                for u in 0..unroll {
-                    g.copy = u;
-                    if u > 0 {
-                        let i = g.b.use_var(var);
-                        let n = g.b.ins().iadd_imm_s(i, 4);
-                        g.b.def_var(var, n);
-                    }
-                    g.emit_nodes(nodes, Mode::Lanes);
+        let width = 4 * unroll as i64;
+        let main = |g: &mut Self| {
+            for u in 0..unroll {
+                g.copy = u;
+                if u > 0 {
+                    let i = g.b.use_var(var);
+                    let n = g.b.ins().iadd_imm_s(i, 4);
+                    g.b.def_var(var, n);
                 }
-                g.copy = 0;
-            });
-            self.for_loop(var, None, end, 4, &mut |g| g.emit_nodes(nodes, Mode::Lanes));
-        } else {
-            self.for_loop(var, Some(start), end, 4, &mut |g| {
-                g.emit_nodes(nodes, Mode::Lanes)
+                g.emit_nodes(nodes, Mode::Lanes);
+            }
+            g.copy = 0;
+        };
+        self.b.def_var(var, start);
+        if self.has_partials() {
+            // Blocks of FLUSH_ADDS main-loop iterations, each followed by a
+            // flush of the f32 partials (see `VecAcc::part`); what is left
+            // (under one block) runs through the loops below and is flushed
+            // by `acc_finish`.
+            let block = FLUSH_ADDS as i64 * width;
+            self.for_loop_checked(var, None, end, block, 0, &mut |g| {
+                let i = g.b.use_var(var);
+                let bend = g.b.ins().iadd_imm_s(i, block);
+                g.for_loop_checked(var, None, bend, width, 4, &mut |g| main(g));
+                g.flush_partials(None);
             });
         }
+        if unroll > 1 {
+            self.for_loop_checked(var, None, end, width, 4, &mut |g| main(g));
+        }
+        self.for_loop(var, None, end, 4, &mut |g| g.emit_nodes(nodes, Mode::Lanes));
         self.for_loop(var, None, end, 1, &mut |g| g.emit_nodes(nodes, Mode::One));
     }
 
@@ -1380,26 +1460,46 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// A first pass over the reduced axes computing the maximum of each
-    /// `logsumexp` argument of a loop stage (only the nodes those arguments
-    /// depend on), so that the stage's own pass sums `exp(x - max)` with one
-    /// exp per element, no running rescale and no branch.
-    fn lse_max_pass(&mut self, nodes: &[Node]) {
-        let lse: Vec<(u32, u32)> = nodes
+    /// Points of the reduced axes (one row).
+    fn row_points(&self) -> usize {
+        self.k
+            .reduce_axes
+            .iter()
+            .map(|&a| self.k.domain[a])
+            .product()
+    }
+
+    /// A first pass over the reduced axes computing, for each accumulator
+    /// of a loop stage that needs it, a row statistic of its argument (only
+    /// the nodes those arguments depend on are evaluated):
+    /// - `logsumexp`: the row maximum, so that the stage's own pass sums
+    ///   `exp(x - max)` with one exp per element, no running rescale and no
+    ///   branch;
+    /// - `m2`: the row mean (rounded to f32), so that the stage's pass sums
+    ///   `d = x - mean` and `d^2` in f32 partials: three instructions a
+    ///   vector instead of a per-lane Welford update in f64, and accurate,
+    ///   since the deviations from a mean known to within rounding do not
+    ///   cancel (`m2 = sum(d^2) - sum(d)^2 / n`, the correction tiny).
+    fn row_pre_pass(&mut self, nodes: &[Node]) {
+        let wanted: Vec<(u32, u32, AccKind)> = nodes
             .iter()
             .filter_map(|n| match n.instr {
                 Instr::Acc {
                     kind: AccKind::LogSumExp,
                     arg,
-                } => Some((n.id, arg)),
+                } => Some((n.id, arg, AccKind::Max)),
+                Instr::Acc {
+                    kind: AccKind::M2,
+                    arg,
+                } => Some((n.id, arg, AccKind::Sum)),
                 _ => None,
             })
             .collect();
-        if lse.is_empty() {
+        if wanted.is_empty() {
             return;
         }
         // The cone of the arguments inside this stage.
-        let mut need: std::collections::HashSet<u32> = lse.iter().map(|x| x.1).collect();
+        let mut need: std::collections::HashSet<u32> = wanted.iter().map(|x| x.1).collect();
         for n in nodes.iter().rev() {
             if need.contains(&n.id) {
                 if let Instr::Op { args, .. } = &n.instr {
@@ -1412,7 +1512,7 @@ impl Gen<'_, '_> {
             .filter(|n| need.contains(&n.id) && !matches!(n.instr, Instr::Acc { .. }))
             .cloned()
             .collect();
-        // Synthetic max accumulators, numbered past every node of the kernel.
+        // Synthetic accumulators, numbered past every node of the kernel.
         let base = self
             .k
             .stages
@@ -1422,24 +1522,17 @@ impl Gen<'_, '_> {
             .max()
             .unwrap_or(0)
             + 1;
-        let maxes: Vec<(u32, u32)> = lse
-            .iter()
-            .enumerate()
-            .map(|(i, &(id, _))| (id, base + i as u32))
-            .collect();
-        for (&(_, arg), &(_, mid)) in lse.iter().zip(&maxes) {
+        let synth: Vec<u32> = (0..wanted.len() as u32).map(|i| base + i).collect();
+        for (&(_, arg, kind), &sid) in wanted.iter().zip(&synth) {
             pre.push(Node {
-                id: mid,
+                id: sid,
                 dtype: DType::F32,
-                instr: Instr::Acc {
-                    kind: AccKind::Max,
-                    arg,
-                },
+                instr: Instr::Acc { kind, arg },
             });
         }
         let copies = unroll_for(&pre);
-        for &(_, mid) in &maxes {
-            self.acc_init(mid, AccKind::Max, copies);
+        for (&(_, _, kind), &sid) in wanted.iter().zip(&synth) {
+            self.acc_init(sid, kind, copies);
         }
         let axes = self.k.reduce_axes.clone();
         for &ax in &axes {
@@ -1447,9 +1540,21 @@ impl Gen<'_, '_> {
             self.b.def_var(self.idx[ax], z);
         }
         self.emit_axes(&axes, &pre, None);
-        for &(id, mid) in &maxes {
-            let m = self.acc_finish(mid, DType::F32);
-            self.lse_max.insert(id, m);
+        for (&(id, _, kind), &sid) in wanted.iter().zip(&synth) {
+            if kind == AccKind::Max {
+                let v = self.acc_finish(sid, DType::F32);
+                self.lse_max.insert(id, v);
+            } else {
+                // The mean in f64, then one rounding to f32 (an f32 sum of
+                // a row of large values could overflow where its mean
+                // does not).
+                let sum = self.vec_acc_value(sid);
+                let n = self.f64c(self.row_points().max(1) as f64);
+                let mean = self.b.ins().fdiv(sum, n);
+                let mean = self.b.ins().fdemote(types::F32, mean);
+                let mean = self.b.ins().splat(F4, mean);
+                self.m2_mean.insert(id, mean);
+            }
         }
     }
 
@@ -1462,7 +1567,7 @@ impl Gen<'_, '_> {
                 StageKind::Map if elementwise => self.emit_nodes(&s.nodes, Mode::One),
                 StageKind::Loop | StageKind::Map => {
                     if self.shape == Shape::Vector && s.kind == StageKind::Loop {
-                        self.lse_max_pass(&s.nodes);
+                        self.row_pre_pass(&s.nodes);
                     }
                     for n in &s.nodes {
                         if let Instr::Acc { kind, .. } = n.instr {
@@ -1513,6 +1618,10 @@ impl Gen<'_, '_> {
         }
     }
 }
+
+/// Most f32 adds a lane of a partial sum takes between flushes into f64
+/// (see [`VecAcc::part`]).
+const FLUSH_ADDS: usize = 32;
 
 /// f32x4 steps per main-loop iteration for a vector body: 4 for short
 /// bodies (loop overhead and load latency dominate), 2 for medium ones, 1
@@ -1666,6 +1775,7 @@ pub(crate) fn compile_kernel(
             accs: HashMap::new(),
             copy: 0,
             lse_max: HashMap::new(),
+            m2_mean: HashMap::new(),
             ops,
             table_addr,
             args_slot,

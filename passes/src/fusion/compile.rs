@@ -2,6 +2,7 @@
 //! kernel-level program: e-graph simplification, fusion, buffer planning.
 //! `psionic compile` runs it after the classic clean-up passes.
 
+use super::split::{split_reductions, SplitOptions};
 use super::{fuse, FusionError};
 use crate::bufplan::{plan, BufferPlan};
 use crate::egraph::{simplify, EgraphOptions, EgraphStats};
@@ -13,6 +14,8 @@ use psionic_ir::Func;
 pub struct CompileOptions {
     /// E-graph simplification before fusion (None: skip it).
     pub egraph: Option<EgraphOptions>,
+    /// Split reductions of many points into few rows (see [`super::split`]).
+    pub split: Option<SplitOptions>,
     /// Plan buffers after fusion.
     pub plan_buffers: bool,
     /// Scale the e-graph's bounds down for large functions (see
@@ -24,6 +27,7 @@ impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             egraph: Some(EgraphOptions::default()),
+            split: Some(SplitOptions::default()),
             plan_buffers: true,
             scale_egraph: true,
         }
@@ -132,6 +136,9 @@ pub fn compile(f: &Func, opts: &CompileOptions) -> Result<(KProgram, CompileRepo
         None => (f.clone(), None),
     };
     let mut p = fuse(&g)?;
+    if let Some(so) = &opts.split {
+        split_reductions(&mut p, so);
+    }
     let plan_report = if opts.plan_buffers {
         plan(&mut p)
     } else {

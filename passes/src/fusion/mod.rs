@@ -46,6 +46,7 @@
 //! ```
 
 pub mod compile;
+pub mod split;
 
 use psionic_ir::kernel::{
     AccKind, BufId, BufferKind, IndexMap, Instr, Item, KProgram, Kernel, LibOp, MatmulCall, Node,
