@@ -104,7 +104,11 @@ fn softmax_is_one_rows_kernel_with_a_row_cache() {
     well_formed(&p.ptx);
     assert_eq!(p.steps.len(), 1);
     assert!(p.ptx.contains("shfl.sync.bfly.b32"), "warp shuffles");
-    assert!(p.ptx.contains("rowcache"), "row kept in shared memory");
+    // 4 bytes a point for an f32 row (16 points).
+    assert!(
+        p.ptx.contains(".shared .align 16 .b8 rowcache[64];"),
+        "row kept in shared memory, 4 bytes a point"
+    );
     // One global load stream (the loop's); the map reads shared memory.
     assert_eq!(p.ptx.matches("ld.global.f32").count(), 1);
     golden("softmax", &p.ptx);

@@ -123,12 +123,14 @@ struct Em<'a> {
     addrs: HashMap<(BufId, IndexMap), String>,
     accs: HashMap<u32, AccState>,
     /// Loads served from the shared-memory row cache: (buf, map) -> byte
-    /// offset of its region in `rowcache`.
-    cache: HashMap<(BufId, IndexMap), usize>,
+    /// offset of its region in `rowcache` and bytes a point (the size of
+    /// [`cache_dtype`]: 4 for f32/f16/bf16 rows, 8 for f64 and integers).
+    cache: HashMap<(BufId, IndexMap), (usize, usize)>,
     /// Whether the current loop body fills the cache (first loop stage).
     cache_fill: bool,
-    /// Byte offset register of the current reduced point in a row cache
-    /// region (`r * 8`) while in a row loop.
+    /// Register holding the current reduced point's index within the row
+    /// (the first of the four points on the vector path) while in a row
+    /// loop: a point's cache address is `rowcache + region + index * size`.
     cache_off: Option<String>,
     /// Predicate guarding stores (`outer` stages of row kernels: thread 0).
     store_guard: Option<String>,
@@ -1494,6 +1496,20 @@ impl<'a> Em<'a> {
         }
     }
 
+    /// The shared-memory address (`reg+imm`) of the current point of a
+    /// cached load stream, when `key` is cached and a row loop is open.
+    fn cache_addr(&mut self, key: &(BufId, IndexMap)) -> Option<String> {
+        let (region, size) = self.cache.get(key).copied()?;
+        let off = self.cache_off.clone()?;
+        let a = self.rd();
+        self.ins(&format!("mad.lo.s64 {a}, {off}, {size}, %rowcache_base"));
+        Some(if region == 0 {
+            a
+        } else {
+            format!("{a}+{region}")
+        })
+    }
+
     // ---------- nodes ----------
     fn val(&self, id: u32) -> Result<(Val, DType), String> {
         self.vals
@@ -1511,24 +1527,14 @@ impl<'a> Em<'a> {
                     }
                     let d = (self.buf_dtype)(*buf);
                     let key = (*buf, map.clone());
-                    let v = match (self.cache.get(&key).copied(), &self.cache_off) {
-                        (Some(region), Some(off)) if !self.cache_fill => {
-                            let off = off.clone();
-                            let a = self.rd();
-                            self.ins(&format!("add.s64 {a}, {off}, {region}"));
-                            let sa = self.rd();
-                            self.ins(&format!("add.s64 {sa}, %rowcache_base, {a}"));
+                    let v = match self.cache_addr(&key) {
+                        Some(sa) if !self.cache_fill => {
                             self.load_at(cache_dtype(d), &sa, "shared")?
                         }
-                        (region, off) => {
-                            let fill = region.zip(off.clone());
+                        fill => {
                             let a = self.addr(*buf, map);
                             let v = self.load_at(d, &a, "global")?;
-                            if let Some((region, off)) = fill {
-                                let a = self.rd();
-                                self.ins(&format!("add.s64 {a}, {off}, {region}"));
-                                let sa = self.rd();
-                                self.ins(&format!("add.s64 {sa}, %rowcache_base, {a}"));
+                            if let Some(sa) = fill {
                                 self.store_at(cache_dtype(d), &sa, &v, "shared", "");
                             }
                             v
@@ -2203,14 +2209,20 @@ pub fn emit_kernel(
             for (_, b, m) in loads_of(&k.stages[fl].nodes) {
                 let key = (b, m.clone());
                 let moves = k.reduce_axes.iter().any(|&a| m.strides[a] != 0);
-                let bytes = row_len as usize * 8;
+                // A point takes the size of the register class it is kept
+                // in: 4 bytes for f32/f16/bf16 (twice the rows of 8-byte
+                // slots fit in shared memory), 8 for f64 and integers.
+                let size = cache_dtype(buf_dtype(b)).size();
+                // Regions start 16-byte aligned (vector accesses).
+                let start = cached_bytes.next_multiple_of(16);
+                let bytes = row_len as usize * size;
                 if moves
                     && later.contains(&key)
                     && !em.cache.contains_key(&key)
-                    && cached_bytes + bytes <= ROW_CACHE_BYTES
+                    && start + bytes <= ROW_CACHE_BYTES
                 {
-                    em.cache.insert(key, cached_bytes);
-                    cached_bytes += bytes;
+                    em.cache.insert(key, (start, size));
+                    cached_bytes = start + bytes;
                 }
             }
         }
@@ -2222,7 +2234,7 @@ pub fn emit_kernel(
         };
         shared.push_str("\t.shared .align 8 .b8 smem_red[1024];\n");
         if cached_bytes > 0 {
-            let _ = writeln!(shared, "\t.shared .align 8 .b8 rowcache[{cached_bytes}];");
+            let _ = writeln!(shared, "\t.shared .align 16 .b8 rowcache[{cached_bytes}];");
         }
         em.ins("mov.u32 %r_tid, %tid.x");
         em.ins("mov.u32 %r_ctaid, %ctaid.x");
@@ -2280,12 +2292,10 @@ pub fn emit_kernel(
                     let p = em.p();
                     em.ins(&format!("setp.ge.u64 {p}, %rr, {row_len}"));
                     em.ins(&format!("@{p} bra {ld}"));
-                    // Row-cache offset of this point.
-                    em.ins("shl.b64 %roff, %rr, 3");
                     em.cache_off = if em.cache.is_empty() {
                         None
                     } else {
-                        Some("%roff".into())
+                        Some("%rr".into())
                     };
                     em.addrs.clear();
                     decompose(&mut em, "%rr", &k.reduce_axes, &k.domain);
@@ -2334,7 +2344,7 @@ pub fn emit_kernel(
     );
     let _ = writeln!(
         text,
-        "\t.reg .b64 %gi, %gt, %gv, %gstride, %row, %rr, %roff, %rowcache_base;"
+        "\t.reg .b64 %gi, %gt, %gv, %gstride, %row, %rr, %rowcache_base;"
     );
     let _ = writeln!(text, "\t.reg .pred %t0;");
     if !em.idx.is_empty() {
