@@ -2384,12 +2384,29 @@ fn two_pass_m2(
     Ok(())
 }
 
+/// How many threads a row kernel's block gets: `clamp(next_pow2(row) /
+/// points, 32, max_block)` (both rounded to powers of two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowBlock {
+    pub max_block: u32,
+    pub points: u32,
+}
+
+impl RowBlock {
+    /// Threads a block for rows of `row_len` points.
+    pub fn threads(&self, row_len: u64) -> u32 {
+        let max = self.max_block.clamp(32, 1024).next_power_of_two() as u64;
+        let points = self.points.clamp(1, 1 << 16).next_power_of_two() as u64;
+        (row_len.next_power_of_two() / points).clamp(32, max) as u32
+    }
+}
+
 /// Emits one kernel (already normalized) as a PTX `.entry` named `entry`.
 pub fn emit_kernel(
     k: &Kernel,
     entry: &str,
     buf_dtype: &dyn Fn(BufId) -> DType,
-    max_row_block: u32,
+    row_block: RowBlock,
 ) -> Result<KernelPtx, String> {
     let mut em = Em::new(buf_dtype);
     em.idx = (0..k.domain.len()).map(|i| format!("%ix{i}")).collect();
@@ -2521,14 +2538,15 @@ pub fn emit_kernel(
             .collect();
         let rows: u64 = outer.iter().map(|&a| k.domain[a] as u64).product();
         let row_len: u64 = k.reduce_axes.iter().map(|&a| k.domain[a] as u64).product();
-        // 16 points a thread: on an H200, 8192-wide softmax rows ran in
-        // 0.198 ms with 512-thread blocks against 0.241 with 1024 (and
-        // 0.223 with 256), 4096-wide layer-norm rows in 0.214 ms with 256
-        // against 0.524 with 1024: fewer threads a row make the block
-        // reductions cheaper and put more rows in flight on each SM.
-        let block = (row_len.next_power_of_two() / 16)
-            .clamp(32, max_row_block.clamp(32, 1024).next_power_of_two() as u64)
-            as u32;
+        // 16 points a thread by default (CudaOptions::row_points): on an
+        // H200, with scalar loads and 8-byte cache slots, 8192-wide softmax
+        // rows ran in 0.198 ms with 512-thread blocks against 0.241 with
+        // 1024 (and 0.223 with 256), 4096-wide layer-norm rows in 0.214 ms
+        // with 256 against 0.524 with 1024: fewer threads a row make the
+        // block reductions cheaper and put more rows in flight on each SM.
+        // To be swept again with 16-byte accesses (cuda_bench's
+        // row_block_sweep).
+        let block = row_block.threads(row_len);
         // Row cache: loads of the first loop stage that later stages read
         // again with the same map (or that a two-pass m2 reads again).
         let first_loop = k.stages.iter().position(|s| s.kind == StageKind::Loop);
