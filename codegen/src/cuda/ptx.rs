@@ -5,7 +5,8 @@
 //! module doc of [`super`]): elementwise grid-stride loops (16-byte vector
 //! accesses when every stream is contiguous f32) and row kernels (one block
 //! per outer index, warp-shuffle plus shared-memory reductions, rows cached
-//! in shared memory between stages when they fit).
+//! in shared memory between stages when they fit, 16-byte accesses when
+//! `row_vector_axis` proves every row stream aligned f32).
 //!
 //! Register classes: `f32` (`%f`, for f32/f16/bf16 values, rounded to the
 //! node's dtype after every node), `f64` (`%fd`), and 64-bit integers
