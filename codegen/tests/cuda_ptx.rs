@@ -104,10 +104,82 @@ fn softmax_is_one_rows_kernel_with_a_row_cache() {
     well_formed(&p.ptx);
     assert_eq!(p.steps.len(), 1);
     assert!(p.ptx.contains("shfl.sync.bfly.b32"), "warp shuffles");
-    assert!(p.ptx.contains("rowcache"), "row kept in shared memory");
-    // One global load stream (the loop's); the map reads shared memory.
-    assert_eq!(p.ptx.matches("ld.global.f32").count(), 1);
+    // 4 bytes a point for an f32 row (16 points).
+    assert!(
+        p.ptx.contains(".shared .align 16 .b8 rowcache[64];"),
+        "row kept in shared memory, 4 bytes a point"
+    );
+    // One global load stream (the loop's), 16 bytes an access, kept in
+    // the cache the same way; the map reads it back and stores 16 bytes.
+    assert_eq!(p.ptx.matches("ld.global.v4.f32").count(), 1);
+    assert_eq!(p.ptx.matches("st.shared.v4.f32").count(), 1);
+    assert_eq!(p.ptx.matches("ld.shared.v4.f32").count(), 1);
+    assert_eq!(p.ptx.matches("st.global.v4.f32").count(), 1);
+    assert!(!p.ptx.contains("ld.global.f32") && !p.ptx.contains("st.global.f32"));
     golden("softmax", &p.ptx);
+}
+
+/// Softmax of `rows x cols` f32 reading `%b0` at `offset` with row stride
+/// `stride`.
+fn softmax_view(rows: usize, cols: usize, offset: usize, stride: usize) -> String {
+    let n = offset + rows * stride;
+    format!(
+        "kernel.program @main(%b0: tensor<{n}xf32>) -> (tensor<{rows}x{cols}xf32>) {{
+  %b1 = kernel.buffer : tensor<{rows}x{cols}xf32>
+  kernel.fused @k0 domain [{rows}, {cols}] reduce [1] {{
+    loop {{
+      %0 = load %b0[{offset}; {stride}, 1] : f32
+      %1 = acc.logsumexp %0 : f32
+    }}
+    map {{
+      %2 = load %b0[{offset}; {stride}, 1] : f32
+      %3 = subtract %2, %1 : f32
+      %4 = exp %3 : f32
+      store %b1[0; {cols}, 1], %4 : f32
+    }}
+  }}
+  return %b1
+}}
+"
+    )
+}
+
+/// The 16-byte path needs rows of a multiple of 4 points starting at a
+/// multiple of 4 elements; anything else keeps the scalar loop (and its
+/// 4-byte cache).
+#[test]
+fn row_vector_accesses_only_where_aligned() {
+    for (rows, cols, offset, stride, vector) in [
+        (4, 16, 0, 16, true),
+        (3, 8192, 0, 8192, true),
+        (4, 64, 4, 68, true),
+        (4, 18, 0, 18, false), // row length not a multiple of 4
+        (4, 16, 2, 16, false), // offset view
+        (4, 16, 0, 18, false), // rows 18 apart: every other one misaligned
+        (4, 2, 0, 2, false),   // shorter than a vector
+        (1, 1, 0, 1, false),
+    ] {
+        let p = plan(&softmax_view(rows, cols, offset, stride));
+        well_formed(&p.ptx);
+        let what = format!("{rows}x{cols} offset {offset} stride {stride}");
+        assert_eq!(p.ptx.contains("ld.global.v4.f32"), vector, "{what}");
+        assert_eq!(p.ptx.contains("st.global.v4.f32"), vector, "{what}");
+        assert_eq!(p.ptx.contains("ld.global.f32"), !vector, "{what}");
+        let cache = format!(".shared .align 16 .b8 rowcache[{}];", cols * 4);
+        assert!(p.ptx.contains(&cache), "{what}: 4-byte row cache");
+    }
+}
+
+/// Rows longer than the cache (40 KiB: 10240 f32 points) are read twice
+/// from global memory, still 16 bytes an access.
+#[test]
+fn rows_longer_than_the_cache_are_read_again() {
+    let p = plan(&softmax_view(2, 10240, 0, 10240));
+    assert!(p.ptx.contains("rowcache[40960]"));
+    let p = plan(&softmax_view(2, 10244, 0, 10244));
+    well_formed(&p.ptx);
+    assert!(!p.ptx.contains("rowcache["));
+    assert_eq!(p.ptx.matches("ld.global.v4.f32").count(), 2);
 }
 
 #[test]
@@ -262,4 +334,92 @@ fn every_elementwise_op_and_dtype_emits() {
         }
     }
     assert!(n > 400, "only {n} op/dtype pairs emitted");
+}
+
+/// Layer norm with weight and bias as the benchmark writes it (mean, then
+/// the mean of squared deviations), compiled from the tensor level.
+fn layer_norm_plan(rows: usize, cols: usize, dt: DType) -> psionic_codegen::cuda::CudaPlan {
+    use psionic_passes::fusion::compile::{compile, CompileOptions};
+    let t = format!("tensor<{rows}x{cols}x{dt}>");
+    let t1 = format!("tensor<{rows}x1x{dt}>");
+    let v = format!("tensor<{cols}x{dt}>");
+    let src = format!(
+        "func @main(%x: {t}, %w: {v}, %b: {v}) -> ({t}) {{
+%sum = tensor.reduce_sum %x {{axes = [1], keepdims = true}} : {t1}
+%c0 = tensor.constant {{value = dense<{inv:e}> : tensor<{dt}>}} : tensor<{dt}>
+%k0 = tensor.broadcast_like %c0, %sum : {t1}
+%c1 = tensor.constant {{value = dense<1e-5> : tensor<{dt}>}} : tensor<{dt}>
+%k1 = tensor.broadcast_like %c1, %sum : {t1}
+%mean = tensor.multiply %sum, %k0 : {t1}
+%mb = tensor.broadcast_like %mean, %x : {t}
+%d = tensor.subtract %x, %mb : {t}
+%d2 = tensor.multiply %d, %d : {t}
+%ss = tensor.reduce_sum %d2 {{axes = [1], keepdims = true}} : {t1}
+%var = tensor.multiply %ss, %k0 : {t1}
+%ve = tensor.add %var, %k1 : {t1}
+%rs = tensor.rsqrt %ve : {t1}
+%rb = tensor.broadcast_like %rs, %x : {t}
+%nm = tensor.multiply %d, %rb : {t}
+%wb = tensor.broadcast_like %w, %x : {t}
+%sc = tensor.multiply %nm, %wb : {t}
+%bb = tensor.broadcast_like %b, %x : {t}
+%out = tensor.add %sc, %bb : {t}
+return %out
+}}",
+        inv = 1.0 / cols as f64
+    );
+    let f = psionic_ir::text::parse_func(&src).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    let (kp, _) = compile(&f, &CompileOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let p = plan_program(&kp, &CudaOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    well_formed(&p.ptx);
+    assert_eq!(p.steps.len(), 1, "one kernel");
+    p
+}
+
+/// f32 layer norm: x, weight and bias move 16 bytes an access, the row is
+/// cached at 4 bytes a point, and the variance is two-pass in f32 over the
+/// cached row (mean from the f64 row sum, then squared deviations): no
+/// Welford division, no three-value f64 state.
+#[test]
+fn f32_layer_norm_is_vectorized_with_a_two_pass_f32_variance() {
+    let p = layer_norm_plan(16, 4096, DType::F32);
+    let ptx = &p.ptx;
+    assert!(ptx.contains(".shared .align 16 .b8 rowcache[16384];"));
+    // x once from global memory; weight and bias in the map.
+    assert_eq!(ptx.matches("ld.global.v4.f32").count(), 3);
+    // The squared deviations' pass and the map read the cached row.
+    assert_eq!(ptx.matches("ld.shared.v4.f32").count(), 2);
+    assert_eq!(ptx.matches("st.global.v4.f32").count(), 1);
+    assert!(!ptx.contains("ld.global.f32"));
+    assert!(!ptx.contains("div.rn.f64"), "no Welford/Chan division");
+    assert!(ptx.contains("max.NaN.f32"), "m2 = max(s2 - s1^2/n, 0)");
+    // The row sum (mean) in f64: one f64 add per point.
+    assert_eq!(ptx.matches("add.rn.f64").count(), 4 + 10);
+    golden("layer_norm_f32", &p.ptx);
+    // Small rows too (32 points: one warp, no shared-memory round).
+    golden(
+        "layer_norm_f32_small",
+        &layer_norm_plan(8, 32, DType::F32).ptx,
+    );
+}
+
+/// Fallbacks: f64 rows keep Welford in f64 (8 bytes a point, scalar
+/// loads); f32 rows longer than the cache keep the f64 (count, sum, sum of
+/// squares) state merged by Chan's formula, still with 16-byte loads; rows
+/// of 4n+2 points take the scalar loop with the two-pass variance; f16 rows
+/// are cached at 4 bytes a point with the two-pass variance.
+#[test]
+fn layer_norm_fallbacks() {
+    let p = layer_norm_plan(4, 64, DType::F64);
+    assert!(p.ptx.contains("rowcache[512];") && !p.ptx.contains(".v4."));
+    assert!(p.ptx.contains("div.rn.f64"), "Welford");
+    let p = layer_norm_plan(2, 12288, DType::F32);
+    assert!(!p.ptx.contains("rowcache["));
+    assert!(p.ptx.contains("ld.global.v4.f32") && p.ptx.contains("div.rn.f64"));
+    let p = layer_norm_plan(4, 66, DType::F32);
+    assert!(p.ptx.contains("rowcache[264];") && !p.ptx.contains(".v4."));
+    assert!(!p.ptx.contains("div.rn.f64") && p.ptx.contains("max.NaN.f32"));
+    let p = layer_norm_plan(4, 64, DType::F16);
+    assert!(p.ptx.contains("rowcache[256];") && !p.ptx.contains(".v4."));
+    assert!(!p.ptx.contains("div.rn.f64") && p.ptx.contains("max.NaN.f32"));
 }

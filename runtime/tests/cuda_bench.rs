@@ -378,3 +378,48 @@ fn gpu_benchmarks() {
         stats(jit).0
     );
 }
+
+/// The row kernels' block size: softmax 8192x8192 and layer norm
+/// 16384x4096 at 4 to 64 points a thread (`CudaOptions::row_points`;
+/// blocks of `clamp(next_pow2(row) / points, 32, 1024)` threads).
+#[test]
+#[ignore = "GPU benchmark: run with --ignored on a CUDA machine"]
+fn row_block_sweep() {
+    if let Err(e) = availability() {
+        eprintln!("note: {e}; skipping");
+        return;
+    }
+    let bytes = |r: usize, c: usize| 2.0 * (r * c) as f64 * 4.0;
+    for points in [4, 8, 16, 32, 64] {
+        let opts = CudaOptions {
+            row_points: points,
+            ..CudaOptions::default()
+        };
+        let (r, c) = (8192, 8192);
+        bench(
+            &format!("softmax_8192x8192_points{points}"),
+            &softmax(r, c),
+            &[uniform(&[r, c], 3, -4.0, 4.0, DType::F32)],
+            &opts,
+            bytes(r, c),
+            0.0,
+            false,
+            20,
+        );
+        let (r, c) = (16384, 4096);
+        bench(
+            &format!("layernorm_16384x4096_points{points}"),
+            &layer_norm(r, c),
+            &[
+                uniform(&[r, c], 4, -2.0, 2.0, DType::F32),
+                uniform(&[c], 5, 0.5, 1.5, DType::F32),
+                uniform(&[c], 6, -0.5, 0.5, DType::F32),
+            ],
+            &opts,
+            bytes(r, c),
+            0.0,
+            false,
+            20,
+        );
+    }
+}

@@ -493,3 +493,214 @@ fn library_ops_round_trip_through_the_host() {
     let got = psionic_runtime::cuda::run_func_cuda(&f, &[x]).unwrap();
     compare_literals(&got[0], &want[0], 16, 1e-6).unwrap();
 }
+
+/// Softmax over the last axis of `x: rows x width`, of the columns
+/// `start..start + cols` (a slice: an offset view) when `start` is given.
+fn softmax_func(dt: DType, rows: usize, cols: usize, view: Option<(usize, usize)>) -> Func {
+    let t = format!("tensor<{rows}x{cols}x{dt}>");
+    match view {
+        None => parse(&format!(
+            "func @main(%x: {t}) -> ({t}) {{
+%s = tensor.softmax %x {{axes = [1]}} : {t}
+return %s
+}}"
+        )),
+        Some((start, width)) => parse(&format!(
+            "func @main(%x: tensor<{rows}x{width}x{dt}>) -> ({t}) {{
+%v = tensor.slice %x {{start = [0, {start}], stop = [{rows}, {stop}], strides = [1, 1]}} : {t}
+%s = tensor.softmax %v {{axes = [1]}} : {t}
+return %s
+}}",
+            stop = start + cols
+        )),
+    }
+}
+
+/// Layer norm with weight and bias, written as the benchmark writes it
+/// (fused into one row kernel: acc.sum and acc.m2 of the row, then the
+/// map).
+fn layer_norm_func(dt: DType, rows: usize, cols: usize) -> Func {
+    let t = format!("tensor<{rows}x{cols}x{dt}>");
+    let t1 = format!("tensor<{rows}x1x{dt}>");
+    let v = format!("tensor<{cols}x{dt}>");
+    parse(&format!(
+        "func @main(%x: {t}, %w: {v}, %b: {v}) -> ({t}) {{
+%sum = tensor.reduce_sum %x {{axes = [1], keepdims = true}} : {t1}
+%c0 = tensor.constant {{value = dense<{inv:e}> : tensor<{dt}>}} : tensor<{dt}>
+%k0 = tensor.broadcast_like %c0, %sum : {t1}
+%c1 = tensor.constant {{value = dense<1e-5> : tensor<{dt}>}} : tensor<{dt}>
+%k1 = tensor.broadcast_like %c1, %sum : {t1}
+%mean = tensor.multiply %sum, %k0 : {t1}
+%mb = tensor.broadcast_like %mean, %x : {t}
+%d = tensor.subtract %x, %mb : {t}
+%d2 = tensor.multiply %d, %d : {t}
+%ss = tensor.reduce_sum %d2 {{axes = [1], keepdims = true}} : {t1}
+%var = tensor.multiply %ss, %k0 : {t1}
+%ve = tensor.add %var, %k1 : {t1}
+%rs = tensor.rsqrt %ve : {t1}
+%rb = tensor.broadcast_like %rs, %x : {t}
+%nm = tensor.multiply %d, %rb : {t}
+%wb = tensor.broadcast_like %w, %x : {t}
+%sc = tensor.multiply %nm, %wb : {t}
+%bb = tensor.broadcast_like %b, %x : {t}
+%out = tensor.add %sc, %bb : {t}
+return %out
+}}",
+        inv = 1.0 / cols.max(1) as f64
+    ))
+}
+
+/// Tolerances of normalized rows (values of order 1): the row statistics
+/// are reductions, the rest f32 arithmetic and math.
+fn row_tolerance(dt: DType) -> (u64, f64) {
+    match dt {
+        DType::F32 => (16, 1e-5),
+        DType::F64 => (1 << 35, 1e-6),
+        _ => (2, 1e-3),
+    }
+}
+
+/// Softmax and layer norm across the row kernels' paths and their
+/// fallbacks: rows of a multiple of 4 points (16-byte accesses) or not,
+/// shorter than a vector, one warp or a whole block, up to the row cache's
+/// capacity (10240 f32 points) and past it (read twice, vectorized or
+/// not); f32, f16, bf16 (4-byte cache slots) and f64 (8-byte slots,
+/// Welford); offset views, aligned and not.
+#[test]
+fn row_kernels_match_the_interpreter_on_every_path() {
+    if !gpu() {
+        return;
+    }
+    let mut rng = Rng(4242);
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    let mut run = |name: String, f: &Func, args: &[Literal], tol: (u64, f64)| match check(
+        f, args, tol.0, tol.1,
+    ) {
+        Ok(true) => ran += 1,
+        Ok(false) => failures.push(format!("{name}: did not compile")),
+        Err(e) => failures.push(format!("{name}: {e}")),
+    };
+    for dt in [DType::F32, DType::F16, DType::BF16, DType::F64] {
+        for (rows, cols) in [
+            (3usize, 1usize),
+            (3, 3),
+            (5, 4),
+            (4, 16),
+            (3, 18),
+            (3, 100),
+            (2, 1023),
+            (2, 1024),
+            (2, 4096),
+            (2, 10240),
+            (2, 10244),
+            (2, 12289),
+        ] {
+            let ty = TensorType::from_dims(dt, &[rows, cols]);
+            let x = random_literal(&mut rng, &ty);
+            run(
+                format!("softmax {dt} {rows}x{cols}"),
+                &softmax_func(dt, rows, cols, None),
+                std::slice::from_ref(&x),
+                row_tolerance(dt),
+            );
+            let v = TensorType::from_dims(dt, &[cols]);
+            let (w, b) = (random_literal(&mut rng, &v), random_literal(&mut rng, &v));
+            run(
+                format!("layer norm {dt} {rows}x{cols}"),
+                &layer_norm_func(dt, rows, cols),
+                &[x, w, b],
+                row_tolerance(dt),
+            );
+        }
+    }
+    // Offset views: (start, cols, width): start 1 (scalar), start 4 with
+    // rows 1030 apart (scalar: odd rows misaligned), start 4 with rows
+    // 1032 apart (vector).
+    for (start, cols, width) in [(1, 1024, 1030), (4, 1024, 1030), (4, 1024, 1032)] {
+        let ty = TensorType::from_dims(DType::F32, &[3, width]);
+        let x = random_literal(&mut rng, &ty);
+        run(
+            format!("softmax of x[:, {start}..{}] (width {width})", start + cols),
+            &softmax_func(DType::F32, 3, cols, Some((start, width))),
+            &[x],
+            row_tolerance(DType::F32),
+        );
+    }
+    eprintln!("row-kernel cases on the GPU: {ran}");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Rows whose statistics are hard: softmax rows with -inf entries (one
+/// row all -inf: NaN, as the interpreter gives), layer norm on constant
+/// rows (variance 0: the output is the bias exactly) and on rows of mean
+/// 1e4 and spread 1 (the variance must not cancel away), on the 16-byte
+/// path (4096 points), the scalar path (4094) and past the cache (12288:
+/// the f64 fallback); empty rows.
+#[test]
+fn row_kernels_at_special_rows_match_the_interpreter() {
+    if !gpu() {
+        return;
+    }
+    let mut rng = Rng(99);
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    let mut run = |name: String, f: &Func, args: &[Literal]| match check(f, args, 16, 1e-5) {
+        Ok(true) => ran += 1,
+        Ok(false) => failures.push(format!("{name}: did not compile")),
+        Err(e) => failures.push(format!("{name}: {e}")),
+    };
+    for cols in [16usize, 4094, 4096, 12288] {
+        let rows = 4;
+        let mut v: Vec<f64> = (0..rows * cols).map(|_| 6.0 * rng.unit() - 3.0).collect();
+        for (i, x) in v.iter_mut().enumerate() {
+            let (r, c) = (i / cols, i % cols);
+            if (r == 0 && c % 3 == 0) || r == 1 || (r == 2 && c == cols - 1) {
+                *x = f64::NEG_INFINITY;
+            }
+        }
+        let x = Literal::from_f64(DType::F32, vec![rows, cols], &v).unwrap();
+        run(
+            format!("softmax with -inf, 4x{cols}"),
+            &softmax_func(DType::F32, rows, cols, None),
+            &[x],
+        );
+        // Rows: constant 0.7, constant -3, mean 1e4 spread 1, mean -1e4.
+        let v: Vec<f64> = (0..rows * cols)
+            .map(|i| match i / cols {
+                0 => 0.7,
+                1 => -3.0,
+                2 => 1e4 + 2.0 * rng.unit() - 1.0,
+                _ => -1e4 + 2.0 * rng.unit() - 1.0,
+            })
+            .collect();
+        let x = Literal::from_f64(DType::F32, vec![rows, cols], &v).unwrap();
+        let vt = TensorType::from_dims(DType::F32, &[cols]);
+        let (w, b) = (random_literal(&mut rng, &vt), random_literal(&mut rng, &vt));
+        run(
+            format!("layer norm, constant and large-mean rows, 4x{cols}"),
+            &layer_norm_func(DType::F32, rows, cols),
+            &[x, w, b],
+        );
+    }
+    for op in [Opcode::Softmax, Opcode::ReduceSum, Opcode::LogSumExp] {
+        let ty = TensorType::from_dims(DType::F32, &[3, 0]);
+        let mut f = Func::new("main", vec![ty.clone()]);
+        let x = f.params[0];
+        let r = f
+            .push1(op, &[x], Attrs::new().with("axes", Attr::Ints(vec![1])))
+            .unwrap();
+        f.results = vec![r];
+        let x = random_literal(&mut rng, &ty);
+        if let Err(e) = check(&f, &[x], 0, 0.0) {
+            failures.push(format!("{op} of empty rows: {e}"));
+        }
+    }
+    eprintln!("special-row cases on the GPU: {ran}");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -15,9 +15,13 @@
 //! - **rows** (reduced axes): one block per outer index (grid-stride over
 //!   rows); threads stride over the reduced points, accumulators combine by
 //!   warp shuffles (`shfl.sync.bfly`) and a shared-memory block step. When a
-//!   row of the loaded stream fits in shared memory, the first `loop` stage
-//!   keeps it there and later stages read it back: softmax and layer norm
-//!   touch global memory once for reading and once for writing;
+//!   row of the loaded stream fits in shared memory (4 bytes a point for
+//!   f32/f16/bf16), the first `loop` stage keeps it there and later stages
+//!   read it back: softmax and layer norm touch global memory once for
+//!   reading and once for writing. Aligned f32 rows (length, offsets and
+//!   outer strides multiples of 4 elements) move 16 bytes an access; `m2`
+//!   of a cached f32-class row is two-pass (mean, then squared deviations
+//!   in f32);
 //! - **matmul**: cuBLAS (f32, TF32 when allowed, f16/bf16 with f32
 //!   accumulation, f64), with the epilogue as a following elementwise kernel
 //!   unless it is a plain store; integer matmuls and operand layouts cuBLAS

@@ -14,7 +14,7 @@
 //!   copied to the host, evaluated by the caller's tensor-level evaluator
 //!   (the reference interpreter), and the outputs copied back.
 
-use super::ptx::{emit_kernel, header, KernelPtx, Shape};
+use super::ptx::{emit_kernel, header, KernelPtx, RowBlock, Shape};
 use crate::cpu::program::normalize_kernel;
 use psionic_ir::kernel::{
     AccKind, BufId, BufferKind, IndexMap, Instr, Item, KProgram, Kernel, LibOp, MatmulCall, Node,
@@ -30,8 +30,13 @@ pub struct CudaOptions {
     /// Let f32 matmuls use TF32 tensor cores (10-bit mantissa products).
     pub allow_tf32: bool,
     /// Most threads a row kernel's block gets (a power of two, 32 to
-    /// 1024); a row of `n` points gets `clamp(next_pow2(n) / 16, 32, this)`.
+    /// 1024); a row of `n` points gets
+    /// `clamp(next_pow2(n) / row_points, 32, this)`.
     pub max_row_block: u32,
+    /// Points a thread of a row kernel aims at (a power of two; 16 by
+    /// default, measured best on an H200 with scalar loads: see
+    /// docs/BENCHMARKS_GPU.md). A knob for sweeps on the device.
+    pub row_points: u32,
 }
 
 impl Default for CudaOptions {
@@ -40,6 +45,7 @@ impl Default for CudaOptions {
             target: "sm_90".into(),
             allow_tf32: false,
             max_row_block: 1024,
+            row_points: 16,
         }
     }
 }
@@ -360,7 +366,11 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
         while !entries.insert(entry.clone()) {
             entry.push('_');
         }
-        let kp = emit_kernel(&normalize_kernel(k), &entry, &buf_dtype, opts.max_row_block)
+        let rows = RowBlock {
+            max_block: opts.max_row_block,
+            points: opts.row_points,
+        };
+        let kp = emit_kernel(&normalize_kernel(k), &entry, &buf_dtype, rows)
             .map_err(|e| format!("kernel @{name}: {e}"))?;
         steps.push(Step::Launch(LaunchSpec {
             name,

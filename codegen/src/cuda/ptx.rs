@@ -5,7 +5,8 @@
 //! module doc of [`super`]): elementwise grid-stride loops (16-byte vector
 //! accesses when every stream is contiguous f32) and row kernels (one block
 //! per outer index, warp-shuffle plus shared-memory reductions, rows cached
-//! in shared memory between stages when they fit).
+//! in shared memory between stages when they fit, 16-byte accesses when
+//! `row_vector_axis` proves every row stream aligned f32).
 //!
 //! Register classes: `f32` (`%f`, for f32/f16/bf16 values, rounded to the
 //! node's dtype after every node), `f64` (`%fd`), and 64-bit integers
@@ -18,7 +19,7 @@
 
 use psionic_ir::kernel::{AccKind, BufId, IndexMap, Instr, Kernel, Node, StageKind};
 use psionic_ir::{Attrs, DType, Opcode};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 /// Threads per block of elementwise kernels.
@@ -123,18 +124,53 @@ struct Em<'a> {
     addrs: HashMap<(BufId, IndexMap), String>,
     accs: HashMap<u32, AccState>,
     /// Loads served from the shared-memory row cache: (buf, map) -> byte
-    /// offset of its region in `rowcache`.
-    cache: HashMap<(BufId, IndexMap), usize>,
+    /// offset of its region in `rowcache` and bytes a point (the size of
+    /// [`cache_dtype`]: 4 for f32/f16/bf16 rows, 8 for f64 and integers).
+    cache: HashMap<(BufId, IndexMap), (usize, usize)>,
     /// Whether the current loop body fills the cache (first loop stage).
     cache_fill: bool,
-    /// Byte offset register of the current reduced point in a row cache
-    /// region (`r * 8`) while in a row loop.
+    /// Register holding the current reduced point's index within the row
+    /// (the first of the four points on the vector path) while in a row
+    /// loop: a point's cache address is `rowcache + region + index * size`.
     cache_off: Option<String>,
     /// Predicate guarding stores (`outer` stages of row kernels: thread 0).
     store_guard: Option<String>,
     /// Per-lane load override (vector path): node id -> value.
     lane_loads: HashMap<u32, Val>,
+    /// Two-pass m2 accumulators in their second pass: acc id -> state.
+    m2_centered: HashMap<u32, M2Centered>,
+    /// Bytes of `smem_red` the block reductions need.
+    red_bytes: usize,
 }
+
+/// The second pass of a two-pass `m2` over a cached f32-class row: the
+/// row mean (from the first pass) and the running sums of the deviations
+/// and of their squares.
+#[derive(Clone, Debug)]
+struct M2Centered {
+    center: String,
+    s1: String,
+    s2: String,
+}
+
+/// Layout of `smem_red`: the totals of the last block reduction first (8
+/// bytes a component), at the same place for every reduction, then one
+/// 8-byte slot a warp (32 at most) per component. A reduction writes its
+/// slots while slower warps may still be reading the previous one's
+/// totals, so the two regions must not overlap.
+fn red_slot(comp: usize) -> usize {
+    MAX_RED_COMPS * 8 + comp * 32 * 8
+}
+
+/// Bytes of `smem_red` for a block reduction of `comps` components.
+fn red_bytes(comps: usize) -> usize {
+    red_slot(comps)
+}
+
+/// Most components one block reduction combines (more are split into
+/// several rounds): keeps `smem_red` at 4 KiB, which with the row cache
+/// stays inside the 48 KiB of static shared memory a block may have.
+const MAX_RED_COMPS: usize = 16;
 
 impl<'a> Em<'a> {
     fn new(buf_dtype: &'a dyn Fn(BufId) -> DType) -> Self {
@@ -154,6 +190,8 @@ impl<'a> Em<'a> {
             cache_off: None,
             store_guard: None,
             lane_loads: HashMap::new(),
+            m2_centered: HashMap::new(),
+            red_bytes: red_bytes(1),
         }
     }
     fn ins(&mut self, s: &str) {
@@ -1494,6 +1532,20 @@ impl<'a> Em<'a> {
         }
     }
 
+    /// The shared-memory address (`reg+imm`) of the current point of a
+    /// cached load stream, when `key` is cached and a row loop is open.
+    fn cache_addr(&mut self, key: &(BufId, IndexMap)) -> Option<String> {
+        let (region, size) = self.cache.get(key).copied()?;
+        let off = self.cache_off.clone()?;
+        let a = self.rd();
+        self.ins(&format!("mad.lo.s64 {a}, {off}, {size}, %rowcache_base"));
+        Some(if region == 0 {
+            a
+        } else {
+            format!("{a}+{region}")
+        })
+    }
+
     // ---------- nodes ----------
     fn val(&self, id: u32) -> Result<(Val, DType), String> {
         self.vals
@@ -1511,24 +1563,14 @@ impl<'a> Em<'a> {
                     }
                     let d = (self.buf_dtype)(*buf);
                     let key = (*buf, map.clone());
-                    let v = match (self.cache.get(&key).copied(), &self.cache_off) {
-                        (Some(region), Some(off)) if !self.cache_fill => {
-                            let off = off.clone();
-                            let a = self.rd();
-                            self.ins(&format!("add.s64 {a}, {off}, {region}"));
-                            let sa = self.rd();
-                            self.ins(&format!("add.s64 {sa}, %rowcache_base, {a}"));
+                    let v = match self.cache_addr(&key) {
+                        Some(sa) if !self.cache_fill => {
                             self.load_at(cache_dtype(d), &sa, "shared")?
                         }
-                        (region, off) => {
-                            let fill = region.zip(off.clone());
+                        fill => {
                             let a = self.addr(*buf, map);
                             let v = self.load_at(d, &a, "global")?;
-                            if let Some((region, off)) = fill {
-                                let a = self.rd();
-                                self.ins(&format!("add.s64 {a}, {off}, {region}"));
-                                let sa = self.rd();
-                                self.ins(&format!("add.s64 {sa}, %rowcache_base, {a}"));
+                            if let Some(sa) = fill {
                                 self.store_at(cache_dtype(d), &sa, &v, "shared", "");
                             }
                             v
@@ -1558,9 +1600,9 @@ impl<'a> Em<'a> {
                     let v = self.op(*opcode, attrs, &a, arg_dtype, n.dtype)?;
                     self.vals.insert(n.id, (v, n.dtype));
                 }
-                Instr::Acc { kind, arg } => {
+                Instr::Acc { arg, .. } => {
                     let (v, d) = self.val(*arg)?;
-                    self.acc_push(n.id, *kind, &v, d)?;
+                    self.acc_push(n.id, &v, d)?;
                 }
                 Instr::Store { buf, map, arg } => {
                     let (v, _) = self.val(*arg)?;
@@ -1657,12 +1699,21 @@ impl<'a> Em<'a> {
         self.accs.insert(id, st);
         Ok(())
     }
-    fn acc_push(&mut self, id: u32, kind: AccKind, v: &Val, d: DType) -> Result<(), String> {
+    fn acc_push(&mut self, id: u32, v: &Val, d: DType) -> Result<(), String> {
+        if let Some(m) = self.m2_centered.get(&id).cloned() {
+            // Second pass of a two-pass m2: deviations from the row mean.
+            let v = self.cvt_cls(v, d, Cls::F)?;
+            let dv = self.f2("sub.rn.f32", &v.r, &m.center);
+            self.ins(&format!("add.rn.f32 {}, {}, {dv}", m.s1, m.s1));
+            self.ins(&format!("fma.rn.f32 {}, {dv}, {dv}, {}", m.s2, m.s2));
+            return Ok(());
+        }
         let st = self
             .accs
             .get(&id)
             .cloned()
             .ok_or_else(|| format!("accumulator %{id} outside a loop stage"))?;
+        let kind = st.kind;
         let v = self.cvt_cls(v, d, st.c)?;
         let r0 = st.regs[0].1.clone();
         let ty = st.regs[0].0;
@@ -1785,6 +1836,8 @@ impl<'a> Em<'a> {
                 let op = match (st.kind, ty) {
                     (AccKind::Sum, "b64") => "add.s64",
                     (AccKind::Prod, "b64") => "mul.lo.s64",
+                    // Only the second pass of a two-pass m2 sums in f32.
+                    (AccKind::Sum, "f32") => "add.rn.f32",
                     (AccKind::Sum, _) => "add.rn.f64",
                     _ => "mul.rn.f64",
                 };
@@ -1894,19 +1947,34 @@ impl<'a> Em<'a> {
             self.combine(st, &o);
         }
     }
-    /// Combines `st` over the block; afterwards every thread holds the total.
-    fn block_reduce(&mut self, st: &AccState, block: u32) {
-        self.warp_reduce(st);
-        if block <= 32 {
+    /// Combines every state of `sts` over the block in one shared-memory
+    /// round (two barriers however many accumulators a stage has);
+    /// afterwards every thread holds the totals.
+    fn block_reduce(&mut self, sts: &[AccState], block: u32) {
+        for st in sts {
+            self.warp_reduce(st);
+        }
+        if block <= 32 || sts.is_empty() {
             return;
         }
-        // Warp leaders write slots; warp 0 reduces them.
-        let ncomp = st.regs.len();
+        // Warp leaders write one slot a warp per component; warp 0 reduces
+        // them and writes the totals after the slots.
+        let comps: Vec<(&'static str, String, String)> = sts
+            .iter()
+            .flat_map(|st| {
+                st.regs
+                    .iter()
+                    .zip(Self::identity(st))
+                    .map(|((ty, r), id)| (*ty, r.clone(), id))
+            })
+            .collect();
+        let total = comps.len();
+        self.red_bytes = self.red_bytes.max(red_bytes(total));
         let leader = self.p();
         self.ins(&format!("setp.eq.u32 {leader}, %lane, 0"));
-        for (c, (ty, r)) in st.regs.iter().enumerate() {
+        for (c, (ty, r, _)) in comps.iter().enumerate() {
             let a = self.r();
-            self.ins(&format!("mad.lo.u32 {a}, %warp, 8, {}", c * 32 * 8));
+            self.ins(&format!("mad.lo.u32 {a}, %warp, 8, {}", red_slot(c)));
             let a2 = self.r();
             self.ins(&format!("add.u32 {a2}, {a}, %smem_red"));
             self.ins(&format!("@{leader} st.shared.{ty} [{a2}], {r}"));
@@ -1918,33 +1986,27 @@ impl<'a> Em<'a> {
         self.ins(&format!("@!{in_warp0} bra {skip}"));
         let has = self.p();
         self.ins(&format!("setp.lt.u32 {has}, %lane, {}", block / 32));
-        let ident = Self::identity(st);
-        for (c, (ty, r)) in st.regs.iter().enumerate() {
+        for (c, (ty, r, ident)) in comps.iter().enumerate() {
             let a = self.r();
-            self.ins(&format!("mad.lo.u32 {a}, %lane, 8, {}", c * 32 * 8));
+            self.ins(&format!("mad.lo.u32 {a}, %lane, 8, {}", red_slot(c)));
             let a2 = self.r();
             self.ins(&format!("add.u32 {a2}, {a}, %smem_red"));
-            self.ins(&format!("mov.{ty} {r}, {}", ident[c]));
+            self.ins(&format!("mov.{ty} {r}, {ident}"));
             self.ins(&format!("@{has} ld.shared.{ty} {r}, [{a2}]"));
         }
-        self.warp_reduce(st);
+        for st in sts {
+            self.warp_reduce(st);
+        }
         let l0 = self.p();
         self.ins(&format!("setp.eq.u32 {l0}, %lane, 0"));
-        for (c, (ty, r)) in st.regs.iter().enumerate() {
-            self.ins(&format!(
-                "@{l0} st.shared.{ty} [smem_red + {}], {r}",
-                (3 * 32 + c) * 8
-            ));
+        for (c, (ty, r, _)) in comps.iter().enumerate() {
+            self.ins(&format!("@{l0} st.shared.{ty} [smem_red + {}], {r}", c * 8));
         }
         self.place(&skip);
         self.ins("bar.sync 0");
-        for (c, (ty, r)) in st.regs.iter().enumerate() {
-            self.ins(&format!(
-                "ld.shared.{ty} {r}, [smem_red + {}]",
-                (3 * 32 + c) * 8
-            ));
+        for (c, (ty, r, _)) in comps.iter().enumerate() {
+            self.ins(&format!("ld.shared.{ty} {r}, [smem_red + {}]", c * 8));
         }
-        let _ = ncomp;
     }
     /// The value of a reduced accumulator, rounded to its dtype.
     fn acc_value(&mut self, st: &AccState) -> Val {
@@ -2045,12 +2107,307 @@ fn vectorizable(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> bool {
         })
 }
 
+/// The nodes of `nodes` (one stage) that `roots` depend on, in order;
+/// `None` when one of them accumulates or stores.
+fn cone(nodes: &[Node], roots: &[u32]) -> Option<Vec<Node>> {
+    let mut need: HashSet<u32> = roots.iter().copied().collect();
+    let mut keep = vec![false; nodes.len()];
+    for (i, n) in nodes.iter().enumerate().rev() {
+        if !need.contains(&n.id) {
+            continue;
+        }
+        keep[i] = true;
+        match &n.instr {
+            Instr::Op { args, .. } => need.extend(args.iter().copied()),
+            Instr::Load { .. } | Instr::Const(_) => {}
+            _ => return None,
+        }
+    }
+    Some(
+        nodes
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(n, _)| n.clone())
+            .collect(),
+    )
+}
+
+/// The reduced axis of a row kernel whose `loop`/`map` stages can move 16
+/// bytes per access: one reduced axis, its extent a multiple of 4, and
+/// every load or store of those stages either constant along the row
+/// (stride 0: loaded once for the four points) or an f32 stream with
+/// stride 1 along it whose offset and other strides are multiples of 4
+/// elements, so that each group of four points starts 16-byte aligned
+/// (every buffer is its own allocation, 256-byte aligned).
+fn row_vector_axis(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Option<usize> {
+    let [r] = k.reduce_axes[..] else {
+        return None;
+    };
+    if k.domain[r] < 4 || !k.domain[r].is_multiple_of(4) {
+        return None;
+    }
+    let aligned_f32 = |buf: BufId, map: &IndexMap| {
+        buf_dtype(buf) == DType::F32
+            && map.strides[r] == 1
+            && map.offset % 4 == 0
+            && map
+                .strides
+                .iter()
+                .enumerate()
+                .all(|(a, &st)| a == r || st % 4 == 0)
+    };
+    let ok = k
+        .stages
+        .iter()
+        .filter(|s| s.kind != StageKind::Outer)
+        .flat_map(|s| &s.nodes)
+        .all(|n| match &n.instr {
+            Instr::Load { buf, map } => map.strides[r] == 0 || aligned_f32(*buf, map),
+            Instr::Store { buf, map, .. } => aligned_f32(*buf, map),
+            _ => true,
+        });
+    ok.then_some(r)
+}
+
+/// How a row kernel walks one row.
+struct RowLoop<'k> {
+    reduce_axes: &'k [usize],
+    domain: &'k [usize],
+    row_len: u64,
+    block: u32,
+    /// The reduced axis when every thread takes groups of four
+    /// consecutive points with 16-byte accesses ([`row_vector_axis`]).
+    vector: Option<usize>,
+}
+
+/// One pass of the block's threads over the row, evaluating `nodes` at
+/// each point: thread `t` takes points `t, t + block, ...` (groups of four
+/// points on the vector path). `fill`: cached loads are read from global
+/// memory and kept in the row cache; otherwise, with `cached`, they are
+/// read from it (each thread reads back exactly the points it stored, so
+/// no barrier is needed).
+fn row_loop(
+    em: &mut Em,
+    nodes: &[Node],
+    rl: &RowLoop,
+    fill: bool,
+    cached: bool,
+) -> Result<(), String> {
+    let lt = em.lbl("r");
+    let ld = em.lbl("rdone");
+    let trips = match rl.vector {
+        Some(_) => rl.row_len / 4,
+        None => rl.row_len,
+    };
+    em.ins("cvt.u64.u32 %rr, %r_tid");
+    em.place(&lt);
+    let p = em.p();
+    em.ins(&format!("setp.ge.u64 {p}, %rr, {trips}"));
+    em.ins(&format!("@{p} bra {ld}"));
+    em.addrs.clear();
+    em.cache_fill = fill;
+    let use_cache = cached && !em.cache.is_empty();
+    // Values defined inside the body are scoped to it.
+    let saved = em.vals.clone();
+    match rl.vector {
+        None => {
+            em.cache_off = use_cache.then(|| "%rr".to_string());
+            decompose(em, "%rr", rl.reduce_axes, rl.domain);
+            em.emit_nodes(nodes)?;
+        }
+        Some(r) => {
+            let ix = em.idx[r].clone();
+            em.ins(&format!("shl.b64 {ix}, %rr, 2"));
+            em.cache_off = use_cache.then(|| ix.clone());
+            vector_body(em, nodes, r)?;
+        }
+    }
+    em.vals = saved;
+    em.cache_off = None;
+    em.cache_fill = false;
+    em.ins(&format!("add.s64 %rr, %rr, {}", rl.block));
+    em.ins(&format!("bra {lt}"));
+    em.place(&ld);
+    em.addrs.clear();
+    Ok(())
+}
+
+/// The body of a vector row loop: the four points from `%ix{r}` on, each
+/// stream loaded (and stored) with one 16-byte access, the nodes evaluated
+/// once a point.
+fn vector_body(em: &mut Em, nodes: &[Node], r: usize) -> Result<(), String> {
+    let mut lanes: Vec<HashMap<u32, Val>> = vec![HashMap::new(); 4];
+    let mut loaded: HashMap<(BufId, IndexMap), Vec<Val>> = HashMap::new();
+    for (id, buf, map) in loads_of(nodes) {
+        let key = (buf, map.clone());
+        let vs = match loaded.get(&key) {
+            Some(vs) => vs.clone(),
+            None => {
+                let vs = if map.strides[r] == 0 {
+                    let a = em.addr(buf, map);
+                    let v = em.load_at((em.buf_dtype)(buf), &a, "global")?;
+                    vec![v; 4]
+                } else {
+                    let regs: Vec<String> = (0..4).map(|_| em.f()).collect();
+                    let list = format!("{{{}}}", regs.join(", "));
+                    match em.cache_addr(&key) {
+                        Some(sa) if !em.cache_fill => {
+                            em.ins(&format!("ld.shared.v4.f32 {list}, [{sa}]"));
+                        }
+                        fill => {
+                            let a = em.addr(buf, map);
+                            em.ins(&format!("ld.global.v4.f32 {list}, [{a}]"));
+                            if let Some(sa) = fill {
+                                em.ins(&format!("st.shared.v4.f32 [{sa}], {list}"));
+                            }
+                        }
+                    }
+                    regs.into_iter().map(|r| Val { r, c: Cls::F }).collect()
+                };
+                loaded.insert(key, vs.clone());
+                vs
+            }
+        };
+        for (lane, v) in lanes.iter_mut().zip(vs) {
+            lane.insert(id, v);
+        }
+    }
+    let mut stores: Vec<((BufId, IndexMap), Vec<String>)> = Vec::new();
+    for lane in lanes {
+        em.lane_loads = lane;
+        for n in nodes {
+            if let Instr::Store { buf, map, arg } = &n.instr {
+                let (v, d) = em.val(*arg)?;
+                let v = em.cvt_cls(&v, d, Cls::F)?;
+                let key = (*buf, map.clone());
+                match stores.iter_mut().find(|s| s.0 == key) {
+                    Some(s) => s.1.push(v.r),
+                    None => stores.push((key, vec![v.r])),
+                }
+            } else {
+                em.emit_nodes(std::slice::from_ref(n))?;
+            }
+        }
+    }
+    em.lane_loads.clear();
+    for ((buf, map), regs) in stores {
+        let a = em.addr(buf, &map);
+        em.ins(&format!("st.global.v4.f32 [{a}], {{{}}}", regs.join(", ")));
+    }
+    Ok(())
+}
+
+/// Block reductions of `states` in as few shared-memory rounds as
+/// [`MAX_RED_COMPS`] allows.
+fn reduce_in_rounds(em: &mut Em, states: &[(u32, AccState)], block: u32) {
+    let mut round: Vec<AccState> = Vec::new();
+    for (_, st) in states {
+        let comps: usize = round.iter().map(|s| s.regs.len()).sum();
+        if !round.is_empty() && comps + st.regs.len() > MAX_RED_COMPS {
+            em.block_reduce(&round, block);
+            round.clear();
+        }
+        round.push(st.clone());
+    }
+    em.block_reduce(&round, block);
+}
+
+/// The second pass of the stage's two-pass `m2`s (`(id, dtype, sum)`,
+/// `sum` the accumulator whose reduced f64 total is the row sum of the
+/// m2's value), for f32-class values whose loads the row cache holds: the
+/// mean `c` rounded to f32, then, re-evaluating the values from the cache,
+/// `s1 = sum(v - c)` and `s2 = sum((v - c)^2)` in f32, and
+/// `m2 = s2 - s1^2 / n` (`s1` only carries the rounding of `c`: nothing
+/// cancels). Cheaper than Welford's per-point division with its
+/// three-value f64 state, and as accurate: the deviations are small
+/// numbers whatever the mean (a row of mean 1e4 and spread 1 keeps its
+/// variance), and a constant row gives exactly 0.
+fn two_pass_m2(
+    em: &mut Em,
+    stage: &[Node],
+    centered: &[(u32, DType, u32)],
+    rl: &RowLoop,
+) -> Result<(), String> {
+    let inv_n = 1.0 / rl.row_len.max(1) as f64;
+    let mut states = Vec::new();
+    let mut args = Vec::new();
+    for &(id, _, sum) in centered {
+        let total = em.accs[&sum].regs[0].1.clone();
+        let mean = em.d2("mul.rn.f64", &total, &dc(inv_n));
+        let center = em.f();
+        em.ins(&format!("cvt.rn.f32.f64 {center}, {mean}"));
+        let (s1, s2) = (em.f(), em.f());
+        em.ins(&format!("mov.f32 {s1}, {}", fc(0.0)));
+        em.ins(&format!("mov.f32 {s2}, {}", fc(0.0)));
+        for r in [&s1, &s2] {
+            let st = AccState {
+                kind: AccKind::Sum,
+                c: Cls::F,
+                dtype: DType::F32,
+                signed: false,
+                regs: vec![("f32", r.clone())],
+            };
+            states.push((id, st));
+        }
+        em.m2_centered.insert(id, M2Centered { center, s1, s2 });
+        let Some(Node {
+            instr: Instr::Acc { arg, .. },
+            ..
+        }) = stage.iter().find(|n| n.id == id)
+        else {
+            return Err(format!("m2 %{id} not in its stage"));
+        };
+        args.push(*arg);
+    }
+    // The values' nodes, then the m2s (each pushes its deviation).
+    let mut nodes = cone(stage, &args).ok_or("an m2 value depends on an accumulator")?;
+    nodes.extend(
+        stage
+            .iter()
+            .filter(|n| centered.iter().any(|c| c.0 == n.id))
+            .cloned(),
+    );
+    row_loop(em, &nodes, rl, false, true)?;
+    reduce_in_rounds(em, &states, rl.block);
+    for &(id, d, _) in centered {
+        let m = em
+            .m2_centered
+            .remove(&id)
+            .ok_or("two-pass m2 state missing")?;
+        let t = em.f2("mul.rn.f32", &m.s1, &m.s1);
+        let m2 = em.f3("fma.rn.f32", &t, &fc(-inv_n as f32), &m.s2);
+        // max.NaN keeps a NaN row NaN.
+        let m2 = em.f2("max.NaN.f32", &m2, &fc(0.0));
+        let v = em.round(Val { r: m2, c: Cls::F }, d);
+        em.vals.insert(id, (v, d));
+    }
+    Ok(())
+}
+
+/// How many threads a row kernel's block gets: `clamp(next_pow2(row) /
+/// points, 32, max_block)` (both rounded to powers of two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowBlock {
+    pub max_block: u32,
+    pub points: u32,
+}
+
+impl RowBlock {
+    /// Threads a block for rows of `row_len` points.
+    pub fn threads(&self, row_len: u64) -> u32 {
+        let max = self.max_block.clamp(32, 1024).next_power_of_two() as u64;
+        let points = self.points.clamp(1, 1 << 16).next_power_of_two() as u64;
+        (row_len.next_power_of_two() / points).clamp(32, max) as u32
+    }
+}
+
 /// Emits one kernel (already normalized) as a PTX `.entry` named `entry`.
 pub fn emit_kernel(
     k: &Kernel,
     entry: &str,
     buf_dtype: &dyn Fn(BufId) -> DType,
-    max_row_block: u32,
+    row_block: RowBlock,
 ) -> Result<KernelPtx, String> {
     let mut em = Em::new(buf_dtype);
     em.idx = (0..k.domain.len()).map(|i| format!("%ix{i}")).collect();
@@ -2182,47 +2539,94 @@ pub fn emit_kernel(
             .collect();
         let rows: u64 = outer.iter().map(|&a| k.domain[a] as u64).product();
         let row_len: u64 = k.reduce_axes.iter().map(|&a| k.domain[a] as u64).product();
-        // 16 points a thread: on an H200, 8192-wide softmax rows ran in
-        // 0.198 ms with 512-thread blocks against 0.241 with 1024 (and
-        // 0.223 with 256), 4096-wide layer-norm rows in 0.214 ms with 256
-        // against 0.524 with 1024: fewer threads a row make the block
-        // reductions cheaper and put more rows in flight on each SM.
-        let block = (row_len.next_power_of_two() / 16)
-            .clamp(32, max_row_block.clamp(32, 1024).next_power_of_two() as u64)
-            as u32;
+        // 16 points a thread by default (CudaOptions::row_points): on an
+        // H200, with scalar loads and 8-byte cache slots, 8192-wide softmax
+        // rows ran in 0.198 ms with 512-thread blocks against 0.241 with
+        // 1024 (and 0.223 with 256), 4096-wide layer-norm rows in 0.214 ms
+        // with 256 against 0.524 with 1024: fewer threads a row make the
+        // block reductions cheaper and put more rows in flight on each SM.
+        // To be swept again with 16-byte accesses (cuda_bench's
+        // row_block_sweep).
+        let block = row_block.threads(row_len);
         // Row cache: loads of the first loop stage that later stages read
-        // again with the same map.
+        // again with the same map (or that a two-pass m2 reads again).
         let first_loop = k.stages.iter().position(|s| s.kind == StageKind::Loop);
+        let moving = |m: &IndexMap| k.reduce_axes.iter().any(|&a| m.strides[a] != 0);
+        // m2 accumulators of f32-class values from the first loop stage on,
+        // with the moving loads their value reads: two-pass candidates
+        // (mean first, then squared deviations re-read from the cache),
+        // taken when all of those loads are cached.
+        let mut m2_loads: Vec<(u32, Vec<(BufId, IndexMap)>)> = Vec::new();
+        for s in k.stages.iter().skip(first_loop.unwrap_or(k.stages.len())) {
+            if s.kind == StageKind::Outer {
+                continue;
+            }
+            for n in &s.nodes {
+                if let Instr::Acc {
+                    kind: AccKind::M2,
+                    arg,
+                } = n.instr
+                {
+                    if cls(n.dtype)? != Cls::F {
+                        continue;
+                    }
+                    if let Some(c) = cone(&s.nodes, &[arg]) {
+                        let keys = loads_of(&c)
+                            .filter(|(_, _, m)| moving(m))
+                            .map(|(_, b, m)| (b, m.clone()))
+                            .collect();
+                        m2_loads.push((n.id, keys));
+                    }
+                }
+            }
+        }
         let mut cached_bytes = 0usize;
         if let Some(fl) = first_loop {
-            let later: Vec<(BufId, IndexMap)> = k.stages[fl + 1..]
+            let mut later: Vec<(BufId, IndexMap)> = k.stages[fl + 1..]
                 .iter()
                 .filter(|s| s.kind != StageKind::Outer)
                 .flat_map(|s| loads_of(&s.nodes).map(|(_, b, m)| (b, m.clone())))
                 .collect();
+            later.extend(m2_loads.iter().flat_map(|(_, keys)| keys.iter().cloned()));
             for (_, b, m) in loads_of(&k.stages[fl].nodes) {
                 let key = (b, m.clone());
-                let moves = k.reduce_axes.iter().any(|&a| m.strides[a] != 0);
-                let bytes = row_len as usize * 8;
-                if moves
+                // A point takes the size of the register class it is kept
+                // in: 4 bytes for f32/f16/bf16 (twice the rows of 8-byte
+                // slots fit in shared memory), 8 for f64 and integers.
+                let size = cache_dtype(buf_dtype(b)).size();
+                // Regions start 16-byte aligned (vector accesses).
+                let start = cached_bytes.next_multiple_of(16);
+                let bytes = row_len as usize * size;
+                if moving(m)
                     && later.contains(&key)
                     && !em.cache.contains_key(&key)
-                    && cached_bytes + bytes <= ROW_CACHE_BYTES
+                    && start + bytes <= ROW_CACHE_BYTES
                 {
-                    em.cache.insert(key, cached_bytes);
-                    cached_bytes += bytes;
+                    em.cache.insert(key, (start, size));
+                    cached_bytes = start + bytes;
                 }
             }
         }
+        let two_pass: HashSet<u32> = m2_loads
+            .iter()
+            .filter(|(_, keys)| keys.iter().all(|key| em.cache.contains_key(key)))
+            .map(|(id, _)| *id)
+            .collect();
+        let rl = RowLoop {
+            reduce_axes: &k.reduce_axes,
+            domain: &k.domain,
+            row_len,
+            block,
+            vector: row_vector_axis(k, buf_dtype),
+        };
         shape = Shape::Rows {
             rows,
             row_len,
             block,
             cached_bytes,
         };
-        shared.push_str("\t.shared .align 8 .b8 smem_red[1024];\n");
         if cached_bytes > 0 {
-            let _ = writeln!(shared, "\t.shared .align 8 .b8 rowcache[{cached_bytes}];");
+            let _ = writeln!(shared, "\t.shared .align 16 .b8 rowcache[{cached_bytes}];");
         }
         em.ins("mov.u32 %r_tid, %tid.x");
         em.ins("mov.u32 %r_ctaid, %ctaid.x");
@@ -2247,8 +2651,7 @@ pub fn emit_kernel(
         for a in &k.reduce_axes {
             em.ins(&format!("mov.b64 {}, 0", em.idx[*a]));
         }
-        let mut seen_loop = false;
-        for s in &k.stages {
+        for (si, s) in k.stages.iter().enumerate() {
             match s.kind {
                 StageKind::Outer => {
                     em.addrs.clear();
@@ -2257,56 +2660,60 @@ pub fn emit_kernel(
                     em.store_guard = None;
                 }
                 StageKind::Loop | StageKind::Map => {
-                    let is_loop = s.kind == StageKind::Loop;
-                    let accs: Vec<(u32, AccKind, DType)> = s
+                    // The first loop stage fills the cache; stages after
+                    // it read it; none before it may.
+                    let fill = Some(si) == first_loop;
+                    let cached = first_loop.is_some_and(|fl| si >= fl);
+                    let accs: Vec<(u32, AccKind, DType, u32)> = s
                         .nodes
                         .iter()
                         .filter_map(|n| match n.instr {
-                            Instr::Acc { kind, .. } => Some((n.id, kind, n.dtype)),
+                            Instr::Acc { kind, arg } => Some((n.id, kind, n.dtype, arg)),
                             _ => None,
                         })
                         .collect();
-                    for &(id, kind, d) in &accs {
+                    // Two-pass m2s of this stage and the accumulator whose
+                    // total gives each one's mean: an acc.sum of the same
+                    // value and dtype in this stage (layer norm has one),
+                    // or the m2 itself, turned into a sum for the first
+                    // pass.
+                    let mut centered: Vec<(u32, DType, u32)> = Vec::new();
+                    for &(id, _, d, arg) in accs.iter().filter(|a| two_pass.contains(&a.0)) {
+                        let sum = accs
+                            .iter()
+                            .find(|a| a.1 == AccKind::Sum && a.3 == arg && a.2 == d)
+                            .map_or(id, |a| a.0);
+                        centered.push((id, d, sum));
+                    }
+                    let shares = |id: u32| centered.iter().any(|c| c.0 == id && c.2 != id);
+                    let nodes_a: Vec<Node> =
+                        s.nodes.iter().filter(|n| !shares(n.id)).cloned().collect();
+                    for &(id, kind, d, _) in accs.iter().filter(|a| !shares(a.0)) {
+                        let kind = if two_pass.contains(&id) {
+                            AccKind::Sum
+                        } else {
+                            kind
+                        };
                         em.acc_init(id, kind, d)?;
                     }
-                    em.cache_fill = is_loop && !seen_loop;
-                    if is_loop {
-                        seen_loop = true;
-                    }
-                    let lt = em.lbl("r");
-                    let ld = em.lbl("rdone");
-                    em.ins("cvt.u64.u32 %rr, %r_tid");
-                    em.place(&lt);
-                    let p = em.p();
-                    em.ins(&format!("setp.ge.u64 {p}, %rr, {row_len}"));
-                    em.ins(&format!("@{p} bra {ld}"));
-                    // Row-cache offset of this point.
-                    em.ins("shl.b64 %roff, %rr, 3");
-                    em.cache_off = if em.cache.is_empty() {
-                        None
-                    } else {
-                        Some("%roff".into())
-                    };
-                    em.addrs.clear();
-                    decompose(&mut em, "%rr", &k.reduce_axes, &k.domain);
-                    // Values defined inside the body are scoped to it.
-                    let saved = em.vals.clone();
-                    em.emit_nodes(&s.nodes)?;
-                    em.vals = saved;
-                    em.ins(&format!("add.s64 %rr, %rr, {block}"));
-                    em.ins(&format!("bra {lt}"));
-                    em.place(&ld);
-                    em.cache_off = None;
-                    em.cache_fill = false;
-                    em.addrs.clear();
-                    for &(id, _, _) in &accs {
+                    row_loop(&mut em, &nodes_a, &rl, fill, cached)?;
+                    let mut states = Vec::new();
+                    for &(id, _, _, _) in accs.iter().filter(|a| !shares(a.0)) {
                         let st = em.accs[&id].clone();
                         if st.kind == AccKind::M2 {
                             em.m2_normalize(&st);
                         }
-                        em.block_reduce(&st, block);
-                        let v = em.acc_value(&st);
-                        em.vals.insert(id, (v, st.dtype));
+                        states.push((id, st));
+                    }
+                    reduce_in_rounds(&mut em, &states, block);
+                    for (id, st) in &states {
+                        if !two_pass.contains(id) {
+                            let v = em.acc_value(st);
+                            em.vals.insert(*id, (v, st.dtype));
+                        }
+                    }
+                    if !centered.is_empty() {
+                        two_pass_m2(&mut em, &s.nodes, &centered, &rl)?;
                     }
                     // Reduced indices back to 0 for outer stages.
                     for a in &k.reduce_axes {
@@ -2334,7 +2741,7 @@ pub fn emit_kernel(
     );
     let _ = writeln!(
         text,
-        "\t.reg .b64 %gi, %gt, %gv, %gstride, %row, %rr, %roff, %rowcache_base;"
+        "\t.reg .b64 %gi, %gt, %gv, %gstride, %row, %rr, %rowcache_base;"
     );
     let _ = writeln!(text, "\t.reg .pred %t0;");
     if !em.idx.is_empty() {
@@ -2343,6 +2750,9 @@ pub fn emit_kernel(
     if !em.params.is_empty() {
         let bases: Vec<String> = (0..em.params.len()).map(|i| format!("%base{i}")).collect();
         let _ = writeln!(text, "\t.reg .b64 {};", bases.join(", "));
+    }
+    if matches!(shape, Shape::Rows { .. }) {
+        let _ = writeln!(text, "\t.shared .align 8 .b8 smem_red[{}];", em.red_bytes);
     }
     text.push_str(&shared);
     for i in 0..em.params.len() {
