@@ -393,6 +393,7 @@ fn row_block_sweep() {
     for points in [4, 8, 16, 32, 64] {
         let opts = CudaOptions {
             row_points: points,
+            max_row_block: 1024,
             ..CudaOptions::default()
         };
         let (r, c) = (8192, 8192);

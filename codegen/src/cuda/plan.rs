@@ -30,12 +30,14 @@ pub struct CudaOptions {
     /// Let f32 matmuls use TF32 tensor cores (10-bit mantissa products).
     pub allow_tf32: bool,
     /// Most threads a row kernel's block gets (a power of two, 32 to
-    /// 1024); a row of `n` points gets
+    /// 1024; 256 by default); a row of `n` points gets
     /// `clamp(next_pow2(n) / row_points, 32, this)`.
     pub max_row_block: u32,
     /// Points a thread of a row kernel aims at (a power of two; 16 by
-    /// default, measured best on an H200 with scalar loads: see
-    /// docs/BENCHMARKS_GPU.md). A knob for sweeps on the device.
+    /// default). With 16-byte accesses an H200 ran 8192-wide softmax rows
+    /// best at 256 threads (32 points) and 4096-wide layer-norm rows best
+    /// at 256 threads (16 points): see docs/BENCHMARKS_GPU.md. Knobs for
+    /// sweeps on the device.
     pub row_points: u32,
 }
 
@@ -44,7 +46,7 @@ impl Default for CudaOptions {
         CudaOptions {
             target: "sm_90".into(),
             allow_tf32: false,
-            max_row_block: 1024,
+            max_row_block: 256,
             row_points: 16,
         }
     }

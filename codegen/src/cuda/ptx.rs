@@ -2539,14 +2539,14 @@ pub fn emit_kernel(
             .collect();
         let rows: u64 = outer.iter().map(|&a| k.domain[a] as u64).product();
         let row_len: u64 = k.reduce_axes.iter().map(|&a| k.domain[a] as u64).product();
-        // 16 points a thread by default (CudaOptions::row_points): on an
-        // H200, with scalar loads and 8-byte cache slots, 8192-wide softmax
-        // rows ran in 0.198 ms with 512-thread blocks against 0.241 with
-        // 1024 (and 0.223 with 256), 4096-wide layer-norm rows in 0.214 ms
-        // with 256 against 0.524 with 1024: fewer threads a row make the
-        // block reductions cheaper and put more rows in flight on each SM.
-        // To be swept again with 16-byte accesses (cuda_bench's
-        // row_block_sweep).
+        // 16 points a thread, at most 256 threads, by default
+        // (CudaOptions::row_points, max_row_block): on an H200 with 16-byte
+        // accesses and 4-byte cache slots (cuda_bench's row_block_sweep),
+        // 8192-wide softmax rows ran in 0.149 ms with 256-thread blocks
+        // against 0.157 with 512, 0.182 with 128 and 0.190 with 1024, and
+        // 4096-wide layer-norm rows in 0.139 ms with 256 against 0.148 with
+        // 128 and 0.164 with 512: fewer threads a row make the block
+        // reductions cheaper and put more rows in flight on each SM.
         let block = row_block.threads(row_len);
         // Row cache: loads of the first loop stage that later stages read
         // again with the same map (or that a two-pass m2 reads again).
