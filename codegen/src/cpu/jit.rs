@@ -445,6 +445,9 @@ struct Gen<'a, 'b> {
     lse_max: HashMap<u32, Value>,
     /// Row means of `m2` accumulators (see `row_pre_pass`).
     m2_mean: HashMap<u32, Value>,
+    /// The kernel is a softmax whose exponentials are stored by the sum
+    /// pass (see [`SoftmaxReuse`]).
+    reuse: Option<SoftmaxReuse>,
     ops: &'a mut Vec<OpDesc>,
     table_addr: i64,
     args_slot: Value,
@@ -989,6 +992,9 @@ impl Gen<'_, '_> {
                         let mx = fixed_max.expect("checked");
                         let d = self.b.ins().fsub(v, mx);
                         let e = VMath::new(self.b, self.fma).exp(d);
+                        if let Some(r) = self.reuse.clone().filter(|r| r.lse == id) {
+                            self.store(r.buf, &r.map, e, mode);
+                        }
                         self.push_partial(id, 0, e, mask_f4, false);
                     }
                     AccKind::Sum => self.push_partial(id, 0, v, mask_f4, false),
@@ -1561,6 +1567,12 @@ impl Gen<'_, '_> {
     fn emit_stages(&mut self) {
         let k = self.k;
         let elementwise = k.reduce_axes.is_empty();
+        if self.shape == Shape::Vector && !elementwise {
+            if let Some(r) = softmax_reuse(k) {
+                self.emit_softmax_reuse(r);
+                return;
+            }
+        }
         for s in &k.stages {
             match s.kind {
                 StageKind::Outer => self.emit_nodes(&s.nodes, Mode::One),
@@ -1591,6 +1603,92 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// A softmax row (see [`SoftmaxReuse`]): the maximum pass, a pass that
+    /// sums `e = exp(x - max)` and stores each `e` where the output goes,
+    /// then a pass scaling the stored row by `1 / sum`.
+    fn emit_softmax_reuse(&mut self, r: SoftmaxReuse) {
+        let k = self.k;
+        let lp = &k.stages[0].nodes;
+        self.row_pre_pass(lp);
+        self.acc_init(r.lse, AccKind::LogSumExp, unroll_for(lp));
+        let axes = k.reduce_axes.clone();
+        for &ax in &axes {
+            let z = self.iconst(0);
+            self.b.def_var(self.idx[ax], z);
+        }
+        self.reuse = Some(r.clone());
+        self.emit_axes(&axes, lp, None);
+        self.reuse = None;
+        // 1 / sum. A row with a NaN, a +inf or only -inf has a NaN among
+        // its `exp(x - max)` and so a NaN sum: every output is NaN, as the
+        // interpreter's `exp(x - max) / sum` gives.
+        self.flush_partials(Some(r.lse));
+        let Some(AccSt::Vec(a)) = self.accs.remove(&r.lse) else {
+            unreachable!("vector accumulator")
+        };
+        let mut lo = self.b.use_var(a.vars[0].0);
+        let mut hi = self.b.use_var(a.vars[1].0);
+        for set in &a.extra {
+            let (x, y) = (self.b.use_var(set[0]), self.b.use_var(set[1]));
+            lo = self.b.ins().fadd(lo, x);
+            hi = self.b.ins().fadd(hi, y);
+        }
+        let v = self.b.ins().fadd(lo, hi);
+        let l0 = self.b.ins().extractlane(v, 0);
+        let l1 = self.b.ins().extractlane(v, 1);
+        let sum = self.b.ins().fadd(l0, l1);
+        let one = self.f64c(1.0);
+        let inv = self.b.ins().fdiv(one, sum);
+        let scale = self.b.ins().fdemote(types::F32, inv);
+        let scale = self.b.ins().splat(F4, scale);
+        // The scaling pass: `out = out * scale`, as nodes numbered past the
+        // kernel's.
+        let base = k
+            .stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .map(|n| n.id)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        self.vals.insert(base, scale);
+        let node = |id: u32, instr: Instr| Node {
+            id,
+            dtype: DType::F32,
+            instr,
+        };
+        let pass = [
+            node(
+                base + 1,
+                Instr::Load {
+                    buf: r.buf,
+                    map: r.map.clone(),
+                },
+            ),
+            node(
+                base + 2,
+                Instr::Op {
+                    opcode: Opcode::Multiply,
+                    attrs: Attrs::new(),
+                    args: vec![base + 1, base],
+                },
+            ),
+            node(
+                base + 3,
+                Instr::Store {
+                    buf: r.buf,
+                    map: r.map.clone(),
+                    arg: base + 2,
+                },
+            ),
+        ];
+        for &ax in &axes {
+            let z = self.iconst(0);
+            self.b.def_var(self.idx[ax], z);
+        }
+        self.emit_axes(&axes, &pass, None);
+    }
+
     fn emit_outer(&mut self, outer: &[usize], level: usize) {
         if level == outer.len() {
             self.emit_stages();
@@ -1616,6 +1714,135 @@ impl Gen<'_, '_> {
                 g.emit_outer(outer, level + 1)
             });
         }
+    }
+}
+
+/// A row softmax kernel of the vector shape: a `loop` stage whose only
+/// accumulator is `%lse = acc.logsumexp %a`, then a `map` stage that only
+/// recomputes `%a` and stores `exp(%a - %lse)` to `buf` (which no load of
+/// the kernel reads). Such a kernel is emitted as three passes over the
+/// row with one exponential per element instead of two: the maximum, the
+/// sum of `e = exp(x - max)` *storing each e* to `buf`, and `buf *= 1/sum`
+/// ([`Gen::emit_softmax_reuse`]). When buffer planning put `buf` in place
+/// of an input, every load of that input uses `buf`'s map, so each
+/// element is read before the sum pass overwrites it.
+#[derive(Clone)]
+struct SoftmaxReuse {
+    lse: u32,
+    buf: BufId,
+    map: IndexMap,
+}
+
+fn softmax_reuse(k: &Kernel) -> Option<SoftmaxReuse> {
+    let [lp, mp] = &k.stages[..] else {
+        return None;
+    };
+    if lp.kind != StageKind::Loop || mp.kind != StageKind::Map {
+        return None;
+    }
+    let mut accs = lp.nodes.iter().filter_map(|n| match n.instr {
+        Instr::Acc { kind, arg } => Some((n.id, kind, arg)),
+        _ => None,
+    });
+    let (lse, AccKind::LogSumExp, a) = accs.next()? else {
+        return None;
+    };
+    if accs.next().is_some() {
+        return None;
+    }
+    let (store, rest) = mp.nodes.split_last()?;
+    let Instr::Store { buf, map, arg } = &store.instr else {
+        return None;
+    };
+    let node = |id: u32| mp.nodes.iter().find(|n| n.id == id);
+    let e = node(*arg)?;
+    let Instr::Op {
+        opcode: Opcode::Exp,
+        args: ea,
+        ..
+    } = &e.instr
+    else {
+        return None;
+    };
+    let sub = node(*ea.first()?)?;
+    let Instr::Op {
+        opcode: Opcode::Subtract,
+        args: sa,
+        ..
+    } = &sub.instr
+    else {
+        return None;
+    };
+    let [a2, l] = sa[..] else { return None };
+    if l != lse || !same_value(&lp.nodes, a, &mp.nodes, a2) {
+        return None;
+    }
+    // Nothing else in the map stage: the cone of `a2`, the subtract, the exp.
+    let mut cone = std::collections::HashSet::from([a2]);
+    for n in mp.nodes.iter().rev() {
+        if cone.contains(&n.id) {
+            if let Instr::Op { args, .. } = &n.instr {
+                cone.extend(args.iter().copied());
+            }
+        }
+    }
+    if rest
+        .iter()
+        .any(|n| n.id != sub.id && n.id != e.id && !cone.contains(&n.id))
+    {
+        return None;
+    }
+    let loaded = k
+        .stages
+        .iter()
+        .flat_map(|s| &s.nodes)
+        .any(|n| matches!(&n.instr, Instr::Load { buf: b, .. } if b == buf));
+    if loaded {
+        return None;
+    }
+    Some(SoftmaxReuse {
+        lse,
+        buf: *buf,
+        map: map.clone(),
+    })
+}
+
+/// Whether node `x` of `xs` and node `y` of `ys` compute the same value
+/// (same instructions over the same loads and constants; values from
+/// outside the two lists must be the same node).
+fn same_value(xs: &[Node], x: u32, ys: &[Node], y: u32) -> bool {
+    let (nx, ny) = (xs.iter().find(|n| n.id == x), ys.iter().find(|n| n.id == y));
+    let (nx, ny) = match (nx, ny) {
+        (Some(a), Some(b)) => (a, b),
+        (None, None) => return x == y,
+        _ => return false,
+    };
+    if nx.dtype != ny.dtype {
+        return false;
+    }
+    match (&nx.instr, &ny.instr) {
+        (Instr::Load { buf: b1, map: m1 }, Instr::Load { buf: b2, map: m2 }) => {
+            b1 == b2 && m1 == m2
+        }
+        (Instr::Const(c1), Instr::Const(c2)) => c1.to_bits() == c2.to_bits(),
+        (
+            Instr::Op {
+                opcode: o1,
+                attrs: a1,
+                args: r1,
+            },
+            Instr::Op {
+                opcode: o2,
+                attrs: a2,
+                args: r2,
+            },
+        ) => {
+            o1 == o2
+                && a1 == a2
+                && r1.len() == r2.len()
+                && r1.iter().zip(r2).all(|(&p, &q)| same_value(xs, p, ys, q))
+        }
+        _ => false,
     }
 }
 
@@ -1776,6 +2003,7 @@ pub(crate) fn compile_kernel(
             copy: 0,
             lse_max: HashMap::new(),
             m2_mean: HashMap::new(),
+            reuse: None,
             ops,
             table_addr,
             args_slot,
