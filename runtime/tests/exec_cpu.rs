@@ -726,3 +726,45 @@ fn softmax_takes_one_exp_per_element_and_matches_at_special_rows() {
         }
     }
 }
+
+/// Casts between f32 and bool inside f32 kernels (relu's derivative
+/// `cast(x > 0)`, masks from f32) keep the f32x4 shape, with bools as lane
+/// masks, and agree exactly with the interpreter, NaN, ±0 and ±inf
+/// included.
+#[test]
+fn mask_casts_keep_the_vector_shape() {
+    let ty = TensorType::from_dims(DType::F32, &[3, 37]);
+    let mut f = Func::new("main", vec![ty.clone(), ty.clone()]);
+    let (x, y) = (f.params[0], f.params[1]);
+    let cast = |f: &mut Func, v, d: DType| {
+        f.push1(Opcode::Cast, &[v], Attrs::new().with("dtype", Attr::DType(d)))
+            .unwrap()
+    };
+    let gt = f.push1(Opcode::Greater, &[x, y], Attrs::new()).unwrap();
+    let m = cast(&mut f, gt, DType::F32);
+    let relu_grad = f.push1(Opcode::Multiply, &[m, y], Attrs::new()).unwrap();
+    let xb = cast(&mut f, x, DType::Bool);
+    let nb = f.push1(Opcode::LogicalNot, &[xb], Attrs::new()).unwrap();
+    let nf = cast(&mut f, nb, DType::F32);
+    let same = cast(&mut f, x, DType::F32);
+    let out = f.push1(Opcode::Add, &[relu_grad, nf], Attrs::new()).unwrap();
+    let out = f.push1(Opcode::Add, &[out, same], Attrs::new()).unwrap();
+    f.results = vec![out];
+    let mut rng = Rng(31);
+    let special = [0.0, -0.0, 1.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+    let vals = |rng: &mut Rng| -> Vec<f64> {
+        (0..111)
+            .map(|i| {
+                if i % 5 == 0 {
+                    special[(rng.next() % 7) as usize]
+                } else {
+                    4.0 * rng.unit() - 2.0
+                }
+            })
+            .collect()
+    };
+    let a = Literal::from_f64(DType::F32, vec![3, 37], &vals(&mut rng)).unwrap();
+    let b = Literal::from_f64(DType::F32, vec![3, 37], &vals(&mut rng)).unwrap();
+    let out = check(&f, &[a, b], 0, 0.0).expect("compiles");
+    assert_eq!(out.vector, out.kernels, "every kernel takes the f32x4 shape");
+}

@@ -362,9 +362,19 @@ pub fn choose_shape(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Shape {
                     | O::LessEqual
                     | O::Greater
                     | O::GreaterEqual => (all(DType::F32), n.dtype == DType::Bool),
+                    // Between masks and f32 (`relu`'s derivative is
+                    // `cast(x > 0)`): see `Gen::cast_vector`.
+                    O::Cast => {
+                        let f32_or_bool =
+                            |d: Option<&DType>| matches!(d, Some(DType::F32) | Some(DType::Bool));
+                        (
+                            f32_or_bool(args.first().and_then(|a| dt.get(a))),
+                            f32_or_bool(Some(&n.dtype)),
+                        )
+                    }
                     _ => (all(DType::F32), n.dtype == DType::F32),
                 };
-                args_ok && out_ok && vector_op(*opcode, attrs)
+                args_ok && out_ok && (*opcode == O::Cast || vector_op(*opcode, attrs))
             }
         };
         if !ok {
@@ -743,6 +753,34 @@ impl Gen<'_, '_> {
             O::LogicalOr => m.b.ins().bor(x, a[1]),
             O::LogicalNot => m.b.ins().bnot(x),
             other => unreachable!("`{other}` is not a vector op (checked by choose_shape)"),
+        }
+    }
+
+    /// The dtype of node `id` of the kernel.
+    fn node_dtype(&self, id: u32) -> DType {
+        self.k
+            .stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .find(|n| n.id == id)
+            .map_or(DType::F32, |n| n.dtype)
+    }
+
+    /// A cast in the vector shape, where bools are all-ones/all-zeros lane
+    /// masks: a mask to f32 is 1.0 or 0.0 (`mask & bits(1.0)`), an f32 to
+    /// bool is `x != 0` (true for NaN, as the interpreter's nonzero test).
+    fn cast_vector(&mut self, v: Value, from: DType, to: DType) -> Value {
+        match (from, to) {
+            (DType::Bool, DType::F32) => {
+                let one = self.f4c(1.0);
+                self.b.ins().band(v, one)
+            }
+            (DType::F32, DType::Bool) => {
+                let z = self.f4c(0.0);
+                let c = self.b.ins().fcmp(FloatCC::NotEqual, v, z);
+                self.b.ins().bitcast(F4, le(), c)
+            }
+            _ => v,
         }
     }
 
@@ -1330,6 +1368,10 @@ impl Gen<'_, '_> {
                     attrs,
                     args,
                 } => match self.shape {
+                    Shape::Vector if *opcode == Opcode::Cast => {
+                        let from = self.node_dtype(args[0]);
+                        self.cast_vector(self.vals[&args[0]], from, n.dtype)
+                    }
                     Shape::Vector => {
                         let a: Vec<Value> = args.iter().map(|x| self.vals[x]).collect();
                         self.op_vector(*opcode, &a)
