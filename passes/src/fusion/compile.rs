@@ -2,7 +2,7 @@
 //! kernel-level program: e-graph simplification, fusion, buffer planning.
 //! `psionic compile` runs it after the classic clean-up passes.
 
-use super::{fuse, FusionError};
+use super::{lower, FusionError, FusionOptions};
 use crate::bufplan::{plan, BufferPlan};
 use crate::egraph::{simplify, EgraphOptions, EgraphStats};
 use psionic_ir::kernel::{KProgram, ProgramStats};
@@ -18,6 +18,9 @@ pub struct CompileOptions {
     /// Scale the e-graph's bounds down for large functions (see
     /// [`LARGE_FUNC_OPS`]).
     pub scale_egraph: bool,
+    /// How fusion groups ops (each backend sets
+    /// [`FusionOptions::wide_int_kernels`] to what its kernels can hold).
+    pub fusion: FusionOptions,
 }
 
 impl Default for CompileOptions {
@@ -26,6 +29,7 @@ impl Default for CompileOptions {
             egraph: Some(EgraphOptions::default()),
             plan_buffers: true,
             scale_egraph: true,
+            fusion: FusionOptions::default(),
         }
     }
 }
@@ -131,7 +135,7 @@ pub fn compile(f: &Func, opts: &CompileOptions) -> Result<(KProgram, CompileRepo
         }
         None => (f.clone(), None),
     };
-    let mut p = fuse(&g)?;
+    let mut p = lower(&g, &opts.fusion)?;
     let plan_report = if opts.plan_buffers {
         plan(&mut p)
     } else {
