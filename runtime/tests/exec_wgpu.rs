@@ -396,7 +396,13 @@ fn library_ops_run_on_the_host_and_f64_falls_back_or_is_a_clear_error() {
     let p = exe.prepared(&[x.ty()]).unwrap();
     assert_eq!(p.fallback(), Some("wgpu: f64 has no WGSL type"));
     let got = p.run(std::slice::from_ref(&x)).unwrap();
-    compare_literals(&got[0], &run_func(&g, &[x.clone()]).unwrap()[0], 0, 0.0).unwrap();
+    compare_literals(
+        &got[0],
+        &run_func(&g, std::slice::from_ref(&x)).unwrap()[0],
+        0,
+        0.0,
+    )
+    .unwrap();
     let e = WgpuExecutable::new(g).strict().run(&[x]).unwrap_err();
     assert!(
         e.message.contains("f64") && e.message.contains("WGSL"),

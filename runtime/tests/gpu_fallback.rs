@@ -144,7 +144,7 @@ fn wgpu_runs_what_wgsl_cannot_hold_on_the_interpreter() {
     let z = c64s(&[3], &[(1.0, 2.0), (-0.5, 0.0), (0.0, 3.0)]);
     let exe = WgpuExecutable::new(complex_inside());
     let got = exe.run(std::slice::from_ref(&z)).unwrap();
-    let want = run_func(&complex_inside(), &[z.clone()]).unwrap();
+    let want = run_func(&complex_inside(), std::slice::from_ref(&z)).unwrap();
     compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
     assert_eq!(
         exe.prepared(&[z.ty()]).unwrap().fallback(),

@@ -116,6 +116,11 @@ fn gelu_mix(x: &Array) -> Array {
 
 /// Shader pipelines created so far by the wgpu backend (0 for CUDA):
 /// proof that a call ran shaders, not some other code.
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_pipelines(_: Device) -> usize {
+    0
+}
+#[cfg(feature = "wgpu")]
 fn wgpu_pipelines(d: Device) -> usize {
     match d {
         Device::Wgpu => psionic_runtime::wgpu::gpu()
