@@ -14,11 +14,17 @@
 //! slot share it), per parameter, per constant (uploaded once) and per
 //! scratch buffer, made when the program is loaded and reused by every run.
 //!
+//! Fusion keeps 64-bit integers in kernels (`%rd` registers hold them;
+//! [`Backend::compile_options`]). What CUDA has no code for (complex
+//! values, [`unsupported`]) runs on the reference interpreter in a
+//! [`CudaExecutable`], which says why ([`Prepared::fallback`]).
+//!
 //! Everything goes through `cudarc` with dynamic loading: nothing is linked,
 //! and [`device`] first checks that `libcuda` and `libcublas` can be opened
 //! (calling into `cudarc::driver::sys` without them panics), so a machine
 //! without a driver gets the error "CUDA backend unavailable: <why>".
 
+use crate::exec::{prepare_with, unsupported, Backend, NativeCode, Prepared};
 use crate::interp::{eval_op, RuntimeError};
 use crate::spec_cache::SpecCache;
 use cudarc::cublas::sys as cb;
@@ -28,7 +34,7 @@ use psionic_codegen::cuda::ptx::Shape;
 use psionic_codegen::cuda::{plan_program, CudaOptions, CudaPlan, GemmSpec, Step};
 use psionic_ir::kernel::BufferKind;
 use psionic_ir::{DType, Func, Literal, TensorType};
-use psionic_passes::fusion::compile::{compile, CompileOptions, CompileReport};
+use psionic_passes::fusion::compile::{compile, CompileReport};
 use std::collections::HashMap;
 use std::ffi::{c_void, CString};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -622,6 +628,12 @@ impl CudaCompiled {
     }
 }
 
+impl NativeCode for CudaCompiled {
+    fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
+        CudaCompiled::run(self, args)
+    }
+}
+
 /// The PTX module and launch plan of `f` for `types` (no device needed:
 /// `psionic compile --emit ptx`).
 pub fn plan_for(
@@ -630,8 +642,20 @@ pub fn plan_for(
     opts: &CudaOptions,
 ) -> Result<(CudaPlan, CompileReport), RuntimeError> {
     let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
+    plan_specialized(&g, opts)
+}
+
+/// [`plan_for`] of `g`, already specialized. Values CUDA has no code for
+/// ([`unsupported`]) are an error naming them.
+pub fn plan_specialized(
+    g: &Func,
+    opts: &CudaOptions,
+) -> Result<(CudaPlan, CompileReport), RuntimeError> {
+    if let Some(why) = unsupported(Backend::Cuda, g) {
+        return Err(err(why));
+    }
     let (kernels, report) =
-        compile(&g, &CompileOptions::default()).map_err(|e| err(e.to_string()))?;
+        compile(g, &Backend::Cuda.compile_options()).map_err(|e| err(e.to_string()))?;
     let plan = plan_program(&kernels, opts).map_err(err)?;
     Ok((plan, report))
 }
@@ -642,9 +666,18 @@ pub fn compile_for(
     types: &[TensorType],
     opts: &CudaOptions,
 ) -> Result<CudaCompiled, RuntimeError> {
+    let t0 = Instant::now();
+    let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
+    let mut c = compile_specialized(&g, opts)?;
+    c.compile_ms = t0.elapsed().as_secs_f64() * 1e3;
+    Ok(c)
+}
+
+/// Compiles `g`, already specialized, on the CUDA device.
+pub fn compile_specialized(g: &Func, opts: &CudaOptions) -> Result<CudaCompiled, RuntimeError> {
     let dev = device()?;
     let t0 = Instant::now();
-    let (plan, report) = plan_for(f, types, opts)?;
+    let (plan, report) = plan_specialized(g, opts)?;
     let emit_ms = t0.elapsed().as_secs_f64() * 1e3;
     let program = CudaProgram::load(plan, dev).map_err(err)?;
     Ok(CudaCompiled {
@@ -655,11 +688,28 @@ pub fn compile_for(
     })
 }
 
-/// A function compiled for CUDA, specialized and cached per argument types.
+/// Prepares `f` for `types`: CUDA code, or (when `fallback` is set and
+/// [`unsupported`] names a reason: complex values) the reference
+/// interpreter, with the reason.
+pub fn prepare_for(
+    f: &Func,
+    types: &[TensorType],
+    opts: &CudaOptions,
+    fallback: bool,
+) -> Result<Prepared<CudaCompiled>, RuntimeError> {
+    prepare_with(Backend::Cuda, f, types, fallback, |g| {
+        compile_specialized(g, opts)
+    })
+}
+
+/// A function compiled for CUDA, specialized and cached per argument
+/// types. A specialization CUDA has no code for runs on the reference
+/// interpreter ([`Prepared::fallback`] says why) unless [`Self::strict`].
 pub struct CudaExecutable {
     func: Func,
     opts: CudaOptions,
-    cache: SpecCache<CudaCompiled>,
+    fallback: bool,
+    cache: SpecCache<Prepared<CudaCompiled>>,
 }
 
 impl CudaExecutable {
@@ -670,24 +720,42 @@ impl CudaExecutable {
         CudaExecutable {
             func,
             opts,
+            fallback: true,
             cache: SpecCache::default(),
         }
     }
-    /// The compiled program for arguments of `types` (compiling on first use).
-    pub fn compiled(&self, types: &[TensorType]) -> Result<Arc<CudaCompiled>, RuntimeError> {
-        self.cache
-            .get_or_compile(types, || compile_for(&self.func, types, &self.opts))
+    /// Never fall back to the interpreter: what [`unsupported`] names
+    /// becomes an error with that reason.
+    pub fn strict(mut self) -> CudaExecutable {
+        self.fallback = false;
+        self
     }
+    /// The function this executable runs.
+    pub fn func(&self) -> &Func {
+        &self.func
+    }
+    /// The prepared specialization for arguments of `types` (compiling on
+    /// first use).
+    pub fn prepared(
+        &self,
+        types: &[TensorType],
+    ) -> Result<Arc<Prepared<CudaCompiled>>, RuntimeError> {
+        self.cache.get_or_compile(types, || {
+            prepare_for(&self.func, types, &self.opts, self.fallback)
+        })
+    }
+    /// Number of specializations prepared so far.
     pub fn cache_len(&self) -> usize {
         self.cache.len()
     }
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
         let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
-        self.compiled(&types)?.run(args)
+        self.prepared(&types)?.run(args)
     }
 }
 
-/// Runs `f` once on the CUDA backend (no cache).
+/// Runs `f` once on the CUDA device (no cache, no fallback: what CUDA has
+/// no code for is an error).
 pub fn run_func_cuda(f: &Func, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
     let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
     compile_for(f, &types, &CudaOptions::default())?.run(args)

@@ -11,14 +11,16 @@
 //!
 //! What the native code cannot represent exactly runs on the interpreter
 //! instead, per specialization, and says so ([`Prepared::fallback`]): see
-//! [`native_unsupported`]. [`Executable::strict`] turns that off (an error
+//! [`unsupported`], which states the rule of every backend (CPU, CUDA,
+//! wgpu); the GPU executables prepare their specializations through the
+//! same [`prepare_with`]. [`Executable::strict`] turns that off (an error
 //! instead), for tests of the code generator.
 
 use crate::interp::{eval_op, run_func, RuntimeError};
 use crate::spec_cache::SpecCache;
 use psionic_codegen::cpu::{compile_program, CpuOptions, CpuProgram};
 use psionic_ir::kernel::KProgram;
-use psionic_ir::{Func, Literal, Module, TensorType};
+use psionic_ir::{DType, Func, Literal, Module, TensorType};
 use psionic_passes::fusion::compile::{compile, CompileOptions, CompileReport};
 use psionic_passes::{PassContext, PassManager};
 use std::sync::Arc;
@@ -84,9 +86,17 @@ pub fn compile_for(
 ) -> Result<Compiled, RuntimeError> {
     let t0 = Instant::now();
     let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
-    let g = cleanup(&g)?;
+    let mut c = compile_specialized(&g, opts)?;
+    c.compile_ms = t0.elapsed().as_secs_f64() * 1e3;
+    Ok(c)
+}
+
+/// Compiles `g`, already specialized to its argument types.
+pub fn compile_specialized(g: &Func, opts: &CpuOptions) -> Result<Compiled, RuntimeError> {
+    let t0 = Instant::now();
+    let g = cleanup(g)?;
     let (kernels, report) =
-        compile(&g, &CompileOptions::default()).map_err(|e| err(e.to_string()))?;
+        compile(&g, &Backend::Cpu.compile_options()).map_err(|e| err(e.to_string()))?;
     let code = compile_program(&kernels, opts).map_err(err)?;
     Ok(Compiled {
         kernels,
@@ -96,21 +106,105 @@ pub fn compile_for(
     })
 }
 
-/// Why the native code cannot run `f` exactly, or `None` when it can.
+/// A compiled backend: where a compiled function runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Cranelift native code ([`Executable`]).
+    Cpu,
+    /// PTX through the CUDA driver (`cuda::CudaExecutable`, feature `cuda`).
+    Cuda,
+    /// WGSL shaders through wgpu (`wgpu::WgpuExecutable`, feature `wgpu`).
+    Wgpu,
+}
+
+impl Backend {
+    /// `cpu`, `cuda` or `wgpu`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Cuda => "cuda",
+            Backend::Wgpu => "wgpu",
+        }
+    }
+    /// The backend called `name` (`cpu`, `cuda`, `wgpu`).
+    pub fn from_name(name: &str) -> Option<Backend> {
+        [Backend::Cpu, Backend::Cuda, Backend::Wgpu]
+            .into_iter()
+            .find(|b| b.name() == name)
+    }
+    /// The fusion and planning options this backend compiles with: only
+    /// CUDA keeps 64-bit integers in kernels (its registers hold them; the
+    /// CPU's f64 registers do not, and WGSL has no 64-bit types at all:
+    /// see [`psionic_passes::fusion::FusionOptions::wide_int_kernels`]).
+    pub fn compile_options(self) -> CompileOptions {
+        let mut o = CompileOptions::default();
+        o.fusion.wide_int_kernels = self == Backend::Cuda;
+        o
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why `backend`'s code cannot represent the values of `f` (specialized to
+/// its argument types), or `None` when it can. Each executable runs such a
+/// specialization on the reference interpreter instead, and says why
+/// ([`Prepared::fallback`]):
+/// - every backend: complex values (`c64`); the kernel level holds one
+///   scalar per element;
+/// - wgpu: `f64`, `i64` and `u64`, which WGSL has no type for.
 ///
-/// The kernel level holds every element in an f64 register, so complex
-/// values (`c64`) are not compiled at all. 64-bit integers (`i64`, `u64`),
-/// which an f64 holds exactly only below 2^53, are compiled: fusion sends
-/// every op that reads or writes one to a library call, which the
-/// reference interpreter's `eval_op` computes exactly on the buffers'
-/// bytes (`psionic_passes::fusion`), so no kernel touches them.
-///
-/// [`Executable`] runs such specializations on the reference interpreter.
+/// 64-bit integers do compile for the CPU, whose kernels hold values in f64
+/// registers: fusion sends every op that reads or writes one to a library
+/// call, which the reference interpreter's `eval_op` computes exactly on
+/// the buffers' bytes ([`Backend::compile_options`]). CUDA holds them in
+/// 64-bit registers and fuses them.
+pub fn unsupported(backend: Backend, f: &Func) -> Option<String> {
+    for t in &f.value_types {
+        let d = t.dtype;
+        match backend {
+            Backend::Cpu if d.is_complex() => {
+                return Some("complex values are not compiled by the CPU backend".into())
+            }
+            Backend::Cuda if d.is_complex() => {
+                return Some(format!("cuda: {d} values have no CUDA code"))
+            }
+            Backend::Wgpu
+                if d.is_complex() || matches!(d, DType::F64 | DType::I64 | DType::U64) =>
+            {
+                return Some(format!("wgpu: {d} has no WGSL type"))
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// [`unsupported`] for the CPU backend.
 pub fn native_unsupported(f: &Func) -> Option<String> {
-    if f.value_types.iter().any(|t| t.dtype.is_complex()) {
-        Some("complex values are not compiled by the CPU backend".into())
-    } else {
-        None
+    unsupported(Backend::Cpu, f)
+}
+
+/// [`unsupported`] for a GPU backend (`None` for [`Backend::Cpu`]).
+pub fn gpu_unsupported(backend: Backend, f: &Func) -> Option<String> {
+    match backend {
+        Backend::Cpu => None,
+        gpu => unsupported(gpu, f),
+    }
+}
+
+/// Compiled code of one specialization on some backend.
+pub trait NativeCode {
+    /// Runs on `args` (their types must be the ones compiled for).
+    fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError>;
+}
+
+impl NativeCode for Compiled {
+    fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
+        Compiled::run(self, args)
     }
 }
 
@@ -118,22 +212,24 @@ pub fn native_unsupported(f: &Func) -> Option<String> {
 // Held once per specialization behind an `Arc<Prepared>`: the size of the
 // native variant costs nothing, boxing it would cost an indirection per call.
 #[allow(clippy::large_enum_variant)]
-pub enum Engine {
-    /// Native code.
-    Native(Compiled),
+pub enum Engine<C = Compiled> {
+    /// The backend's code.
+    Native(C),
     /// The reference interpreter on the specialized function, and why.
     Interp { func: Func, reason: String },
 }
 
-/// One prepared specialization of an [`Executable`].
-pub struct Prepared {
-    pub engine: Engine,
+/// One prepared specialization of an executable (of [`Executable`] by
+/// default; `cuda::CudaExecutable` and `wgpu::WgpuExecutable` prepare
+/// theirs the same way).
+pub struct Prepared<C = Compiled> {
+    pub engine: Engine<C>,
     /// Wall time of preparing it (specialization, optimization, code
     /// generation; for a fallback, specialization only).
     pub compile_ms: f64,
 }
 
-impl Prepared {
+impl<C: NativeCode> Prepared<C> {
     /// Runs on `args` (their types must be the ones prepared for).
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
         match &self.engine {
@@ -141,8 +237,11 @@ impl Prepared {
             Engine::Interp { func, .. } => run_func(func, args),
         }
     }
-    /// The native program, unless this specialization falls back.
-    pub fn native(&self) -> Option<&Compiled> {
+}
+
+impl<C> Prepared<C> {
+    /// The backend's program, unless this specialization falls back.
+    pub fn native(&self) -> Option<&C> {
         match &self.engine {
             Engine::Native(c) => Some(c),
             Engine::Interp { .. } => None,
@@ -157,28 +256,40 @@ impl Prepared {
     }
 }
 
-/// Prepares `f` for `types`: native code, or (when `fallback` is set and
-/// [`native_unsupported`] says so) the interpreter.
+/// Prepares `f` for `types` on `backend`: specializes it once, then, when
+/// [`unsupported`] names a reason, falls back to the interpreter (with
+/// `fallback`) or fails with that reason (without); otherwise `compile`
+/// turns the specialized function into the backend's code.
+pub fn prepare_with<C>(
+    backend: Backend,
+    f: &Func,
+    types: &[TensorType],
+    fallback: bool,
+    compile: impl FnOnce(&Func) -> Result<C, RuntimeError>,
+) -> Result<Prepared<C>, RuntimeError> {
+    let t0 = Instant::now();
+    let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
+    let engine = match unsupported(backend, &g) {
+        Some(reason) if fallback => Engine::Interp { func: g, reason },
+        Some(reason) => return Err(err(reason)),
+        None => Engine::Native(compile(&g)?),
+    };
+    Ok(Prepared {
+        engine,
+        compile_ms: t0.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// Prepares `f` for `types` on the CPU: native code, or (when `fallback`
+/// is set and [`native_unsupported`] says so) the interpreter.
 pub fn prepare_for(
     f: &Func,
     types: &[TensorType],
     opts: &CpuOptions,
     fallback: bool,
 ) -> Result<Prepared, RuntimeError> {
-    let t0 = Instant::now();
-    if fallback {
-        let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
-        if let Some(reason) = native_unsupported(&g) {
-            return Ok(Prepared {
-                engine: Engine::Interp { func: g, reason },
-                compile_ms: t0.elapsed().as_secs_f64() * 1e3,
-            });
-        }
-    }
-    let c = compile_for(f, types, opts)?;
-    Ok(Prepared {
-        engine: Engine::Native(c),
-        compile_ms: t0.elapsed().as_secs_f64() * 1e3,
+    prepare_with(Backend::Cpu, f, types, fallback, |g| {
+        compile_specialized(g, opts)
     })
 }
 
@@ -204,7 +315,7 @@ impl Executable {
         }
     }
     /// Never fall back to the interpreter: what [`native_unsupported`]
-    /// names becomes a compile error.
+    /// names becomes an error with that reason.
     pub fn strict(mut self) -> Executable {
         self.fallback = false;
         self

@@ -15,15 +15,19 @@
 //!
 //! Values travel as 32-bit words: f16/bf16 are widened to f32 and narrow
 //! integers to i32/u32 at the boundary, bool to 0/1 words (see
-//! `psionic_codegen::wgpu::scalar`). f64, i64, u64 and complex values are
-//! an error naming the dtype.
+//! `psionic_codegen::wgpu::scalar`). f64, i64, u64 and complex values have
+//! no WGSL type ([`unsupported`]): a [`WgpuExecutable`] runs such a
+//! specialization on the reference interpreter and says why
+//! ([`Prepared::fallback`]); compiling one directly
+//! ([`compile_for_wgpu`], [`emit_shaders`]) is an error naming the dtype.
 
+use crate::exec::{prepare_with, unsupported, Backend, NativeCode, Prepared};
 use crate::interp::{eval_op, RuntimeError};
 use crate::spec_cache::SpecCache;
 use psionic_codegen::wgpu::{self as cg, GpuItem, GpuProgram, ShaderKernel, Target};
 use psionic_ir::kernel::{BufferKind, KProgram};
 use psionic_ir::{DType, Func, Literal, TensorType};
-use psionic_passes::fusion::compile::{compile, CompileOptions, CompileReport};
+use psionic_passes::fusion::compile::{compile, CompileReport};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -470,26 +474,46 @@ impl WgpuCompiled {
     }
 }
 
+impl NativeCode for WgpuCompiled {
+    fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
+        WgpuCompiled::run(self, args)
+    }
+}
+
 /// The planned kernel program of `f` for `types` (what every backend runs).
 pub fn kernel_program(
     f: &Func,
     types: &[TensorType],
 ) -> Result<(KProgram, CompileReport), RuntimeError> {
     let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
-    // Complex values never reach fusion: name the dtype as for f64.
-    if let Some(t) = g.value_types.iter().find(|t| t.dtype.is_complex()) {
+    kernel_program_specialized(&g)
+}
+
+/// [`kernel_program`] of `g`, already specialized. Values WGSL has no type
+/// for ([`unsupported`]: complex, f64, i64, u64) are an error naming the
+/// dtype.
+pub fn kernel_program_specialized(g: &Func) -> Result<(KProgram, CompileReport), RuntimeError> {
+    if let Some(why) = unsupported(Backend::Wgpu, g) {
         return Err(err(format!(
-            "wgpu backend: {} has no WGSL type (complex values run on the cpu or interp backend)",
-            t.dtype
+            "{why} (such functions run on the interpreter, or on the cpu backend)"
         )));
     }
-    compile(&g, &CompileOptions::default()).map_err(|e| err(e.to_string()))
+    compile(g, &Backend::Wgpu.compile_options()).map_err(|e| err(e.to_string()))
 }
 
 /// Compiles `f` for arguments of `types` onto the GPU.
 pub fn compile_for_wgpu(f: &Func, types: &[TensorType]) -> Result<WgpuCompiled, RuntimeError> {
     let t0 = Instant::now();
-    let (kernels, report) = kernel_program(f, types)?;
+    let g = psionic_ir::specialize::specialize(f, types).map_err(|e| err(e.to_string()))?;
+    let mut c = compile_specialized(&g)?;
+    c.compile_ms = t0.elapsed().as_secs_f64() * 1e3;
+    Ok(c)
+}
+
+/// Compiles `g`, already specialized, onto the GPU.
+pub fn compile_specialized(g: &Func) -> Result<WgpuCompiled, RuntimeError> {
+    let t0 = Instant::now();
+    let (kernels, report) = kernel_program_specialized(g)?;
     let program = load_program(&kernels)?;
     Ok(WgpuCompiled {
         kernels,
@@ -499,30 +523,65 @@ pub fn compile_for_wgpu(f: &Func, types: &[TensorType]) -> Result<WgpuCompiled, 
     })
 }
 
-/// A function compiled for the GPU, specialized and cached per argument types.
+/// Prepares `f` for `types`: shaders, or (when `fallback` is set and
+/// [`unsupported`] names a reason: complex values, f64, i64, u64) the
+/// reference interpreter, with the reason.
+pub fn prepare_for(
+    f: &Func,
+    types: &[TensorType],
+    fallback: bool,
+) -> Result<Prepared<WgpuCompiled>, RuntimeError> {
+    prepare_with(Backend::Wgpu, f, types, fallback, compile_specialized)
+}
+
+/// A function compiled for the GPU, specialized and cached per argument
+/// types. A specialization WGSL cannot hold runs on the reference
+/// interpreter ([`Prepared::fallback`] says why) unless [`Self::strict`].
 pub struct WgpuExecutable {
     func: Func,
-    cache: SpecCache<WgpuCompiled>,
+    fallback: bool,
+    cache: SpecCache<Prepared<WgpuCompiled>>,
 }
 
 impl WgpuExecutable {
     pub fn new(func: Func) -> WgpuExecutable {
         WgpuExecutable {
             func,
+            fallback: true,
             cache: SpecCache::default(),
         }
     }
-    pub fn compiled(&self, types: &[TensorType]) -> Result<Arc<WgpuCompiled>, RuntimeError> {
+    /// Never fall back to the interpreter: what [`unsupported`] names
+    /// becomes an error with that reason.
+    pub fn strict(mut self) -> WgpuExecutable {
+        self.fallback = false;
+        self
+    }
+    /// The function this executable runs.
+    pub fn func(&self) -> &Func {
+        &self.func
+    }
+    /// The prepared specialization for arguments of `types` (compiling on
+    /// first use).
+    pub fn prepared(
+        &self,
+        types: &[TensorType],
+    ) -> Result<Arc<Prepared<WgpuCompiled>>, RuntimeError> {
         self.cache
-            .get_or_compile(types, || compile_for_wgpu(&self.func, types))
+            .get_or_compile(types, || prepare_for(&self.func, types, self.fallback))
+    }
+    /// Number of specializations prepared so far.
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
     }
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
         let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
-        self.compiled(&types)?.run(args)
+        self.prepared(&types)?.run(args)
     }
 }
 
-/// Runs `f` once on the GPU (`psionic run --backend wgpu`).
+/// Runs `f` once on the GPU (no cache, no fallback: what WGSL has no type
+/// for is an error).
 pub fn run_func_wgpu(f: &Func, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
     let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
     compile_for_wgpu(f, &types)?.run(args)

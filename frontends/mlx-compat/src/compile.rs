@@ -2,10 +2,30 @@
 //!
 //! [`compile(f)`](compile) returns a [`CompiledFn`]. Its first call at given
 //! input types traces `f` into an IR function ([`crate::trace`]), and the
-//! CPU backend ([`psionic_runtime::exec::Executable`]: specialization,
-//! clean-up passes, e-graph, fusion, buffer planning, Cranelift) compiles
-//! it; later calls with the same input structure, shapes and dtypes reuse
-//! the native code and run it directly on the inputs' data.
+//! backend of the call's [`Device`] compiles it (specialization, clean-up
+//! passes, e-graph, fusion, buffer planning, then code generation); later
+//! calls with the same input structure, shapes and dtypes reuse that code
+//! and run it on the inputs' data.
+//!
+//! # Devices
+//! A call runs on [`CompileOptions::device`], or when that is `None` on
+//! [`default_device()`](crate::default_device) at the time of the call
+//! (MLX's `mx.set_default_device(mx.gpu)`; see [`crate::device`]):
+//! - [`Device::Cpu`]: Cranelift native code
+//!   ([`psionic_runtime::exec::Executable`]);
+//! - [`Device::Cuda`]: PTX through the NVIDIA driver, cuBLAS for matmuls
+//!   (`psionic_runtime::cuda::CudaExecutable`, feature `cuda`);
+//! - [`Device::Wgpu`]: WGSL compute shaders through wgpu on Vulkan
+//!   (`psionic_runtime::wgpu::WgpuExecutable`, feature `wgpu`).
+//!
+//! A device that cannot be used here (no driver, no adapter, a build
+//! without its feature) makes the call return an error naming the device
+//! and why. One trace serves every device: a function called on two
+//! devices is traced once and compiled once per device. What a device has
+//! no code for runs on the reference interpreter, per specialization:
+//! complex values on any device, f64, i64 and u64 under wgpu (WGSL has no
+//! 64-bit types); [`CompiledFn::fallback`] says why
+//! ([`psionic_runtime::exec::unsupported`] states the rules).
 //!
 //! ```
 //! use psionic_mlx::*;
@@ -38,8 +58,9 @@
 //!   array that is not evaluated contributes its graph, which is then
 //!   recomputed by every call (evaluate it first to bake in its value).
 //! - **Eager execution**: a call evaluates its inputs (those not evaluated
-//!   yet, with [`crate::eval`]), runs the compiled code and returns
-//!   evaluated arrays in `f`'s output structure.
+//!   yet, with [`crate::eval`], on the CPU), runs the compiled code on the
+//!   device (copying inputs to it and results back) and returns evaluated
+//!   arrays in `f`'s output structure.
 //! - **Inside transforms and traces**: a `CompiledFn` is [`Traceable`], so
 //!   `grad(&compiled)`, `vmap(&compiled, ..)` and nesting in another
 //!   `compile` trace `f` itself (compilation is inlined, as in MLX). A call
@@ -51,28 +72,113 @@
 //!   adds the update.
 
 use crate::array::{Array, Source};
+use crate::device::{default_device, Device};
 use crate::error::Error;
 use crate::transforms::{Traceable, Tree};
 use crate::{apply, eval};
 use psionic_ir::{Func, Literal, TensorType, DYN};
 use psionic_runtime::exec::Executable;
+use psionic_runtime::interp::RuntimeError;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
-/// Options of [`compile_with`] (MLX's `mx.compile` keywords).
+/// Options of [`compile_with`] (MLX's `mx.compile` keywords, and the
+/// device, which MLX takes from its default stream).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CompileOptions {
     /// Trace once for any shapes of the same ranks and dtypes (MLX's
     /// `shapeless=True`); code is still generated per concrete shape.
     pub shapeless: bool,
+    /// Where calls run; `None`: [`default_device()`] at the time of each
+    /// call.
+    pub device: Option<Device>,
 }
 
-/// One trace: the IR function, the output structure, the executable.
+/// One function's executable on one device.
+enum DeviceExe {
+    Cpu(Executable),
+    #[cfg(feature = "cuda")]
+    Cuda(psionic_runtime::cuda::CudaExecutable),
+    #[cfg(feature = "wgpu")]
+    Wgpu(psionic_runtime::wgpu::WgpuExecutable),
+}
+
+impl DeviceExe {
+    /// The executable of `func` on `device`, which must be usable here.
+    fn new(device: Device, func: Func) -> Result<DeviceExe, Error> {
+        device
+            .availability()
+            .map_err(|e| Error::new("compile", format!("device {device}: {}", e.message)))?;
+        Ok(match device {
+            Device::Cpu => DeviceExe::Cpu(Executable::new(func)),
+            #[cfg(feature = "cuda")]
+            Device::Cuda => DeviceExe::Cuda(psionic_runtime::cuda::CudaExecutable::new(func)),
+            #[cfg(feature = "wgpu")]
+            Device::Wgpu => DeviceExe::Wgpu(psionic_runtime::wgpu::WgpuExecutable::new(func)),
+            // Without the feature, `availability` above has already failed.
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(Error::new(
+                    "compile",
+                    format!("device {other}: not built into this psionic-mlx"),
+                ))
+            }
+        })
+    }
+    fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
+        match self {
+            DeviceExe::Cpu(e) => e.run(args),
+            #[cfg(feature = "cuda")]
+            DeviceExe::Cuda(e) => e.run(args),
+            #[cfg(feature = "wgpu")]
+            DeviceExe::Wgpu(e) => e.run(args),
+        }
+    }
+    fn cache_len(&self) -> usize {
+        match self {
+            DeviceExe::Cpu(e) => e.cache_len(),
+            #[cfg(feature = "cuda")]
+            DeviceExe::Cuda(e) => e.cache_len(),
+            #[cfg(feature = "wgpu")]
+            DeviceExe::Wgpu(e) => e.cache_len(),
+        }
+    }
+    /// Why the specialization for `types` runs on the interpreter, if it
+    /// does (prepares it on first use).
+    fn fallback(&self, types: &[TensorType]) -> Result<Option<String>, RuntimeError> {
+        let why = match self {
+            DeviceExe::Cpu(e) => e.prepared(types)?.fallback().map(str::to_string),
+            #[cfg(feature = "cuda")]
+            DeviceExe::Cuda(e) => e.prepared(types)?.fallback().map(str::to_string),
+            #[cfg(feature = "wgpu")]
+            DeviceExe::Wgpu(e) => e.prepared(types)?.fallback().map(str::to_string),
+        };
+        Ok(why)
+    }
+}
+
+/// One trace: the IR function, the output structure, and its executable
+/// on each device it has been called on.
 struct Entry<O> {
     func: Func,
     out: O,
-    exe: Executable,
+    exes: Mutex<Vec<(Device, Arc<DeviceExe>)>>,
+}
+
+impl<O> Entry<O> {
+    /// The executable on `device` (made on first use).
+    fn exe(&self, device: Device) -> Result<Arc<DeviceExe>, Error> {
+        let mut exes = self.exes.lock().map_err(|_| lock_err())?;
+        if let Some((_, e)) = exes.iter().find(|(d, _)| *d == device) {
+            return Ok(e.clone());
+        }
+        // Creating one compiles nothing (specializations compile on first
+        // run), so holding the lock is cheap.
+        let e = Arc::new(DeviceExe::new(device, self.func.clone())?);
+        exes.push((device, e.clone()));
+        Ok(e)
+    }
 }
 
 /// A compiled function: call it with [`CompiledFn::try_call`] (errors as
@@ -86,12 +192,12 @@ pub struct CompiledFn<P, O, F> {
 }
 
 /// Compiles `f` (MLX's `mx.compile(f)`): traced once per input structure,
-/// shapes and dtypes, run as native code.
+/// shapes and dtypes, run as native code on the default device.
 pub fn compile<P: Tree, O: Tree, F: Traceable<P, O>>(f: F) -> CompiledFn<P, O, F> {
     compile_with(f, CompileOptions::default())
 }
 
-/// [`compile`] with options (`shapeless`).
+/// [`compile`] with options (`shapeless`, `device`).
 pub fn compile_with<P: Tree, O: Tree, F: Traceable<P, O>>(
     f: F,
     opts: CompileOptions,
@@ -106,7 +212,13 @@ pub fn compile_with<P: Tree, O: Tree, F: Traceable<P, O>>(
 
 /// [`compile_with`] `shapeless: true` (MLX's `mx.compile(f, shapeless=True)`).
 pub fn compile_shapeless<P: Tree, O: Tree, F: Traceable<P, O>>(f: F) -> CompiledFn<P, O, F> {
-    compile_with(f, CompileOptions { shapeless: true })
+    compile_with(
+        f,
+        CompileOptions {
+            shapeless: true,
+            ..CompileOptions::default()
+        },
+    )
 }
 
 /// True when `a`'s unevaluated graph reads an input of some trace: `a` is
@@ -187,9 +299,9 @@ impl<P: Tree, O: Tree, F: Traceable<P, O>> CompiledFn<P, O, F> {
             ));
         }
         let e = Arc::new(Entry {
-            exe: Executable::new(func.clone()),
             func,
             out,
+            exes: Mutex::new(Vec::new()),
         });
         let mut cache = self.cache.lock().map_err(|_| lock_err())?;
         Ok(cache.entry(key).or_insert(e).clone())
@@ -209,6 +321,7 @@ impl<P: Tree, O: Tree, F: Traceable<P, O>> CompiledFn<P, O, F> {
             let outs = apply(&entry.func, &leaves)?;
             return rebuild(&entry.out, outs);
         }
+        let exe = entry.exe(self.device())?;
         let refs: Vec<&Array> = leaves.iter().collect();
         eval(&refs)?;
         let args: Vec<Literal> = leaves
@@ -219,8 +332,7 @@ impl<P: Tree, O: Tree, F: Traceable<P, O>> CompiledFn<P, O, F> {
                     .ok_or_else(|| Error::new("compile", "an input has no value after eval"))
             })
             .collect::<Result<_, _>>()?;
-        let outs = entry
-            .exe
+        let outs = exe
             .run(&args)
             .map_err(|e| Error::new("compile", e.to_string()))?;
         if outs.len() != entry.func.results.len() {
@@ -264,13 +376,46 @@ impl<P: Tree, O: Tree, F: Traceable<P, O>> CompiledFn<P, O, F> {
         self.cache.lock().map(|c| c.len()).unwrap_or(0)
     }
 
-    /// Number of native specializations generated so far (for shapeless
-    /// functions, one per concrete shape; otherwise equal to [`Self::traces`]).
+    /// Number of specializations compiled so far, over every device (for
+    /// shapeless functions, one per concrete shape; otherwise, on one
+    /// device, equal to [`Self::traces`]).
     pub fn specializations(&self) -> usize {
-        self.cache
-            .lock()
-            .map(|c| c.values().map(|e| e.exe.cache_len()).sum())
-            .unwrap_or(0)
+        let Ok(cache) = self.cache.lock() else {
+            return 0;
+        };
+        cache
+            .values()
+            .map(|e| {
+                e.exes
+                    .lock()
+                    .map(|x| x.iter().map(|(_, exe)| exe.cache_len()).sum::<usize>())
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// The device calls run on now: [`CompileOptions::device`], else
+    /// [`default_device()`].
+    pub fn device(&self) -> Device {
+        self.opts.device.unwrap_or_else(default_device)
+    }
+
+    /// Why calls on inputs like `p` run on the reference interpreter on
+    /// [`Self::device`] instead of its code, or `None` when they run its
+    /// code (complex values on any device; f64, i64, u64 under wgpu).
+    /// Traces and compiles for `p` if needed; an unusable device is an
+    /// error.
+    pub fn fallback(&self, p: &P) -> Result<Option<String>, Error> {
+        let leaves = p.leaves();
+        for a in &leaves {
+            a.check()?;
+        }
+        let entry = self.entry(p, &leaves)?;
+        let types: Vec<TensorType> = leaves.iter().map(|a| a.ty().clone()).collect();
+        entry
+            .exe(self.device())?
+            .fallback(&types)
+            .map_err(|e| Error::new("compile", e.to_string()))
     }
 
     /// The traced IR function for inputs like `p` (tracing if needed): for

@@ -4,7 +4,8 @@
 //! graph), the MLX-named ops with NumPy broadcasting and MLX dtype promotion
 //! made explicit as `tensor.broadcast` / `tensor.cast`, evaluation ([`eval`]:
 //! the reference interpreter, or native code for large graphs, see
-//! [`set_default_backend`]), `mx.compile` ([`compile()`]), and tracing of
+//! [`set_default_backend`]), `mx.compile` ([`compile()`], on the CPU, CUDA
+//! or wgpu: [`Device`], [`set_default_device`]), and tracing of
 //! Rust closures into
 //! IR functions ([`trace`]) and back ([`apply()`] replays a function, say
 //! one made by a transform, on arrays). It maps MLX names onto `psionic-ir`
@@ -58,6 +59,7 @@
 pub mod apply;
 pub mod array;
 pub mod compile;
+pub mod device;
 pub mod display;
 pub mod error;
 pub mod files;
@@ -76,6 +78,7 @@ pub mod utils;
 pub use apply::apply;
 pub use array::{Array, Element, IntoOperand, Operand, Scalar};
 pub use compile::{compile, compile_shapeless, compile_with, CompiledFn};
+pub use device::{default_device, set_default_device, Device};
 pub use error::Error;
 pub use lower::{
     default_backend, eval, eval_plan, eval_stats, set_default_backend, trace, trace_with, Backend,

@@ -328,7 +328,13 @@ proptest! {
             let s = softmax(&(&p.0 * &p.1), -1, false);
             (s.clone(), logsumexp(&p.0, -1, false) + max(&s, Axes::All, false))
         };
-        let c = compile_with(f, psionic_mlx::compile::CompileOptions { shapeless });
+        let c = compile_with(
+            f,
+            psionic_mlx::compile::CompileOptions {
+                shapeless,
+                ..Default::default()
+            },
+        );
         let p = (data(seed, &[rows, cols]), data(seed ^ 1, &[cols]));
         let got = c.try_call(&p).unwrap();
         let want = f(&p);

@@ -3,7 +3,7 @@
 //! `psionic compile` runs it after the classic clean-up passes.
 
 use super::split::{split_reductions, SplitOptions};
-use super::{fuse, FusionError};
+use super::{lower, FusionError, FusionOptions};
 use crate::bufplan::{plan, BufferPlan};
 use crate::egraph::{simplify, EgraphOptions, EgraphStats};
 use psionic_ir::kernel::{KProgram, ProgramStats};
@@ -21,6 +21,9 @@ pub struct CompileOptions {
     /// Scale the e-graph's bounds down for large functions (see
     /// [`LARGE_FUNC_OPS`]).
     pub scale_egraph: bool,
+    /// How fusion groups ops (each backend sets
+    /// [`FusionOptions::wide_int_kernels`] to what its kernels can hold).
+    pub fusion: FusionOptions,
 }
 
 impl Default for CompileOptions {
@@ -30,6 +33,7 @@ impl Default for CompileOptions {
             split: Some(SplitOptions::default()),
             plan_buffers: true,
             scale_egraph: true,
+            fusion: FusionOptions::default(),
         }
     }
 }
@@ -135,7 +139,7 @@ pub fn compile(f: &Func, opts: &CompileOptions) -> Result<(KProgram, CompileRepo
         }
         None => (f.clone(), None),
     };
-    let mut p = fuse(&g)?;
+    let mut p = lower(&g, &opts.fusion)?;
     if let Some(so) = &opts.split {
         split_reductions(&mut p, so);
     }

@@ -53,7 +53,7 @@ use psionic_ir::kernel::{
     Stage, StageKind,
 };
 use psionic_ir::types::row_major_strides;
-use psionic_ir::{Attr, Attrs, DType, Func, OpClass, Opcode, TensorType, Value};
+use psionic_ir::{Attr, Attrs, DType, Func, Literal, Op, OpClass, Opcode, TensorType, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
@@ -79,6 +79,17 @@ pub struct FusionOptions {
     pub fuse: bool,
     /// Fuse elementwise consumers of matmuls into their epilogues.
     pub matmul_epilogues: bool,
+    /// Kernels may read, compute and write 64-bit integers (`i64`, `u64`).
+    /// Off (the default), every op that reads or writes one becomes a
+    /// library op, which the reference interpreter's `eval_op` computes
+    /// exactly on the buffers' bytes: the CPU backend's kernels hold every
+    /// value in an f64 register, exact for integers only below 2^53. On,
+    /// such ops fuse like any other, and a splat constant that an f64
+    /// does not hold exactly is loaded from its buffer instead of being
+    /// inlined: the CUDA backend turns it on (its kernels hold integers in
+    /// 64-bit registers). The kernel interpreter still evaluates kernels
+    /// in f64, so its results for such programs are exact only below 2^53.
+    pub wide_int_kernels: bool,
 }
 
 impl Default for FusionOptions {
@@ -86,6 +97,7 @@ impl Default for FusionOptions {
         FusionOptions {
             fuse: true,
             matmul_epilogues: true,
+            wide_int_kernels: false,
         }
     }
 }
@@ -102,6 +114,7 @@ pub fn lower_unfused(f: &Func) -> Result<KProgram, FusionError> {
         &FusionOptions {
             fuse: false,
             matmul_epilogues: false,
+            ..FusionOptions::default()
         },
     )
 }
@@ -291,20 +304,23 @@ pub fn is_wide_int(d: psionic_ir::DType) -> bool {
     matches!(d, psionic_ir::DType::I64 | psionic_ir::DType::U64)
 }
 
-fn kind_of(op: Opcode, f: &Func, operands: &[Value], results: &[Value], attrs: &Attrs) -> Kind {
+fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
     use Opcode as O;
-    // Every op that reads or writes a 64-bit integer runs as a library op
-    // (the reference interpreter's exact `eval_op` on the buffers' bytes),
-    // so no kernel ever holds one in an f64 register, and a program with a
-    // few such values (an optimizer's u64 step counter) still compiles.
-    if operands
-        .iter()
-        .chain(results)
-        .any(|&v| is_wide_int(f.ty(v).dtype))
+    let (operands, attrs) = (&op.operands, &op.attrs);
+    // Unless kernels may hold them, every op that reads or writes a 64-bit
+    // integer runs as a library op (the reference interpreter's exact
+    // `eval_op` on the buffers' bytes), so no kernel ever holds one in an
+    // f64 register, and a program with a few such values (an optimizer's
+    // u64 step counter) still compiles.
+    if !opts.wide_int_kernels
+        && operands
+            .iter()
+            .chain(&op.results)
+            .any(|&v| is_wide_int(f.ty(v).dtype))
     {
         return Kind::Lib;
     }
-    match op {
+    match op.opcode {
         O::Constant | O::Full => Kind::Creation,
         O::Transpose
         | O::Broadcast
@@ -339,7 +355,7 @@ fn kind_of(op: Opcode, f: &Func, operands: &[Value], results: &[Value], attrs: &
         | O::LogSumExp
         | O::Softmax => Kind::Reduce,
         O::Matmul => Kind::Matmul,
-        _ if psionic_ir::kernel::scalar::is_scalar_op(op)
+        _ if psionic_ir::kernel::scalar::is_scalar_op(op.opcode)
             && !operands.iter().any(|&v| f.ty(v).dtype.is_complex()) =>
         {
             Kind::Elementwise
@@ -430,7 +446,7 @@ impl<'f> Lowering<'f> {
     /// Builds the item of the materialized value(s) of op `p`.
     fn build(&mut self, p: usize) -> Result<(), FusionError> {
         let op = self.f.ops[p].clone();
-        let kind = kind_of(op.opcode, self.f, &op.operands, &op.results, &op.attrs);
+        let kind = kind_of(&op, self.f, &self.opts);
         let root = op.results[0];
         if self.claimed.contains(&root) {
             return Ok(());
@@ -566,7 +582,7 @@ impl<'f> Lowering<'f> {
         if self.opts.fuse {
             if let Some(p) = self.producer[v.index()] {
                 let op = &self.f.ops[p];
-                if kind_of(op.opcode, self.f, &op.operands, &op.results, &op.attrs) == Kind::View {
+                if kind_of(op, self.f, &self.opts) == Kind::View {
                     let x = op.operands[0];
                     if let Some(inner) = self.view_access(p, acc, ndom)? {
                         return self.resolve_buffer(x, &inner);
@@ -703,7 +719,7 @@ impl<'f> Lowering<'f> {
         let root_op = self.producer[root.index()]
             .ok_or_else(|| FusionError("root without producer".into()))?;
         let op = self.f.ops[root_op].clone();
-        let kind = kind_of(op.opcode, self.f, &op.operands, &op.results, &op.attrs);
+        let kind = kind_of(&op, self.f, &self.opts);
         let out_buf = self.buf_of[&root];
         let rshape = self.shape(root)?;
         // A reduction root iterates its operand's shape; so does a root
@@ -854,7 +870,7 @@ impl<'f> Lowering<'f> {
             return self.load(kb, v, acc);
         };
         let op = self.f.ops[p].clone();
-        let kind = kind_of(op.opcode, self.f, &op.operands, &op.results, &op.attrs);
+        let kind = kind_of(&op, self.f, &self.opts);
         let is_root = root == Some(v);
         // Matmul results may become this kernel's epilogue input.
         if kind == Kind::Matmul && !is_root {
@@ -887,7 +903,10 @@ impl<'f> Lowering<'f> {
                     return Ok(kb.cnst(val, d));
                 }
                 let lit = op.attrs.dense("value").map_err(FusionError)?;
-                if let Some(s) = lit.splat_value().filter(|_| !d.is_complex()) {
+                // Kernel constants are f64: a 64-bit integer an f64 does not
+                // hold exactly stays in its buffer.
+                let exact = |s: &Literal| !is_wide_int(d) || (s.get_f64(0) as i64) == s.get_i64(0);
+                if let Some(s) = lit.splat_value().filter(|s| !d.is_complex() && exact(s)) {
                     return Ok(kb.cnst(s.get_f64(0), d));
                 }
                 self.load(kb, v, acc)
@@ -1434,7 +1453,7 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
             if !op.results.iter().any(|r| live[r.index()]) {
                 continue;
             }
-            match kind_of(op.opcode, f, &op.operands, &op.results, &op.attrs) {
+            match kind_of(op, f, opts) {
                 Kind::Matmul => {
                     for &x in &op.operands {
                         let xs = lw.shape(x)?;

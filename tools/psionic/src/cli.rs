@@ -7,11 +7,13 @@ use psionic_ir::text::print_module;
 use psionic_ir::{Attr, DType, Func, Literal, Module, Opcode, TensorType};
 use psionic_mlx::files::{load_module, parse_module_text, save_module};
 use psionic_mlx::io::safetensors::{load_safetensors, save_safetensors};
-use psionic_passes::fusion::compile::{compile, CompileOptions};
+use psionic_passes::fusion::compile::compile;
 use psionic_passes::manager::format_reports;
 use psionic_passes::{PassContext, PassManager, PASSES};
+use psionic_runtime::exec::{Backend, Prepared};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A failure to report: one line, and whether it was bad usage.
 #[derive(Debug)]
@@ -70,12 +72,14 @@ commands:
                   to stdout (--out is then optional; on cuda the times are
                   device time on resident inputs)
   compile FILE|- [--stats-json] [--emit kernel|clif|ptx|wgsl|msl|spirv]
-      [--func NAME]
+      [--func NAME] [--backend cpu|cuda|wgpu]
                   canonicalize, cse, dce, e-graph, fuse and plan buffers; print
                   the kernel-level IR (or, with --emit clif, the Cranelift IR
                   of each kernel; ptx: the CUDA PTX module; wgsl|msl|spirv:
                   the naga-validated shaders), or one JSON object with kernels,
-                  library_calls, peak_bytes and bytes_moved
+                  library_calls, peak_bytes and bytes_moved. --backend: fuse
+                  as that backend does (cpu, the default, and wgpu keep i64
+                  and u64 ops out of kernels; cuda fuses them)
   inspect FILE    summarize a module (signature, op counts, constants) and
                   print it as IR text, or list the tensors of a .safetensors file
   convert IN OUT  convert between .mlxfn, .psifn and .pir (by extension);
@@ -251,9 +255,18 @@ fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Res
     let mut stats_json = false;
     let mut emit = "kernel";
     let mut func_name: Option<&str> = None;
+    let mut backend: Option<Backend> = None;
     while let Some(arg) = a.next() {
         let (flag, inline) = split_flag(arg);
         match flag {
+            "--backend" => {
+                let name = a.value(flag, inline)?;
+                backend = Some(Backend::from_name(name).ok_or_else(|| {
+                    CliError::usage(format!(
+                        "compile: unknown backend `{name}` (cpu, cuda or wgpu)"
+                    ))
+                })?);
+            }
             "--stats-json" => {
                 no_inline(flag, inline)?;
                 stats_json = true;
@@ -272,6 +285,20 @@ fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Res
     }
     let input =
         input.ok_or_else(|| CliError::usage("compile: no input file (use `-` for stdin)"))?;
+    // Code for one backend is fused as that backend fuses.
+    let emits_for = match emit {
+        "clif" => Some(Backend::Cpu),
+        "ptx" => Some(Backend::Cuda),
+        "wgsl" | "msl" | "spirv" => Some(Backend::Wgpu),
+        _ => None,
+    };
+    if let (Some(b), Some(e)) = (backend, emits_for) {
+        if b != e {
+            return Err(CliError::usage(format!(
+                "compile: --emit {emit} is {e} code; --backend {b} applies to --emit kernel"
+            )));
+        }
+    }
     let module = read_module(input)?;
     let func = match func_name {
         Some(n) => module
@@ -308,7 +335,8 @@ fn cmd_compile(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Res
         .map_err(CliError::fail)?;
     let ctx = PassContext::with_folder(&fold);
     pm.run(&mut one, &ctx, err).map_err(CliError::fail)?;
-    let (program, report) = compile(&one.funcs[0], &CompileOptions::default())
+    let opts = backend.unwrap_or(Backend::Cpu).compile_options();
+    let (program, report) = compile(&one.funcs[0], &opts)
         .map_err(|e| CliError::fail(format!("compile: {input}: {e}")))?;
     if stats_json {
         write_out(out, &format!("{}\n", report.to_json()))
@@ -342,95 +370,77 @@ fn emit_shaders(_: &Func, target: &str) -> Result<String, String> {
     ))
 }
 
-/// Why `backend` (a GPU) has no code for `func` at the types of `args`:
-/// complex values on either GPU; f64 and 64-bit integers under WGSL,
-/// which has 32-bit types only.
-fn gpu_unsupported(backend: &str, func: &Func, args: &[Literal]) -> Result<Option<String>, String> {
-    if backend != "cuda" && backend != "wgpu" {
-        return Ok(None);
-    }
-    let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
-    let g = psionic_ir::specialize::specialize(func, &types).map_err(|e| e.to_string())?;
-    for t in &g.value_types {
-        let d = t.dtype;
-        if d.is_complex() {
-            return Ok(Some(format!("{backend}: {d} values have no GPU code")));
-        }
-        if backend == "wgpu" && matches!(d, DType::F64 | DType::I64 | DType::U64) {
-            return Ok(Some(format!("wgpu: {d} has no WGSL type")));
-        }
-    }
-    Ok(None)
-}
-
 /// How `psionic run` executes a function.
 enum Runner {
     Interp(Func),
-    Cpu(std::sync::Arc<psionic_runtime::exec::Prepared>),
+    Cpu(Arc<Prepared>),
     #[cfg(feature = "cuda")]
-    Cuda(Box<psionic_runtime::cuda::CudaCompiled>),
+    Cuda(Arc<Prepared<psionic_runtime::cuda::CudaCompiled>>),
     #[cfg(feature = "wgpu")]
-    Wgpu(Box<psionic_runtime::wgpu::WgpuCompiled>),
+    Wgpu(Arc<Prepared<psionic_runtime::wgpu::WgpuCompiled>>),
 }
 
 impl Runner {
     /// Prepares `func` for `args` on `backend`; the compile time in ms
-    /// (0 for the interpreter).
+    /// (0 for the interpreter). A backend's executable runs what it has
+    /// no code for on the reference interpreter (complex values anywhere;
+    /// f64 and 64-bit integers under WGSL): stderr says so.
     fn new(backend: &str, func: &Func, args: &[Literal]) -> Result<(Runner, f64), String> {
-        let t0 = std::time::Instant::now();
-        if let Some(why) = gpu_unsupported(backend, func, args)? {
-            // As the CPU backend does for what it does not compile: the
-            // reference interpreter runs it, and stderr says so.
-            eprintln!("note: {why}; running @{} on the interpreter", func.name);
-            return Ok((Runner::Interp(func.clone()), 0.0));
-        }
-        match backend {
-            "interp" => Ok((Runner::Interp(func.clone()), 0.0)),
-            "cpu" => {
-                let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
-                let exe = psionic_runtime::exec::Executable::new(func.clone());
-                let p = exe.prepared(&types).map_err(|e| e.to_string())?;
-                Ok((Runner::Cpu(p), t0.elapsed().as_secs_f64() * 1e3))
-            }
+        let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+        let runner =
+            match backend {
+                "interp" => return Ok((Runner::Interp(func.clone()), 0.0)),
+                "cpu" => {
+                    let exe = psionic_runtime::exec::Executable::new(func.clone());
+                    Runner::Cpu(exe.prepared(&types).map_err(|e| e.to_string())?)
+                }
+                #[cfg(feature = "cuda")]
+                "cuda" => {
+                    let exe = psionic_runtime::cuda::CudaExecutable::new(func.clone());
+                    Runner::Cuda(exe.prepared(&types).map_err(|e| e.to_string())?)
+                }
+                #[cfg(not(feature = "cuda"))]
+                "cuda" => return Err(
+                    "CUDA backend unavailable: this psionic was built without the `cuda` feature"
+                        .into(),
+                ),
+                #[cfg(feature = "wgpu")]
+                "wgpu" => {
+                    let exe = psionic_runtime::wgpu::WgpuExecutable::new(func.clone());
+                    Runner::Wgpu(exe.prepared(&types).map_err(|e| e.to_string())?)
+                }
+                #[cfg(not(feature = "wgpu"))]
+                "wgpu" => return Err(
+                    "wgpu backend unavailable: this psionic was built without the `wgpu` feature"
+                        .into(),
+                ),
+                other => {
+                    return Err(format!(
+                        "unknown backend `{other}` (interp, cpu, cuda or wgpu)"
+                    ))
+                }
+            };
+        let (fallback, ms) = match &runner {
+            Runner::Interp(_) => (None, 0.0),
+            Runner::Cpu(p) => (p.fallback(), p.compile_ms),
             #[cfg(feature = "cuda")]
-            "cuda" => {
-                let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
-                let c = psionic_runtime::cuda::compile_for(func, &types, &Default::default())
-                    .map_err(|e| e.to_string())?;
-                let ms = c.compile_ms;
-                Ok((Runner::Cuda(Box::new(c)), ms))
-            }
-            #[cfg(not(feature = "cuda"))]
-            "cuda" => Err(
-                "CUDA backend unavailable: this psionic was built without the `cuda` feature"
-                    .into(),
-            ),
+            Runner::Cuda(p) => (p.fallback(), p.compile_ms),
             #[cfg(feature = "wgpu")]
-            "wgpu" => {
-                let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
-                let c = psionic_runtime::wgpu::compile_for_wgpu(func, &types)
-                    .map_err(|e| e.to_string())?;
-                let ms = c.compile_ms;
-                Ok((Runner::Wgpu(Box::new(c)), ms))
-            }
-            #[cfg(not(feature = "wgpu"))]
-            "wgpu" => Err(
-                "wgpu backend unavailable: this psionic was built without the `wgpu` feature"
-                    .into(),
-            ),
-            other => Err(format!(
-                "unknown backend `{other}` (interp, cpu, cuda or wgpu)"
-            )),
+            Runner::Wgpu(p) => (p.fallback(), p.compile_ms),
+        };
+        if let Some(why) = fallback {
+            eprintln!("note: {why}; running @{} on the interpreter", func.name);
         }
+        Ok((runner, ms))
     }
     fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, String> {
         match self {
             Runner::Interp(f) => psionic_runtime::interp::run_func(f, args),
             Runner::Cpu(p) => p.run(args),
             #[cfg(feature = "cuda")]
-            Runner::Cuda(c) => c.run(args),
+            Runner::Cuda(p) => p.run(args),
             #[cfg(feature = "wgpu")]
-            Runner::Wgpu(c) => c.run(args),
+            Runner::Wgpu(p) => p.run(args),
         }
         .map_err(|e| e.to_string())
     }
@@ -439,7 +449,10 @@ impl Runner {
     /// has no host-side library op), since host copies would swamp it.
     fn time(&self, args: &[Literal], n: usize) -> Result<Vec<f64>, String> {
         #[cfg(feature = "cuda")]
-        if let Runner::Cuda(c) = self {
+        if let Some(c) = match self {
+            Runner::Cuda(p) => p.native(),
+            _ => None,
+        } {
             return c.program.time_runs(args, n, true);
         }
         let mut times = Vec::with_capacity(n);

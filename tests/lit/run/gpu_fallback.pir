@@ -1,0 +1,31 @@
+// `psionic run --backend cuda|wgpu` on values the GPU has no code for: the
+// backend's executable runs the function on the reference interpreter and
+// stderr says why (f64 under WGSL; complex values on either GPU). No GPU is
+// touched, so this runs on any machine.
+// RUN: psionic run %s --func wide --backend wgpu --out %t.wide.safetensors 2>&1 | FileCheck %s --check-prefix=WIDE
+// WIDE: note: wgpu: f64 has no WGSL type; running @wide on the interpreter
+// RUN: psionic inspect %t.wide.safetensors | FileCheck %s --check-prefix=WIDEOUT
+// WIDEOUT: out.0: tensor<4xf64> = [0.0, 1.0, 4.0, 9.0]
+// RUN: psionic run %s --func cplx --backend cuda --out %t.cuda.safetensors 2>&1 | FileCheck %s --check-prefix=CUDA
+// CUDA: note: cuda: c64 values have no CUDA code; running @cplx on the interpreter
+// RUN: psionic inspect %t.cuda.safetensors | FileCheck %s --check-prefix=OUT
+// OUT: out.0: tensor<4xf32> = [0.0, 1.0, 4.0, 9.0]
+// RUN: psionic run %s --func cplx --backend wgpu --out %t.wgpu.safetensors 2>&1 | FileCheck %s --check-prefix=WGPU
+// WGPU: note: wgpu: c64 has no WGSL type; running @cplx on the interpreter
+// RUN: psionic inspect %t.wgpu.safetensors | FileCheck %s --check-prefix=OUT
+// The CPU backend falls back the same way.
+// RUN: psionic run %s --func cplx --backend cpu --out %t.cpu.safetensors 2>&1 | FileCheck %s --check-prefix=CPU
+// CPU: note: complex values are not compiled by the CPU backend; running @cplx on the interpreter
+// RUN: psionic inspect %t.cpu.safetensors | FileCheck %s --check-prefix=OUT
+func @wide() -> (tensor<4xf64>) {
+  %0 = tensor.iota {axis = 0, dtype = f64, shape = [4]} : tensor<4xf64>
+  %1 = tensor.multiply %0, %0 : tensor<4xf64>
+  return %1
+}
+func @cplx() -> (tensor<4xf32>) {
+  %0 = tensor.iota {axis = 0, dtype = f32, shape = [4]} : tensor<4xf32>
+  %1 = tensor.cast %0 {dtype = c64} : tensor<4xc64>
+  %2 = tensor.multiply %1, %1 : tensor<4xc64>
+  %3 = tensor.real %2 : tensor<4xf32>
+  return %3
+}
