@@ -737,8 +737,12 @@ fn mask_casts_keep_the_vector_shape() {
     let mut f = Func::new("main", vec![ty.clone(), ty.clone()]);
     let (x, y) = (f.params[0], f.params[1]);
     let cast = |f: &mut Func, v, d: DType| {
-        f.push1(Opcode::Cast, &[v], Attrs::new().with("dtype", Attr::DType(d)))
-            .unwrap()
+        f.push1(
+            Opcode::Cast,
+            &[v],
+            Attrs::new().with("dtype", Attr::DType(d)),
+        )
+        .unwrap()
     };
     let gt = f.push1(Opcode::Greater, &[x, y], Attrs::new()).unwrap();
     let m = cast(&mut f, gt, DType::F32);
@@ -747,11 +751,21 @@ fn mask_casts_keep_the_vector_shape() {
     let nb = f.push1(Opcode::LogicalNot, &[xb], Attrs::new()).unwrap();
     let nf = cast(&mut f, nb, DType::F32);
     let same = cast(&mut f, x, DType::F32);
-    let out = f.push1(Opcode::Add, &[relu_grad, nf], Attrs::new()).unwrap();
+    let out = f
+        .push1(Opcode::Add, &[relu_grad, nf], Attrs::new())
+        .unwrap();
     let out = f.push1(Opcode::Add, &[out, same], Attrs::new()).unwrap();
     f.results = vec![out];
     let mut rng = Rng(31);
-    let special = [0.0, -0.0, 1.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+    let special = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
     let vals = |rng: &mut Rng| -> Vec<f64> {
         (0..111)
             .map(|i| {
@@ -766,5 +780,8 @@ fn mask_casts_keep_the_vector_shape() {
     let a = Literal::from_f64(DType::F32, vec![3, 37], &vals(&mut rng)).unwrap();
     let b = Literal::from_f64(DType::F32, vec![3, 37], &vals(&mut rng)).unwrap();
     let out = check(&f, &[a, b], 0, 0.0).expect("compiles");
-    assert_eq!(out.vector, out.kernels, "every kernel takes the f32x4 shape");
+    assert_eq!(
+        out.vector, out.kernels,
+        "every kernel takes the f32x4 shape"
+    );
 }
