@@ -355,7 +355,8 @@ impl CudaProgram {
                     let (grid, block) = match l.shape {
                         Shape::Elementwise { units, .. } => {
                             let b = psionic_codegen::cuda::ptx::ELEMENTWISE_BLOCK as u64;
-                            (units.div_ceil(b).min(sm * 16), b as u32)
+                            let per_sm = self.plan.elementwise_blocks_per_sm as u64;
+                            (units.div_ceil(b).min(sm * per_sm), b as u32)
                         }
                         Shape::Rows { rows, block, .. } => (rows.min(sm * 64), block),
                     };

@@ -379,6 +379,36 @@ fn gpu_benchmarks() {
     );
 }
 
+/// W1's grid: elementwise grid-stride launches at 4 to 512 blocks of 256
+/// threads per SM (`CudaOptions::elementwise_blocks_per_sm`).
+#[test]
+#[ignore = "GPU benchmark: run with --ignored on a CUDA machine"]
+fn elementwise_grid_sweep() {
+    if let Err(e) = availability() {
+        eprintln!("note: {e}; skipping");
+        return;
+    }
+    let bw = copy_bandwidth(1 << 30, 10).unwrap();
+    println!("{{\"bench\":\"copy_bandwidth\",\"gbps\":{bw:.1}}}");
+    let n = 64 << 20;
+    for per_sm in [4, 16, 64, 128, 256, 512] {
+        let opts = CudaOptions {
+            elementwise_blocks_per_sm: per_sm,
+            ..CudaOptions::default()
+        };
+        bench(
+            &format!("W1_gelu_64M_blocks{per_sm}"),
+            &gelu(n),
+            &[uniform(&[n], 1, -3.0, 3.0, DType::F32)],
+            &opts,
+            2.0 * n as f64 * 4.0,
+            0.0,
+            false,
+            20,
+        );
+    }
+}
+
 /// The row kernels' block size: softmax 8192x8192 and layer norm
 /// 16384x4096 at 4 to 64 points a thread (`CudaOptions::row_points`;
 /// blocks of `clamp(next_pow2(row) / points, 32, 1024)` threads).

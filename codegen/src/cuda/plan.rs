@@ -39,6 +39,11 @@ pub struct CudaOptions {
     /// at 256 threads (16 points): see docs/BENCHMARKS_GPU.md. Knobs for
     /// sweeps on the device.
     pub row_points: u32,
+    /// Most blocks of an elementwise grid-stride launch per SM (64 by
+    /// default: on an H200, W1 (64M f32 gelu) ran in 0.139 ms at 64 and
+    /// 128 against 0.148 at 16, 0.144 at 256 and 0.155 at 512; cuda_bench's
+    /// `elementwise_grid_sweep`). A knob for sweeps on the device.
+    pub elementwise_blocks_per_sm: u32,
 }
 
 impl Default for CudaOptions {
@@ -48,6 +53,7 @@ impl Default for CudaOptions {
             allow_tf32: false,
             max_row_block: 256,
             row_points: 16,
+            elementwise_blocks_per_sm: 64,
         }
     }
 }
@@ -111,6 +117,9 @@ pub struct CudaPlan {
     pub steps: Vec<Step>,
     /// Scratch buffers after the program's: (dtype, elements).
     pub scratch: Vec<(DType, usize)>,
+    /// Most blocks an elementwise launch gets per SM
+    /// ([`CudaOptions::elementwise_blocks_per_sm`]).
+    pub elementwise_blocks_per_sm: u32,
 }
 
 impl CudaPlan {
@@ -432,5 +441,6 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
         ptx,
         steps,
         scratch,
+        elementwise_blocks_per_sm: opts.elementwise_blocks_per_sm.max(1),
     })
 }
