@@ -527,6 +527,10 @@ fn long_f32_reductions_stay_within_the_stated_bound() {
         (vec![300, 300], vec![0, 1]),
         (vec![2, 64, 600], vec![1, 2]),
         (vec![40_000, 2], vec![0]),
+        // Columns: 4 at a time, one per lane (row lanes), then the rest.
+        (vec![30_000, 7], vec![0]),
+        (vec![3, 5000, 9], vec![1]),
+        (vec![600, 50, 12], vec![0, 1]),
     ] {
         for offset in [0.0, 1.0, 1e3] {
             let ty = TensorType::from_dims(DType::F32, &shape);
@@ -784,4 +788,74 @@ fn mask_casts_keep_the_vector_shape() {
         out.vector, out.kernels,
         "every kernel takes the f32x4 shape"
     );
+}
+
+/// Reductions over axes other than the innermost (column sums, bias
+/// gradients) run 4 columns at a time, one per lane: vector loads in the
+/// code, and exact agreement with the interpreter for max/min (NaN
+/// included) and the kernel interpreter's tolerance for sums, with
+/// column counts that are not multiples of 4, a consumer of the column
+/// value in the same kernel, and a map stage storing `x - colmax`.
+#[test]
+fn column_reductions_run_four_columns_a_vector() {
+    let mut rng = Rng(404);
+    for (rows, cols) in [(256usize, 1024usize), (37, 10), (5, 3), (1000, 6)] {
+        for op in [Opcode::ReduceSum, Opcode::ReduceMax, Opcode::ReduceMin] {
+            let ty = TensorType::from_dims(DType::F32, &[rows, cols]);
+            let mut f = Func::new("main", vec![ty.clone()]);
+            let x = f.params[0];
+            let r = f
+                .push1(
+                    op,
+                    &[x],
+                    Attrs::new()
+                        .with("axes", Attr::Ints(vec![0]))
+                        .with("keepdims", Attr::Bool(true)),
+                )
+                .unwrap();
+            let y = f.push1(Opcode::Multiply, &[r, r], Attrs::new()).unwrap();
+            let rb = f
+                .push1(
+                    Opcode::Broadcast,
+                    &[r],
+                    Attrs::new().with("shape", Attr::Ints(vec![rows as i64, cols as i64])),
+                )
+                .unwrap();
+            let d = f.push1(Opcode::Subtract, &[x, rb], Attrs::new()).unwrap();
+            f.results = vec![y, d];
+            let n = rows * cols;
+            let v: Vec<f64> = (0..n)
+                .map(|i| {
+                    if i % 97 == 5 {
+                        f64::NAN
+                    } else {
+                        4.0 * rng.unit() - 2.0
+                    }
+                })
+                .collect();
+            let a = Literal::from_f64(DType::F32, vec![rows, cols], &v).unwrap();
+            let (ulps, atol) = match op {
+                Opcode::ReduceSum => (4, 1e-5 * rows as f64),
+                _ => (0, 0.0),
+            };
+            check(&f, &[a], ulps, atol).expect("compiles");
+            if cols >= 4 {
+                // The reduction alone (the map above could be a kernel of
+                // its own, vectorized anyway).
+                let mut f = f.clone();
+                f.results = vec![y];
+                let g = specialize(&f, &f.param_types()).unwrap();
+                let (kp, _) = compile(&g, &CompileOptions::default()).unwrap();
+                let opts = CpuOptions {
+                    emit_clif: true,
+                    ..CpuOptions::default()
+                };
+                let clif = compile_program(&kp, &opts).unwrap().clif();
+                assert!(
+                    clif.contains("load.f32x4"),
+                    "{op:?} of {rows}x{cols}: no vector loads"
+                );
+            }
+        }
+    }
 }

@@ -394,7 +394,33 @@ fn vector_axis(k: &Kernel) -> Option<usize> {
     if k.reduce_axes.is_empty() && k.stages.iter().all(|s| s.kind == StageKind::Map) {
         return Some(last);
     }
+    if row_lanes_kernel(k) {
+        return Some(last);
+    }
     None
+}
+
+/// A reduction over axes other than the innermost one (a column sum, a
+/// bias gradient) whose accumulators are all `sum`, `max` or `min`: its
+/// innermost (outer) axis runs 4 rows at a time, one row per lane, each
+/// lane accumulating its own row ([`Gen::row_lanes`]), instead of one row
+/// at a time in lane 0.
+fn row_lanes_kernel(k: &Kernel) -> bool {
+    let Some(last) = k.domain.len().checked_sub(1) else {
+        return false;
+    };
+    !k.reduce_axes.is_empty()
+        && !k.reduce_axes.contains(&last)
+        && k.domain[last] >= 4
+        && k.stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .all(|n| match n.instr {
+                Instr::Acc { kind, .. } => {
+                    matches!(kind, AccKind::Sum | AccKind::Max | AccKind::Min)
+                }
+                _ => true,
+            })
 }
 
 /// State of one accumulator in the vector shape.
@@ -458,6 +484,11 @@ struct Gen<'a, 'b> {
     /// The kernel is a softmax whose exponentials are stored by the sum
     /// pass (see [`SoftmaxReuse`]).
     reuse: Option<SoftmaxReuse>,
+    /// Emitting the stages for 4 consecutive indices of the innermost
+    /// (outer) axis at once, one per lane (see [`row_lanes_kernel`]):
+    /// every node runs in `Mode::Lanes`, accumulators keep one row per
+    /// lane and finish without merging lanes.
+    row_lanes: bool,
     ops: &'a mut Vec<OpDesc>,
     table_addr: i64,
     args_slot: Value,
@@ -1148,18 +1179,24 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// Adds `v` (or `v * v` when `square`; lane 0 only under `mask`) to
-    /// the current copy's f32x4 partial `j` of accumulator `id`.
+    /// Adds `v` (or `v * v` when `square`; lane 0 only under `mask`) to sum
+    /// `j` of accumulator `id`: inside a vector loop (`Mode::Lanes`, not row
+    /// lanes) to the current copy's f32x4 partial, which the loop flushes
+    /// every [`FLUSH_ADDS`] adds a lane and at its end; otherwise (one
+    /// element at a time, or row lanes, whose reduced loops have no flush
+    /// points) straight into the f64 pair `2j, 2j+1` of copy 0.
     fn push_partial(&mut self, id: u32, j: usize, v: Value, mask: Option<Value>, square: bool) {
         let Some(AccSt::Vec(a)) = self.accs.get(&id) else {
             unreachable!("vector accumulator")
         };
-        let c = if mask.is_none() && self.copy < a.part.len() {
+        let direct = mask.is_some() || self.row_lanes;
+        let c = if !direct && self.copy < a.part.len() {
             self.copy
         } else {
             0
         };
         let var = a.part[c][j];
+        let (lo_var, hi_var) = (a.vars[2 * j].0, a.vars[2 * j + 1].0);
         let x = match mask {
             Some(m) => {
                 let z = self.f4c(0.0);
@@ -1167,6 +1204,16 @@ impl Gen<'_, '_> {
             }
             None => v,
         };
+        if direct {
+            let x = if square { self.b.ins().fmul(x, x) } else { x };
+            let (lo, hi) = self.widen(x);
+            for (var, x) in [(lo_var, lo), (hi_var, hi)] {
+                let cur = self.b.use_var(var);
+                let r = self.b.ins().fadd(cur, x);
+                self.b.def_var(var, r);
+            }
+            return;
+        }
         let cur = self.b.use_var(var);
         let r = match (square, self.fma) {
             (false, _) => self.b.ins().fadd(cur, x),
@@ -1244,6 +1291,9 @@ impl Gen<'_, '_> {
     }
 
     fn acc_finish(&mut self, id: u32, dtype: DType) -> Value {
+        if self.row_lanes {
+            return self.row_lanes_value(id);
+        }
         if let Some(AccSt::Vec(_)) = self.accs.get(&id) {
             let r = self.vec_acc_value(id);
             let s = self.b.ins().fdemote(types::F32, r);
@@ -1267,6 +1317,32 @@ impl Gen<'_, '_> {
             )
             .expect("helper returns");
         self.round_scalar(dtype, r)
+    }
+
+    /// In row-lanes mode, accumulator `id`'s four rows as an f32x4 (each
+    /// lane's f64 sum rounded once, or its f32 maximum/minimum).
+    fn row_lanes_value(&mut self, id: u32) -> Value {
+        self.flush_partials(Some(id));
+        let Some(AccSt::Vec(a)) = self.accs.remove(&id) else {
+            unreachable!("vector accumulator")
+        };
+        match a.kind {
+            AccKind::Sum => {
+                let lo = self.b.use_var(a.vars[0].0);
+                let hi = self.b.use_var(a.vars[1].0);
+                let lo = self.b.ins().fvdemote(lo);
+                let hi = self.b.ins().fvdemote(hi);
+                // Lanes 0,1 of each demoted pair: bytes 0..8 of `lo`, then
+                // bytes 0..8 of `hi` (16..24 of the shuffle's pair).
+                let lb = self.b.ins().bitcast(types::I8X16, le(), lo);
+                let hb = self.b.ins().bitcast(types::I8X16, le(), hi);
+                let idx: Vec<u8> = (0..8).chain(16..24).collect();
+                let imm = self.b.func.dfg.immediates.push(ConstantData::from(idx));
+                let v = self.b.ins().shuffle(lb, hb, imm);
+                self.b.ins().bitcast(F4, le(), v)
+            }
+            _ => self.b.use_var(a.vars[0].0),
+        }
     }
 
     /// The row value (f64) of vector-shape accumulator `id`: flushes its
@@ -1481,13 +1557,19 @@ impl Gen<'_, '_> {
         }
         self.for_loop(var, None, end, 4, &mut |g| g.emit_nodes(nodes, Mode::Lanes));
         self.for_loop(var, None, end, 1, &mut |g| g.emit_nodes(nodes, Mode::One));
+        // What is left in the partials (under one block) goes to f64 before
+        // an enclosing loop (another reduced axis) runs this loop again.
+        if self.has_partials() {
+            self.flush_partials(None);
+        }
     }
 
     /// Iterates `axes` (nested, the last possibly 4 lanes at a time) and runs
     /// `nodes` at each point.
     fn emit_axes(&mut self, axes: &[usize], nodes: &[Node], first_range: Option<(Value, Value)>) {
         let Some((&ax, rest)) = axes.split_first() else {
-            self.emit_nodes(nodes, Mode::One);
+            let mode = self.point_mode();
+            self.emit_nodes(nodes, mode);
             return;
         };
         let (start, end) = match first_range {
@@ -1505,6 +1587,15 @@ impl Gen<'_, '_> {
             self.for_loop(var, Some(start), end, 1, &mut |g| {
                 g.emit_axes(rest, nodes, None)
             });
+        }
+    }
+
+    /// The mode of code run once per domain point outside vector loops.
+    fn point_mode(&self) -> Mode {
+        if self.row_lanes {
+            Mode::Lanes
+        } else {
+            Mode::One
         }
     }
 
@@ -1617,15 +1708,23 @@ impl Gen<'_, '_> {
         }
         for s in &k.stages {
             match s.kind {
-                StageKind::Outer => self.emit_nodes(&s.nodes, Mode::One),
+                StageKind::Outer => {
+                    let mode = self.point_mode();
+                    self.emit_nodes(&s.nodes, mode)
+                }
                 StageKind::Map if elementwise => self.emit_nodes(&s.nodes, Mode::One),
                 StageKind::Loop | StageKind::Map => {
                     if self.shape == Shape::Vector && s.kind == StageKind::Loop {
                         self.row_pre_pass(&s.nodes);
                     }
+                    let copies = if self.row_lanes {
+                        1
+                    } else {
+                        unroll_for(&s.nodes)
+                    };
                     for n in &s.nodes {
                         if let Instr::Acc { kind, .. } = n.instr {
-                            self.acc_init(n.id, kind, unroll_for(&s.nodes));
+                            self.acc_init(n.id, kind, copies);
                         }
                     }
                     let axes = k.reduce_axes.clone();
@@ -1751,6 +1850,15 @@ impl Gen<'_, '_> {
         {
             let nodes = &k.stages[0].nodes;
             self.vector_loop(var, start, end, nodes);
+        } else if last && self.vaxis == Some(ax) && self.shape == Shape::Vector {
+            // Row lanes: 4 rows at a time, then the rest one at a time.
+            self.b.def_var(var, start);
+            self.for_loop_checked(var, None, end, 4, 4, &mut |g| {
+                g.row_lanes = true;
+                g.emit_stages();
+                g.row_lanes = false;
+            });
+            self.for_loop(var, None, end, 1, &mut |g| g.emit_stages());
         } else {
             self.for_loop(var, Some(start), end, 1, &mut |g| {
                 g.emit_outer(outer, level + 1)
@@ -1944,6 +2052,35 @@ fn unroll_for(nodes: &[Node]) -> usize {
     }
 }
 
+/// Relative cost of one domain point of `k`: 1 for a few cheap ops, plus
+/// one per 8 nodes, plus 4 per transcendental (a vector polynomial of some
+/// 25 instructions).
+pub fn work_per_point(k: &Kernel) -> usize {
+    use Opcode as O;
+    let nodes: Vec<&Node> = k.stages.iter().flat_map(|s| &s.nodes).collect();
+    let math = nodes
+        .iter()
+        .filter(|n| {
+            matches!(
+                &n.instr,
+                Instr::Op { opcode, .. } if matches!(
+                    opcode,
+                    O::Exp | O::Log | O::Log1p | O::Expm1 | O::Tanh | O::Sigmoid | O::Erf
+                        | O::Erfinv | O::Sin | O::Cos | O::Log2 | O::Log10 | O::LogAddExp
+                        | O::Power
+                )
+            ) || matches!(
+                n.instr,
+                Instr::Acc {
+                    kind: AccKind::LogSumExp,
+                    ..
+                }
+            )
+        })
+        .count();
+    1 + nodes.len() / 8 + 4 * math
+}
+
 /// A compiled kernel's code and metadata.
 pub struct CompiledKernel {
     pub func: KernelFn,
@@ -1952,6 +2089,9 @@ pub struct CompiledKernel {
     pub split_extent: usize,
     /// Number of domain points.
     pub points: usize,
+    /// Estimated work: `points` weighted by the kernel's body
+    /// ([`work_per_point`]); what decides whether threads pay off.
+    pub work: usize,
     /// The Cranelift IR, when asked for.
     pub clif: Option<String>,
 }
@@ -2046,6 +2186,7 @@ pub(crate) fn compile_kernel(
             lse_max: HashMap::new(),
             m2_mean: HashMap::new(),
             reuse: None,
+            row_lanes: false,
             ops,
             table_addr,
             args_slot,
