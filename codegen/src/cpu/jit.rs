@@ -481,6 +481,10 @@ struct Gen<'a, 'b> {
     lse_max: HashMap<u32, Value>,
     /// Row means of `m2` accumulators (see `row_pre_pass`).
     m2_mean: HashMap<u32, Value>,
+    /// Row sums (f64) the `m2` pre-pass computed, by argument node: a
+    /// `sum` of the same argument in the stage takes it instead of summing
+    /// again (layer norm's mean and variance).
+    pre_sum: HashMap<u32, Value>,
     /// The kernel is a softmax whose exponentials are stored by the sum
     /// pass (see [`SoftmaxReuse`]).
     reuse: Option<SoftmaxReuse>,
@@ -1679,7 +1683,7 @@ impl Gen<'_, '_> {
             self.b.def_var(self.idx[ax], z);
         }
         self.emit_axes(&axes, &pre, None);
-        for (&(id, _, kind), &sid) in wanted.iter().zip(&synth) {
+        for (&(id, arg, kind), &sid) in wanted.iter().zip(&synth) {
             if kind == AccKind::Max {
                 let v = self.acc_finish(sid, DType::F32);
                 self.lse_max.insert(id, v);
@@ -1688,6 +1692,7 @@ impl Gen<'_, '_> {
                 // a row of large values could overflow where its mean
                 // does not).
                 let sum = self.vec_acc_value(sid);
+                self.pre_sum.insert(arg, sum);
                 let n = self.f64c(self.row_points().max(1) as f64);
                 let mean = self.b.ins().fdiv(sum, n);
                 let mean = self.b.ins().fdemote(types::F32, mean);
@@ -1714,15 +1719,41 @@ impl Gen<'_, '_> {
                 }
                 StageKind::Map if elementwise => self.emit_nodes(&s.nodes, Mode::One),
                 StageKind::Loop | StageKind::Map => {
+                    self.pre_sum.clear();
                     if self.shape == Shape::Vector && s.kind == StageKind::Loop {
                         self.row_pre_pass(&s.nodes);
                     }
-                    let copies = if self.row_lanes {
-                        1
-                    } else {
-                        unroll_for(&s.nodes)
-                    };
+                    // Sums the pre-pass already took: their values now, and
+                    // their nodes out of the pass.
+                    let mut taken = Vec::new();
                     for n in &s.nodes {
+                        if let Instr::Acc {
+                            kind: AccKind::Sum,
+                            arg,
+                        } = n.instr
+                        {
+                            if let Some(&sum) = self.pre_sum.get(&arg) {
+                                let v = self.b.ins().fdemote(types::F32, sum);
+                                let v = self.b.ins().splat(F4, v);
+                                self.vals.insert(n.id, v);
+                                taken.push(n.id);
+                            }
+                        }
+                    }
+                    let pass: Vec<Node>;
+                    let nodes: &[Node] = if taken.is_empty() {
+                        &s.nodes
+                    } else {
+                        pass = s
+                            .nodes
+                            .iter()
+                            .filter(|n| !taken.contains(&n.id))
+                            .cloned()
+                            .collect();
+                        &pass
+                    };
+                    let copies = if self.row_lanes { 1 } else { unroll_for(nodes) };
+                    for n in nodes {
                         if let Instr::Acc { kind, .. } = n.instr {
                             self.acc_init(n.id, kind, copies);
                         }
@@ -1732,8 +1763,8 @@ impl Gen<'_, '_> {
                         let z = self.iconst(0);
                         self.b.def_var(self.idx[ax], z);
                     }
-                    self.emit_axes(&axes, &s.nodes, None);
-                    for n in &s.nodes {
+                    self.emit_axes(&axes, nodes, None);
+                    for n in nodes {
                         if let Instr::Acc { .. } = n.instr {
                             let v = self.acc_finish(n.id, n.dtype);
                             self.vals.insert(n.id, v);
@@ -2185,6 +2216,7 @@ pub(crate) fn compile_kernel(
             copy: 0,
             lse_max: HashMap::new(),
             m2_mean: HashMap::new(),
+            pre_sum: HashMap::new(),
             reuse: None,
             row_lanes: false,
             ops,

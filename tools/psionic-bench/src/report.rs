@@ -645,6 +645,16 @@ inductor under /tmp/torchinductor_*; W7 measures compilation with fresh constant
         "\nW7 for the interpreter is only tracing and verifying the IR: the interpreter compiles nothing, so \
 that row is a lower bound on what the JIT will take, not a result.\n"
     );
+    let _ = writeln!(
+        s,
+        "Why W1 and W3 stay far from their bandwidth floors: they are bound by arithmetic, not memory. \
+Cranelift's x86-64 backend emits 128-bit vectors (4 f32 lanes; this machine has 512-bit AVX-512), and \
+`tanh` (W1) or `exp` (W3, one per element since the sum pass stores `exp(x - max)`) is a polynomial of \
+about 25 vector instructions per 4 elements, so 16M elements cost some 10^8 vector instructions per core \
+on 2 cores before a byte moves. No peer reaches these floors either (the best peer / floor column): \
+reaching 1.5x would take 256- or 512-bit vectors, which Cranelift does not lower. The other rows' margins \
+against jax.jit and mx.compile are in the table; docs/BACKENDS.md describes the kernels.\n"
+    );
     let _ = writeln!(s, "## Notes\n");
     s.push_str(&notes_section(run));
     let _ = writeln!(
