@@ -2,6 +2,7 @@
 //! kernel-level program: e-graph simplification, fusion, buffer planning.
 //! `psionic compile` runs it after the classic clean-up passes.
 
+use super::reuse::reuse_reductions;
 use super::split::{split_reductions, SplitOptions};
 use super::{lower, FusionError, FusionOptions};
 use crate::bufplan::{plan, BufferPlan};
@@ -139,6 +140,10 @@ pub fn compile(f: &Func, opts: &CompileOptions) -> Result<(KProgram, CompileRepo
         }
         None => (f.clone(), None),
     };
+    // Reductions an earlier one covers in part reduce its result instead
+    // of reading their operand again (fusion::reuse).
+    let mut g = g;
+    reuse_reductions(&mut g);
     let mut p = lower(&g, &opts.fusion)?;
     if let Some(so) = &opts.split {
         split_reductions(&mut p, so);

@@ -46,6 +46,7 @@
 //! ```
 
 pub mod compile;
+pub mod reuse;
 pub mod split;
 
 use psionic_ir::kernel::{
