@@ -1915,10 +1915,17 @@ struct SoftmaxReuse {
 }
 
 fn softmax_reuse(k: &Kernel) -> Option<SoftmaxReuse> {
-    let [lp, mp] = &k.stages[..] else {
-        return None;
+    // `[loop, map]`, or `[loop, outer, map]` whose outer stage is only
+    // fusion's `lse + (lse - lse)` (NaN for a row with +inf).
+    let (lp, op, mp) = match &k.stages[..] {
+        [lp, mp] => (lp, None, mp),
+        [lp, op, mp] => (lp, Some(op), mp),
+        _ => return None,
     };
-    if lp.kind != StageKind::Loop || mp.kind != StageKind::Map {
+    if lp.kind != StageKind::Loop
+        || mp.kind != StageKind::Map
+        || op.is_some_and(|o| o.kind != StageKind::Outer)
+    {
         return None;
     }
     let mut accs = lp.nodes.iter().filter_map(|n| match n.instr {
@@ -1955,7 +1962,11 @@ fn softmax_reuse(k: &Kernel) -> Option<SoftmaxReuse> {
         return None;
     };
     let [a2, l] = sa[..] else { return None };
-    if l != lse || !same_value(&lp.nodes, a, &mp.nodes, a2) {
+    let l_ok = match op {
+        None => l == lse,
+        Some(op) => is_lse_nan_if_inf(&op.nodes, l, lse),
+    };
+    if !l_ok || !same_value(&lp.nodes, a, &mp.nodes, a2) {
         return None;
     }
     // Nothing else in the map stage: the cone of `a2`, the subtract, the exp.
@@ -1986,6 +1997,20 @@ fn softmax_reuse(k: &Kernel) -> Option<SoftmaxReuse> {
         buf: *buf,
         map: map.clone(),
     })
+}
+
+/// Whether the outer stage `nodes` is exactly `t = lse - lse; l = lse + t`.
+/// With it the reuse path needs nothing more: a row whose logsumexp is
+/// not finite has a NaN among its `exp(x - max)` and so a NaN sum, which
+/// makes every output NaN, as `exp(x - l)` does.
+fn is_lse_nan_if_inf(nodes: &[Node], l: u32, lse: u32) -> bool {
+    let [t, add] = nodes else {
+        return false;
+    };
+    matches!(&t.instr, Instr::Op { opcode: Opcode::Subtract, args, .. } if args[..] == [lse, lse])
+        && add.id == l
+        && matches!(&add.instr, Instr::Op { opcode: Opcode::Add, args, .. }
+            if args[..] == [lse, t.id] || args[..] == [t.id, lse])
 }
 
 /// Whether node `x` of `xs` and node `y` of `ys` compute the same value

@@ -1039,7 +1039,16 @@ impl<'f> Lowering<'f> {
                     }
                     O::LogSumExp => kb.add(BNode::Acc(AccKind::LogSumExp, xn), d),
                     O::Softmax => {
+                        // exp(x - lse), with lse + (lse - lse) for lse: a
+                        // row holding +inf has lse = +inf, and MLX's
+                        // `exp(x - max) / sum` is NaN for all of it (inf -
+                        // inf in the sum), where exp(x - inf) would give 0
+                        // for the finite entries. The per-row correction is
+                        // +0 for a finite lse and NaN otherwise.
                         let lse = kb.add(BNode::Acc(AccKind::LogSumExp, xn), d);
+                        let nan_if_inf =
+                            kb.add(BNode::Op(O::Subtract, Attrs::new(), vec![lse, lse]), d);
+                        let lse = kb.add(BNode::Op(O::Add, Attrs::new(), vec![lse, nan_if_inf]), d);
                         let sub = kb.add(BNode::Op(O::Subtract, Attrs::new(), vec![xn, lse]), d);
                         kb.add(BNode::Op(O::Exp, Attrs::new(), vec![sub]), d)
                     }

@@ -1,5 +1,6 @@
 // `psionic compile`: a hand-written softmax (as MLX traces `x - max`, `exp`,
-// `/ sum`) becomes one kernel of two passes: an online logsumexp loop and a map.
+// `/ sum`) becomes one kernel of two passes: an online logsumexp loop and a map
+// (the per-row `lse + (lse - lse)` makes a row holding +inf NaN, as MLX's is).
 // RUN: psionic compile %s | FileCheck %s
 // CHECK: kernel.program @main(%b0: tensor<8x32xf32>) -> (tensor<8x32xf32>) {
 // CHECK-NEXT:   %b1 = kernel.buffer : tensor<8x32xf32>
@@ -7,6 +8,10 @@
 // CHECK-NEXT:     loop {
 // CHECK-NEXT:       %0 = load %b0[0; 32, 1] : f32
 // CHECK-NEXT:       %1 = acc.logsumexp %0 : f32
+// CHECK-NEXT:     }
+// CHECK-NEXT:     outer {
+// CHECK-NEXT:       %2 = subtract %1, %1 : f32
+// CHECK-NEXT:       %3 = add %1, %2 : f32
 // CHECK-NEXT:     }
 // CHECK-NEXT:     map {
 // CHECK:       store %b1[0; 32, 1], %{{[0-9]+}} : f32
