@@ -35,6 +35,7 @@
 //! values they are evaluated in f32 precision (documented in
 //! `docs/BACKENDS.md`).
 
+pub mod f64math;
 pub mod plan;
 pub mod ptx;
 
