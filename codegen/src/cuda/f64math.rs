@@ -145,6 +145,8 @@ pub trait F64Ops {
     fn div(&mut self, a: &Self::D, b: &Self::D) -> Self::D;
     /// `fma.rn.f64`: a * b + c, rounded once.
     fn fma(&mut self, a: &Self::D, b: &Self::D, c: &Self::D) -> Self::D;
+    /// `sqrt.rn.f64`
+    fn sqrt(&mut self, a: &Self::D) -> Self::D;
     /// `neg.f64`
     fn neg(&mut self, a: &Self::D) -> Self::D;
     /// `abs.f64`
@@ -168,7 +170,7 @@ pub trait F64Ops {
     /// `mov.b64 %rd, %fd`
     fn bits(&mut self, a: &Self::D) -> Self::I;
     /// `mov.b64 %fd, %rd`
-    fn from_bits(&mut self, a: &Self::I) -> Self::D;
+    fn bits_to_f64(&mut self, a: &Self::I) -> Self::D;
     /// `cvt.rni.s64.f64` (saturating, NaN to 0).
     fn to_int(&mut self, a: &Self::D) -> Self::I;
     /// `cvt.rn.f64.s64`
@@ -221,6 +223,9 @@ impl F64Ops for Eval {
     fn fma(&mut self, a: &f64, b: &f64, c: &f64) -> f64 {
         a.mul_add(*b, *c)
     }
+    fn sqrt(&mut self, a: &f64) -> f64 {
+        a.sqrt()
+    }
     fn neg(&mut self, a: &f64) -> f64 {
         -a
     }
@@ -267,7 +272,7 @@ impl F64Ops for Eval {
     fn bits(&mut self, a: &f64) -> i64 {
         a.to_bits() as i64
     }
-    fn from_bits(&mut self, a: &i64) -> f64 {
+    fn bits_to_f64(&mut self, a: &i64) -> f64 {
         f64::from_bits(*a as u64)
     }
     fn to_int(&mut self, a: &f64) -> i64 {
@@ -334,7 +339,7 @@ fn pow2<M: F64Ops>(m: &mut M, k: &M::I) -> M::D {
     let bias = m.ik(1023);
     let e = m.iadd(k, &bias);
     let b = m.shl(&e, 52);
-    m.from_bits(&b)
+    m.bits_to_f64(&b)
 }
 
 /// (s, e) with s + e = a + b exactly (Knuth's two-sum).
@@ -462,7 +467,7 @@ pub fn log_dd<M: F64Ops>(m: &mut M, x: &M::D) -> (M::D, M::D) {
     let mb = m.iand(&b, &mask);
     let one_bits = m.ik(0x3FF0_0000_0000_0000);
     let mb = m.ior(&mb, &one_bits);
-    let mm = m.from_bits(&mb);
+    let mm = m.bits_to_f64(&mb);
     // Mantissa to [sqrt(1/2), sqrt(2)).
     let sqrt2 = m.k(std::f64::consts::SQRT_2);
     let big = m.cmp(Cmp::Ge, &mm, &sqrt2);
@@ -860,4 +865,63 @@ pub fn pow<M: F64Ops>(m: &mut M, a: &M::D, b: &M::D) -> M::D {
     let p = m.or(&b0, &a1);
     let p = m.or(&p, &m1inf);
     m.sel(&p, &one, &r)
+}
+
+/// log(2 |x|) for |x| >= 2^28 (asinh, acosh there): the double-f64 log
+/// plus ln 2, one rounding.
+fn log_2x<M: F64Ops>(m: &mut M, ax: &M::D) -> M::D {
+    let (h, l) = log_dd(m, ax);
+    let l2 = m.k(LN_2);
+    let t = m.add(&l2, &l);
+    let r = m.add(&h, &t);
+    log_specials(m, ax, &r)
+}
+
+/// asinh x = sign(x) log1p(|x| + x^2 / (1 + sqrt(1 + x^2))); log(2|x|)
+/// from 2^28 on (where x^2 would overflow, or 1 is lost beside it).
+pub fn asinh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let one = m.k(1.0);
+    let a2 = m.mul(&ax, &ax);
+    let s = m.add(&a2, &one);
+    let s = m.sqrt(&s);
+    let s = m.add(&s, &one);
+    let q = m.div(&a2, &s);
+    let u = m.add(&ax, &q);
+    let y = log1p(m, &u);
+    let big = log_2x(m, &ax);
+    let lim = m.k(268_435_456.0);
+    let p = m.cmp(Cmp::Ge, &ax, &lim);
+    let y = m.sel(&p, &big, &y);
+    m.copysign(&y, x)
+}
+
+/// acosh x = log1p(t + sqrt(t (t + 2))), t = x - 1 (exact near 1);
+/// log(2x) from 2^28 on; NaN below 1.
+pub fn acosh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let one = m.k(1.0);
+    let t = m.sub(x, &one);
+    let two = m.k(2.0);
+    let t2 = m.add(&t, &two);
+    let pr = m.mul(&t, &t2);
+    let s = m.sqrt(&pr);
+    let u = m.add(&t, &s);
+    let y = log1p(m, &u);
+    let big = log_2x(m, x);
+    let lim = m.k(268_435_456.0);
+    let p = m.cmp(Cmp::Ge, x, &lim);
+    let y = m.sel(&p, &big, &y);
+    let p = m.cmp(Cmp::Lt, x, &one);
+    let qnan = m.k(f64::NAN);
+    m.sel(&p, &qnan, &y)
+}
+
+/// atanh x = (log1p(x) - log1p(-x)) / 2: exact arguments near ±1.
+pub fn atanh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let nx = m.neg(x);
+    let a = log1p(m, x);
+    let b = log1p(m, &nx);
+    let d = m.sub(&a, &b);
+    let half = m.k(0.5);
+    m.mul(&d, &half)
 }

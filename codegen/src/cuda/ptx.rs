@@ -911,6 +911,9 @@ impl<'a> Em<'a> {
             O::Sigmoid => dm::sigmoid(self, &a[0]),
             O::Power => dm::pow(self, &a[0], &a[1]),
             O::LogAddExp => dm::logaddexp(self, &a[0], &a[1]),
+            O::Arcsinh => dm::asinh(self, &a[0]),
+            O::Arccosh => dm::acosh(self, &a[0]),
+            O::Arctanh => dm::atanh(self, &a[0]),
             _ => {
                 // The rest of the transcendentals (f64math.rs lists them):
                 // f32 precision.
@@ -2779,6 +2782,9 @@ impl F64Ops for Em<'_> {
         self.ins(&format!("fma.rn.f64 {d}, {a}, {b}, {c}"));
         d
     }
+    fn sqrt(&mut self, a: &String) -> String {
+        self.d1("sqrt.rn.f64", a)
+    }
     fn neg(&mut self, a: &String) -> String {
         self.d1("neg.f64", a)
     }
@@ -2818,7 +2824,7 @@ impl F64Ops for Em<'_> {
     fn bits(&mut self, a: &String) -> String {
         self.i1("mov.b64", a)
     }
-    fn from_bits(&mut self, a: &String) -> String {
+    fn bits_to_f64(&mut self, a: &String) -> String {
         self.d1("mov.b64", a)
     }
     fn to_int(&mut self, a: &String) -> String {
