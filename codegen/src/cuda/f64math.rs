@@ -128,7 +128,8 @@ impl Cmp {
 /// The operations the routines are written in: each is one PTX
 /// instruction (named in its doc) and one IEEE operation in [`Eval`].
 /// Constants (`k`, `ik`) are immediates in PTX: the routines never give a
-/// constant to a unary operation or two constants to one instruction.
+/// constant to a unary operation; Horner's first step is `fma.rn.f64 d,
+/// imm, r, imm`, the form the f32 routines have always used.
 pub trait F64Ops {
     type D: Clone;
     type I: Clone;
