@@ -423,3 +423,59 @@ fn layer_norm_fallbacks() {
     assert!(p.ptx.contains("rowcache[256];") && !p.ptx.contains(".v4."));
     assert!(!p.ptx.contains("div.rn.f64") && p.ptx.contains("max.NaN.f32"));
 }
+
+/// f64 transcendentals run in f64 (`cuda::f64math`): no f32 round trip
+/// (`cvt.rn.f32.f64`), no f32 approximations (`ex2`/`lg2.approx`) and no
+/// f32 registers in an f64 exp/log/sin/pow... kernel.
+#[test]
+fn f64_math_has_no_f32_round_trip() {
+    use psionic_ir::{Attrs, Func, Opcode as O, TensorType};
+    use psionic_passes::fusion::compile::{compile, CompileOptions};
+    for op in [
+        O::Exp,
+        O::Expm1,
+        O::Log,
+        O::Log1p,
+        O::Log2,
+        O::Log10,
+        O::Sin,
+        O::Cos,
+        O::Tan,
+        O::Tanh,
+        O::Sinh,
+        O::Cosh,
+        O::Sigmoid,
+        O::Power,
+        O::LogAddExp,
+        O::Arcsinh,
+        O::Arccosh,
+        O::Arctanh,
+    ] {
+        let ty = TensorType::from_dims(DType::F64, &[37]);
+        let arity = if matches!(op, O::Power | O::LogAddExp) {
+            2
+        } else {
+            1
+        };
+        let mut f = Func::new("main", vec![ty.clone(); arity]);
+        let ps = f.params.clone();
+        let r = f.push1(op, &ps, Attrs::new()).unwrap();
+        f.results = vec![r];
+        let (kp, _) = compile(&f, &CompileOptions::default()).unwrap();
+        let p = plan_program(&kp, &CudaOptions::default()).unwrap();
+        well_formed(&p.ptx);
+        for bad in [
+            "cvt.rn.f32.f64",
+            "cvt.f64.f32",
+            "ex2.approx",
+            "lg2.approx",
+            ".f32",
+        ] {
+            assert!(!p.ptx.contains(bad), "{op} on f64 emits `{bad}`");
+        }
+        assert!(p.ptx.contains("fma.rn.f64"), "{op}");
+        if op == O::Exp {
+            golden("f64_exp", &p.ptx);
+        }
+    }
+}

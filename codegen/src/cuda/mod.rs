@@ -30,11 +30,13 @@
 //! Values live in three register classes: `f32` (f32, f16 and bf16, rounded
 //! to their dtype after every node, as the interpreter does), `f64`, and
 //! 64-bit integers (every integer dtype and bool, wrapped to their width
-//! after every node). Transcendentals are written out in PTX (range
-//! reduction plus polynomials around `ex2.approx`/`lg2.approx`); on `f64`
-//! values they are evaluated in f32 precision (documented in
-//! `docs/BACKENDS.md`).
+//! after every node). Transcendentals are written out in PTX: on f32-class
+//! values range reduction plus polynomials around `ex2.approx`/`lg2.approx`;
+//! on `f64` values [`f64math`]'s routines in f64 arithmetic (exp, log, trig,
+//! hyperbolics and their inverses, pow...; the inverse trig functions, erf
+//! and erfinv still go through f32, documented in `docs/BACKENDS.md`).
 
+pub mod f64math;
 pub mod plan;
 pub mod ptx;
 

@@ -17,6 +17,7 @@
 //! range give 0 (or the sign for signed right shifts), `maximum`/`minimum`
 //! propagate NaN.
 
+use super::f64math::{self as dm, Cmp, F64Ops};
 use psionic_ir::kernel::{AccKind, BufId, IndexMap, Instr, Kernel, Node, StageKind};
 use psionic_ir::{Attrs, DType, Opcode};
 use std::collections::{HashMap, HashSet};
@@ -390,41 +391,6 @@ impl<'a> Em<'a> {
         let r = self.f3("fma.rn.f32", &nq, &fc(h3), &r);
         let (s, c) = self.f_sincos_poly(&r);
         (s, c, q)
-    }
-    /// f64 sin/cos/tan: the reduction by pi/2 in f64 (two-part Cody–Waite),
-    /// the polynomials in f32 on the reduced argument. Near a pole of tan
-    /// the f32 argument alone would lose every digit: the reduced one is
-    /// exact to f32.
-    fn d_trig(&mut self, op: Opcode, x: &str) -> String {
-        // pi/2 = PIO2_HI + PIO2_LO to about 2^-106.
-        const PIO2_HI: f64 = std::f64::consts::FRAC_PI_2;
-        const PIO2_LO: f64 = 6.123_233_995_736_766e-17;
-        let t = self.d2("mul.rn.f64", x, &dc(2.0 / PI));
-        let q = self.r();
-        self.ins(&format!("cvt.rni.s32.f64 {q}, {t}"));
-        let qd = self.fd();
-        self.ins(&format!("cvt.rn.f64.s32 {qd}, {q}"));
-        let nq = self.d1("neg.f64", &qd);
-        let r = self.fd();
-        self.ins(&format!("fma.rn.f64 {r}, {nq}, {}, {x}", dc(PIO2_HI)));
-        let r2 = self.fd();
-        self.ins(&format!("fma.rn.f64 {r2}, {nq}, {}, {r}", dc(PIO2_LO)));
-        let rf = self.f();
-        self.ins(&format!("cvt.rn.f32.f64 {rf}, {r2}"));
-        let (s, c) = self.f_sincos_poly(&rf);
-        let v = match op {
-            Opcode::Sin => self.f_quadrant(&s, &c, &q, 0),
-            Opcode::Cos => self.f_quadrant(&s, &c, &q, 1),
-            _ => {
-                let sn = self.f_quadrant(&s, &c, &q, 0);
-                let cs = self.f_quadrant(&s, &c, &q, 1);
-                self.f2("div.rn.f32", &sn, &cs)
-            }
-        };
-        let xf = self.f();
-        self.ins(&format!("cvt.rn.f32.f64 {xf}, {x}"));
-        let v = self.f_nan_at_inf(&xf, &v);
-        self.d1("cvt.f64.f32", &v)
     }
     /// (sin r, cos r) for |r| <= pi/4 by Taylor polynomials.
     fn f_sincos_poly(&mut self, r: &str) -> (String, String) {
@@ -930,9 +896,27 @@ impl<'a> Em<'a> {
                 self.d1("cvt.rmi.f64.f64", &q)
             }
             O::Remainder => self.d_fmod_mod(x, &a[1]),
-            O::Sin | O::Cos | O::Tan => self.d_trig(op, x),
+            O::Exp => dm::exp(self, &a[0]),
+            O::Expm1 => dm::expm1(self, &a[0]),
+            O::Log => dm::log(self, &a[0]),
+            O::Log1p => dm::log1p(self, &a[0]),
+            O::Log2 => dm::log2(self, &a[0]),
+            O::Log10 => dm::log10(self, &a[0]),
+            O::Sin => dm::sin(self, &a[0]),
+            O::Cos => dm::cos(self, &a[0]),
+            O::Tan => dm::tan(self, &a[0]),
+            O::Tanh => dm::tanh(self, &a[0]),
+            O::Sinh => dm::sinh(self, &a[0]),
+            O::Cosh => dm::cosh(self, &a[0]),
+            O::Sigmoid => dm::sigmoid(self, &a[0]),
+            O::Power => dm::pow(self, &a[0], &a[1]),
+            O::LogAddExp => dm::logaddexp(self, &a[0], &a[1]),
+            O::Arcsinh => dm::asinh(self, &a[0]),
+            O::Arccosh => dm::acosh(self, &a[0]),
+            O::Arctanh => dm::atanh(self, &a[0]),
             _ => {
-                // Transcendentals: f32 precision.
+                // The rest of the transcendentals (f64math.rs lists them):
+                // f32 precision.
                 let fs: Vec<String> = a
                     .iter()
                     .map(|v| {
@@ -2767,4 +2751,113 @@ pub fn emit_kernel(
         params: em.params,
         shape,
     })
+}
+
+/// f64 math routines ([`super::f64math`]) written as PTX: one instruction a
+/// call, constants as immediates.
+impl F64Ops for Em<'_> {
+    type D = String;
+    type I = String;
+    type P = String;
+    fn k(&mut self, v: f64) -> String {
+        dc(v)
+    }
+    fn ik(&mut self, v: i64) -> String {
+        v.to_string()
+    }
+    fn add(&mut self, a: &String, b: &String) -> String {
+        self.d2("add.rn.f64", a, b)
+    }
+    fn sub(&mut self, a: &String, b: &String) -> String {
+        self.d2("sub.rn.f64", a, b)
+    }
+    fn mul(&mut self, a: &String, b: &String) -> String {
+        self.d2("mul.rn.f64", a, b)
+    }
+    fn div(&mut self, a: &String, b: &String) -> String {
+        self.d2("div.rn.f64", a, b)
+    }
+    fn fma(&mut self, a: &String, b: &String, c: &String) -> String {
+        let d = self.fd();
+        self.ins(&format!("fma.rn.f64 {d}, {a}, {b}, {c}"));
+        d
+    }
+    fn sqrt(&mut self, a: &String) -> String {
+        self.d1("sqrt.rn.f64", a)
+    }
+    fn neg(&mut self, a: &String) -> String {
+        self.d1("neg.f64", a)
+    }
+    fn abs(&mut self, a: &String) -> String {
+        self.d1("abs.f64", a)
+    }
+    fn rni(&mut self, a: &String) -> String {
+        self.d1("cvt.rni.f64.f64", a)
+    }
+    fn trunc(&mut self, a: &String) -> String {
+        self.d1("cvt.rzi.f64.f64", a)
+    }
+    fn copysign(&mut self, mag: &String, sign: &String) -> String {
+        self.d2("copysign.f64", sign, mag)
+    }
+    fn cmp(&mut self, c: Cmp, a: &String, b: &String) -> String {
+        self.dsetp(c.ptx(), a, b)
+    }
+    fn sel(&mut self, p: &String, a: &String, b: &String) -> String {
+        self.dsel(p, a, b)
+    }
+    fn and(&mut self, a: &String, b: &String) -> String {
+        let p = self.p();
+        self.ins(&format!("and.pred {p}, {a}, {b}"));
+        p
+    }
+    fn or(&mut self, a: &String, b: &String) -> String {
+        let p = self.p();
+        self.ins(&format!("or.pred {p}, {a}, {b}"));
+        p
+    }
+    fn not(&mut self, a: &String) -> String {
+        let p = self.p();
+        self.ins(&format!("not.pred {p}, {a}"));
+        p
+    }
+    fn bits(&mut self, a: &String) -> String {
+        self.i1("mov.b64", a)
+    }
+    fn bits_to_f64(&mut self, a: &String) -> String {
+        self.d1("mov.b64", a)
+    }
+    fn to_int(&mut self, a: &String) -> String {
+        self.i1("cvt.rni.s64.f64", a)
+    }
+    fn i2d(&mut self, a: &String) -> String {
+        self.d1("cvt.rn.f64.s64", a)
+    }
+    fn iadd(&mut self, a: &String, b: &String) -> String {
+        self.i2("add.s64", a, b)
+    }
+    fn isub(&mut self, a: &String, b: &String) -> String {
+        self.i2("sub.s64", a, b)
+    }
+    fn iand(&mut self, a: &String, b: &String) -> String {
+        self.i2("and.b64", a, b)
+    }
+    fn ior(&mut self, a: &String, b: &String) -> String {
+        self.i2("or.b64", a, b)
+    }
+    fn shl(&mut self, a: &String, n: u32) -> String {
+        self.i2("shl.b64", a, &n.to_string())
+    }
+    fn sar(&mut self, a: &String, n: u32) -> String {
+        self.i2("shr.s64", a, &n.to_string())
+    }
+    fn shr(&mut self, a: &String, n: u32) -> String {
+        self.i2("shr.u64", a, &n.to_string())
+    }
+    fn icmp(&mut self, c: Cmp, a: &String, b: &String) -> String {
+        self.isetp(c.ptx(), true, a, b)
+    }
+    fn isel(&mut self, p: &String, a: &String, b: &String) -> String {
+        self.isel(p, a, b)
+    }
 }

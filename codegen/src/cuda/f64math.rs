@@ -1,0 +1,928 @@
+//! f64 transcendentals in f64 arithmetic, written once for two machines.
+//!
+//! PTX has no f64 transcendental instructions (only `rcp/sqrt/div.rn.f64`,
+//! `fma.rn.f64`, conversions and integer/bit operations), so every routine
+//! here is range reduction plus polynomials in those operations. Each one
+//! is generic over [`F64Ops`]: the PTX emitter implements it by writing one
+//! instruction a call (`psionic_codegen::cuda::ptx`), and [`Eval`] by doing
+//! the same IEEE operation in Rust (`f64::mul_add` for `fma.rn.f64`, the
+//! same saturating conversions, the same comparisons). The mirror tests
+//! (`codegen/tests/f64_math_mirror.rs`) run [`Eval`] on millions of inputs
+//! against Rust's std: they test the very operation sequence the GPU runs.
+//!
+//! Algorithms (constants below, Taylor coefficients computed from their
+//! definitions so that none is copied by hand):
+//! - `exp`: `k = rint(x log2 e)`, `r = x - k ln2` (ln2 in two parts, the
+//!   first with 21 trailing zero bits), degree-13 Taylor polynomial on
+//!   |r| <= ln2/2, scaling by `2^k` as two exact powers of two built from
+//!   exponent bits (subnormal results round once); x clamped to
+//!   [-746, 710] first (NaN passes), so overflow gives +inf and underflow 0.
+//! - `log`: exponent and mantissa from the bits (subnormals scaled by 2^54
+//!   first), mantissa in [sqrt(1/2), sqrt(2)), `f = m - 1` exact,
+//!   `log1p(f) = 2 atanh(s)`, `s = f / (2 + f)` as a head and tail, the
+//!   leading terms `2s + 2s^3/3` in double-f64, the rest by Taylor in s^2;
+//!   `k ln2` added in double-f64. The result is a head and tail good to
+//!   about 2^-63 relative: `log2`/`log10` multiply it by a two-part
+//!   constant, `pow` multiplies it by y in double-f64.
+//! - `sin`/`cos`/`tan`: Cody–Waite reduction by pi/2 in three parts with a
+//!   double-f64 remainder, Taylor polynomials to r^19 / r^18.
+//! - the rest composed from those (see each function).
+
+use std::f64::consts::{FRAC_2_PI, LN_2, LOG2_E};
+
+/// ln 2 in two parts; the first has 21 trailing zero bits so that `k *
+/// LN2_HI` is exact for |k| < 2^21 (fdlibm's split).
+pub const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+pub const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+/// pi/2 = PIO2_1 + PIO2_2 + PIO2_3 to about 2^-160.
+pub const PIO2_1: f64 = std::f64::consts::FRAC_PI_2;
+pub const PIO2_2: f64 = 6.123_233_995_736_766e-17;
+pub const PIO2_3: f64 = -1.497_384_904_859_169_8e-33;
+/// 1/ln 2 and 1/ln 10 in two parts.
+pub const INV_LN2_HI: f64 = LOG2_E;
+pub const INV_LN2_LO: f64 = 2.035_527_374_093_103_3e-17;
+pub const INV_LN10_HI: f64 = std::f64::consts::LOG10_E;
+pub const INV_LN10_LO: f64 = 1.098_319_650_216_765e-17;
+/// 2/3 in two parts.
+pub const TWO_THIRDS_HI: f64 = 2.0 / 3.0;
+pub const TWO_THIRDS_LO: f64 = 3.700_743_415_417_188e-17;
+/// exp's argument clamp: beyond it the result is inf or 0 anyway, and
+/// `k` stays where `2^(k/2)` is a normal number.
+pub const EXP_MAX: f64 = 710.0;
+pub const EXP_MIN: f64 = -746.0;
+
+/// 1/n! for n in `from..=to`, with alternating signs when `alt`.
+fn inv_fact(from: u32, to: u32, step: u32, alt: bool) -> Vec<f64> {
+    let mut v = Vec::new();
+    let mut n = from;
+    let mut sign = 1.0;
+    while n <= to {
+        let f: f64 = (1..=n).map(|i| i as f64).product();
+        v.push(sign / f);
+        if alt {
+            sign = -sign;
+        }
+        n += step;
+    }
+    v
+}
+
+/// exp(r) - 1 - r = r^2 (1/2! + r/3! + ... + r^12/14!): |r| <= ln2/2
+/// (also used by exp, which needs the terms to 1/13!).
+pub fn expm1_coefs() -> Vec<f64> {
+    inv_fact(2, 14, 1, false)
+}
+/// sin r = r + r^3 (-1/3! + r^2/5! - ... - r^16/19!).
+pub fn sin_coefs() -> Vec<f64> {
+    inv_fact(3, 19, 2, true).into_iter().map(|c| -c).collect()
+}
+/// cos r = 1 - r^2/2 + r^4 (1/4! - r^2/6! + ... + r^14/18!).
+pub fn cos_coefs() -> Vec<f64> {
+    inv_fact(4, 18, 2, true)
+}
+/// 2 atanh(s) - 2s - 2s^3/3 = s^5 (2/5 + 2 s^2/7 + ... + 2 s^18/23).
+pub fn atanh_coefs() -> Vec<f64> {
+    (2..=11).map(|n| 2.0 / (2 * n + 1) as f64).collect()
+}
+
+/// tanh x = x + x^3 (a_1 + a_2 x^2 + ... + a_17 x^32), the Taylor
+/// coefficients from tanh' = 1 - tanh^2: (2k + 1) a_k = -sum_{i+j=k-1}
+/// a_i a_j, a_0 = 1 (|x| <= 1/2: the terms past a_17 are below 2^-56).
+pub fn tanh_coefs() -> Vec<f64> {
+    let mut a = vec![1.0f64];
+    for k in 1..=17usize {
+        let s: f64 = (0..k).map(|i| a[i] * a[k - 1 - i]).sum();
+        a.push(-s / (2 * k + 1) as f64);
+    }
+    a.remove(0);
+    a
+}
+
+/// Float comparisons (ordered: false when either operand is NaN, except
+/// `Nan`, true when either is) and signed 64-bit integer comparisons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    Nan,
+}
+
+impl Cmp {
+    pub fn ptx(self) -> &'static str {
+        match self {
+            Cmp::Lt => "lt",
+            Cmp::Le => "le",
+            Cmp::Gt => "gt",
+            Cmp::Ge => "ge",
+            Cmp::Eq => "eq",
+            Cmp::Ne => "ne",
+            Cmp::Nan => "nan",
+        }
+    }
+}
+
+/// The operations the routines are written in: each is one PTX
+/// instruction (named in its doc) and one IEEE operation in [`Eval`].
+/// Constants (`k`, `ik`) are immediates in PTX: the routines never give a
+/// constant to a unary operation; Horner's first step is `fma.rn.f64 d,
+/// imm, r, imm`, the form the f32 routines have always used.
+pub trait F64Ops {
+    type D: Clone;
+    type I: Clone;
+    type P: Clone;
+    fn k(&mut self, v: f64) -> Self::D;
+    fn ik(&mut self, v: i64) -> Self::I;
+    /// `add.rn.f64`
+    fn add(&mut self, a: &Self::D, b: &Self::D) -> Self::D;
+    /// `sub.rn.f64`
+    fn sub(&mut self, a: &Self::D, b: &Self::D) -> Self::D;
+    /// `mul.rn.f64`
+    fn mul(&mut self, a: &Self::D, b: &Self::D) -> Self::D;
+    /// `div.rn.f64`
+    fn div(&mut self, a: &Self::D, b: &Self::D) -> Self::D;
+    /// `fma.rn.f64`: a * b + c, rounded once.
+    fn fma(&mut self, a: &Self::D, b: &Self::D, c: &Self::D) -> Self::D;
+    /// `sqrt.rn.f64`
+    fn sqrt(&mut self, a: &Self::D) -> Self::D;
+    /// `neg.f64`
+    fn neg(&mut self, a: &Self::D) -> Self::D;
+    /// `abs.f64`
+    fn abs(&mut self, a: &Self::D) -> Self::D;
+    /// `cvt.rni.f64.f64`: nearest integer, ties to even.
+    fn rni(&mut self, a: &Self::D) -> Self::D;
+    /// `cvt.rzi.f64.f64`: toward zero.
+    fn trunc(&mut self, a: &Self::D) -> Self::D;
+    /// `copysign.f64 d, sign, mag`: |mag| with the sign of `sign`.
+    fn copysign(&mut self, mag: &Self::D, sign: &Self::D) -> Self::D;
+    /// `setp.<c>.f64`
+    fn cmp(&mut self, c: Cmp, a: &Self::D, b: &Self::D) -> Self::P;
+    /// `selp.f64`: a where p, else b.
+    fn sel(&mut self, p: &Self::P, a: &Self::D, b: &Self::D) -> Self::D;
+    /// `and.pred`
+    fn and(&mut self, a: &Self::P, b: &Self::P) -> Self::P;
+    /// `or.pred`
+    fn or(&mut self, a: &Self::P, b: &Self::P) -> Self::P;
+    /// `not.pred`
+    fn not(&mut self, a: &Self::P) -> Self::P;
+    /// `mov.b64 %rd, %fd`
+    fn bits(&mut self, a: &Self::D) -> Self::I;
+    /// `mov.b64 %fd, %rd`
+    fn bits_to_f64(&mut self, a: &Self::I) -> Self::D;
+    /// `cvt.rni.s64.f64` (saturating, NaN to 0).
+    fn to_int(&mut self, a: &Self::D) -> Self::I;
+    /// `cvt.rn.f64.s64`
+    fn i2d(&mut self, a: &Self::I) -> Self::D;
+    /// `add.s64` (wrapping)
+    fn iadd(&mut self, a: &Self::I, b: &Self::I) -> Self::I;
+    /// `sub.s64` (wrapping)
+    fn isub(&mut self, a: &Self::I, b: &Self::I) -> Self::I;
+    /// `and.b64`
+    fn iand(&mut self, a: &Self::I, b: &Self::I) -> Self::I;
+    /// `or.b64`
+    fn ior(&mut self, a: &Self::I, b: &Self::I) -> Self::I;
+    /// `shl.b64`
+    fn shl(&mut self, a: &Self::I, n: u32) -> Self::I;
+    /// `shr.s64` (arithmetic)
+    fn sar(&mut self, a: &Self::I, n: u32) -> Self::I;
+    /// `shr.u64` (logical)
+    fn shr(&mut self, a: &Self::I, n: u32) -> Self::I;
+    /// `setp.<c>.s64`
+    fn icmp(&mut self, c: Cmp, a: &Self::I, b: &Self::I) -> Self::P;
+    /// `selp.b64`
+    fn isel(&mut self, p: &Self::P, a: &Self::I, b: &Self::I) -> Self::I;
+}
+
+/// The operations evaluated in Rust, exactly as the GPU does them.
+pub struct Eval;
+
+impl F64Ops for Eval {
+    type D = f64;
+    type I = i64;
+    type P = bool;
+    fn k(&mut self, v: f64) -> f64 {
+        v
+    }
+    fn ik(&mut self, v: i64) -> i64 {
+        v
+    }
+    fn add(&mut self, a: &f64, b: &f64) -> f64 {
+        a + b
+    }
+    fn sub(&mut self, a: &f64, b: &f64) -> f64 {
+        a - b
+    }
+    fn mul(&mut self, a: &f64, b: &f64) -> f64 {
+        a * b
+    }
+    fn div(&mut self, a: &f64, b: &f64) -> f64 {
+        a / b
+    }
+    fn fma(&mut self, a: &f64, b: &f64, c: &f64) -> f64 {
+        a.mul_add(*b, *c)
+    }
+    fn sqrt(&mut self, a: &f64) -> f64 {
+        a.sqrt()
+    }
+    fn neg(&mut self, a: &f64) -> f64 {
+        -a
+    }
+    fn abs(&mut self, a: &f64) -> f64 {
+        a.abs()
+    }
+    fn rni(&mut self, a: &f64) -> f64 {
+        a.round_ties_even()
+    }
+    fn trunc(&mut self, a: &f64) -> f64 {
+        a.trunc()
+    }
+    fn copysign(&mut self, mag: &f64, sign: &f64) -> f64 {
+        mag.copysign(*sign)
+    }
+    fn cmp(&mut self, c: Cmp, a: &f64, b: &f64) -> bool {
+        let (a, b) = (*a, *b);
+        match c {
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+            Cmp::Eq => a == b,
+            Cmp::Ne => !a.is_nan() && !b.is_nan() && a != b,
+            Cmp::Nan => a.is_nan() || b.is_nan(),
+        }
+    }
+    fn sel(&mut self, p: &bool, a: &f64, b: &f64) -> f64 {
+        if *p {
+            *a
+        } else {
+            *b
+        }
+    }
+    fn and(&mut self, a: &bool, b: &bool) -> bool {
+        *a && *b
+    }
+    fn or(&mut self, a: &bool, b: &bool) -> bool {
+        *a || *b
+    }
+    fn not(&mut self, a: &bool) -> bool {
+        !*a
+    }
+    fn bits(&mut self, a: &f64) -> i64 {
+        a.to_bits() as i64
+    }
+    fn bits_to_f64(&mut self, a: &i64) -> f64 {
+        f64::from_bits(*a as u64)
+    }
+    fn to_int(&mut self, a: &f64) -> i64 {
+        a.round_ties_even() as i64
+    }
+    fn i2d(&mut self, a: &i64) -> f64 {
+        *a as f64
+    }
+    fn iadd(&mut self, a: &i64, b: &i64) -> i64 {
+        a.wrapping_add(*b)
+    }
+    fn isub(&mut self, a: &i64, b: &i64) -> i64 {
+        a.wrapping_sub(*b)
+    }
+    fn iand(&mut self, a: &i64, b: &i64) -> i64 {
+        a & b
+    }
+    fn ior(&mut self, a: &i64, b: &i64) -> i64 {
+        a | b
+    }
+    fn shl(&mut self, a: &i64, n: u32) -> i64 {
+        a.wrapping_shl(n)
+    }
+    fn sar(&mut self, a: &i64, n: u32) -> i64 {
+        a >> n
+    }
+    fn shr(&mut self, a: &i64, n: u32) -> i64 {
+        ((*a as u64) >> n) as i64
+    }
+    fn icmp(&mut self, c: Cmp, a: &i64, b: &i64) -> bool {
+        match c {
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+            Cmp::Nan => false,
+        }
+    }
+    fn isel(&mut self, p: &bool, a: &i64, b: &i64) -> i64 {
+        if *p {
+            *a
+        } else {
+            *b
+        }
+    }
+}
+
+/// c[0] + x (c[1] + x (...)) with fma.
+fn horner<M: F64Ops>(m: &mut M, x: &M::D, c: &[f64]) -> M::D {
+    let last = m.k(c[c.len() - 1]);
+    let mut acc = m.k(c[c.len() - 2]);
+    acc = m.fma(&last, x, &acc);
+    for &ci in c[..c.len() - 2].iter().rev() {
+        let k = m.k(ci);
+        acc = m.fma(&acc, x, &k);
+    }
+    acc
+}
+
+/// 2^k for k in [-1022, 1023] from exponent bits.
+fn pow2<M: F64Ops>(m: &mut M, k: &M::I) -> M::D {
+    let bias = m.ik(1023);
+    let e = m.iadd(k, &bias);
+    let b = m.shl(&e, 52);
+    m.bits_to_f64(&b)
+}
+
+/// (s, e) with s + e = a + b exactly (Knuth's two-sum).
+fn two_sum<M: F64Ops>(m: &mut M, a: &M::D, b: &M::D) -> (M::D, M::D) {
+    let s = m.add(a, b);
+    let bb = m.sub(&s, a);
+    let ab = m.sub(&s, &bb);
+    let da = m.sub(a, &ab);
+    let db = m.sub(b, &bb);
+    let e = m.add(&da, &db);
+    (s, e)
+}
+
+/// (s, e) with s + e = a + b exactly when |a| >= |b| (or a = 0).
+fn fast_two_sum<M: F64Ops>(m: &mut M, a: &M::D, b: &M::D) -> (M::D, M::D) {
+    let s = m.add(a, b);
+    let d = m.sub(&s, a);
+    let e = m.sub(b, &d);
+    (s, e)
+}
+
+/// `v` where `x` is ±0 (keeps the sign of zero for odd functions), else `r`.
+fn keep_zero<M: F64Ops>(m: &mut M, x: &M::D, r: &M::D) -> M::D {
+    let z = m.k(0.0);
+    let p = m.cmp(Cmp::Eq, x, &z);
+    m.sel(&p, x, r)
+}
+
+/// e^(x + tail), `tail` a small correction (|tail| << 1) or none.
+pub fn exp_tail<M: F64Ops>(m: &mut M, x: &M::D, tail: Option<&M::D>) -> M::D {
+    let hi = m.k(EXP_MAX);
+    let lo = m.k(EXP_MIN);
+    let p = m.cmp(Cmp::Gt, x, &hi);
+    let x = m.sel(&p, &hi, x);
+    let p = m.cmp(Cmp::Lt, &x, &lo);
+    let x = m.sel(&p, &lo, &x);
+    let l2e = m.k(LOG2_E);
+    let t = m.mul(&x, &l2e);
+    let kd = m.rni(&t);
+    let nk = m.neg(&kd);
+    let c = m.k(LN2_HI);
+    let r = m.fma(&nk, &c, &x);
+    let c = m.k(LN2_LO);
+    let mut r = m.fma(&nk, &c, &r);
+    if let Some(t) = tail {
+        r = m.add(&r, t);
+    }
+    // e^r = 1 + r + r^2 q(r).
+    let q = horner(m, &r, &expm1_coefs()[..12]);
+    let one = m.k(1.0);
+    let r2 = m.mul(&r, &r);
+    let e = m.fma(&r2, &q, &r);
+    let y = m.add(&one, &e);
+    let ki = m.to_int(&kd);
+    let k1 = m.sar(&ki, 1);
+    let k2 = m.isub(&ki, &k1);
+    let s1 = pow2(m, &k1);
+    let s2 = pow2(m, &k2);
+    let y = m.mul(&y, &s1);
+    m.mul(&y, &s2)
+}
+
+pub fn exp<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    exp_tail(m, x, None)
+}
+
+/// e^x - 1: Taylor on |x| <= ln2/2 (exact near 0); else `2^k (e^r - 1) +
+/// (2^k - 1)` with one rounding, -1 below -40, e^x above 40.
+pub fn expm1<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let c = expm1_coefs();
+    // Near zero.
+    let q = horner(m, x, &c);
+    let x2 = m.mul(x, x);
+    let small = m.fma(&x2, &q, x);
+    let small = keep_zero(m, x, &small);
+    // Reduced.
+    let l2e = m.k(LOG2_E);
+    let t = m.mul(x, &l2e);
+    let kd = m.rni(&t);
+    let nk = m.neg(&kd);
+    let hi = m.k(LN2_HI);
+    let r1 = m.fma(&nk, &hi, x);
+    let lo = m.k(LN2_LO);
+    let r = m.fma(&nk, &lo, &r1);
+    // The reduction's rounding error: r1 - r is exact.
+    let d = m.sub(&r1, &r);
+    let rl = m.fma(&nk, &lo, &d);
+    let q = horner(m, &r, &c);
+    let r2 = m.mul(&r, &r);
+    // e^(r + rl) - 1 = r + (r^2 q + rl (1 + r)).
+    let t = m.fma(&rl, &r, &rl);
+    let u = m.fma(&r2, &q, &t);
+    let ki = m.to_int(&kd);
+    let s = pow2(m, &ki);
+    let one = m.k(1.0);
+    let sm1 = m.sub(&s, &one);
+    let w = m.fma(&s, &r, &sm1);
+    let mid = m.fma(&s, &u, &w);
+    let big = exp(m, x);
+    let ax = m.abs(x);
+    let lim = m.k(0.5 * LN_2);
+    let p = m.cmp(Cmp::Le, &ax, &lim);
+    let v = m.sel(&p, &small, &mid);
+    let k40 = m.k(40.0);
+    let p = m.cmp(Cmp::Gt, x, &k40);
+    let v = m.sel(&p, &big, &v);
+    let km40 = m.k(-40.0);
+    let p = m.cmp(Cmp::Lt, x, &km40);
+    let m1 = m.k(-1.0);
+    m.sel(&p, &m1, &v)
+}
+
+/// log(x) as head + tail for finite x > 0 (other inputs give garbage: the
+/// callers select their special values).
+pub fn log_dd<M: F64Ops>(m: &mut M, x: &M::D) -> (M::D, M::D) {
+    // Subnormals: scale by 2^54 first.
+    let tiny = m.k(f64::MIN_POSITIVE);
+    let sub = m.cmp(Cmp::Lt, x, &tiny);
+    let s54 = m.k(18_014_398_509_481_984.0);
+    let xs = m.mul(x, &s54);
+    let xs = m.sel(&sub, &xs, x);
+    let b = m.bits(&xs);
+    let eb = m.shr(&b, 52);
+    let mask = m.ik(0x000F_FFFF_FFFF_FFFF);
+    let mb = m.iand(&b, &mask);
+    let one_bits = m.ik(0x3FF0_0000_0000_0000);
+    let mb = m.ior(&mb, &one_bits);
+    let mm = m.bits_to_f64(&mb);
+    // Mantissa to [sqrt(1/2), sqrt(2)).
+    let sqrt2 = m.k(std::f64::consts::SQRT_2);
+    let big = m.cmp(Cmp::Ge, &mm, &sqrt2);
+    let half = m.k(0.5);
+    let mh = m.mul(&mm, &half);
+    let mm = m.sel(&big, &mh, &mm);
+    let bias_big = m.ik(-1022);
+    let bias = m.ik(-1023);
+    let bias = m.isel(&big, &bias_big, &bias);
+    let e = m.iadd(&eb, &bias);
+    let e54 = m.ik(54);
+    let e0 = m.ik(0);
+    let adj = m.isel(&sub, &e54, &e0);
+    let e = m.isub(&e, &adj);
+    let kd = m.i2d(&e);
+    let one = m.k(1.0);
+    let f = m.sub(&mm, &one);
+    // s = f / (2 + f) as sh + sl.
+    let two = m.k(2.0);
+    let d = m.add(&f, &two);
+    let dm2 = m.sub(&d, &two);
+    let dl = m.sub(&f, &dm2);
+    let sh = m.div(&f, &d);
+    let nsh = m.neg(&sh);
+    let rho = m.fma(&nsh, &d, &f);
+    let rho = m.fma(&nsh, &dl, &rho);
+    let sl = m.div(&rho, &d);
+    // s^3 as c + cl.
+    let z = m.mul(&sh, &sh);
+    let nz = m.neg(&z);
+    let zl = m.fma(&sh, &sh, &nz);
+    let c = m.mul(&z, &sh);
+    let nc = m.neg(&c);
+    let cl = m.fma(&z, &sh, &nc);
+    let cl = m.fma(&zl, &sh, &cl);
+    // 2s^3/3 as ah + al, with the 2 s^2 sl term of sl's share.
+    let tt = m.k(TWO_THIRDS_HI);
+    let ah = m.mul(&c, &tt);
+    let nah = m.neg(&ah);
+    let al = m.fma(&c, &tt, &nah);
+    let ttl = m.k(TWO_THIRDS_LO);
+    let al = m.fma(&c, &ttl, &al);
+    let al = m.fma(&cl, &tt, &al);
+    let z2 = m.add(&z, &z);
+    let al = m.fma(&z2, &sl, &al);
+    // The rest: s^5 R(s^2).
+    let rc = horner(m, &z, &atanh_coefs());
+    let s5 = m.mul(&c, &z);
+    let rest = m.mul(&s5, &rc);
+    // 2s + 2s^3/3 + rest.
+    let s2h = m.add(&sh, &sh);
+    let (h, e1) = fast_two_sum(m, &s2h, &ah);
+    let s2l = m.add(&sl, &sl);
+    let t = m.add(&al, &rest);
+    let t = m.add(&s2l, &t);
+    let lo = m.add(&e1, &t);
+    // + k ln2.
+    let l2h = m.k(LN2_HI);
+    let kh = m.mul(&kd, &l2h);
+    let l2l = m.k(LN2_LO);
+    let kl = m.mul(&kd, &l2l);
+    let (s, t) = two_sum(m, &kh, &h);
+    let lo = m.add(&kl, &lo);
+    let lo = m.add(&t, &lo);
+    fast_two_sum(m, &s, &lo)
+}
+
+/// `r` with log's special values: -inf at ±0, NaN below 0 and at NaN,
+/// +inf at +inf.
+fn log_specials<M: F64Ops>(m: &mut M, x: &M::D, r: &M::D) -> M::D {
+    let inf = m.k(f64::INFINITY);
+    let p = m.cmp(Cmp::Eq, x, &inf);
+    let r = m.sel(&p, &inf, r);
+    let z = m.k(0.0);
+    let p = m.cmp(Cmp::Eq, x, &z);
+    let ninf = m.k(f64::NEG_INFINITY);
+    let r = m.sel(&p, &ninf, &r);
+    let neg = m.cmp(Cmp::Lt, x, &z);
+    let nan = m.cmp(Cmp::Nan, x, x);
+    let p = m.or(&neg, &nan);
+    let qnan = m.k(f64::NAN);
+    m.sel(&p, &qnan, &r)
+}
+
+pub fn log<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let (h, _) = log_dd(m, x);
+    log_specials(m, x, &h)
+}
+
+/// log(x) * (ch + cl) from the double-f64 log.
+fn log_scaled<M: F64Ops>(m: &mut M, x: &M::D, ch: f64, cl: f64) -> M::D {
+    let (h, l) = log_dd(m, x);
+    let ch = m.k(ch);
+    let cl = m.k(cl);
+    let p = m.mul(&h, &ch);
+    let np = m.neg(&p);
+    let e = m.fma(&h, &ch, &np);
+    let e = m.fma(&h, &cl, &e);
+    let e = m.fma(&l, &ch, &e);
+    let r = m.add(&p, &e);
+    log_specials(m, x, &r)
+}
+
+pub fn log2<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    log_scaled(m, x, INV_LN2_HI, INV_LN2_LO)
+}
+
+pub fn log10<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    log_scaled(m, x, INV_LN10_HI, INV_LN10_LO)
+}
+
+/// log(1 + x) = log(u) + c/u with u = 1 + x rounded and c its exact error.
+pub fn log1p<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let one = m.k(1.0);
+    let u = m.add(x, &one);
+    // Fast two-sum error of 1 + x, the larger operand first.
+    let um1 = m.sub(&u, &one);
+    let c1 = m.sub(x, &um1);
+    let umx = m.sub(&u, x);
+    let c2 = m.sub(&one, &umx);
+    let ax = m.abs(x);
+    let p = m.cmp(Cmp::Le, &ax, &one);
+    let c = m.sel(&p, &c1, &c2);
+    let (h, l) = log_dd(m, &u);
+    let cu = m.div(&c, &u);
+    let l = m.add(&l, &cu);
+    let r = m.add(&h, &l);
+    // Specials as log's at u, with x = inf (where c is NaN) and ±0.
+    let r = log_specials(m, &u, &r);
+    let inf = m.k(f64::INFINITY);
+    let p = m.cmp(Cmp::Eq, x, &inf);
+    let r = m.sel(&p, &inf, &r);
+    let m1 = m.k(-1.0);
+    let p = m.cmp(Cmp::Lt, x, &m1);
+    let qnan = m.k(f64::NAN);
+    let r = m.sel(&p, &qnan, &r);
+    keep_zero(m, x, &r)
+}
+
+/// sin(r) and cos(r) of the reduced argument r = rh + rl, |r| <~ pi/4.
+fn sincos_poly<M: F64Ops>(m: &mut M, rh: &M::D, rl: &M::D) -> (M::D, M::D) {
+    let z = m.mul(rh, rh);
+    // sin(rh + rl) = rh + rh z S(z) + rl (1 - z/2).
+    let sp = horner(m, &z, &sin_coefs());
+    let mhalf = m.k(-0.5);
+    let one = m.k(1.0);
+    let c0 = m.fma(&z, &mhalf, &one);
+    let t = m.mul(rl, &c0);
+    let rz = m.mul(rh, &z);
+    let u = m.fma(&rz, &sp, &t);
+    let s = m.add(rh, &u);
+    // cos(rh + rl) = 1 - z/2 + z^2 C(z) - rh rl, with z's rounding error.
+    let cp = horner(m, &z, &cos_coefs());
+    let nz = m.neg(&z);
+    let zl = m.fma(rh, rh, &nz);
+    let half = m.k(0.5);
+    let hz = m.mul(&z, &half);
+    let w = m.sub(&one, &hz);
+    let omw = m.sub(&one, &w);
+    let corr = m.sub(&omw, &hz);
+    let corr = m.fma(&zl, &mhalf, &corr);
+    let zz = m.mul(&z, &z);
+    let nrl = m.neg(rl);
+    let tail = m.mul(rh, &nrl);
+    let tail = m.fma(&zz, &cp, &tail);
+    let corr = m.add(&corr, &tail);
+    let c = m.add(&w, &corr);
+    (s, c)
+}
+
+/// x - k pi/2 as rh + rl (three-part pi/2, double-f64 remainder) and k.
+fn trig_reduce<M: F64Ops>(m: &mut M, x: &M::D) -> (M::D, M::D, M::I) {
+    let tpi = m.k(FRAC_2_PI);
+    let t = m.mul(x, &tpi);
+    let kd = m.rni(&t);
+    let nk = m.neg(&kd);
+    let p1 = m.k(PIO2_1);
+    // Exact: k P1 and x are multiples of 2^-53 (or of a coarser power),
+    // and the difference is below 1.
+    let r1 = m.fma(&nk, &p1, x);
+    let p2 = m.k(PIO2_2);
+    let th = m.mul(&kd, &p2);
+    let nth = m.neg(&th);
+    let tl = m.fma(&kd, &p2, &nth);
+    let (r2, e2) = two_sum(m, &r1, &nth);
+    let e = m.sub(&e2, &tl);
+    let p3 = m.k(PIO2_3);
+    let e = m.fma(&nk, &p3, &e);
+    let (rh, rl) = fast_two_sum(m, &r2, &e);
+    let q = m.to_int(&kd);
+    (rh, rl, q)
+}
+
+/// sin (shift 0) or cos (shift 1) of quadrant q from sin r and cos r.
+fn quadrant<M: F64Ops>(m: &mut M, s: &M::D, c: &M::D, q: &M::I, shift: i64) -> M::D {
+    let sh = m.ik(shift);
+    let qq = m.iadd(q, &sh);
+    let one = m.ik(1);
+    let two = m.ik(2);
+    let zero = m.ik(0);
+    let b0 = m.iand(&qq, &one);
+    let b1 = m.iand(&qq, &two);
+    let p0 = m.icmp(Cmp::Ne, &b0, &zero);
+    let p1 = m.icmp(Cmp::Ne, &b1, &zero);
+    let v = m.sel(&p0, c, s);
+    let nv = m.neg(&v);
+    m.sel(&p1, &nv, &v)
+}
+
+pub fn sin<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let (rh, rl, q) = trig_reduce(m, x);
+    let (s, c) = sincos_poly(m, &rh, &rl);
+    let v = quadrant(m, &s, &c, &q, 0);
+    keep_zero(m, x, &v)
+}
+
+pub fn cos<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let (rh, rl, q) = trig_reduce(m, x);
+    let (s, c) = sincos_poly(m, &rh, &rl);
+    quadrant(m, &s, &c, &q, 1)
+}
+
+pub fn tan<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let (rh, rl, q) = trig_reduce(m, x);
+    let (s, c) = sincos_poly(m, &rh, &rl);
+    let sn = quadrant(m, &s, &c, &q, 0);
+    let cs = quadrant(m, &s, &c, &q, 1);
+    let v = m.div(&sn, &cs);
+    keep_zero(m, x, &v)
+}
+
+/// e^|x| / 2 for |x| >= 22 as e^(|x| - ln2) (|x| - LN2_HI is exact there):
+/// finite up to where the result overflows.
+fn half_exp<M: F64Ops>(m: &mut M, ax: &M::D) -> M::D {
+    let l2h = m.k(LN2_HI);
+    let xh = m.sub(ax, &l2h);
+    let nl = m.k(-LN2_LO);
+    exp_tail(m, &xh, Some(&nl))
+}
+
+/// tanh x: Taylor for |x| <= 1/2, else sign(x) t / (t + 2) with t =
+/// expm1(2|x|); 1 past |x| = 22.
+pub fn tanh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let x2 = m.mul(x, x);
+    let p = horner(m, &x2, &tanh_coefs());
+    let x3 = m.mul(&x2, x);
+    let small = m.fma(&x3, &p, x);
+    let ax = m.abs(x);
+    let a2 = m.add(&ax, &ax);
+    let t = expm1(m, &a2);
+    // y = t / (t + 2) corrected by the exact residual of the division and
+    // of t + 2: only t's error remains (damped by 2 / (t + 2) <= 1).
+    let two = m.k(2.0);
+    let (d, dl) = two_sum(m, &t, &two);
+    let y = m.div(&t, &d);
+    let ny = m.neg(&y);
+    let rho = m.fma(&ny, &d, &t);
+    let rho = m.fma(&ny, &dl, &rho);
+    let c = m.div(&rho, &d);
+    let y = m.add(&y, &c);
+    let k22 = m.k(22.0);
+    let big = m.cmp(Cmp::Gt, &ax, &k22);
+    let one = m.k(1.0);
+    let y = m.sel(&big, &one, &y);
+    let y = m.copysign(&y, x);
+    let half = m.k(0.5);
+    let p = m.cmp(Cmp::Le, &ax, &half);
+    m.sel(&p, &small, &y)
+}
+
+/// sinh |x| = t - t^2 / (2 (t + 1)) (|x| < 1) or (t + t / (t + 1)) / 2,
+/// t = expm1(|x|); e^|x| / 2 from 22 on.
+pub fn sinh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let t = expm1(m, &ax);
+    let one = m.k(1.0);
+    let t1 = m.add(&t, &one);
+    let q = m.div(&t, &t1);
+    let mhalf = m.k(-0.5);
+    let ht = m.mul(&t, &mhalf);
+    let small = m.fma(&ht, &q, &t);
+    let s = m.add(&t, &q);
+    let half = m.k(0.5);
+    let mid = m.mul(&s, &half);
+    let p = m.cmp(Cmp::Lt, &ax, &one);
+    let v = m.sel(&p, &small, &mid);
+    let big = half_exp(m, &ax);
+    let k22 = m.k(22.0);
+    let p = m.cmp(Cmp::Ge, &ax, &k22);
+    let v = m.sel(&p, &big, &v);
+    m.copysign(&v, x)
+}
+
+/// cosh x = (e + 1/e) / 2, e = e^|x|; e^|x| / 2 from 22 on.
+pub fn cosh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let e = exp(m, &ax);
+    let half = m.k(0.5);
+    let ie = m.div(&half, &e);
+    let v = m.fma(&half, &e, &ie);
+    let big = half_exp(m, &ax);
+    let k22 = m.k(22.0);
+    let p = m.cmp(Cmp::Ge, &ax, &k22);
+    m.sel(&p, &big, &v)
+}
+
+/// 1 / (1 + e^-x), as the interpreter.
+pub fn sigmoid<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let nx = m.neg(x);
+    let e = exp(m, &nx);
+    let one = m.k(1.0);
+    let d = m.add(&e, &one);
+    m.div(&one, &d)
+}
+
+/// max + log1p(e^-|a - b|); NaN if either is NaN; an infinite maximum is
+/// the answer (as the interpreter).
+pub fn logaddexp<M: F64Ops>(m: &mut M, a: &M::D, b: &M::D) -> M::D {
+    let p = m.cmp(Cmp::Gt, a, b);
+    let mx = m.sel(&p, a, b);
+    let d = m.sub(a, b);
+    let ad = m.abs(&d);
+    let nd = m.neg(&ad);
+    let e = exp(m, &nd);
+    let l = log1p(m, &e);
+    let r = m.add(&mx, &l);
+    let am = m.abs(&mx);
+    let inf = m.k(f64::INFINITY);
+    let p = m.cmp(Cmp::Eq, &am, &inf);
+    let r = m.sel(&p, &mx, &r);
+    let p = m.cmp(Cmp::Nan, a, b);
+    let qnan = m.k(f64::NAN);
+    m.sel(&p, &qnan, &r)
+}
+
+/// a^b = e^(b log|a|) with log|a| in double-f64 and the product b log|a|
+/// as head + tail, signs and special values as C's pow (Rust's powf).
+pub fn pow<M: F64Ops>(m: &mut M, a: &M::D, b: &M::D) -> M::D {
+    let ax = m.abs(a);
+    let (lh, ll) = log_dd(m, &ax);
+    let z = m.k(0.0);
+    let inf = m.k(f64::INFINITY);
+    let ninf = m.k(f64::NEG_INFINITY);
+    let p = m.cmp(Cmp::Eq, &ax, &z);
+    let lh = m.sel(&p, &ninf, &lh);
+    let ll = m.sel(&p, &z, &ll);
+    let p = m.cmp(Cmp::Eq, &ax, &inf);
+    let lh = m.sel(&p, &inf, &lh);
+    let ll = m.sel(&p, &z, &ll);
+    let ph = m.mul(b, &lh);
+    let nph = m.neg(&ph);
+    let pl = m.fma(b, &lh, &nph);
+    let pl = m.fma(b, &ll, &pl);
+    // No tail where the product is far out of exp's range (the error term
+    // of a huge product is huge, of an infinite one NaN): e^ph is 0 or
+    // inf there anyway.
+    let aph = m.abs(&ph);
+    let lim = m.k(1024.0);
+    let fin = m.cmp(Cmp::Lt, &aph, &lim);
+    let pl = m.sel(&fin, &pl, &z);
+    let y = exp_tail(m, &ph, Some(&pl));
+    // Odd integer b: the sign of a. Negative finite a, b not an integer: NaN.
+    let bi = m.trunc(b);
+    let isint = m.cmp(Cmp::Eq, &bi, b);
+    let half = m.k(0.5);
+    let hb = m.mul(b, &half);
+    let hbi = m.trunc(&hb);
+    let even = m.cmp(Cmp::Eq, &hbi, &hb);
+    let noteven = m.not(&even);
+    let odd = m.and(&isint, &noteven);
+    let abits = m.bits(a);
+    let i0 = m.ik(0);
+    let aneg = m.icmp(Cmp::Lt, &abits, &i0);
+    let flip = m.and(&odd, &aneg);
+    let ny = m.neg(&y);
+    let r = m.sel(&flip, &ny, &y);
+    let lt0 = m.cmp(Cmp::Lt, a, &z);
+    let afin = m.cmp(Cmp::Gt, a, &ninf);
+    let negfin = m.and(&lt0, &afin);
+    let notint = m.not(&isint);
+    let p = m.and(&negfin, &notint);
+    let qnan = m.k(f64::NAN);
+    let r = m.sel(&p, &qnan, &r);
+    let p = m.cmp(Cmp::Nan, a, b);
+    let r = m.sel(&p, &qnan, &r);
+    // 1 at b = ±0, a = 1, and a = -1 with b = ±inf.
+    let one = m.k(1.0);
+    let mone = m.k(-1.0);
+    let b0 = m.cmp(Cmp::Eq, b, &z);
+    let a1 = m.cmp(Cmp::Eq, a, &one);
+    let am1 = m.cmp(Cmp::Eq, a, &mone);
+    let abs_b = m.abs(b);
+    let binf = m.cmp(Cmp::Eq, &abs_b, &inf);
+    let m1inf = m.and(&am1, &binf);
+    let p = m.or(&b0, &a1);
+    let p = m.or(&p, &m1inf);
+    m.sel(&p, &one, &r)
+}
+
+/// log(2 |x|) for |x| >= 2^28 (asinh, acosh there): the double-f64 log
+/// plus ln 2, one rounding.
+fn log_2x<M: F64Ops>(m: &mut M, ax: &M::D) -> M::D {
+    let (h, l) = log_dd(m, ax);
+    let l2 = m.k(LN_2);
+    let t = m.add(&l2, &l);
+    let r = m.add(&h, &t);
+    log_specials(m, ax, &r)
+}
+
+/// asinh x = sign(x) log1p(|x| + x^2 / (1 + sqrt(1 + x^2))); log(2|x|)
+/// from 2^28 on (where x^2 would overflow, or 1 is lost beside it).
+pub fn asinh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let one = m.k(1.0);
+    let a2 = m.mul(&ax, &ax);
+    let s = m.add(&a2, &one);
+    let s = m.sqrt(&s);
+    let s = m.add(&s, &one);
+    let q = m.div(&a2, &s);
+    let u = m.add(&ax, &q);
+    let y = log1p(m, &u);
+    let big = log_2x(m, &ax);
+    let lim = m.k(268_435_456.0);
+    let p = m.cmp(Cmp::Ge, &ax, &lim);
+    let y = m.sel(&p, &big, &y);
+    m.copysign(&y, x)
+}
+
+/// acosh x = log1p(t + sqrt(t (t + 2))), t = x - 1 (exact near 1);
+/// log(2x) from 2^28 on; NaN below 1.
+pub fn acosh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let one = m.k(1.0);
+    let t = m.sub(x, &one);
+    let two = m.k(2.0);
+    let t2 = m.add(&t, &two);
+    let pr = m.mul(&t, &t2);
+    let s = m.sqrt(&pr);
+    let u = m.add(&t, &s);
+    let y = log1p(m, &u);
+    let big = log_2x(m, x);
+    let lim = m.k(268_435_456.0);
+    let p = m.cmp(Cmp::Ge, x, &lim);
+    let y = m.sel(&p, &big, &y);
+    let p = m.cmp(Cmp::Lt, x, &one);
+    let qnan = m.k(f64::NAN);
+    m.sel(&p, &qnan, &y)
+}
+
+/// atanh x = (log1p(x) - log1p(-x)) / 2: exact arguments near ±1.
+pub fn atanh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let nx = m.neg(x);
+    let a = log1p(m, x);
+    let b = log1p(m, &nx);
+    let d = m.sub(&a, &b);
+    let half = m.k(0.5);
+    m.mul(&d, &half)
+}
