@@ -874,3 +874,61 @@ fn column_reductions_run_four_columns_a_vector() {
         }
     }
 }
+
+/// The SGD update `w - lr * (x^T @ g)` becomes the gradient matmul's
+/// epilogue (one epilogue kernel, no separate elementwise pass), also when
+/// the learning rate is broadcast with `broadcast_like` of the product
+/// (a shape-only use that must not count as a second use of the product).
+/// Every operand order and sign, f32 and f64, and a batched product.
+#[test]
+fn sgd_updates_become_the_gradient_matmuls_epilogue() {
+    let forms = [
+        ("%6 = tensor.multiply %3, %5", "%7 = tensor.subtract %2, %6"),
+        ("%6 = tensor.multiply %5, %3", "%7 = tensor.add %2, %6"),
+        ("%6 = tensor.multiply %3, %5", "%7 = tensor.add %6, %2"),
+        ("%6 = tensor.copy %3", "%7 = tensor.add %3, %2"),
+    ];
+    let mut rng = Rng(8);
+    for (dt, name) in [(DType::F32, "f32"), (DType::F64, "f64")] {
+        for (mul, upd) in forms {
+            for batch in [false, true] {
+                let (m, k, n) = (9usize, 33usize, 17usize);
+                let lead = if batch { "?x" } else { "" };
+                let src = format!(
+                    "func @main(%0: tensor<{lead}?x?x{name}>, %1: tensor<{lead}?x?x{name}>, %2: tensor<{lead}?x?x{name}>) -> (tensor<{lead}?x?x{name}>) {{
+                       %3 = tensor.matmul %0, %1 : tensor<{lead}?x?x{name}>
+                       %4 = tensor.constant {{value = dense<0.125> : tensor<{name}>}} : tensor<{name}>
+                       %5 = tensor.broadcast_like %4, %3 : tensor<{lead}?x?x{name}>
+                       {mul} : tensor<{lead}?x?x{name}>
+                       {upd} : tensor<{lead}?x?x{name}>
+                       return %7
+                     }}"
+                );
+                let f = parse(&src);
+                let shape = |r: usize, c: usize| {
+                    if batch {
+                        vec![2, r, c]
+                    } else {
+                        vec![r, c]
+                    }
+                };
+                let args: Vec<Literal> = [shape(m, k), shape(k, n), shape(m, n)]
+                    .iter()
+                    .map(|s| random_literal(&mut rng, &TensorType::from_dims(dt, s)))
+                    .collect();
+                check(&f, &args, 16, 1e-4 * k as f64)
+                    .unwrap_or_else(|| panic!("{name} {upd}: compiles"));
+                let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+                let (kp, _) =
+                    compile(&specialize(&f, &types).unwrap(), &CompileOptions::default()).unwrap();
+                let items = &kp.items;
+                assert!(
+                    items.len() == 1
+                        && matches!(&items[0], psionic_ir::kernel::Item::Matmul(m) if m.epilogue.len() > 2),
+                    "{name} {mul}; {upd}: the update is the matmul's epilogue\n{}",
+                    psionic_ir::kernel::text::print_program(&kp)
+                );
+            }
+        }
+    }
+}

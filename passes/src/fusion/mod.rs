@@ -1396,7 +1396,12 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
         for &r in &op.results {
             producer[r.index()] = Some(i);
         }
-        for &x in &op.operands {
+        for (k, &x) in op.operands.iter().enumerate() {
+            // `broadcast_like`'s second operand only lends its shape: it
+            // does not make a matmul result (say) used twice.
+            if op.opcode == Opcode::BroadcastLike && k == 1 {
+                continue;
+            }
             uses[x.index()] += 1;
         }
     }
