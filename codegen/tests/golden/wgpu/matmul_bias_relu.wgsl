@@ -1,15 +1,46 @@
-// kernel @k0 entry k0 workgroups [2, 2, 1] bindings 3
+// kernel @k0 entry k0 workgroups [2, 2, 1] bindings 4
 @group(0) @binding(0) 
 var<storage> s0_: array<u32>;
 @group(0) @binding(1) 
 var<storage> s1_: array<u32>;
 @group(0) @binding(2) 
-var<storage, read_write> s2_: array<u32>;
+var<storage> s2_: array<u32>;
+@group(0) @binding(3) 
+var<storage, read_write> s3_: array<u32>;
 var<workgroup> ta: array<f32, 1024>;
 var<workgroup> tb: array<f32, 1024>;
 
+fn psi_isinf(x: f32) -> bool {
+    return ((bitcast<u32>(x) & 2147483647u) == 2139095040u);
+}
+
+fn psi_isnan(x_1: f32) -> bool {
+    return ((bitcast<u32>(x_1) & 2147483647u) > 2139095040u);
+}
+
+fn psi_max(a: f32, b: f32) -> f32 {
+    var local_3: bool;
+
+    let _e2 = psi_isnan(a);
+    if !(_e2) {
+        let _e6 = psi_isnan(b);
+        local_3 = _e6;
+    } else {
+        local_3 = true;
+    }
+    let _e8 = local_3;
+    if _e8 {
+        return (a + b);
+    }
+    return max(a, b);
+}
+
 fn epilogue(mm: f32, bi: u32, ci: i32, cj: i32) {
-    s2_[u32(((0i + (100i * ci)) + cj))] = bitcast<u32>(mm);
+    let _e9 = s2_[u32((0i + cj))];
+    let v1_ = bitcast<f32>(_e9);
+    let v2_ = (mm + v1_);
+    let _e13 = psi_max(v2_, 0f);
+    s3_[u32(((0i + (100i * ci)) + cj))] = bitcast<u32>(_e13);
     return;
 }
 
@@ -214,57 +245,6 @@ fn k0_(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: v
             q_2 = (_e228 + 1u);
         }
     }
-    return;
-}
-
-// kernel @k1 entry k1 workgroups [50, 1, 1] bindings 3
-@group(0) @binding(0) 
-var<storage> s0_: array<u32>;
-@group(0) @binding(1) 
-var<storage> s1_: array<u32>;
-@group(0) @binding(2) 
-var<storage, read_write> s2_: array<u32>;
-
-fn psi_isinf(x: f32) -> bool {
-    return ((bitcast<u32>(x) & 2147483647u) == 2139095040u);
-}
-
-fn psi_isnan(x_1: f32) -> bool {
-    return ((bitcast<u32>(x_1) & 2147483647u) > 2139095040u);
-}
-
-fn psi_max(a: f32, b: f32) -> f32 {
-    var local: bool;
-
-    let _e2 = psi_isnan(a);
-    if !(_e2) {
-        let _e6 = psi_isnan(b);
-        local = _e6;
-    } else {
-        local = true;
-    }
-    let _e8 = local;
-    if _e8 {
-        return (a + b);
-    }
-    return max(a, b);
-}
-
-@compute @workgroup_size(256, 1, 1) 
-fn k1_(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = ((gid.y * 12800u) + gid.x);
-    if (i >= 12800u) {
-        return;
-    }
-    let c0_ = i32((i / 100u));
-    let c1_ = i32((i % 100u));
-    let _e22 = s0_[u32(((0i + (100i * c0_)) + c1_))];
-    let v0_ = bitcast<f32>(_e22);
-    let _e29 = s1_[u32((0i + c1_))];
-    let v1_ = bitcast<f32>(_e29);
-    let v2_ = (v0_ + v1_);
-    let _e33 = psi_max(v2_, 0f);
-    s2_[u32(((0i + (100i * c0_)) + c1_))] = bitcast<u32>(_e33);
     return;
 }
 

@@ -119,25 +119,27 @@ fn k0_(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) l
     let _e64 = sh_v2_[0];
     let _e65 = psi_lse_final(_e64);
     workgroupBarrier();
+    let v2_ = (_e65 - _e65);
+    let v3_ = (_e65 + v2_);
     r_1 = lid;
     loop {
-        let _e67 = r_1;
-        if (_e67 < 100u) {
+        let _e69 = r_1;
+        if (_e69 < 100u) {
         } else {
             break;
         }
         {
-            let _e70 = r_1;
-            let c1_1 = i32(_e70);
-            let _e80 = s0_[u32(((0i + (100i * c0_)) + c1_1))];
-            let v2_ = bitcast<f32>(_e80);
-            let v3_ = (v2_ - _e65);
-            let v4_ = exp(v3_);
-            s1_[u32(((0i + (100i * c0_)) + c1_1))] = bitcast<u32>(v4_);
+            let _e72 = r_1;
+            let c1_1 = i32(_e72);
+            let _e82 = s0_[u32(((0i + (100i * c0_)) + c1_1))];
+            let v4_ = bitcast<f32>(_e82);
+            let v5_ = (v4_ - v3_);
+            let v6_ = exp(v5_);
+            s1_[u32(((0i + (100i * c0_)) + c1_1))] = bitcast<u32>(v6_);
         }
         continuing {
-            let _e93 = r_1;
-            r_1 = (_e93 + 128u);
+            let _e95 = r_1;
+            r_1 = (_e95 + 128u);
         }
     }
     return;
