@@ -95,8 +95,9 @@ pub struct CompileOptions {
     pub device: Option<Device>,
 }
 
-/// One function's executable on one device.
-enum DeviceExe {
+/// One function's executable on one device (also what [`crate::eval`]
+/// runs on a GPU default device).
+pub(crate) enum DeviceExe {
     Cpu(Executable),
     #[cfg(feature = "cuda")]
     Cuda(psionic_runtime::cuda::CudaExecutable),
@@ -106,7 +107,7 @@ enum DeviceExe {
 
 impl DeviceExe {
     /// The executable of `func` on `device`, which must be usable here.
-    fn new(device: Device, func: Func) -> Result<DeviceExe, Error> {
+    pub(crate) fn new(device: Device, func: Func) -> Result<DeviceExe, Error> {
         device
             .availability()
             .map_err(|e| Error::new("compile", format!("device {device}: {}", e.message)))?;
@@ -126,7 +127,7 @@ impl DeviceExe {
             }
         })
     }
-    fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
+    pub(crate) fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
         match self {
             DeviceExe::Cpu(e) => e.run(args),
             #[cfg(feature = "cuda")]
@@ -146,7 +147,7 @@ impl DeviceExe {
     }
     /// Why the specialization for `types` runs on the interpreter, if it
     /// does (prepares it on first use).
-    fn fallback(&self, types: &[TensorType]) -> Result<Option<String>, RuntimeError> {
+    pub(crate) fn fallback(&self, types: &[TensorType]) -> Result<Option<String>, RuntimeError> {
         let why = match self {
             DeviceExe::Cpu(e) => e.prepared(types)?.fallback().map(str::to_string),
             #[cfg(feature = "cuda")]

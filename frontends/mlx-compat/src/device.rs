@@ -10,8 +10,10 @@
 //! [`crate::compile()`] runs on [`CompileOptions::device`](crate::compile::CompileOptions::device)
 //! or, when that is `None`, on the default device at the time of the call,
 //! which [`set_default_device`] changes (process-wide, like
-//! [`crate::set_default_backend`]). [`crate::eval`] does not follow the
-//! device: it runs on the CPU or the interpreter ([`crate::Backend`]).
+//! [`crate::set_default_backend`]). [`crate::eval`] follows it too: a graph
+//! that [`crate::Backend`] gives to native code runs on the default device
+//! (a GPU one included; `EvalStats::on_gpu` counts those), and the
+//! interpreter runs the rest.
 //!
 //! ```
 //! use psionic_mlx::{default_device, set_default_device, Device};

@@ -286,6 +286,10 @@ pub struct EvalStats {
     pub cache_hits: u64,
     /// `Auto` graphs whose compilation failed and that were interpreted.
     pub fallbacks: u64,
+    /// Graphs given to a GPU default device ([`crate::set_default_device`]);
+    /// they count in `compiled` or, when the device hands them to the
+    /// interpreter, in `interpreted` too.
+    pub on_gpu: u64,
 }
 
 static STATS: Mutex<EvalStats> = Mutex::new(EvalStats {
@@ -293,6 +297,7 @@ static STATS: Mutex<EvalStats> = Mutex::new(EvalStats {
     compiled: 0,
     cache_hits: 0,
     fallbacks: 0,
+    on_gpu: 0,
 });
 
 /// How [`eval`] has run its graphs so far.
@@ -337,6 +342,10 @@ fn run_backend(backend: Backend, func: &Func, inputs: &[Literal]) -> Result<Vec<
     if !native {
         count(|s| s.interpreted += 1);
         return interpret(func, inputs);
+    }
+    let device = crate::device::default_device();
+    if device != crate::device::Device::Cpu {
+        return run_on_gpu(device, func, inputs);
     }
     let key = psionic_ir::text::print_func(func);
     let cached = EVAL_CACHE
@@ -384,6 +393,55 @@ fn run_backend(backend: Backend, func: &Func, inputs: &[Literal]) -> Result<Vec<
         .map_err(|e| Error::new("eval", e.to_string()))
 }
 
+/// GPU executables of eval graphs, keyed by device and graph text.
+type GpuEvalCache = HashMap<(crate::device::Device, String), Arc<crate::compile::DeviceExe>>;
+static GPU_EVAL_CACHE: Mutex<Option<GpuEvalCache>> = Mutex::new(None);
+
+/// Runs an eval graph on the GPU default device, as MLX's
+/// `set_default_device(mx.gpu)` makes evaluation run there. What the
+/// device cannot hold (complex values; f64 and 64-bit integers under wgpu)
+/// runs on the interpreter through the executable's fallback.
+fn run_on_gpu(
+    device: crate::device::Device,
+    func: &Func,
+    inputs: &[Literal],
+) -> Result<Vec<Literal>, Error> {
+    let key = (device, psionic_ir::text::print_func(func));
+    let cached = GPU_EVAL_CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|c| c.get(&key).cloned());
+    let exe = match cached {
+        Some(e) => {
+            count(|s| s.cache_hits += 1);
+            e
+        }
+        None => {
+            let e = Arc::new(
+                crate::compile::DeviceExe::new(device, func.clone())
+                    .map_err(|e| Error::new("eval", e.message))?,
+            );
+            let mut c = GPU_EVAL_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            let c = c.get_or_insert_with(HashMap::new);
+            if c.len() >= EVAL_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(key, e.clone());
+            e
+        }
+    };
+    count(|s| s.on_gpu += 1);
+    let types = func.param_types();
+    match exe.fallback(&types) {
+        Ok(Some(_)) => count(|s| s.interpreted += 1),
+        Ok(None) => count(|s| s.compiled += 1),
+        Err(e) => return Err(Error::new("eval", format!("{device}: {e}"))),
+    }
+    exe.run(inputs)
+        .map_err(|e| Error::new("eval", format!("{device}: {e}")))
+}
+
 /// Lowers what [`eval`] of `arrays` would run: the unevaluated part of their
 /// graph as one function (inputs: the values it reads; results: the
 /// requested arrays and the intermediates still held elsewhere), with the
@@ -415,7 +473,9 @@ pub fn eval_plan(arrays: &[&Array]) -> Result<(Func, Vec<Literal>, Vec<Array>), 
 /// Evaluates `arrays` (and nothing already evaluated): the unevaluated part
 /// of their graph becomes one function, run by the backend
 /// [`set_default_backend`] chose (by default [`Backend::Auto`]: native code
-/// for large graphs, the reference interpreter for small ones).
+/// for large graphs, the reference interpreter for small ones); native code
+/// runs on the default device ([`crate::set_default_device`]: the CPU, or a
+/// GPU as MLX's `set_default_device(mx.gpu)` makes evaluation run there).
 /// Values are stored in the requested arrays and in every intermediate that
 /// something outside this graph still holds, so later evals reuse them.
 pub fn eval(arrays: &[&Array]) -> Result<(), Error> {
