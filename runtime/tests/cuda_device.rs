@@ -147,6 +147,10 @@ fn f64_accurate(op: Opcode) -> bool {
             | O::Power
             | O::LogAddExp
             | O::Arcsinh
+            | O::Arctan
+            | O::Arctan2
+            | O::Arcsin
+            | O::Arccos
     )
     // arccosh and arctanh are computed in f64 too, but the interpreter's
     // std formulas lose digits near 1 (up to ~1e7 ulp): they keep the loose

@@ -26,6 +26,9 @@
 //!   constant, `pow` multiplies it by y in double-f64.
 //! - `sin`/`cos`/`tan`: Cody–Waite reduction by pi/2 in three parts with a
 //!   double-f64 remainder, Taylor polynomials to r^19 / r^18.
+//! - `atan`: fdlibm's reduction (breakpoints 7/16, 11/16, 19/16, 39/16,
+//!   the breakpoint's atan in two parts) and its degree-21 odd minimax
+//!   polynomial; `atan2`, `asin`, `acos` from it (see each function).
 //! - the rest composed from those (see each function).
 
 use std::f64::consts::{FRAC_2_PI, LN_2, LOG2_E};
@@ -925,4 +928,185 @@ pub fn atanh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
     let d = m.sub(&a, &b);
     let half = m.k(0.5);
     m.mul(&d, &half)
+}
+
+/// atan's odd polynomial: atan t = t - t z (c_0 + c_1 z + ... + c_10 z^10),
+/// z = t^2, on |t| <= 7/16 (fdlibm's `s_atan.c` minimax coefficients
+/// `aT[0..10]`, given by their bit patterns as fdlibm prints them).
+pub const ATAN_COEFS: [f64; 11] = [
+    f64::from_bits(0x3FD5_5555_5555_550D),
+    f64::from_bits(0xBFC9_9999_9998_EBC4),
+    f64::from_bits(0x3FC2_4924_9200_83FF),
+    f64::from_bits(0xBFBC_71C6_FE23_1671),
+    f64::from_bits(0x3FB7_45CD_C54C_206E),
+    f64::from_bits(0xBFB3_B0F2_AF74_9A6D),
+    f64::from_bits(0x3FB1_0D66_A0D0_3D51),
+    f64::from_bits(0xBFAD_DE2D_52DE_FD9A),
+    f64::from_bits(0x3FA9_7B4B_2476_0DEB),
+    f64::from_bits(0xBFA2_B444_2C6A_6C2F),
+    f64::from_bits(0x3F90_AD3A_E322_DA11),
+];
+/// atan(1/2), atan(1), atan(3/2), atan(inf) as head + tail (fdlibm's
+/// `atanhi`/`atanlo`; the mirror test checks the heads against std).
+pub const ATAN_HI: [f64; 4] = [
+    f64::from_bits(0x3FDD_AC67_0561_BB4F),
+    f64::from_bits(0x3FE9_21FB_5444_2D18),
+    f64::from_bits(0x3FEF_730B_D281_F69B),
+    f64::from_bits(0x3FF9_21FB_5444_2D18),
+];
+pub const ATAN_LO: [f64; 4] = [
+    f64::from_bits(0x3C7A_2B7F_222F_65E2),
+    f64::from_bits(0x3C81_A626_3314_5C07),
+    f64::from_bits(0x3C70_0788_7AF0_CBBD),
+    f64::from_bits(0x3C91_A626_3314_5C07),
+];
+/// pi = PI_HI + PI_LO (PI_LO = 2 PIO2_2).
+pub const PI_HI: f64 = std::f64::consts::PI;
+pub const PI_LO: f64 = 1.224_646_799_147_353_2e-16;
+
+/// atan q for q >= 0 (+inf and NaN included; NaN gives NaN): fdlibm's
+/// reduction, t = q (q < 7/16), (2q - 1)/(2 + q) around 1/2 (< 11/16),
+/// (q - 1)/(q + 1) around 1 (< 19/16), (q - 3/2)/(1 + 3q/2) around 3/2
+/// (< 39/16), -1/q beyond (NaN falls there); then
+/// `hi - ((t z P(z) - lo) - t)` with the breakpoint's atan as hi + lo
+/// (0 + 0 for the first interval): one division, one polynomial.
+fn atan_pos<M: F64Ops>(m: &mut M, q: &M::D) -> M::D {
+    let one = m.k(1.0);
+    let two = m.k(2.0);
+    let onehalf = m.k(1.5);
+    // Candidates, from the last interval back to the first.
+    let mone = m.k(-1.0);
+    let n2 = m.sub(q, &onehalf);
+    let d2 = m.fma(q, &onehalf, &one);
+    let n1 = m.sub(q, &one);
+    let d1 = m.add(q, &one);
+    let q2 = m.add(q, q);
+    let n0 = m.sub(&q2, &one);
+    let d0 = m.add(q, &two);
+    let z = m.k(0.0);
+    let b = m.k(39.0 / 16.0);
+    let p = m.cmp(Cmp::Lt, q, &b);
+    let num = m.sel(&p, &n2, &mone);
+    let den = m.sel(&p, &d2, q);
+    let hi3 = m.k(ATAN_HI[3]);
+    let hi2 = m.k(ATAN_HI[2]);
+    let hi = m.sel(&p, &hi2, &hi3);
+    let lo3 = m.k(ATAN_LO[3]);
+    let lo2 = m.k(ATAN_LO[2]);
+    let lo = m.sel(&p, &lo2, &lo3);
+    let b = m.k(19.0 / 16.0);
+    let p = m.cmp(Cmp::Lt, q, &b);
+    let num = m.sel(&p, &n1, &num);
+    let den = m.sel(&p, &d1, &den);
+    let c = m.k(ATAN_HI[1]);
+    let hi = m.sel(&p, &c, &hi);
+    let c = m.k(ATAN_LO[1]);
+    let lo = m.sel(&p, &c, &lo);
+    let b = m.k(11.0 / 16.0);
+    let p = m.cmp(Cmp::Lt, q, &b);
+    let num = m.sel(&p, &n0, &num);
+    let den = m.sel(&p, &d0, &den);
+    let c = m.k(ATAN_HI[0]);
+    let hi = m.sel(&p, &c, &hi);
+    let c = m.k(ATAN_LO[0]);
+    let lo = m.sel(&p, &c, &lo);
+    let b = m.k(7.0 / 16.0);
+    let p = m.cmp(Cmp::Lt, q, &b);
+    let num = m.sel(&p, q, &num);
+    let den = m.sel(&p, &one, &den);
+    let hi = m.sel(&p, &z, &hi);
+    let lo = m.sel(&p, &z, &lo);
+    let t = m.div(&num, &den);
+    let tz = m.mul(&t, &t);
+    let pz = horner(m, &tz, &ATAN_COEFS);
+    let s = m.mul(&tz, &pz);
+    let ts = m.mul(&t, &s);
+    let u = m.sub(&ts, &lo);
+    let u = m.sub(&u, &t);
+    m.sub(&hi, &u)
+}
+
+/// pi - z with pi in two parts.
+fn pi_minus<M: F64Ops>(m: &mut M, z: &M::D) -> M::D {
+    let lo = m.k(PI_LO);
+    let u = m.sub(z, &lo);
+    let hi = m.k(PI_HI);
+    m.sub(&hi, &u)
+}
+
+/// atan x = sign(x) atan|x| (keeps the sign of zero; NaN passes).
+pub fn atan<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let r = atan_pos(m, &ax);
+    m.copysign(&r, x)
+}
+
+/// atan2(y, x) as C's (Rust's `f64::atan2`): z = atan(|y|/|x|), pi - z
+/// for x < 0, the sign of y. Special values: y = ±0 gives ±0 (x with the
+/// sign bit clear) or ±pi (sign bit set); x = ±0 or y = ±inf gives ±pi/2,
+/// x = ±inf with finite y gives ±0 or ±pi (all of those through the same
+/// path, the quotient being 0 or inf); both infinite gives ±pi/4 or
+/// ±3pi/4; NaN in either gives NaN.
+pub fn atan2<M: F64Ops>(m: &mut M, y: &M::D, x: &M::D) -> M::D {
+    let ay = m.abs(y);
+    let ax = m.abs(x);
+    let q = m.div(&ay, &ax);
+    let zr = atan_pos(m, &q);
+    let zero = m.k(0.0);
+    let xneg = m.cmp(Cmp::Lt, x, &zero);
+    let pz = pi_minus(m, &zr);
+    let r = m.sel(&xneg, &pz, &zr);
+    // y = ±0: 0 or pi by the sign bit of x (x = -0 included).
+    let xb = m.bits(x);
+    let i0 = m.ik(0);
+    let xsign = m.icmp(Cmp::Lt, &xb, &i0);
+    let pi = m.k(PI_HI);
+    let r0 = m.sel(&xsign, &pi, &ay);
+    let yz = m.cmp(Cmp::Eq, y, &zero);
+    let r = m.sel(&yz, &r0, &r);
+    // Both infinite: pi/4 or 3pi/4.
+    let inf = m.k(f64::INFINITY);
+    let xi = m.cmp(Cmp::Eq, &ax, &inf);
+    let yi = m.cmp(Cmp::Eq, &ay, &inf);
+    let both = m.and(&xi, &yi);
+    let q3 = m.k(3.0 * std::f64::consts::FRAC_PI_4);
+    let r = m.sel(&both, &q3, &r);
+    let xpos = m.cmp(Cmp::Gt, x, &zero);
+    let both_pos = m.and(&both, &xpos);
+    let q1 = m.k(std::f64::consts::FRAC_PI_4);
+    let r = m.sel(&both_pos, &q1, &r);
+    let r = m.copysign(&r, y);
+    let p = m.cmp(Cmp::Nan, x, y);
+    let qnan = m.k(f64::NAN);
+    m.sel(&p, &qnan, &r)
+}
+
+/// asin x = sign(x) atan(|x| / sqrt(1 - x^2)), 1 - x^2 by one fma
+/// (rounded once, no cancellation near ±1): ±pi/2 at ±1, NaN past
+/// |x| = 1 (the square root of a negative) and at NaN, ±0 kept.
+pub fn asin<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let nax = m.neg(&ax);
+    let one = m.k(1.0);
+    let w = m.fma(&nax, &ax, &one);
+    let s = m.sqrt(&w);
+    let q = m.div(&ax, &s);
+    let r = atan_pos(m, &q);
+    m.copysign(&r, x)
+}
+
+/// acos x = atan(sqrt(1 - x^2) / |x|), pi minus that for x < 0: 0 at 1,
+/// pi at -1, pi/2 at ±0, NaN past |x| = 1 and at NaN.
+pub fn acos<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let nax = m.neg(&ax);
+    let one = m.k(1.0);
+    let w = m.fma(&nax, &ax, &one);
+    let s = m.sqrt(&w);
+    let q = m.div(&s, &ax);
+    let r = atan_pos(m, &q);
+    let zero = m.k(0.0);
+    let neg = m.cmp(Cmp::Lt, x, &zero);
+    let pr = pi_minus(m, &r);
+    m.sel(&neg, &pr, &r)
 }
