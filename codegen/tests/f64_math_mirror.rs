@@ -380,6 +380,27 @@ fn atan2() {
     );
 }
 
+#[test]
+fn erf() {
+    // Against musl's erf (the libm crate; Rust's std has none).
+    unary(
+        "erf",
+        dm::erf,
+        libm::erf,
+        &[
+            &|r| r.bits(),
+            &|r| r.uniform(-7.0, 7.0),
+            &|r| r.log_uniform(-1074.0, 3.0, true),
+            // Around the piece boundaries.
+            &|r| {
+                let b = [0.84375, 1.25, 1.0 / 0.35, 6.0][(r.next() % 4) as usize];
+                b + r.uniform(-1e-3, 1e-3)
+            },
+        ],
+        2,
+    );
+}
+
 type Binary = fn(&mut Eval, &f64, &f64) -> f64;
 
 /// Ulps of `scale` (finite values): for results that cancel, whose

@@ -1110,3 +1110,151 @@ pub fn acos<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
     let pr = pi_minus(m, &r);
     m.sel(&neg, &pr, &r)
 }
+
+/// erf's rational approximations: fdlibm's `s_erf.c` (FreeBSD msun, as
+/// in musl), by the bit patterns it prints beside each coefficient.
+/// Numerators and denominators in ascending powers, the denominators'
+/// constant term 1.
+const fn b(v: u64) -> f64 {
+    f64::from_bits(v)
+}
+/// erf x = x + x P(x^2)/Q(x^2) on |x| < 0.84375.
+pub const ERF_PP: [f64; 5] = [
+    b(0x3FC0_6EBA_8214_DB68),
+    b(0xBFD4_CD7D_691C_B913),
+    b(0xBF9D_2A51_DBD7_194F),
+    b(0xBF77_A291_2366_68E4),
+    b(0xBEF8_EAD6_1200_16AC),
+];
+pub const ERF_QQ: [f64; 6] = [
+    1.0,
+    b(0x3FD9_7779_CDDA_DC09),
+    b(0x3FB0_A54C_5536_CEBA),
+    b(0x3F74_D022_C4D3_6B0F),
+    b(0x3F21_5DC9_221C_1A10),
+    b(0xBED0_9C43_42A2_6120),
+];
+/// erf(1 + s) = ERX + P(s)/Q(s) on 0.84375 <= |x| < 1.25; ERX is erf(1)
+/// rounded to f32.
+pub const ERX: f64 = b(0x3FEB_0AC1_6000_0000);
+pub const ERF_PA: [f64; 7] = [
+    b(0xBF63_59B8_BEF7_7538),
+    b(0x3FDA_8D00_AD92_B34D),
+    b(0xBFD7_D240_FBB8_C3F1),
+    b(0x3FD4_5FCA_8051_20E4),
+    b(0xBFBC_6398_3D3E_28EC),
+    b(0x3FA2_2A36_5997_95EB),
+    b(0xBF61_BF38_0A96_073F),
+];
+pub const ERF_QA: [f64; 7] = [
+    1.0,
+    b(0x3FBB_3E66_18EE_E323),
+    b(0x3FE1_4AF0_92EB_6F33),
+    b(0x3FB2_635C_D99F_E9A7),
+    b(0x3FC0_2660_E763_351F),
+    b(0x3F8B_EDC2_6B51_DD1C),
+    b(0x3F88_8B54_5735_151D),
+];
+/// erfc x = exp(-x^2 - 0.5625 + R(1/x^2)/S(1/x^2)) / x on [1.25, 1/0.35).
+pub const ERF_RA: [f64; 8] = [
+    b(0xBF84_3412_600D_6435),
+    b(0xBFE6_3416_E4BA_7360),
+    b(0xC025_1E04_41B0_E726),
+    b(0xC04F_300A_E4CB_A38D),
+    b(0xC064_4CB1_8428_2266),
+    b(0xC067_135C_EBCC_ABB2),
+    b(0xC054_5265_57E4_D2F2),
+    b(0xC023_A0EF_C69A_C25C),
+];
+pub const ERF_SA: [f64; 9] = [
+    1.0,
+    b(0x4033_A6B9_BD70_7687),
+    b(0x4061_350C_526A_E721),
+    b(0x407B_290D_D58A_1A71),
+    b(0x4084_2B19_21EC_2868),
+    b(0x407A_D021_5770_0314),
+    b(0x405B_28A3_EE48_AE2C),
+    b(0x401A_47EF_8E48_4A93),
+    b(0xBFAE_EFF2_EE74_9A62),
+];
+/// The same on [1/0.35, 6).
+pub const ERF_RB: [f64; 7] = [
+    b(0xBF84_3412_39E8_6F4A),
+    b(0xBFE9_93BA_70C2_85DE),
+    b(0xC031_C209_555F_995A),
+    b(0xC064_145D_43C5_ED98),
+    b(0xC083_EC88_1375_F228),
+    b(0xC090_0461_6A2E_5992),
+    b(0xC07E_384E_9BDC_383F),
+];
+pub const ERF_SB: [f64; 8] = [
+    1.0,
+    b(0x403E_568B_261D_5190),
+    b(0x4074_5CAE_221B_9F0A),
+    b(0x4098_02EB_189D_5118),
+    b(0x40A8_FFB7_688C_246A),
+    b(0x40A3_F219_CEDF_3BE6),
+    b(0x407D_A874_E79F_E763),
+    b(0xC036_70E2_4271_2D62),
+];
+
+/// erf x, fdlibm's method on a = |x|, the sign of x put back: a + a
+/// P/Q (a < 0.84375); ERX + P/Q of a - 1 (< 1.25); 1 - erfc a, erfc a =
+/// e^(-z^2 - 0.5625) e^((z - a)(z + a) + R/S) / a with z = a's top 32
+/// bits (z^2 exact), R/S in 1/a^2 (< 6); 1 beyond. NaN passes, ±0 kept.
+pub fn erf<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let a = m.abs(x);
+    let one = m.k(1.0);
+    // |x| < 0.84375.
+    let z = m.mul(&a, &a);
+    let p = horner(m, &z, &ERF_PP);
+    let q = horner(m, &z, &ERF_QQ);
+    let y = m.div(&p, &q);
+    let va = m.fma(&a, &y, &a);
+    // 0.84375 <= |x| < 1.25.
+    let s = m.sub(&a, &one);
+    let p = horner(m, &s, &ERF_PA);
+    let q = horner(m, &s, &ERF_QA);
+    let pq = m.div(&p, &q);
+    let erx = m.k(ERX);
+    let vb = m.add(&erx, &pq);
+    // 1.25 <= |x| < 6.
+    let s = m.div(&one, &z);
+    let r = horner(m, &s, &ERF_RA);
+    let sd = horner(m, &s, &ERF_SA);
+    let ra = m.div(&r, &sd);
+    let r = horner(m, &s, &ERF_RB);
+    let sd = horner(m, &s, &ERF_SB);
+    let rb = m.div(&r, &sd);
+    let brk = m.k(f64::from_bits(0x4006_DB6E_0000_0000));
+    let pa = m.cmp(Cmp::Lt, &a, &brk);
+    let rs = m.sel(&pa, &ra, &rb);
+    let ab = m.bits(&a);
+    let hi_mask = m.ik(-0x1_0000_0000);
+    let zb = m.iand(&ab, &hi_mask);
+    let zt = m.bits_to_f64(&zb);
+    let nzt = m.neg(&zt);
+    let c = m.k(-0.5625);
+    let e1 = m.fma(&nzt, &zt, &c);
+    let e1 = exp(m, &e1);
+    let d = m.sub(&zt, &a);
+    let sm = m.add(&zt, &a);
+    let e2 = m.fma(&d, &sm, &rs);
+    let e2 = exp(m, &e2);
+    let r = m.mul(&e1, &e2);
+    let ra = m.div(&r, &a);
+    let vc = m.sub(&one, &ra);
+    // Piece together.
+    let k6 = m.k(6.0);
+    let p = m.cmp(Cmp::Lt, &a, &k6);
+    let v = m.sel(&p, &vc, &one);
+    let k = m.k(1.25);
+    let p = m.cmp(Cmp::Lt, &a, &k);
+    let v = m.sel(&p, &vb, &v);
+    let k = m.k(0.84375);
+    let p = m.cmp(Cmp::Lt, &a, &k);
+    let v = m.sel(&p, &va, &v);
+    let v = m.copysign(&v, x);
+    let p = m.cmp(Cmp::Nan, x, x);
+    m.sel(&p, x, &v)
+}

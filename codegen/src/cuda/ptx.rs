@@ -918,6 +918,7 @@ impl<'a> Em<'a> {
             O::Arctan2 => dm::atan2(self, &a[0], &a[1]),
             O::Arcsin => dm::asin(self, &a[0]),
             O::Arccos => dm::acos(self, &a[0]),
+            O::Erf => dm::erf(self, &a[0]),
             _ => {
                 // The rest of the transcendentals (f64math.rs lists them):
                 // f32 precision.
