@@ -1230,8 +1230,8 @@ pub fn erf<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
     let pa = m.cmp(Cmp::Lt, &a, &brk);
     let rs = m.sel(&pa, &ra, &rb);
     let ab = m.bits(&a);
-    let hi_mask = m.ik(-0x1_0000_0000);
-    let zb = m.iand(&ab, &hi_mask);
+    let zb = m.shr(&ab, 32);
+    let zb = m.shl(&zb, 32);
     let zt = m.bits_to_f64(&zb);
     let nzt = m.neg(&zt);
     let c = m.k(-0.5625);
