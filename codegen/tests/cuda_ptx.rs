@@ -450,9 +450,14 @@ fn f64_math_has_no_f32_round_trip() {
         O::Arcsinh,
         O::Arccosh,
         O::Arctanh,
+        O::Arctan,
+        O::Arctan2,
+        O::Arcsin,
+        O::Arccos,
+        O::Erf,
     ] {
         let ty = TensorType::from_dims(DType::F64, &[37]);
-        let arity = if matches!(op, O::Power | O::LogAddExp) {
+        let arity = if matches!(op, O::Power | O::LogAddExp | O::Arctan2) {
             2
         } else {
             1

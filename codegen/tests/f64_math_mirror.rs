@@ -336,6 +336,71 @@ fn inverse_hyperbolic() {
     );
 }
 
+#[test]
+fn inverse_trig() {
+    let gens: [&dyn Fn(&mut Rng) -> f64; 4] = [
+        &|r| r.bits(),
+        &|r| r.uniform(-4.0, 4.0),
+        &|r| r.log_uniform(-1074.0, 60.0, true),
+        // Around fdlibm's breakpoints.
+        &|r| [7.0, 11.0, 19.0, 39.0][(r.next() % 4) as usize] / 16.0 + r.uniform(-1e-3, 1e-3),
+    ];
+    unary("atan", dm::atan, f64::atan, &gens, 2);
+    let dom: [&dyn Fn(&mut Rng) -> f64; 4] = [
+        &|r| r.uniform(-1.0, 1.0),
+        &|r| r.log_uniform(-1074.0, 0.0, true),
+        &|r| (1.0 - r.log_uniform(-53.0, -1.0, false)) * if r.next() & 1 == 1 { -1.0 } else { 1.0 },
+        &|r| r.uniform(-1.5, 1.5),
+    ];
+    unary("asin", dm::asin, f64::asin, &dom, 2);
+    unary("acos", dm::acos, f64::acos, &dom, 2);
+}
+
+#[test]
+fn atan2() {
+    binary(
+        "atan2",
+        dm::atan2,
+        f64::atan2,
+        &[
+            &|r| (r.bits(), r.bits()),
+            &|r| (r.uniform(-4.0, 4.0), r.uniform(-4.0, 4.0)),
+            &|r| {
+                (
+                    r.log_uniform(-1074.0, 1024.0, true),
+                    r.log_uniform(-1074.0, 1024.0, true),
+                )
+            },
+            &|r| {
+                let x = r.uniform(-4.0, 4.0);
+                (x * (1.0 + r.uniform(-1e-3, 1e-3)), x)
+            },
+        ],
+        2,
+    );
+}
+
+#[test]
+fn erf() {
+    // Against musl's erf (the libm crate; Rust's std has none).
+    unary(
+        "erf",
+        dm::erf,
+        libm::erf,
+        &[
+            &|r| r.bits(),
+            &|r| r.uniform(-7.0, 7.0),
+            &|r| r.log_uniform(-1074.0, 3.0, true),
+            // Around the piece boundaries.
+            &|r| {
+                let b = [0.84375, 1.25, 1.0 / 0.35, 6.0][(r.next() % 4) as usize];
+                b + r.uniform(-1e-3, 1e-3)
+            },
+        ],
+        2,
+    );
+}
+
 type Binary = fn(&mut Eval, &f64, &f64) -> f64;
 
 /// Ulps of `scale` (finite values): for results that cancel, whose
@@ -444,6 +509,13 @@ fn constants_split_as_documented() {
     assert_eq!(dm::LN2_HI + dm::LN2_LO, std::f64::consts::LN_2);
     assert!(dm::PIO2_2.abs() < dm::PIO2_1 * 1e-15 && dm::PIO2_3.abs() < dm::PIO2_2 * 1e-15);
     assert_eq!(dm::INV_LN2_HI + dm::INV_LN2_LO, std::f64::consts::LOG2_E);
+    // atan's breakpoint values: the heads are std's atan, the tails below
+    // half an ulp of them; pi's tail is twice pi/2's.
+    for (i, x) in [0.5f64, 1.0, 1.5, f64::INFINITY].into_iter().enumerate() {
+        assert_eq!(dm::ATAN_HI[i], x.atan());
+        assert!(dm::ATAN_LO[i].abs() < dm::ATAN_HI[i] * 2f64.powi(-53));
+    }
+    assert_eq!(dm::PI_LO, 2.0 * dm::PIO2_2);
 }
 
 /// The special values of `cuda_device`'s
@@ -492,7 +564,7 @@ fn device_special_values() {
         1e300,
     ];
     let close = |g: f64, w: f64| ulps(g, w) <= 8 || (g - w).abs() <= 1e-15;
-    let unary: [UnaryCase; 14] = [
+    let unary: [UnaryCase; 17] = [
         ("asinh", dm::asinh, f64::asinh),
         ("exp", dm::exp, f64::exp),
         ("expm1", dm::expm1, f64::exp_m1),
@@ -507,6 +579,9 @@ fn device_special_values() {
         ("sinh", dm::sinh, f64::sinh),
         ("cosh", dm::cosh, f64::cosh),
         ("sigmoid", dm::sigmoid, |x| 1.0 / (1.0 + (-x).exp())),
+        ("atan", dm::atan, f64::atan),
+        ("asin", dm::asin, f64::asin),
+        ("acos", dm::acos, f64::acos),
     ];
     let mut bad = Vec::new();
     for (name, f, want) in unary {
@@ -551,9 +626,10 @@ fn device_special_values() {
             m + (-(a - b).abs()).exp().ln_1p()
         }
     };
-    let binary: [BinaryCase; 2] = [
+    let binary: [BinaryCase; 3] = [
         ("pow", dm::pow, f64::powf),
         ("logaddexp", dm::logaddexp, lae),
+        ("atan2", dm::atan2, f64::atan2),
     ];
     for (name, f, want) in binary {
         for &x in &w {

@@ -26,6 +26,9 @@
 //!   constant, `pow` multiplies it by y in double-f64.
 //! - `sin`/`cos`/`tan`: Cody–Waite reduction by pi/2 in three parts with a
 //!   double-f64 remainder, Taylor polynomials to r^19 / r^18.
+//! - `atan`: fdlibm's reduction (breakpoints 7/16, 11/16, 19/16, 39/16,
+//!   the breakpoint's atan in two parts) and its degree-21 odd minimax
+//!   polynomial; `atan2`, `asin`, `acos` from it (see each function).
 //! - the rest composed from those (see each function).
 
 use std::f64::consts::{FRAC_2_PI, LN_2, LOG2_E};
@@ -925,4 +928,333 @@ pub fn atanh<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
     let d = m.sub(&a, &b);
     let half = m.k(0.5);
     m.mul(&d, &half)
+}
+
+/// atan's odd polynomial: atan t = t - t z (c_0 + c_1 z + ... + c_10 z^10),
+/// z = t^2, on |t| <= 7/16 (fdlibm's `s_atan.c` minimax coefficients
+/// `aT[0..10]`, given by their bit patterns as fdlibm prints them).
+pub const ATAN_COEFS: [f64; 11] = [
+    f64::from_bits(0x3FD5_5555_5555_550D),
+    f64::from_bits(0xBFC9_9999_9998_EBC4),
+    f64::from_bits(0x3FC2_4924_9200_83FF),
+    f64::from_bits(0xBFBC_71C6_FE23_1671),
+    f64::from_bits(0x3FB7_45CD_C54C_206E),
+    f64::from_bits(0xBFB3_B0F2_AF74_9A6D),
+    f64::from_bits(0x3FB1_0D66_A0D0_3D51),
+    f64::from_bits(0xBFAD_DE2D_52DE_FD9A),
+    f64::from_bits(0x3FA9_7B4B_2476_0DEB),
+    f64::from_bits(0xBFA2_B444_2C6A_6C2F),
+    f64::from_bits(0x3F90_AD3A_E322_DA11),
+];
+/// atan(1/2), atan(1), atan(3/2), atan(inf) as head + tail (fdlibm's
+/// `atanhi`/`atanlo`; the mirror test checks the heads against std).
+pub const ATAN_HI: [f64; 4] = [
+    f64::from_bits(0x3FDD_AC67_0561_BB4F),
+    f64::from_bits(0x3FE9_21FB_5444_2D18),
+    f64::from_bits(0x3FEF_730B_D281_F69B),
+    f64::from_bits(0x3FF9_21FB_5444_2D18),
+];
+pub const ATAN_LO: [f64; 4] = [
+    f64::from_bits(0x3C7A_2B7F_222F_65E2),
+    f64::from_bits(0x3C81_A626_3314_5C07),
+    f64::from_bits(0x3C70_0788_7AF0_CBBD),
+    f64::from_bits(0x3C91_A626_3314_5C07),
+];
+/// pi = PI_HI + PI_LO (PI_LO = 2 PIO2_2).
+pub const PI_HI: f64 = std::f64::consts::PI;
+pub const PI_LO: f64 = 1.224_646_799_147_353_2e-16;
+
+/// atan q for q >= 0 (+inf and NaN included; NaN gives NaN): fdlibm's
+/// reduction, t = q (q < 7/16), (2q - 1)/(2 + q) around 1/2 (< 11/16),
+/// (q - 1)/(q + 1) around 1 (< 19/16), (q - 3/2)/(1 + 3q/2) around 3/2
+/// (< 39/16), -1/q beyond (NaN falls there); then
+/// `hi - ((t z P(z) - lo) - t)` with the breakpoint's atan as hi + lo
+/// (0 + 0 for the first interval): one division, one polynomial.
+fn atan_pos<M: F64Ops>(m: &mut M, q: &M::D) -> M::D {
+    let one = m.k(1.0);
+    let two = m.k(2.0);
+    let onehalf = m.k(1.5);
+    // Candidates, from the last interval back to the first.
+    let mone = m.k(-1.0);
+    let n2 = m.sub(q, &onehalf);
+    let d2 = m.fma(q, &onehalf, &one);
+    let n1 = m.sub(q, &one);
+    let d1 = m.add(q, &one);
+    let q2 = m.add(q, q);
+    let n0 = m.sub(&q2, &one);
+    let d0 = m.add(q, &two);
+    let z = m.k(0.0);
+    let b = m.k(39.0 / 16.0);
+    let p = m.cmp(Cmp::Lt, q, &b);
+    let num = m.sel(&p, &n2, &mone);
+    let den = m.sel(&p, &d2, q);
+    let hi3 = m.k(ATAN_HI[3]);
+    let hi2 = m.k(ATAN_HI[2]);
+    let hi = m.sel(&p, &hi2, &hi3);
+    let lo3 = m.k(ATAN_LO[3]);
+    let lo2 = m.k(ATAN_LO[2]);
+    let lo = m.sel(&p, &lo2, &lo3);
+    let b = m.k(19.0 / 16.0);
+    let p = m.cmp(Cmp::Lt, q, &b);
+    let num = m.sel(&p, &n1, &num);
+    let den = m.sel(&p, &d1, &den);
+    let c = m.k(ATAN_HI[1]);
+    let hi = m.sel(&p, &c, &hi);
+    let c = m.k(ATAN_LO[1]);
+    let lo = m.sel(&p, &c, &lo);
+    let b = m.k(11.0 / 16.0);
+    let p = m.cmp(Cmp::Lt, q, &b);
+    let num = m.sel(&p, &n0, &num);
+    let den = m.sel(&p, &d0, &den);
+    let c = m.k(ATAN_HI[0]);
+    let hi = m.sel(&p, &c, &hi);
+    let c = m.k(ATAN_LO[0]);
+    let lo = m.sel(&p, &c, &lo);
+    let b = m.k(7.0 / 16.0);
+    let p = m.cmp(Cmp::Lt, q, &b);
+    let num = m.sel(&p, q, &num);
+    let den = m.sel(&p, &one, &den);
+    let hi = m.sel(&p, &z, &hi);
+    let lo = m.sel(&p, &z, &lo);
+    let t = m.div(&num, &den);
+    let tz = m.mul(&t, &t);
+    let pz = horner(m, &tz, &ATAN_COEFS);
+    let s = m.mul(&tz, &pz);
+    let ts = m.mul(&t, &s);
+    let u = m.sub(&ts, &lo);
+    let u = m.sub(&u, &t);
+    m.sub(&hi, &u)
+}
+
+/// pi - z with pi in two parts.
+fn pi_minus<M: F64Ops>(m: &mut M, z: &M::D) -> M::D {
+    let lo = m.k(PI_LO);
+    let u = m.sub(z, &lo);
+    let hi = m.k(PI_HI);
+    m.sub(&hi, &u)
+}
+
+/// atan x = sign(x) atan|x| (keeps the sign of zero; NaN passes).
+pub fn atan<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let r = atan_pos(m, &ax);
+    m.copysign(&r, x)
+}
+
+/// atan2(y, x) as C's (Rust's `f64::atan2`): z = atan(|y|/|x|), pi - z
+/// for x < 0, the sign of y. Special values: y = ±0 gives ±0 (x with the
+/// sign bit clear) or ±pi (sign bit set); x = ±0 or y = ±inf gives ±pi/2,
+/// x = ±inf with finite y gives ±0 or ±pi (all of those through the same
+/// path, the quotient being 0 or inf); both infinite gives ±pi/4 or
+/// ±3pi/4; NaN in either gives NaN.
+pub fn atan2<M: F64Ops>(m: &mut M, y: &M::D, x: &M::D) -> M::D {
+    let ay = m.abs(y);
+    let ax = m.abs(x);
+    let q = m.div(&ay, &ax);
+    let zr = atan_pos(m, &q);
+    let zero = m.k(0.0);
+    let xneg = m.cmp(Cmp::Lt, x, &zero);
+    let pz = pi_minus(m, &zr);
+    let r = m.sel(&xneg, &pz, &zr);
+    // y = ±0: 0 or pi by the sign bit of x (x = -0 included).
+    let xb = m.bits(x);
+    let i0 = m.ik(0);
+    let xsign = m.icmp(Cmp::Lt, &xb, &i0);
+    let pi = m.k(PI_HI);
+    let r0 = m.sel(&xsign, &pi, &ay);
+    let yz = m.cmp(Cmp::Eq, y, &zero);
+    let r = m.sel(&yz, &r0, &r);
+    // Both infinite: pi/4 or 3pi/4.
+    let inf = m.k(f64::INFINITY);
+    let xi = m.cmp(Cmp::Eq, &ax, &inf);
+    let yi = m.cmp(Cmp::Eq, &ay, &inf);
+    let both = m.and(&xi, &yi);
+    let q3 = m.k(3.0 * std::f64::consts::FRAC_PI_4);
+    let r = m.sel(&both, &q3, &r);
+    let xpos = m.cmp(Cmp::Gt, x, &zero);
+    let both_pos = m.and(&both, &xpos);
+    let q1 = m.k(std::f64::consts::FRAC_PI_4);
+    let r = m.sel(&both_pos, &q1, &r);
+    let r = m.copysign(&r, y);
+    let p = m.cmp(Cmp::Nan, x, y);
+    let qnan = m.k(f64::NAN);
+    m.sel(&p, &qnan, &r)
+}
+
+/// asin x = sign(x) atan(|x| / sqrt(1 - x^2)), 1 - x^2 by one fma
+/// (rounded once, no cancellation near ±1): ±pi/2 at ±1, NaN past
+/// |x| = 1 (the square root of a negative) and at NaN, ±0 kept.
+pub fn asin<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let nax = m.neg(&ax);
+    let one = m.k(1.0);
+    let w = m.fma(&nax, &ax, &one);
+    let s = m.sqrt(&w);
+    let q = m.div(&ax, &s);
+    let r = atan_pos(m, &q);
+    m.copysign(&r, x)
+}
+
+/// acos x = atan(sqrt(1 - x^2) / |x|), pi minus that for x < 0: 0 at 1,
+/// pi at -1, pi/2 at ±0, NaN past |x| = 1 and at NaN.
+pub fn acos<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let ax = m.abs(x);
+    let nax = m.neg(&ax);
+    let one = m.k(1.0);
+    let w = m.fma(&nax, &ax, &one);
+    let s = m.sqrt(&w);
+    let q = m.div(&s, &ax);
+    let r = atan_pos(m, &q);
+    let zero = m.k(0.0);
+    let neg = m.cmp(Cmp::Lt, x, &zero);
+    let pr = pi_minus(m, &r);
+    m.sel(&neg, &pr, &r)
+}
+
+/// erf's rational approximations: fdlibm's `s_erf.c` (FreeBSD msun, as
+/// in musl), by the bit patterns it prints beside each coefficient.
+/// Numerators and denominators in ascending powers, the denominators'
+/// constant term 1.
+const fn b(v: u64) -> f64 {
+    f64::from_bits(v)
+}
+/// erf x = x + x P(x^2)/Q(x^2) on |x| < 0.84375.
+pub const ERF_PP: [f64; 5] = [
+    b(0x3FC0_6EBA_8214_DB68),
+    b(0xBFD4_CD7D_691C_B913),
+    b(0xBF9D_2A51_DBD7_194F),
+    b(0xBF77_A291_2366_68E4),
+    b(0xBEF8_EAD6_1200_16AC),
+];
+pub const ERF_QQ: [f64; 6] = [
+    1.0,
+    b(0x3FD9_7779_CDDA_DC09),
+    b(0x3FB0_A54C_5536_CEBA),
+    b(0x3F74_D022_C4D3_6B0F),
+    b(0x3F21_5DC9_221C_1A10),
+    b(0xBED0_9C43_42A2_6120),
+];
+/// erf(1 + s) = ERX + P(s)/Q(s) on 0.84375 <= |x| < 1.25; ERX is erf(1)
+/// rounded to f32.
+pub const ERX: f64 = b(0x3FEB_0AC1_6000_0000);
+pub const ERF_PA: [f64; 7] = [
+    b(0xBF63_59B8_BEF7_7538),
+    b(0x3FDA_8D00_AD92_B34D),
+    b(0xBFD7_D240_FBB8_C3F1),
+    b(0x3FD4_5FCA_8051_20E4),
+    b(0xBFBC_6398_3D3E_28EC),
+    b(0x3FA2_2A36_5997_95EB),
+    b(0xBF61_BF38_0A96_073F),
+];
+pub const ERF_QA: [f64; 7] = [
+    1.0,
+    b(0x3FBB_3E66_18EE_E323),
+    b(0x3FE1_4AF0_92EB_6F33),
+    b(0x3FB2_635C_D99F_E9A7),
+    b(0x3FC0_2660_E763_351F),
+    b(0x3F8B_EDC2_6B51_DD1C),
+    b(0x3F88_8B54_5735_151D),
+];
+/// erfc x = exp(-x^2 - 0.5625 + R(1/x^2)/S(1/x^2)) / x on [1.25, 1/0.35).
+pub const ERF_RA: [f64; 8] = [
+    b(0xBF84_3412_600D_6435),
+    b(0xBFE6_3416_E4BA_7360),
+    b(0xC025_1E04_41B0_E726),
+    b(0xC04F_300A_E4CB_A38D),
+    b(0xC064_4CB1_8428_2266),
+    b(0xC067_135C_EBCC_ABB2),
+    b(0xC054_5265_57E4_D2F2),
+    b(0xC023_A0EF_C69A_C25C),
+];
+pub const ERF_SA: [f64; 9] = [
+    1.0,
+    b(0x4033_A6B9_BD70_7687),
+    b(0x4061_350C_526A_E721),
+    b(0x407B_290D_D58A_1A71),
+    b(0x4084_2B19_21EC_2868),
+    b(0x407A_D021_5770_0314),
+    b(0x405B_28A3_EE48_AE2C),
+    b(0x401A_47EF_8E48_4A93),
+    b(0xBFAE_EFF2_EE74_9A62),
+];
+/// The same on [1/0.35, 6).
+pub const ERF_RB: [f64; 7] = [
+    b(0xBF84_3412_39E8_6F4A),
+    b(0xBFE9_93BA_70C2_85DE),
+    b(0xC031_C209_555F_995A),
+    b(0xC064_145D_43C5_ED98),
+    b(0xC083_EC88_1375_F228),
+    b(0xC090_0461_6A2E_5992),
+    b(0xC07E_384E_9BDC_383F),
+];
+pub const ERF_SB: [f64; 8] = [
+    1.0,
+    b(0x403E_568B_261D_5190),
+    b(0x4074_5CAE_221B_9F0A),
+    b(0x4098_02EB_189D_5118),
+    b(0x40A8_FFB7_688C_246A),
+    b(0x40A3_F219_CEDF_3BE6),
+    b(0x407D_A874_E79F_E763),
+    b(0xC036_70E2_4271_2D62),
+];
+
+/// erf x, fdlibm's method on a = |x|, the sign of x put back: a + a
+/// P/Q (a < 0.84375); ERX + P/Q of a - 1 (< 1.25); 1 - erfc a, erfc a =
+/// e^(-z^2 - 0.5625) e^((z - a)(z + a) + R/S) / a with z = a's top 32
+/// bits (z^2 exact), R/S in 1/a^2 (< 6); 1 beyond. NaN passes, ±0 kept.
+pub fn erf<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let a = m.abs(x);
+    let one = m.k(1.0);
+    // |x| < 0.84375.
+    let z = m.mul(&a, &a);
+    let p = horner(m, &z, &ERF_PP);
+    let q = horner(m, &z, &ERF_QQ);
+    let y = m.div(&p, &q);
+    let va = m.fma(&a, &y, &a);
+    // 0.84375 <= |x| < 1.25.
+    let s = m.sub(&a, &one);
+    let p = horner(m, &s, &ERF_PA);
+    let q = horner(m, &s, &ERF_QA);
+    let pq = m.div(&p, &q);
+    let erx = m.k(ERX);
+    let vb = m.add(&erx, &pq);
+    // 1.25 <= |x| < 6.
+    let s = m.div(&one, &z);
+    let r = horner(m, &s, &ERF_RA);
+    let sd = horner(m, &s, &ERF_SA);
+    let ra = m.div(&r, &sd);
+    let r = horner(m, &s, &ERF_RB);
+    let sd = horner(m, &s, &ERF_SB);
+    let rb = m.div(&r, &sd);
+    let brk = m.k(f64::from_bits(0x4006_DB6E_0000_0000));
+    let pa = m.cmp(Cmp::Lt, &a, &brk);
+    let rs = m.sel(&pa, &ra, &rb);
+    let ab = m.bits(&a);
+    let zb = m.shr(&ab, 32);
+    let zb = m.shl(&zb, 32);
+    let zt = m.bits_to_f64(&zb);
+    let nzt = m.neg(&zt);
+    let c = m.k(-0.5625);
+    let e1 = m.fma(&nzt, &zt, &c);
+    let e1 = exp(m, &e1);
+    let d = m.sub(&zt, &a);
+    let sm = m.add(&zt, &a);
+    let e2 = m.fma(&d, &sm, &rs);
+    let e2 = exp(m, &e2);
+    let r = m.mul(&e1, &e2);
+    let ra = m.div(&r, &a);
+    let vc = m.sub(&one, &ra);
+    // Piece together.
+    let k6 = m.k(6.0);
+    let p = m.cmp(Cmp::Lt, &a, &k6);
+    let v = m.sel(&p, &vc, &one);
+    let k = m.k(1.25);
+    let p = m.cmp(Cmp::Lt, &a, &k);
+    let v = m.sel(&p, &vb, &v);
+    let k = m.k(0.84375);
+    let p = m.cmp(Cmp::Lt, &a, &k);
+    let v = m.sel(&p, &va, &v);
+    let v = m.copysign(&v, x);
+    let p = m.cmp(Cmp::Nan, x, x);
+    m.sel(&p, x, &v)
 }

@@ -914,6 +914,11 @@ impl<'a> Em<'a> {
             O::Arcsinh => dm::asinh(self, &a[0]),
             O::Arccosh => dm::acosh(self, &a[0]),
             O::Arctanh => dm::atanh(self, &a[0]),
+            O::Arctan => dm::atan(self, &a[0]),
+            O::Arctan2 => dm::atan2(self, &a[0], &a[1]),
+            O::Arcsin => dm::asin(self, &a[0]),
+            O::Arccos => dm::acos(self, &a[0]),
+            O::Erf => dm::erf(self, &a[0]),
             _ => {
                 // The rest of the transcendentals (f64math.rs lists them):
                 // f32 precision.
