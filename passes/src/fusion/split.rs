@@ -78,6 +78,10 @@ pub fn split_reductions(p: &mut KProgram, opts: &SplitOptions) -> usize {
         }
     }
     p.items = items;
+    if count > 0 {
+        // Node ids in order of appearance, as the text form numbers them.
+        p.renumber();
+    }
     count
 }
 
@@ -310,22 +314,5 @@ fn split_kernel(p: &mut KProgram, k: &Kernel, axis: usize, chunks: usize) -> (Ke
             },
         ],
     };
-    (renumber(part), renumber(combine))
-}
-
-/// Node ids in order of appearance from 0, as the text form numbers them.
-fn renumber(mut k: Kernel) -> Kernel {
-    let mut ids = std::collections::HashMap::new();
-    for (i, n) in k.stages.iter().flat_map(|s| &s.nodes).enumerate() {
-        ids.insert(n.id, i as u32);
-    }
-    for n in k.stages.iter_mut().flat_map(|s| &mut s.nodes) {
-        n.id = ids[&n.id];
-        match &mut n.instr {
-            Instr::Op { args, .. } => args.iter_mut().for_each(|a| *a = ids[a]),
-            Instr::Acc { arg, .. } | Instr::Store { arg, .. } => *arg = ids[arg],
-            Instr::Load { .. } | Instr::Const(_) | Instr::MatmulResult => {}
-        }
-    }
-    k
+    (part, combine)
 }
