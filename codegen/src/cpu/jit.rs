@@ -1024,7 +1024,7 @@ impl Gen<'_, '_> {
                 let i = AccKind::ALL.iter().position(|&k| k == kind).unwrap_or(0);
                 let d = DType::ALL
                     .iter()
-                    .position(|&d| d == self.acc_dtype(id))
+                    .position(|&d| d == self.node_dtype(id))
                     .unwrap_or(0);
                 let kv = self.b.ins().iconst(types::I32, (i | d << 8) as i64);
                 let p = self.ptr;
@@ -1210,12 +1210,7 @@ impl Gen<'_, '_> {
         };
         if direct {
             let x = if square { self.b.ins().fmul(x, x) } else { x };
-            let (lo, hi) = self.widen(x);
-            for (var, x) in [(lo_var, lo), (hi_var, hi)] {
-                let cur = self.b.use_var(var);
-                let r = self.b.ins().fadd(cur, x);
-                self.b.def_var(var, r);
-            }
+            self.add_widened(x, lo_var, hi_var);
             return;
         }
         let cur = self.b.use_var(var);
@@ -1228,6 +1223,16 @@ impl Gen<'_, '_> {
             }
         };
         self.b.def_var(var, r);
+    }
+
+    /// `lo_var += lanes 0,1 of v; hi_var += lanes 2,3`, in f64.
+    fn add_widened(&mut self, v: Value, lo_var: Variable, hi_var: Variable) {
+        let (lo, hi) = self.widen(v);
+        for (var, x) in [(lo_var, lo), (hi_var, hi)] {
+            let cur = self.b.use_var(var);
+            let r = self.b.ins().fadd(cur, x);
+            self.b.def_var(var, r);
+        }
     }
 
     /// Whether any live accumulator keeps f32 partials.
@@ -1262,12 +1267,7 @@ impl Gen<'_, '_> {
             }
             for (p, lo_var, hi_var) in sets {
                 let pv = self.b.use_var(p);
-                let (lo, hi) = self.widen(pv);
-                for (var, x) in [(lo_var, lo), (hi_var, hi)] {
-                    let cur = self.b.use_var(var);
-                    let r = self.b.ins().fadd(cur, x);
-                    self.b.def_var(var, r);
-                }
+                self.add_widened(pv, lo_var, hi_var);
                 let z = self.f4c(0.0);
                 self.b.def_var(p, z);
             }
@@ -1283,15 +1283,6 @@ impl Gen<'_, '_> {
             }
         }
         AccKind::Sum
-    }
-
-    fn acc_dtype(&self, id: u32) -> DType {
-        self.k
-            .stages
-            .iter()
-            .flat_map(|s| &s.nodes)
-            .find(|n| n.id == id)
-            .map_or(DType::F64, |n| n.dtype)
     }
 
     fn acc_finish(&mut self, id: u32, dtype: DType) -> Value {
@@ -1594,6 +1585,17 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// An id past every node of the kernel, for synthetic nodes.
+    fn next_node_id(&self) -> u32 {
+        self.k
+            .stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .map(|n| n.id)
+            .max()
+            .map_or(0, |m| m + 1)
+    }
+
     /// The mode of code run once per domain point outside vector loops.
     fn point_mode(&self) -> Mode {
         if self.row_lanes {
@@ -1656,15 +1658,7 @@ impl Gen<'_, '_> {
             .cloned()
             .collect();
         // Synthetic accumulators, numbered past every node of the kernel.
-        let base = self
-            .k
-            .stages
-            .iter()
-            .flat_map(|s| &s.nodes)
-            .map(|n| n.id)
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let base = self.next_node_id();
         let synth: Vec<u32> = (0..wanted.len() as u32).map(|i| base + i).collect();
         for (&(_, arg, kind), &sid) in wanted.iter().zip(&synth) {
             pre.push(Node {
@@ -1815,14 +1809,7 @@ impl Gen<'_, '_> {
         let scale = self.b.ins().splat(F4, scale);
         // The scaling pass: `out = out * scale`, as nodes numbered past the
         // kernel's.
-        let base = k
-            .stages
-            .iter()
-            .flat_map(|s| &s.nodes)
-            .map(|n| n.id)
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let base = self.next_node_id();
         self.vals.insert(base, scale);
         let node = |id: u32, instr: Instr| Node {
             id,
@@ -2060,51 +2047,44 @@ const FLUSH_ADDS: usize = 32;
 /// bodies (loop overhead and load latency dominate), 2 for medium ones, 1
 /// for long ones and for any body with a transcendental.
 fn unroll_for(nodes: &[Node]) -> usize {
-    use Opcode as O;
-    let cost: usize = nodes
-        .iter()
-        .map(|n| match &n.instr {
-            Instr::Op {
-                opcode:
-                    O::Exp
-                    | O::Log
-                    | O::Log1p
-                    | O::Expm1
-                    | O::Tanh
-                    | O::Sigmoid
-                    | O::Erf
-                    | O::Erfinv
-                    | O::Sin
-                    | O::Cos,
-                ..
-            } => 24,
-            _ => 1,
-        })
-        .sum();
     // With a transcendental in the body one copy is best: the copies share
     // their (many) polynomial constants, which then stay live across the
     // body and get spilled to the stack on every iteration.
-    let math = nodes.iter().any(|n| {
-        matches!(
-            &n.instr,
-            Instr::Op { opcode, .. } if matches!(
-                opcode,
-                O::Exp | O::Log | O::Log1p | O::Expm1 | O::Tanh | O::Sigmoid | O::Erf
-                    | O::Erfinv | O::Sin | O::Cos | O::Log2 | O::Log10 | O::LogAddExp
-            )
-        ) || matches!(
-            n.instr,
-            Instr::Acc {
-                kind: AccKind::LogSumExp,
-                ..
-            }
-        )
-    });
-    match cost {
-        _ if math => 1,
+    if nodes.iter().any(is_math) {
+        return 1;
+    }
+    match nodes.len() {
         0..=24 => 4,
         25..=64 => 2,
         _ => 1,
+    }
+}
+
+/// A transcendental (a vector polynomial of some 25 instructions, or a
+/// helper call in the scalar shape), or a `logsumexp` accumulator (an exp
+/// per element).
+fn is_math(n: &Node) -> bool {
+    use Opcode as O;
+    match &n.instr {
+        Instr::Op { opcode, .. } => matches!(
+            opcode,
+            O::Exp
+                | O::Log
+                | O::Log1p
+                | O::Expm1
+                | O::Tanh
+                | O::Sigmoid
+                | O::Erf
+                | O::Erfinv
+                | O::Sin
+                | O::Cos
+                | O::Log2
+                | O::Log10
+                | O::LogAddExp
+                | O::Power
+        ),
+        Instr::Acc { kind, .. } => *kind == AccKind::LogSumExp,
+        _ => false,
     }
 }
 
@@ -2112,29 +2092,8 @@ fn unroll_for(nodes: &[Node]) -> usize {
 /// one per 8 nodes, plus 4 per transcendental (a vector polynomial of some
 /// 25 instructions).
 pub fn work_per_point(k: &Kernel) -> usize {
-    use Opcode as O;
     let nodes: Vec<&Node> = k.stages.iter().flat_map(|s| &s.nodes).collect();
-    let math = nodes
-        .iter()
-        .filter(|n| {
-            matches!(
-                &n.instr,
-                Instr::Op { opcode, .. } if matches!(
-                    opcode,
-                    O::Exp | O::Log | O::Log1p | O::Expm1 | O::Tanh | O::Sigmoid | O::Erf
-                        | O::Erfinv | O::Sin | O::Cos | O::Log2 | O::Log10 | O::LogAddExp
-                        | O::Power
-                )
-            ) || matches!(
-                n.instr,
-                Instr::Acc {
-                    kind: AccKind::LogSumExp,
-                    ..
-                }
-            )
-        })
-        .count();
-    1 + nodes.len() / 8 + 4 * math
+    1 + nodes.len() / 8 + 4 * nodes.iter().filter(|n| is_math(n)).count()
 }
 
 /// A compiled kernel's code and metadata.
