@@ -348,39 +348,19 @@ fn run_backend(backend: Backend, func: &Func, inputs: &[Literal]) -> Result<Vec<
         return run_on_gpu(device, func, inputs);
     }
     let key = psionic_ir::text::print_func(func);
-    let cached = EVAL_CACHE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .and_then(|c| c.get(&key).cloned());
-    let prepared = match cached {
-        Some(p) => {
-            count(|s| s.cache_hits += 1);
-            p
+    let made = cached_or_make(&EVAL_CACHE, key, || {
+        exec::prepare_for(func, &func.param_types(), &Default::default(), true)
+    });
+    let prepared = match made {
+        Ok(p) => p,
+        Err(_) if backend == Backend::Auto => {
+            count(|s| {
+                s.fallbacks += 1;
+                s.interpreted += 1
+            });
+            return interpret(func, inputs);
         }
-        None => {
-            let types = func.param_types();
-            match exec::prepare_for(func, &types, &Default::default(), true) {
-                Ok(p) => {
-                    let p = Arc::new(p);
-                    let mut c = EVAL_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-                    let c = c.get_or_insert_with(HashMap::new);
-                    if c.len() >= EVAL_CACHE_MAX {
-                        c.clear();
-                    }
-                    c.insert(key, p.clone());
-                    p
-                }
-                Err(_) if backend == Backend::Auto => {
-                    count(|s| {
-                        s.fallbacks += 1;
-                        s.interpreted += 1
-                    });
-                    return interpret(func, inputs);
-                }
-                Err(e) => return Err(Error::new("eval", format!("cpu backend: {e}"))),
-            }
-        }
+        Err(e) => return Err(Error::new("eval", format!("cpu backend: {e}"))),
     };
     if prepared.fallback().is_some() {
         // `exec` hands this graph to the interpreter (c64, 64-bit integers).
@@ -391,6 +371,32 @@ fn run_backend(backend: Backend, func: &Func, inputs: &[Literal]) -> Result<Vec<
     prepared
         .run(inputs)
         .map_err(|e| Error::new("eval", e.to_string()))
+}
+
+/// The cached value for `key`, or `make()`'s, cached (a hit counts in
+/// [`EvalStats::cache_hits`]; a full cache is emptied first).
+fn cached_or_make<K: std::hash::Hash + Eq, T, E>(
+    cache: &Mutex<Option<HashMap<K, Arc<T>>>>,
+    key: K,
+    make: impl FnOnce() -> Result<T, E>,
+) -> Result<Arc<T>, E> {
+    let hit = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|c| c.get(&key).cloned());
+    if let Some(v) = hit {
+        count(|s| s.cache_hits += 1);
+        return Ok(v);
+    }
+    let v = Arc::new(make()?);
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    let c = c.get_or_insert_with(HashMap::new);
+    if c.len() >= EVAL_CACHE_MAX {
+        c.clear();
+    }
+    c.insert(key, v.clone());
+    Ok(v)
 }
 
 /// GPU executables of eval graphs, keyed by device and graph text.
@@ -407,30 +413,10 @@ fn run_on_gpu(
     inputs: &[Literal],
 ) -> Result<Vec<Literal>, Error> {
     let key = (device, psionic_ir::text::print_func(func));
-    let cached = GPU_EVAL_CACHE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .and_then(|c| c.get(&key).cloned());
-    let exe = match cached {
-        Some(e) => {
-            count(|s| s.cache_hits += 1);
-            e
-        }
-        None => {
-            let e = Arc::new(
-                crate::compile::DeviceExe::new(device, func.clone())
-                    .map_err(|e| Error::new("eval", e.message))?,
-            );
-            let mut c = GPU_EVAL_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-            let c = c.get_or_insert_with(HashMap::new);
-            if c.len() >= EVAL_CACHE_MAX {
-                c.clear();
-            }
-            c.insert(key, e.clone());
-            e
-        }
-    };
+    let exe = cached_or_make(&GPU_EVAL_CACHE, key, || {
+        crate::compile::DeviceExe::new(device, func.clone())
+    })
+    .map_err(|e| Error::new("eval", e.message))?;
     count(|s| s.on_gpu += 1);
     let types = func.param_types();
     match exe.fallback(&types) {
