@@ -455,8 +455,12 @@ fn f64_math_has_no_f32_round_trip() {
         O::Arcsin,
         O::Arccos,
         O::Erf,
+        O::Erfinv,
+        O::LogSumExp,
+        O::Softmax,
     ] {
-        let ty = TensorType::from_dims(DType::F64, &[37]);
+        let row = matches!(op, O::LogSumExp | O::Softmax);
+        let ty = TensorType::from_dims(DType::F64, if row { &[4, 37] } else { &[37] });
         let arity = if matches!(op, O::Power | O::LogAddExp | O::Arctan2) {
             2
         } else {
@@ -464,7 +468,12 @@ fn f64_math_has_no_f32_round_trip() {
         };
         let mut f = Func::new("main", vec![ty.clone(); arity]);
         let ps = f.params.clone();
-        let r = f.push1(op, &ps, Attrs::new()).unwrap();
+        let attrs = if row {
+            Attrs::new().with("axes", psionic_ir::Attr::Ints(vec![1]))
+        } else {
+            Attrs::new()
+        };
+        let r = f.push1(op, &ps, attrs).unwrap();
         f.results = vec![r];
         let (kp, _) = compile(&f, &CompileOptions::default()).unwrap();
         let p = plan_program(&kp, &CudaOptions::default()).unwrap();

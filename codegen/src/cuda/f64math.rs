@@ -1198,6 +1198,65 @@ pub const ERF_SB: [f64; 8] = [
     b(0xC036_70E2_4271_2D62),
 ];
 
+/// erfc a for a >= 1.25 (up to fdlibm's 28, past which it underflows):
+/// e^(-z^2 - 0.5625) e^((z - a)(z + a) + R/S) / a with z = a's top 32
+/// bits (z^2 exact), R/S rational in 1/a^2 (one fit below 1/0.35, one
+/// above).
+fn erfc_far<M: F64Ops>(m: &mut M, a: &M::D) -> M::D {
+    let one = m.k(1.0);
+    let z = m.mul(a, a);
+    let s = m.div(&one, &z);
+    let r = horner(m, &s, &ERF_RA);
+    let sd = horner(m, &s, &ERF_SA);
+    let ra = m.div(&r, &sd);
+    let r = horner(m, &s, &ERF_RB);
+    let sd = horner(m, &s, &ERF_SB);
+    let rb = m.div(&r, &sd);
+    let brk = m.k(f64::from_bits(0x4006_DB6E_0000_0000));
+    let pa = m.cmp(Cmp::Lt, a, &brk);
+    let rs = m.sel(&pa, &ra, &rb);
+    let ab = m.bits(a);
+    let zb = m.shr(&ab, 32);
+    let zb = m.shl(&zb, 32);
+    let zt = m.bits_to_f64(&zb);
+    let nzt = m.neg(&zt);
+    let c = m.k(-0.5625);
+    let e1 = m.fma(&nzt, &zt, &c);
+    let e1 = exp(m, &e1);
+    let d = m.sub(&zt, a);
+    let sm = m.add(&zt, a);
+    let e2 = m.fma(&d, &sm, &rs);
+    let e2 = exp(m, &e2);
+    let r = m.mul(&e1, &e2);
+    m.div(&r, a)
+}
+
+/// erfc a for a >= 0 (NaN passes): 1 - erf a below 0.84375, where erf a
+/// < 0.77 and nothing cancels; `(1 - ERX) - P/Q` below 1.25 (1 - ERX is
+/// exact); [`erfc_far`] beyond. Accurate to a few ulps, relative.
+fn erfc_pos<M: F64Ops>(m: &mut M, a: &M::D) -> M::D {
+    let one = m.k(1.0);
+    let z = m.mul(a, a);
+    let p = horner(m, &z, &ERF_PP);
+    let q = horner(m, &z, &ERF_QQ);
+    let y = m.div(&p, &q);
+    let e = m.fma(a, &y, a);
+    let near = m.sub(&one, &e);
+    let s = m.sub(a, &one);
+    let p = horner(m, &s, &ERF_PA);
+    let q = horner(m, &s, &ERF_QA);
+    let pq = m.div(&p, &q);
+    let c = m.k(1.0 - ERX);
+    let mid = m.sub(&c, &pq);
+    let far = erfc_far(m, a);
+    let k = m.k(1.25);
+    let p = m.cmp(Cmp::Lt, a, &k);
+    let v = m.sel(&p, &mid, &far);
+    let k = m.k(0.84375);
+    let p = m.cmp(Cmp::Lt, a, &k);
+    m.sel(&p, &near, &v)
+}
+
 /// erf x, fdlibm's method on a = |x|, the sign of x put back: a + a
 /// P/Q (a < 0.84375); ERX + P/Q of a - 1 (< 1.25); 1 - erfc a, erfc a =
 /// e^(-z^2 - 0.5625) e^((z - a)(z + a) + R/S) / a with z = a's top 32
@@ -1219,30 +1278,7 @@ pub fn erf<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
     let erx = m.k(ERX);
     let vb = m.add(&erx, &pq);
     // 1.25 <= |x| < 6.
-    let s = m.div(&one, &z);
-    let r = horner(m, &s, &ERF_RA);
-    let sd = horner(m, &s, &ERF_SA);
-    let ra = m.div(&r, &sd);
-    let r = horner(m, &s, &ERF_RB);
-    let sd = horner(m, &s, &ERF_SB);
-    let rb = m.div(&r, &sd);
-    let brk = m.k(f64::from_bits(0x4006_DB6E_0000_0000));
-    let pa = m.cmp(Cmp::Lt, &a, &brk);
-    let rs = m.sel(&pa, &ra, &rb);
-    let ab = m.bits(&a);
-    let zb = m.shr(&ab, 32);
-    let zb = m.shl(&zb, 32);
-    let zt = m.bits_to_f64(&zb);
-    let nzt = m.neg(&zt);
-    let c = m.k(-0.5625);
-    let e1 = m.fma(&nzt, &zt, &c);
-    let e1 = exp(m, &e1);
-    let d = m.sub(&zt, &a);
-    let sm = m.add(&zt, &a);
-    let e2 = m.fma(&d, &sm, &rs);
-    let e2 = exp(m, &e2);
-    let r = m.mul(&e1, &e2);
-    let ra = m.div(&r, &a);
+    let ra = erfc_far(m, &a);
     let vc = m.sub(&one, &ra);
     // Piece together.
     let k6 = m.k(6.0);
@@ -1257,4 +1293,81 @@ pub fn erf<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
     let v = m.copysign(&v, x);
     let p = m.cmp(Cmp::Nan, x, x);
     m.sel(&p, x, &v)
+}
+
+use psionic_ir::kernel::scalar::{ERFINV_CENTRAL, ERFINV_TAIL};
+
+/// erfinv x, as the reference interpreter computes it
+/// (`psionic_ir::kernel::scalar::erfinv`): Giles' approximation (about
+/// 1e-7 relative where |x| < 1 - 2^-24, worse beyond) as the start, then
+/// for |x| <= 0.5 three Newton steps on `erf(y) - x` (quadratic: 1e-7,
+/// 1e-14, rounding), and for |x| > 0.5 five Newton steps on `ln erfc(y) -
+/// ln(1 - |x|)` (1 - |x| is exact there): erf's own steps stall near ±1,
+/// where erf(y) rounds to 1, while ln erfc is nearly quadratic, so its
+/// steps converge from Giles' start even at 1 - 2^-53. ±1 gives ±inf,
+/// |x| > 1 and NaN give NaN, ±0 is kept.
+pub fn erfinv<M: F64Ops>(m: &mut M, x: &M::D) -> M::D {
+    let one = m.k(1.0);
+    let a = m.sub(&one, x);
+    let b = m.add(&one, x);
+    let ab = m.mul(&a, &b);
+    let l = log(m, &ab);
+    let w = m.neg(&l);
+    let k = m.k(2.5);
+    let wc = m.sub(&w, &k);
+    let pc = horner(m, &wc, &ERFINV_CENTRAL);
+    let ws = m.sqrt(&w);
+    let k = m.k(3.0);
+    let wt = m.sub(&ws, &k);
+    let pt = horner(m, &wt, &ERFINV_TAIL);
+    let k = m.k(5.0);
+    let central = m.cmp(Cmp::Lt, &w, &k);
+    let p = m.sel(&central, &pc, &pt);
+    let y0 = m.mul(&p, x);
+    let c = m.k(std::f64::consts::FRAC_2_SQRT_PI);
+    // |x| <= 0.5: Newton on erf.
+    let mut y = y0.clone();
+    for _ in 0..3 {
+        let e = erf(m, &y);
+        let r = m.sub(&e, x);
+        let ny = m.neg(&y);
+        let sq = m.mul(&ny, &y);
+        let g = exp(m, &sq);
+        let d = m.mul(&c, &g);
+        let step = m.div(&r, &d);
+        y = m.sub(&y, &step);
+    }
+    // |x| > 0.5: Newton on ln erfc, on |y|.
+    let ax = m.abs(x);
+    let t = m.sub(&one, &ax);
+    let lt = log(m, &t);
+    let mut u = m.abs(&y0);
+    let nc = m.neg(&c);
+    for _ in 0..5 {
+        let e = erfc_pos(m, &u);
+        let le = log(m, &e);
+        let r = m.sub(&le, &lt);
+        let nu = m.neg(&u);
+        let sq = m.mul(&nu, &u);
+        let g = exp(m, &sq);
+        let d = m.mul(&nc, &g);
+        let d = m.div(&d, &e);
+        let step = m.div(&r, &d);
+        u = m.sub(&u, &step);
+    }
+    let u = m.copysign(&u, x);
+    let h = m.k(0.5);
+    let small = m.cmp(Cmp::Le, &ax, &h);
+    let y = m.sel(&small, &y, &u);
+    // Edges: ±1 to ±inf, outside [-1, 1] (and NaN) to NaN, ±0 kept.
+    let inf = m.k(f64::INFINITY);
+    let sinf = m.copysign(&inf, x);
+    let at1 = m.cmp(Cmp::Eq, &ax, &one);
+    let y = m.sel(&at1, &sinf, &y);
+    let z = m.k(0.0);
+    let at0 = m.cmp(Cmp::Eq, x, &z);
+    let y = m.sel(&at0, x, &y);
+    let ok = m.cmp(Cmp::Le, &ax, &one);
+    let nan = m.k(f64::NAN);
+    m.sel(&ok, &y, &nan)
 }

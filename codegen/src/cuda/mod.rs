@@ -32,9 +32,8 @@
 //! 64-bit integers (every integer dtype and bool, wrapped to their width
 //! after every node). Transcendentals are written out in PTX: on f32-class
 //! values range reduction plus polynomials around `ex2.approx`/`lg2.approx`;
-//! on `f64` values [`f64math`]'s routines in f64 arithmetic (exp, log, trig,
-//! hyperbolics and their inverses, pow...; the inverse trig functions, erf
-//! and erfinv still go through f32, documented in `docs/BACKENDS.md`).
+//! on `f64` values [`f64math`]'s routines in f64 arithmetic (exp, log, trig
+//! and inverse trig, hyperbolics and their inverses, pow, erf, erfinv...).
 
 pub mod f64math;
 pub mod plan;

@@ -919,6 +919,7 @@ impl<'a> Em<'a> {
             O::Arcsin => dm::asin(self, &a[0]),
             O::Arccos => dm::acos(self, &a[0]),
             O::Erf => dm::erf(self, &a[0]),
+            O::Erfinv => dm::erfinv(self, &a[0]),
             _ => {
                 // The rest of the transcendentals (f64math.rs lists them):
                 // f32 precision.
@@ -1740,16 +1741,13 @@ impl<'a> Em<'a> {
                 if ty == "f32" {
                     self.lse_push_f(&r0, &s, &v.r);
                 } else {
-                    // f64 values: the state is f64, exp in f32 precision.
+                    // f64 values: the state and exp in f64.
                     let m = &r0;
                     let x = &v.r;
                     let d = self.d2("sub.rn.f64", x, m);
                     let ad = self.d1("abs.f64", &d);
                     let nad = self.d1("neg.f64", &ad);
-                    let fv = self.f();
-                    self.ins(&format!("cvt.rn.f32.f64 {fv}, {nad}"));
-                    let e = self.f_exp(&fv);
-                    let e = self.d1("cvt.f64.f32", &e);
+                    let e = dm::exp(self, &nad);
                     let eq = self.dsetp("eq", x, m);
                     let e = self.dsel(&eq, &dc(1.0), &e);
                     let gt = self.dsetp("gt", x, m);
@@ -1899,10 +1897,7 @@ impl<'a> Em<'a> {
     }
     fn lse_scale_d(&mut self, mi: &str, m: &str) -> String {
         let d = self.d2("sub.rn.f64", mi, m);
-        let f = self.f();
-        self.ins(&format!("cvt.rn.f32.f64 {f}, {d}"));
-        let e = self.f_exp(&f);
-        let e = self.d1("cvt.f64.f32", &e);
+        let e = dm::exp(self, &d);
         let eq = self.dsetp("eq", mi, m);
         self.dsel(&eq, &dc(1.0), &e)
     }
@@ -2016,10 +2011,7 @@ impl<'a> Em<'a> {
                     let v = self.f2("add.rn.f32", &r0, &l);
                     Val { r: v, c: Cls::F }
                 } else {
-                    let f = self.f();
-                    self.ins(&format!("cvt.rn.f32.f64 {f}, {}", st.regs[1].1));
-                    let l = self.f_log(&f);
-                    let l = self.d1("cvt.f64.f32", &l);
+                    let l = dm::log(self, &st.regs[1].1);
                     Val {
                         r: self.d2("add.rn.f64", &r0, &l),
                         c: Cls::D,
