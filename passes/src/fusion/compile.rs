@@ -1,7 +1,9 @@
 //! The default compile pipeline from a tensor-level function to a planned
-//! kernel-level program: e-graph simplification, fusion, buffer planning.
+//! kernel-level program: e-graph simplification, convolutions as matmuls,
+//! fusion, buffer planning.
 //! `psionic compile` runs it after the classic clean-up passes.
 
+use super::conv::{collapse_matmul_batches, lower_convolutions};
 use super::reuse::reuse_reductions;
 use super::split::{split_reductions, SplitOptions};
 use super::{lower, FusionError, FusionOptions};
@@ -22,6 +24,9 @@ pub struct CompileOptions {
     /// Scale the e-graph's bounds down for large functions (see
     /// [`LARGE_FUNC_OPS`]).
     pub scale_egraph: bool,
+    /// Rewrite convolutions as im2col matmuls ([`super::conv`]) so they
+    /// run through the backend's matmul; off, they stay library calls.
+    pub lower_convolutions: bool,
     /// How fusion groups ops (each backend sets
     /// [`FusionOptions::wide_int_kernels`] to what its kernels can hold).
     pub fusion: FusionOptions,
@@ -34,6 +39,7 @@ impl Default for CompileOptions {
             split: Some(SplitOptions::default()),
             plan_buffers: true,
             scale_egraph: true,
+            lower_convolutions: true,
             fusion: FusionOptions::default(),
         }
     }
@@ -143,8 +149,12 @@ pub fn compile(f: &Func, opts: &CompileOptions) -> Result<(KProgram, CompileRepo
     // Reductions an earlier one covers in part reduce its result instead
     // of reading their operand again (fusion::reuse).
     let mut g = g;
+    if opts.lower_convolutions {
+        lower_convolutions(&mut g);
+    }
     reuse_reductions(&mut g);
     let mut p = lower(&g, &opts.fusion)?;
+    collapse_matmul_batches(&mut p);
     if let Some(so) = &opts.split {
         split_reductions(&mut p, so);
     }

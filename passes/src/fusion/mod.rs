@@ -46,6 +46,7 @@
 //! ```
 
 pub mod compile;
+pub mod conv;
 pub mod reuse;
 pub mod split;
 
@@ -331,7 +332,8 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
         | O::Flip
         | O::Reshape
         | O::Flatten
-        | O::Unflatten => Kind::View,
+        | O::Unflatten
+        | O::AsStrided => Kind::View,
         O::BroadcastLike if attrs.get("ignore_axes").is_none() => Kind::View,
         // A reduction over no axes is left to the library (a copy, or for
         // softmax a constant), so every kernel loop has axes.
@@ -588,6 +590,14 @@ impl<'f> Lowering<'f> {
                     if let Some(inner) = self.view_access(p, acc, ndom)? {
                         return self.resolve_buffer(x, &inner);
                     }
+                    // Not affine in the operand's axes but in its flat
+                    // order (a reshape that splits or merges a domain
+                    // axis, an overlapping `as_strided`): read the
+                    // operand's buffer instead of copying the view.
+                    if let Some(m) = self.view_flat(p, acc, ndom)? {
+                        let b = self.request(x)?;
+                        return Ok((b, m));
+                    }
                 }
             }
         }
@@ -694,14 +704,50 @@ impl<'f> Lowering<'f> {
                 }
                 out
             }
-            O::Reshape | O::Flatten | O::Unflatten => {
-                // Row-major order is kept: the flat address carries over.
-                let flat = acc.flat(&ws, ndom);
+            O::Reshape | O::Flatten | O::Unflatten | O::AsStrided => {
+                let flat = self
+                    .view_flat(p, acc, ndom)?
+                    .ok_or_else(|| FusionError("a flat view without a flat map".into()))?;
                 return Ok(self.decompose_for(&flat, &xs));
             }
             _ => return Ok(None),
         };
         Ok(Some(out))
+    }
+
+    /// For views that address their operand through its flat (row-major)
+    /// element order, the flat map reading the operand for `acc` on the
+    /// view's result: a reshape keeps row-major order, so the flat address
+    /// carries over; `as_strided` is an affine map of the result index.
+    /// None for the other views.
+    fn view_flat(
+        &self,
+        p: usize,
+        acc: &Access,
+        ndom: usize,
+    ) -> Result<Option<IndexMap>, FusionError> {
+        use Opcode as O;
+        let op = &self.f.ops[p];
+        Ok(match op.opcode {
+            O::Reshape | O::Flatten | O::Unflatten => {
+                Some(acc.flat(&self.shape(op.results[0])?, ndom))
+            }
+            O::AsStrided => {
+                let strides = op.attrs.ints("strides").map_err(FusionError)?;
+                let mut m = IndexMap {
+                    offset: op.attrs.int("offset").map_err(FusionError)?,
+                    strides: vec![0; ndom],
+                };
+                for (i, &s) in strides.iter().enumerate() {
+                    m.offset += s * acc.c[i];
+                    for (j, t) in m.strides.iter_mut().enumerate() {
+                        *t += s * acc.a[i][j];
+                    }
+                }
+                Some(m)
+            }
+            _ => None,
+        })
     }
 
     fn decompose_for(&self, flat: &IndexMap, xs: &[usize]) -> Option<Access> {
@@ -932,9 +978,10 @@ impl<'f> Lowering<'f> {
                     }
                     None => {
                         // Not affine in the operand's axes: read it from memory.
-                        let ws = self.shape(v)?;
+                        let m = self
+                            .view_flat(p, acc, ndom)?
+                            .ok_or_else(|| FusionError("a view without an access".into()))?;
                         let b = self.request(x)?;
-                        let m = acc.flat(&ws, ndom);
                         Ok(kb.add(BNode::Load(b, m), d))
                     }
                 }
