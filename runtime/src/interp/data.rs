@@ -296,8 +296,21 @@ pub fn view(
 pub fn write_view(dst: &mut [u8], src: &Literal, strides: &[isize], base: isize) {
     let s = src.dtype().size();
     let b = src.bytes();
+    let shape = src.shape();
+    // Unit innermost stride (pad, concatenate, slice updates of rows): one
+    // copy per innermost row instead of one per element.
+    if let (Some(&last), Some(&1)) = (shape.last(), strides.last()) {
+        let r = shape.len();
+        let row = last * s;
+        let mut i = 0;
+        for_each_offset(&shape[..r - 1], &strides[..r - 1], base, |o| {
+            dst[o * s..o * s + row].copy_from_slice(&b[i..i + row]);
+            i += row;
+        });
+        return;
+    }
     let mut i = 0;
-    for_each_offset(src.shape(), strides, base, |o| {
+    for_each_offset(shape, strides, base, |o| {
         dst[o * s..o * s + s].copy_from_slice(&b[i * s..i * s + s]);
         i += 1;
     });
