@@ -1605,6 +1605,9 @@ impl<'a> Em<'a> {
                         .unwrap_or_default();
                     self.store_at(d, &a, &v, "global", &g);
                 }
+                Instr::Scan { .. } => {
+                    return Err("scan outside a scan row".into());
+                }
                 Instr::MatmulResult => {
                     return Err("matmul_result outside a matmul epilogue".into());
                 }

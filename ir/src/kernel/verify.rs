@@ -14,11 +14,14 @@
 //!    (accumulators excepted), results of earlier `outer` stages, and
 //!    accumulators of earlier `loop` stages. `acc.*` appears only in `loop`
 //!    stages, `store` never does; `matmul_result` only in matmul epilogues.
+//!    `scan.*` appears only in the `map` stage of a kernel with exactly one
+//!    reduce axis, and its argument does not depend on another scan.
 //! 5. Typing: a load has its buffer's dtype; a store stores a value of its
 //!    buffer's dtype; a scalar op is a single-result elementwise op whose
 //!    result dtype follows from the op table's rule applied to its
-//!    arguments' dtypes; accumulators keep their argument's dtype
-//!    (`logsumexp` needs a float); a constant is finite or not, any dtype.
+//!    arguments' dtypes; accumulators and scans keep their argument's dtype
+//!    (`logsumexp` needs a float, `m2` is no scan); a constant is finite or
+//!    not, any dtype.
 //! 6. Addressing: every index map has one stride per domain axis and stays
 //!    inside its buffer for every index of the domain; loads in `outer`
 //!    stages and stores in `outer` stages do not move along reduced axes;
@@ -94,6 +97,8 @@ fn check_nodes(
     accs_out: &mut Vec<(u32, DType)>,
 ) -> Result<Vec<BufId>, String> {
     let mut local: HashMap<u32, DType> = HashMap::new();
+    // Nodes of this stage that depend on a scan.
+    let mut scanned: std::collections::HashSet<u32> = std::collections::HashSet::new();
     let mut stored = Vec::new();
     let outer_count: usize = domain
         .iter()
@@ -202,11 +207,41 @@ fn check_nodes(
                 stored.push(*buf);
                 continue;
             }
+            Instr::Scan { kind: k, arg, .. } => {
+                if kind != StageKind::Map || in_matmul || reduce_axes.len() != 1 {
+                    return err(
+                        &at,
+                        "scans belong in the `map` stage of a kernel with one reduce axis",
+                    );
+                }
+                let d = get(*arg)?;
+                if d != n.dtype {
+                    return err(&at, format!("scan of {d} typed {}", n.dtype));
+                }
+                match k {
+                    AccKind::M2 => return err(&at, "`m2` is not a scan"),
+                    AccKind::LogSumExp if !d.is_float() => {
+                        return err(&at, "scan.logsumexp needs a float")
+                    }
+                    _ => {}
+                }
+                if scanned.contains(arg) {
+                    return err(&at, "a scan's argument depends on another scan");
+                }
+            }
             Instr::MatmulResult => {
                 if !in_matmul {
                     return err(&at, "`matmul_result` outside a matmul epilogue");
                 }
             }
+        }
+        let depends_on_scan = match &n.instr {
+            Instr::Scan { .. } => true,
+            Instr::Op { args, .. } => args.iter().any(|a| scanned.contains(a)),
+            _ => false,
+        };
+        if depends_on_scan {
+            scanned.insert(n.id);
         }
         if local.insert(n.id, n.dtype).is_some() || scope.visible.contains_key(&n.id) {
             return err(&at, format!("%{} defined twice", n.id));
