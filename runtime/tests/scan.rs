@@ -309,8 +309,8 @@ fn wgpu_matches_the_reference() {
         return;
     }
     let mut rng = Rng(0x5ca9_1234_abcd_0002);
-    for c in cases() {
-        // f64 and i64 kernels are not WGSL's; i64 scans are library ops.
+    // WGSL has no 64-bit integers: i64 programs do not load at all.
+    for c in cases().into_iter().filter(|c| c.dtype != DType::I64) {
         let (kp, args, want) = prepare(&c, &mut rng);
         let prog = load_program(&kp).unwrap_or_else(|e| {
             panic!(
