@@ -139,8 +139,6 @@ impl Backend {
     pub fn compile_options(self) -> CompileOptions {
         let mut o = CompileOptions::default();
         o.fusion.wide_int_kernels = self == Backend::Cuda;
-        // The PTX emitter does not generate scans yet.
-        o.fusion.scan_kernels = self != Backend::Cuda;
         o
     }
 }
