@@ -220,6 +220,104 @@ fn kernel_interpreter_and_jit_match_the_reference() {
     }
 }
 
+/// Scans sharing a kernel with other work: after a row reduction (a
+/// `loop` stage), two scans in one stage, over a transposed view, of a
+/// matmul's product, and a reverse scan feeding a reduction. Each with
+/// the number of kernels fusion must produce.
+fn row_programs() -> Vec<(&'static str, usize)> {
+    vec![
+        (
+            "func @main(%x: tensor<5x300xf32>) -> (tensor<5x300xf32>) {
+  %s = tensor.softmax %x {axes = [1]} : tensor<5x300xf32>
+  %c = tensor.cumsum %s {axis = 1} : tensor<5x300xf32>
+  return %c
+}",
+            1,
+        ),
+        (
+            "func @main(%x: tensor<6x77xf32>) -> (tensor<6x77xf32>) {
+  %a = tensor.cumsum %x {axis = 1} : tensor<6x77xf32>
+  %b = tensor.cummax %x {axis = 1, inclusive = false} : tensor<6x77xf32>
+  %c = tensor.cumlogaddexp %x {axis = 1, reverse = true} : tensor<6x77xf32>
+  %d = tensor.add %a, %b : tensor<6x77xf32>
+  %e = tensor.add %d, %c : tensor<6x77xf32>
+  return %e
+}",
+            // A reverse scan cannot run in a forward kernel: it is stored.
+            2,
+        ),
+        (
+            "func @main(%x: tensor<40x3xf32>) -> (tensor<3x40xf32>) {
+  %t = tensor.transpose %x {perm = [1, 0]} : tensor<3x40xf32>
+  %c = tensor.cummin %t {axis = 1, reverse = true} : tensor<3x40xf32>
+  %y = tensor.multiply %c, %t : tensor<3x40xf32>
+  return %y
+}",
+            1,
+        ),
+        (
+            "func @main(%a: tensor<4x8xf32>, %b: tensor<8x9xf32>) -> (tensor<4x9xf32>) {
+  %m = tensor.matmul %a, %b : tensor<4x9xf32>
+  %c = tensor.cumsum %m {axis = 1} : tensor<4x9xf32>
+  return %c
+}",
+            1,
+        ),
+        (
+            "func @main(%x: tensor<7x64xi32>) -> (tensor<7xi32>, tensor<7x64xi32>) {
+  %c = tensor.cumsum %x {axis = 1, reverse = true} : tensor<7x64xi32>
+  %s = tensor.reduce_max %c {axes = [1]} : tensor<7xi32>
+  return %s, %c
+}",
+            2,
+        ),
+    ]
+}
+
+fn check_row_program(src: &str, kernels_want: usize, gpu: bool) {
+    let m = psionic_ir::text::parse_module(src).expect("parse");
+    let f = &m.funcs[0];
+    let mut rng = Rng(0x77);
+    let args: Vec<Literal> = f
+        .param_types()
+        .iter()
+        .map(|t| random_literal(&mut rng, t))
+        .collect();
+    let want = run_func(f, &args).expect("reference");
+    let (kp, _) = compile(f, &CompileOptions::default()).expect("compile");
+    let text = psionic_ir::kernel::text::print_program(&kp);
+    assert_eq!(lib_scans(&kp), 0, "{text}");
+    assert_eq!(kernels(&kp), kernels_want, "{text}");
+    let check = |what: &str, got: &[Literal]| {
+        for (g, w) in got.iter().zip(&want) {
+            // Loose enough for the matmul case (gemm sums in another order).
+            let (u, a) = if gpu { (64, 1e-3) } else { (16, 1e-4) };
+            compare_literals(g, w, u, a).unwrap_or_else(|e| panic!("{what}: {e}\n{text}"));
+        }
+    };
+    if gpu {
+        #[cfg(feature = "wgpu")]
+        {
+            let prog = psionic_runtime::wgpu::load_program(&kp).expect("wgpu compile");
+            check("wgpu", &prog.run(&args).expect("wgpu run"));
+        }
+        return;
+    }
+    check(
+        "kernel interpreter",
+        &run_program_with(&kp, &args, &eval_op).expect("kernel interpreter"),
+    );
+    let code = compile_program(&kp, &CpuOptions::default()).expect("jit");
+    check("jit", &code.run(&args, &eval_op).expect("jit run"));
+}
+
+#[test]
+fn scans_fuse_with_reductions_views_matmuls_and_each_other() {
+    for (src, k) in row_programs() {
+        check_row_program(src, k, false);
+    }
+}
+
 #[test]
 fn fused_cumsum_of_exp_is_one_kernel() {
     let src = "func @main(%x: tensor<4x16xf32>) -> (tensor<4x16xf32>) {
@@ -320,5 +418,8 @@ fn wgpu_matches_the_reference() {
         });
         let got = prog.run(&args).expect("wgpu run");
         compare("wgpu", &c, &kp, &got, &want, true);
+    }
+    for (src, k) in row_programs() {
+        check_row_program(src, k, true);
     }
 }

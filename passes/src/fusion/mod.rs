@@ -551,14 +551,16 @@ impl<'f> Lowering<'f> {
                 // An elementwise root reading a reverse scan: iterate the
                 // root's domain with that axis flipped, so the scan runs
                 // forward inside this kernel.
+                // Taken when it reads fewer values from memory (forward
+                // scans of the same root may no longer fit).
                 if let (Some(ax), None) = (built.flip_wish, flip) {
                     let keep = (self.pending.clone(), self.buf_of.clone());
                     (self.pending, self.buf_of) = snap.clone();
                     match self.build_kernel(root, false, None, Some(ax)) {
                         Ok(flipped)
-                            if flipped.flip_wish.is_none()
-                                && flipped.wish.is_none()
-                                && flipped.claimed.is_none() =>
+                            if flipped.wish.is_none()
+                                && flipped.claimed.is_none()
+                                && self.pending.len() < keep.0.len() =>
                         {
                             built = flipped
                         }
