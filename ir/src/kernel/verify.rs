@@ -529,6 +529,60 @@ mod tests {
         );
     }
 
+    const SCAN: &str = "kernel.program @f(%b0: tensor<2x3xf32>) -> (tensor<2x3xf32>) {
+  %b1 = kernel.buffer : tensor<2x3xf32>
+  kernel.fused @k0 domain [2, 3] reduce [1] {
+    map {
+      %0 = load %b0[2; 3, -1] : f32
+      %1 = exp %0 : f32
+      %2 = scan.sum %1 : f32
+      %3 = scan.exclusive.max %0 : f32
+      %4 = add %2, %3 : f32
+      store %b1[2; 3, -1], %4 : f32
+    }
+  }
+  return %b1
+}
+";
+
+    #[test]
+    fn scans_round_trip_and_their_rules_are_checked() {
+        let p = parse_program(SCAN).unwrap();
+        verify_program(&p).unwrap();
+        assert_eq!(print_program(&p), SCAN);
+        let bad_scan = |edit: (&str, &str), want: &str| {
+            let src = SCAN.replace(edit.0, edit.1);
+            assert_ne!(src, SCAN, "edit {edit:?} did not apply");
+            let e = match parse_program(&src) {
+                Err(e) => e.to_string(),
+                Ok(p) => verify_program(&p).expect_err("verifier accepted a bad program"),
+            };
+            assert!(e.contains(want), "{e}");
+        };
+        bad_scan(
+            ("%3 = scan.exclusive.max %0", "%3 = scan.exclusive.max %2"),
+            "depends on another scan",
+        );
+        bad_scan(
+            (
+                "domain [2, 3] reduce [1]",
+                "domain [2, 3] reduce [0, 1]",
+            ),
+            "one reduce axis",
+        );
+        bad_scan(("scan.sum %1 : f32", "scan.m2 %1 : f32"), "`m2` is not a scan");
+        bad_scan(("scan.sum %1", "scan.median %1"), "unknown scan `scan.median`");
+        bad_scan(("%2 = scan.sum %1 : f32", "%2 = scan.sum %1 : f16"), "scan of f32 typed f16");
+        // A scan in a loop stage.
+        bad_scan(
+            (
+                "    map {\n      %0 = load %b0[2; 3, -1] : f32\n      %1 = exp %0 : f32\n      %2 = scan.sum %1 : f32\n",
+                "    loop {\n      %0 = load %b0[2; 3, -1] : f32\n      %1 = exp %0 : f32\n      %2 = scan.sum %1 : f32\n    }\n    map {\n",
+            ),
+            "scans belong in the `map` stage",
+        );
+    }
+
     #[test]
     fn parse_errors_have_positions() {
         let e = parse_program("kernel.program @f() -> () {\n  bogus\n}").unwrap_err();
