@@ -511,7 +511,10 @@ fn scans_are_rows_kernels_with_a_block_scan() {
     let p = plan(CUMSUM_EXP);
     well_formed(&p.ptx);
     assert_eq!(p.steps.len(), 1);
-    assert!(matches!(p.steps[0], Step::Launch(_)), "a kernel, not a library op");
+    assert!(
+        matches!(p.steps[0], Step::Launch(_)),
+        "a kernel, not a library op"
+    );
     // 32 threads a row: 32 eight-byte slots.
     assert!(p.ptx.contains(".shared .align 8 .b8 smem_scan[256];"));
     assert!(p.ptx.contains("add.rn.f64"), "f32 sums carried in f64");

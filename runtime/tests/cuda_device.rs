@@ -1030,7 +1030,8 @@ fn scans_with_small_blocks_match_the_interpreter() {
         let prog = CudaProgram::load(plan, device().unwrap()).unwrap();
         let got = prog.run(std::slice::from_ref(&x)).unwrap();
         for (g, w) in got.iter().zip(&want) {
-            compare_literals(g, w, 16, 1e-2).unwrap_or_else(|e| panic!("block {max_row_block}: {e}"));
+            compare_literals(g, w, 16, 1e-2)
+                .unwrap_or_else(|e| panic!("block {max_row_block}: {e}"));
         }
     }
 }

@@ -136,7 +136,7 @@ fn cases() -> Vec<Case> {
                             n: LENGTHS[i % LENGTHS.len()],
                             reverse,
                             inclusive,
-                            fused: (i / LENGTHS.len()) % 2 == 0,
+                            fused: (i / LENGTHS.len()).is_multiple_of(2),
                         });
                         i += 1;
                     }
@@ -179,9 +179,17 @@ fn prepare(c: &Case, rng: &mut Rng) -> (KProgram, Vec<Literal>, Vec<Literal>) {
     let (kp, _) = compile(&f, &CompileOptions::default()).expect("compile");
     let text = psionic_ir::kernel::text::print_program(&kp);
     if c.dtype == DType::I64 {
-        assert_eq!(lib_scans(&kp), 1, "{c:?}: i64 scans stay library ops\n{text}");
+        assert_eq!(
+            lib_scans(&kp),
+            1,
+            "{c:?}: i64 scans stay library ops\n{text}"
+        );
     } else {
-        assert_eq!(lib_scans(&kp), 0, "{c:?}: a scan left as a library op\n{text}");
+        assert_eq!(
+            lib_scans(&kp),
+            0,
+            "{c:?}: a scan left as a library op\n{text}"
+        );
         assert!(text.contains("scan."), "{c:?}: no scan node\n{text}");
         assert_eq!(kernels(&kp), 1, "{c:?}: not one kernel\n{text}");
     }

@@ -1499,10 +1499,7 @@ impl Gen<'_, '_> {
             }
             ScanSt::Slot(addr) => {
                 let i = AccKind::ALL.iter().position(|&k| k == kind).unwrap_or(0);
-                let d = DType::ALL
-                    .iter()
-                    .position(|&d| d == n.dtype)
-                    .unwrap_or(0);
+                let d = DType::ALL.iter().position(|&d| d == n.dtype).unwrap_or(0);
                 let p = self.ptr;
                 let finish = |g: &mut Self| {
                     let kv = g.b.ins().iconst(types::I32, i as i64);

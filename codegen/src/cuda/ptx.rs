@@ -2866,7 +2866,9 @@ pub fn emit_kernel(
                     em.store_guard = None;
                 }
                 StageKind::Map
-                    if s.nodes.iter().any(|n| matches!(n.instr, Instr::Scan { .. })) =>
+                    if s.nodes
+                        .iter()
+                        .any(|n| matches!(n.instr, Instr::Scan { .. })) =>
                 {
                     let cached = first_loop.is_some_and(|fl| si >= fl);
                     scan_stage(&mut em, &s.nodes, &rl, cached)?;

@@ -491,7 +491,12 @@ fn scan_stage(
         let sh = shared_arrays(a.state_ty)[0];
         shared.insert(shared_decl(sh));
         let c = combine(a, &format!("{sh}[lid - s]"), "v", &mut g.helpers);
-        writeln!(body, "    workgroupBarrier();\n    {sh}[lid] = t{};\n    workgroupBarrier();", a.id).unwrap();
+        writeln!(
+            body,
+            "    workgroupBarrier();\n    {sh}[lid] = t{};\n    workgroupBarrier();",
+            a.id
+        )
+        .unwrap();
         writeln!(
             body,
             "    for (var s = 1u; s < {wg}u; s = s << 1u) {{\n        var v = {sh}[lid];\n        if (lid >= s) {{\n            v = {c};\n        }}\n        workgroupBarrier();\n        {sh}[lid] = v;\n        workgroupBarrier();\n    }}"
@@ -506,11 +511,7 @@ fn scan_stage(
     }
     body.push_str("    workgroupBarrier();\n");
     // Pass 2: the stage, each scan running on from its prefix.
-    let infos: HashMap<u32, usize> = scans
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.0.id, i))
-        .collect();
+    let infos: HashMap<u32, usize> = scans.iter().enumerate().map(|(i, s)| (s.0.id, i)).collect();
     let excl: HashMap<u32, bool> = nodes
         .iter()
         .filter_map(|n| match n.instr {
@@ -534,9 +535,19 @@ fn scan_stage(
             let f = finish(a, &st, &mut g.helpers);
             let ty = dev_type(n.dtype)?;
             if excl[&n.id] {
-                writeln!(out, "        let v{}: {ty} = {f};\n        {st} = {e};", n.id).unwrap();
+                writeln!(
+                    out,
+                    "        let v{}: {ty} = {f};\n        {st} = {e};",
+                    n.id
+                )
+                .unwrap();
             } else {
-                writeln!(out, "        {st} = {e};\n        let v{}: {ty} = {f};", n.id).unwrap();
+                writeln!(
+                    out,
+                    "        {st} = {e};\n        let v{}: {ty} = {f};",
+                    n.id
+                )
+                .unwrap();
             }
             Ok(())
         },
@@ -639,7 +650,16 @@ pub fn gen_kernel(p: &KProgram, storage: &[usize], k: &Kernel) -> Result<ShaderK
                 )?;
             }
             StageKind::Map if has_scans(&s.nodes) => {
-                scan_stage(&mut g, &mut body, &mut shared, &s.nodes, &inner, red, wg, &coords)?;
+                scan_stage(
+                    &mut g,
+                    &mut body,
+                    &mut shared,
+                    &s.nodes,
+                    &inner,
+                    red,
+                    wg,
+                    &coords,
+                )?;
             }
             StageKind::Map | StageKind::Loop => {
                 // Accumulators of this stage: declare state, loop, reduce.

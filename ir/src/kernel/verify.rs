@@ -564,15 +564,21 @@ mod tests {
             "depends on another scan",
         );
         bad_scan(
-            (
-                "domain [2, 3] reduce [1]",
-                "domain [2, 3] reduce [0, 1]",
-            ),
+            ("domain [2, 3] reduce [1]", "domain [2, 3] reduce [0, 1]"),
             "one reduce axis",
         );
-        bad_scan(("scan.sum %1 : f32", "scan.m2 %1 : f32"), "`m2` is not a scan");
-        bad_scan(("scan.sum %1", "scan.median %1"), "unknown scan `scan.median`");
-        bad_scan(("%2 = scan.sum %1 : f32", "%2 = scan.sum %1 : f16"), "scan of f32 typed f16");
+        bad_scan(
+            ("scan.sum %1 : f32", "scan.m2 %1 : f32"),
+            "`m2` is not a scan",
+        );
+        bad_scan(
+            ("scan.sum %1", "scan.median %1"),
+            "unknown scan `scan.median`",
+        );
+        bad_scan(
+            ("%2 = scan.sum %1 : f32", "%2 = scan.sum %1 : f16"),
+            "scan of f32 typed f16",
+        );
         // A scan in a loop stage.
         bad_scan(
             (

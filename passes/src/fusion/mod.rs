@@ -385,8 +385,7 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
         | O::Softmax => Kind::Reduce,
         O::Matmul => Kind::Matmul,
         O::Cumsum | O::Cumprod | O::Cummax | O::Cummin | O::CumLogAddExp
-            if opts.scan_kernels
-                && !operands.iter().any(|&v| f.ty(v).dtype.is_complex()) =>
+            if opts.scan_kernels && !operands.iter().any(|&v| f.ty(v).dtype.is_complex()) =>
         {
             Kind::Scan
         }
@@ -1162,7 +1161,8 @@ impl<'f> Lowering<'f> {
                 return None;
             }
             let coef = acc.a[axis][i];
-            let others_fixed = (0..ndom).all(|k| k == i || kb.domain[k] <= 1 || acc.a[axis][k] == 0)
+            let others_fixed = (0..ndom)
+                .all(|k| k == i || kb.domain[k] <= 1 || acc.a[axis][k] == 0)
                 && (0..acc.a.len()).all(|j| j == axis || n <= 1 || acc.a[j][i] == 0);
             let forward = coef == 1 && acc.c[axis] == 0;
             let backward = coef == -1 && acc.c[axis] == n - 1;
