@@ -493,3 +493,80 @@ fn f64_math_has_no_f32_round_trip() {
         }
     }
 }
+
+/// `cumsum(exp(x)) * 2` over rows of 16: one rows kernel, no host round
+/// trip; each thread a contiguous chunk, the chunk totals scanned across
+/// the block in `smem_scan`, f32 sums carried in f64.
+const CUMSUM_EXP: &str = "kernel.program @main(%b0: tensor<4x16xf32>) -> (tensor<4x16xf32>) {
+  %b1 = kernel.buffer : tensor<4x16xf32>
+  kernel.fused @k0 domain [4, 16] reduce [1] {
+    outer {
+      %0 = const 2.0 : f32
+    }
+    map {
+      %1 = load %b0[0; 16, 1] : f32
+      %2 = exp %1 : f32
+      %3 = scan.sum %2 : f32
+      %4 = multiply %3, %0 : f32
+      store %b1[0; 16, 1], %4 : f32
+    }
+  }
+  return %b1
+}
+";
+
+#[test]
+fn scans_are_rows_kernels_with_a_block_scan() {
+    let p = plan(CUMSUM_EXP);
+    well_formed(&p.ptx);
+    assert_eq!(p.steps.len(), 1);
+    assert!(
+        matches!(p.steps[0], Step::Launch(_)),
+        "a kernel, not a library op"
+    );
+    // 32 threads a row: 32 eight-byte slots.
+    assert!(p.ptx.contains(".shared .align 8 .b8 smem_scan[256];"));
+    assert!(p.ptx.contains("add.rn.f64"), "f32 sums carried in f64");
+    golden("cumsum_exp", &p.ptx);
+    // Every scan kind and dtype, inclusive and exclusive, after a loop
+    // stage (row cache) or not, emits well-formed PTX.
+    for kind in ["sum", "prod", "max", "min", "logsumexp"] {
+        for dt in [
+            DType::F32,
+            DType::F64,
+            DType::F16,
+            DType::I32,
+            DType::I64,
+            DType::U8,
+            DType::Bool,
+        ] {
+            if kind == "logsumexp" && !dt.is_float() {
+                continue;
+            }
+            for excl in ["", "exclusive."] {
+                let src = format!(
+                    "kernel.program @main(%b0: tensor<3x1000x{dt}>) -> (tensor<3x1000x{dt}>) {{
+  %b1 = kernel.buffer : tensor<3x1000x{dt}>
+  kernel.fused @k0 domain [3, 1000] reduce [1] {{
+    loop {{
+      %0 = load %b0[0; 1000, 1] : {dt}
+      %1 = acc.max %0 : {dt}
+    }}
+    map {{
+      %2 = load %b0[999; 1000, -1] : {dt}
+      %3 = scan.{excl}{kind} %2 : {dt}
+      %4 = maximum %3, %1 : {dt}
+      store %b1[999; 1000, -1], %4 : {dt}
+    }}
+  }}
+  return %b1
+}}
+"
+                );
+                let p = plan(&src);
+                well_formed(&p.ptx);
+                assert!(p.ptx.contains("smem_scan"), "{kind} {dt}");
+            }
+        }
+    }
+}

@@ -8,7 +8,8 @@
 //! - In place: a kernel's output takes the slot of an input that dies in
 //!   that kernel when the two have the same size and every load of the input
 //!   uses exactly the address map of the output's store (each element is read
-//!   before it is overwritten, and by no other iteration).
+//!   before it is overwritten, and by no other iteration). Never for a
+//!   kernel with scans (GPU backends read their rows twice).
 //! - Otherwise the smallest free slot that is large enough is reused, else
 //!   the largest free slot grows, else a new slot is opened.
 //!
@@ -43,6 +44,15 @@ fn bytes(p: &KProgram, b: BufId) -> u64 {
 /// True when the kernel of `item` may write `out` over `input`.
 fn in_place_ok(item: &Item, input: BufId, out: BufId) -> bool {
     let Item::Kernel(k) = item else { return false };
+    // A scan's backends read a row in two passes (chunk totals, then
+    // running values): never overwrite a scan kernel's input.
+    if k.stages
+        .iter()
+        .flat_map(|s| &s.nodes)
+        .any(|n| matches!(n.instr, Instr::Scan { .. }))
+    {
+        return false;
+    }
     let mut store_map = None;
     for s in &k.stages {
         for n in &s.nodes {

@@ -4,7 +4,8 @@
 //! kernel, its stages in order, `loop` and `map` stages over the reduced axes;
 //! scalars in `f64`, rounded to their dtype after every node
 //! ([`psionic_ir::kernel::scalar`]); float accumulators in `f64`, rounded
-//! once; integer sums and products wrapped at every step.
+//! once; integer sums and products wrapped at every step; scans (`map`
+//! stages) advance their running state once per point of the row, in order.
 //! Temporaries that buffer planning put in one slot share storage here, so a
 //! wrong plan gives wrong numbers. Library ops ([`Item::LibOp`]) run through
 //! a tensor-level evaluator: the tensor interpreter's `eval_op` in
@@ -100,6 +101,15 @@ impl AccState {
             a,
             b: 0.0,
             n: 0.0,
+        }
+    }
+    /// A scan's running state: as an accumulator's, but integer `max` and
+    /// `min` start from the dtype's extreme value, as the interpreter's
+    /// scans do (an exclusive scan shows it at position 0).
+    fn for_scan(kind: AccKind, dtype: DType) -> Self {
+        AccState {
+            a: scalar::scan_identity(kind, dtype),
+            ..AccState::new(kind, dtype)
         }
     }
     fn push(&mut self, v: f64) {
@@ -203,6 +213,18 @@ fn eval_nodes(
                     .or_insert_with(|| AccState::new(*kind, n.dtype))
                     .push(vals[*arg as usize]);
                 continue;
+            }
+            Instr::Scan {
+                kind,
+                arg,
+                exclusive,
+            } => {
+                let st = accs
+                    .entry(n.id)
+                    .or_insert_with(|| AccState::for_scan(*kind, n.dtype));
+                let before = st.finish();
+                st.push(vals[*arg as usize]);
+                scalar::round_to(n.dtype, if *exclusive { before } else { st.finish() })
             }
             Instr::Store { buf, map, arg } => {
                 if writes {

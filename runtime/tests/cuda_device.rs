@@ -861,3 +861,171 @@ fn row_kernels_at_special_rows_match_the_interpreter() {
     eprintln!("special-row cases on the GPU: {ran}");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Scans as generated kernels (one block per row, chunk totals scanned
+/// across the block): every scan op, both `reverse` and `inclusive`, the
+/// scanned axis first, middle or last, rows of 0, 1, 7, 1000 and 5000
+/// points (longer than any block), bare or fused with an elementwise
+/// producer and consumer or after a row reduction (the row cache), against
+/// the kernel interpreter: 16 ulp or 1e-5 · row length (f32, f16; sums
+/// and products carry f64, `cumlogaddexp` an f32 running max and sum),
+/// 1e-12 · row length for f64 (1e-5 for `cumlogaddexp`, whose exp runs in
+/// f32 precision), exact for integers and bools.
+#[test]
+fn scans_match_the_interpreter() {
+    if !gpu() {
+        return;
+    }
+    use Opcode as O;
+    let ops = [O::Cumsum, O::Cumprod, O::Cummax, O::Cummin, O::CumLogAddExp];
+    let dtypes = [
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::I32,
+        DType::I64,
+        DType::U8,
+        DType::Bool,
+    ];
+    let lengths = [0usize, 1, 7, 1000, 5000];
+    let mut rng = Rng(0x5ca9);
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    let mut i = 0usize;
+    for op in ops {
+        for dt in dtypes {
+            if op == O::CumLogAddExp && !dt.is_float() {
+                continue;
+            }
+            for reverse in [false, true] {
+                for inclusive in [true, false] {
+                    for axis in 0..3usize {
+                        let n = lengths[i % lengths.len()];
+                        let form = (i / lengths.len()) % 3;
+                        i += 1;
+                        let mut shape = vec![3usize, 2, 2];
+                        shape[axis] = n;
+                        let ty = TensorType::new(
+                            dt,
+                            shape.iter().map(|&d| d as i64).collect::<Vec<i64>>(),
+                        );
+                        let mut f = Func::new("main", vec![ty.clone()]);
+                        let mut x = f.params[0];
+                        let un = if dt == DType::Bool {
+                            O::LogicalNot
+                        } else {
+                            O::Negative
+                        };
+                        if form == 1 {
+                            x = f.push1(un, &[x], Attrs::new()).unwrap();
+                        }
+                        if form == 2 && dt.is_float() {
+                            // x - max(x) along the row: a loop stage first.
+                            let m = f
+                                .push1(
+                                    O::ReduceMax,
+                                    &[x],
+                                    Attrs::new()
+                                        .with("axes", Attr::Ints(vec![axis as i64]))
+                                        .with("keepdims", Attr::Bool(true)),
+                                )
+                                .unwrap();
+                            let mb = f
+                                .push1(
+                                    O::Broadcast,
+                                    &[m],
+                                    Attrs::new().with(
+                                        "shape",
+                                        Attr::Ints(shape.iter().map(|&d| d as i64).collect()),
+                                    ),
+                                )
+                                .unwrap();
+                            x = f.push1(O::Subtract, &[x, mb], Attrs::new()).unwrap();
+                        }
+                        let attrs = Attrs::new()
+                            .with("axis", Attr::Int(axis as i64))
+                            .with("reverse", Attr::Bool(reverse))
+                            .with("inclusive", Attr::Bool(inclusive));
+                        let mut y = f.push1(op, &[x], attrs).unwrap();
+                        if form == 1 {
+                            let d = f.ty(y).dtype;
+                            y = if d == DType::Bool {
+                                f.push1(O::LogicalNot, &[y], Attrs::new()).unwrap()
+                            } else {
+                                f.push1(O::Add, &[y, y], Attrs::new()).unwrap()
+                            };
+                        }
+                        f.results = vec![y];
+                        let mut a = random_literal(&mut rng, &ty);
+                        if op == O::Cumprod && dt.is_float() {
+                            // Magnitudes in [0.9, 1.1]: long products stay normal.
+                            let v: Vec<f64> = a
+                                .to_f64_vec()
+                                .iter()
+                                .map(|&v| (0.9 + 0.2 * (v + 3.0) / 6.0) * v.signum())
+                                .collect();
+                            a = Literal::from_f64(dt, shape.clone(), &v).unwrap();
+                        }
+                        let (ulps, atol) = match dt {
+                            DType::F32 | DType::F16 => (16, 1e-5 * n.max(1) as f64),
+                            // logsumexp's exp runs in f32 precision on f64.
+                            DType::F64 if op == O::CumLogAddExp => (16, 1e-5),
+                            DType::F64 => (16, 1e-12 * n.max(1) as f64),
+                            _ => (0, 0.0),
+                        };
+                        match check(&f, &[a], ulps, atol) {
+                            Ok(true) => ran += 1,
+                            Ok(false) => {}
+                            Err(e) => failures.push(format!(
+                                "{op} {dt} axis {axis} n {n} reverse {reverse} inclusive {inclusive} form {form}: {e}"
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(ran > 200, "only {ran} scan cases ran");
+}
+
+/// Scan kernels with small blocks: every row is many chunks longer than
+/// the block, and the block scan runs its full log2(block) rounds.
+#[test]
+fn scans_with_small_blocks_match_the_interpreter() {
+    if !gpu() {
+        return;
+    }
+    let f = parse(
+        "func @main(%0: tensor<5x3001xf32>) -> (tensor<5x3001xf32>, tensor<5x3001xf32>) {
+           %1 = tensor.exp %0 : tensor<5x3001xf32>
+           %2 = tensor.cumsum %1 {axis = 1, reverse = true} : tensor<5x3001xf32>
+           %3 = tensor.cummax %0 {axis = 1, inclusive = false} : tensor<5x3001xf32>
+           return %2, %3
+         }",
+    );
+    let mut rng = Rng(11);
+    let x = random_literal(&mut rng, &f.param_types()[0]);
+    let want = run_func(&f, std::slice::from_ref(&x)).unwrap();
+    let (kp, _) = compile(&f, &Backend::Cuda.compile_options()).unwrap();
+    assert!(
+        !kp.items
+            .iter()
+            .any(|it| matches!(it, psionic_ir::kernel::Item::LibOp(_))),
+        "scans left as library ops:\n{}",
+        psionic_ir::kernel::text::print_program(&kp)
+    );
+    for max_row_block in [32, 64, 1024] {
+        let opts = CudaOptions {
+            max_row_block,
+            ..CudaOptions::default()
+        };
+        let plan = plan_program(&kp, &opts).unwrap();
+        let prog = CudaProgram::load(plan, device().unwrap()).unwrap();
+        let got = prog.run(std::slice::from_ref(&x)).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            compare_literals(g, w, 16, 1e-2)
+                .unwrap_or_else(|e| panic!("block {max_row_block}: {e}"));
+        }
+    }
+}

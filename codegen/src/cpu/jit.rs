@@ -23,7 +23,11 @@
 //!   buffer's dtype in registers (f16 through a helper), cheap float ops are
 //!   inlined, and the other ops call [`psionic_ir::kernel::scalar::eval`]
 //!   through a helper, so integer wrapping, saturating casts and every
-//!   op's edge cases agree with the interpreter bit for bit.
+//!   op's edge cases agree with the interpreter bit for bit. Kernels with
+//!   scans take this shape: the `map` stage walks the row in order keeping
+//!   each scan's running value (an f64 variable for float sum, prod, max
+//!   and min; the accumulator helpers otherwise), rows split over threads
+//!   like any row kernel's.
 
 use super::math::VMath;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -338,7 +342,8 @@ pub fn choose_shape(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Shape {
             Instr::Load { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
             Instr::Store { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
             Instr::Const(_) | Instr::Acc { .. } => n.dtype == DType::F32,
-            Instr::MatmulResult => false,
+            // Scans run one element at a time along the row, in f64.
+            Instr::MatmulResult | Instr::Scan { .. } => false,
             Instr::Op {
                 opcode,
                 attrs,
@@ -448,6 +453,16 @@ struct VecAcc {
     part: Vec<Vec<Variable>>,
 }
 
+/// Running state of one scan (scalar shape).
+#[derive(Clone, Copy)]
+enum ScanSt {
+    /// Float `sum`/`prod`/`max`/`min`: an f64 variable.
+    Var(Variable),
+    /// Anything else: the `[a, b, n]` accumulator state on the stack,
+    /// stepped by `acc_push` (integer wrapping, online logsumexp).
+    Slot(Value),
+}
+
 enum AccSt {
     Vec(VecAcc),
     /// Stack slot address of `[a, b, n]` (scalar shape).
@@ -475,6 +490,7 @@ struct Gen<'a, 'b> {
     vals: HashMap<u32, Value>,
     dtypes: HashMap<u32, DType>,
     accs: HashMap<u32, AccSt>,
+    scans: HashMap<u32, ScanSt>,
     /// Which unrolled copy of a vector body is being emitted.
     copy: usize,
     /// Row maxima of `logsumexp` accumulators (see `row_pre_pass`).
@@ -1421,6 +1437,97 @@ impl Gen<'_, '_> {
         }
     }
 
+    // ---- scans ----
+
+    /// Starts the running state of every scan of `nodes` (once per row).
+    fn scan_init(&mut self, nodes: &[Node]) {
+        for n in nodes {
+            let Instr::Scan { kind, .. } = n.instr else {
+                continue;
+            };
+            let start = scalar::scan_identity(kind, n.dtype);
+            let inline = n.dtype.is_float()
+                && matches!(
+                    kind,
+                    AccKind::Sum | AccKind::Prod | AccKind::Max | AccKind::Min
+                );
+            if inline {
+                let v = self.f64c(start);
+                let var = self.b.declare_var(types::F64);
+                self.b.def_var(var, v);
+                self.scans.insert(n.id, ScanSt::Var(var));
+            } else {
+                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    24,
+                    3,
+                ));
+                let addr = self.b.ins().stack_addr(self.ptr, slot, 0);
+                let kv = self.kind_index(kind, addr);
+                let z = self.f64c(start);
+                let p = self.ptr;
+                self.call_helper(
+                    acc_init as *const () as usize,
+                    &[p, types::I32],
+                    None,
+                    &[addr, kv],
+                );
+                // Integer max/min start from the dtype's extreme value.
+                self.b.ins().store(mf(), z, addr, 0);
+                self.scans.insert(n.id, ScanSt::Slot(addr));
+            }
+        }
+    }
+
+    /// One step of scan `n` along the row: its value here (the running
+    /// state after `arg` when inclusive, before it when exclusive).
+    fn scan_step(&mut self, n: &Node, kind: AccKind, arg: u32, exclusive: bool) -> Value {
+        let x = self.vals[&arg];
+        match self.scans[&n.id] {
+            ScanSt::Var(var) => {
+                // Float sum/prod/max/min in f64, as the interpreter's scans.
+                let cur = self.b.use_var(var);
+                let next = match kind {
+                    AccKind::Sum => self.b.ins().fadd(cur, x),
+                    AccKind::Prod => self.b.ins().fmul(cur, x),
+                    AccKind::Max => self.b.ins().fmax(cur, x),
+                    _ => self.b.ins().fmin(cur, x),
+                };
+                self.b.def_var(var, next);
+                let r = if exclusive { cur } else { next };
+                self.round_scalar(n.dtype, r)
+            }
+            ScanSt::Slot(addr) => {
+                let i = AccKind::ALL.iter().position(|&k| k == kind).unwrap_or(0);
+                let d = DType::ALL.iter().position(|&d| d == n.dtype).unwrap_or(0);
+                let p = self.ptr;
+                let finish = |g: &mut Self| {
+                    let kv = g.b.ins().iconst(types::I32, i as i64);
+                    g.call_helper(
+                        acc_finish as *const () as usize,
+                        &[p, types::I32],
+                        Some(types::F64),
+                        &[addr, kv],
+                    )
+                    .expect("helper returns")
+                };
+                let before = exclusive.then(|| finish(self));
+                let kv = self.b.ins().iconst(types::I32, (i | d << 8) as i64);
+                self.call_helper(
+                    acc_push as *const () as usize,
+                    &[p, types::I32, types::F64],
+                    None,
+                    &[addr, kv, x],
+                );
+                let r = match before {
+                    Some(b) => b,
+                    None => finish(self),
+                };
+                self.round_scalar(n.dtype, r)
+            }
+        }
+    }
+
     // ---- structure ----
 
     fn emit_nodes(&mut self, nodes: &[Node], mode: Mode) {
@@ -1454,6 +1561,11 @@ impl Gen<'_, '_> {
                     self.acc_push(n.id, v, mode);
                     continue;
                 }
+                Instr::Scan {
+                    kind,
+                    arg,
+                    exclusive,
+                } => self.scan_step(n, *kind, *arg, *exclusive),
                 Instr::Store { buf, map, arg } => {
                     let v = self.vals[arg];
                     self.store(*buf, map, v, mode);
@@ -1752,6 +1864,7 @@ impl Gen<'_, '_> {
                             self.acc_init(n.id, kind, copies);
                         }
                     }
+                    self.scan_init(nodes);
                     let axes = k.reduce_axes.clone();
                     for &ax in &axes {
                         let z = self.iconst(0);
@@ -2197,6 +2310,7 @@ pub(crate) fn compile_kernel(
             vals: HashMap::new(),
             dtypes,
             accs: HashMap::new(),
+            scans: HashMap::new(),
             copy: 0,
             lse_max: HashMap::new(),
             m2_mean: HashMap::new(),

@@ -6,7 +6,9 @@
 //! accesses when every stream is contiguous f32) and row kernels (one block
 //! per outer index, warp-shuffle plus shared-memory reductions, rows cached
 //! in shared memory between stages when they fit, 16-byte accesses when
-//! `row_vector_axis` proves every row stream aligned f32).
+//! `row_vector_axis` proves every row stream aligned f32; a `map` stage
+//! with scans gives each thread a contiguous chunk of the row and scans
+//! the chunk totals across the block, see [`scan_stage`]).
 //!
 //! Register classes: `f32` (`%f`, for f32/f16/bf16 values, rounded to the
 //! node's dtype after every node), `f64` (`%fd`), and 64-bit integers
@@ -1606,6 +1608,25 @@ impl<'a> Em<'a> {
                         .unwrap_or_default();
                     self.store_at(d, &a, &v, "global", &g);
                 }
+                Instr::Scan { arg, exclusive, .. } => {
+                    // The running state lives in `accs` under the scan's id
+                    // (see `scan_stage`).
+                    let (v, d) = self.val(*arg)?;
+                    let st = self
+                        .accs
+                        .get(&n.id)
+                        .cloned()
+                        .ok_or_else(|| format!("scan %{} outside a scan stage", n.id))?;
+                    let out = if *exclusive {
+                        let out = self.acc_value(&st);
+                        self.acc_push(n.id, &v, d)?;
+                        out
+                    } else {
+                        self.acc_push(n.id, &v, d)?;
+                        self.acc_value(&st)
+                    };
+                    self.vals.insert(n.id, (out, n.dtype));
+                }
                 Instr::MatmulResult => {
                     return Err("matmul_result outside a matmul epilogue".into());
                 }
@@ -2279,6 +2300,197 @@ fn vector_body(em: &mut Em, nodes: &[Node], r: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// A scan's state at position 0: the accumulator identity, except that
+/// integer `max`/`min` start from the dtype's own extreme value (as the
+/// interpreter's scans: an exclusive scan shows it).
+fn scan_identity(st: &AccState) -> Vec<String> {
+    if st.regs[0].0 != "b64" || !matches!(st.kind, AccKind::Max | AccKind::Min) {
+        return Em::identity(st);
+    }
+    let d = st.dtype;
+    let bits = d.size() as u32 * 8;
+    let max = st.kind == AccKind::Max;
+    let v: i128 = if d.is_bool() {
+        (!max) as i128
+    } else if d.is_signed_integer() {
+        if max {
+            -(1i128 << (bits - 1))
+        } else {
+            (1i128 << (bits - 1)) - 1
+        }
+    } else if max {
+        0
+    } else {
+        (1i128 << bits) - 1
+    };
+    vec![(v as i64).to_string()]
+}
+
+/// Bytes of `smem_scan` a kernel's scans need: one 8-byte slot a thread
+/// per state component of the widest scan (they take turns).
+fn scan_smem_bytes(k: &Kernel, block: u32) -> usize {
+    let comps = k
+        .stages
+        .iter()
+        .flat_map(|s| &s.nodes)
+        .filter_map(|n| match n.instr {
+            Instr::Scan { kind, .. } => Some(if kind == AccKind::LogSumExp { 2 } else { 1 }),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    comps * block as usize * 8
+}
+
+/// One pass of each thread over its own chunk `lo..hi` of the row, in
+/// order, running `body` at each point (`%rr` the point's index in the
+/// row; row-cached loads read from the cache, which a `bar.sync` before
+/// the first chunk loop made visible).
+fn chunk_loop(
+    em: &mut Em,
+    lo: &str,
+    hi: &str,
+    rl: &RowLoop,
+    cached: bool,
+    body: &mut dyn FnMut(&mut Em) -> Result<(), String>,
+) -> Result<(), String> {
+    let lt = em.lbl("s");
+    let ld = em.lbl("sdone");
+    em.ins(&format!("mov.b64 %rr, {lo}"));
+    em.place(&lt);
+    let p = em.p();
+    em.ins(&format!("setp.ge.u64 {p}, %rr, {hi}"));
+    em.ins(&format!("@{p} bra {ld}"));
+    em.addrs.clear();
+    em.cache_fill = false;
+    let use_cache = cached && !em.cache.is_empty();
+    let saved = em.vals.clone();
+    em.cache_off = use_cache.then(|| "%rr".to_string());
+    decompose(em, "%rr", rl.reduce_axes, rl.domain);
+    body(em)?;
+    em.vals = saved;
+    em.cache_off = None;
+    em.ins("add.s64 %rr, %rr, 1");
+    em.ins(&format!("bra {lt}"));
+    em.place(&ld);
+    em.addrs.clear();
+    Ok(())
+}
+
+/// Turns each thread's chunk total in `st` into the combination of the
+/// chunks before it (the identity for thread 0): a Hillis-Steele scan of
+/// the block's totals in `smem_scan` (component `c` of thread `t` at byte
+/// `(c * block + t) * 8`), log2(block) rounds of two barriers.
+fn block_exclusive_scan(em: &mut Em, st: &AccState, block: u32) {
+    let ident = scan_identity(st);
+    let base = em.r();
+    em.ins(&format!("mov.u32 {base}, smem_scan"));
+    let own: Vec<String> = (0..st.regs.len())
+        .map(|c| {
+            let a = em.r();
+            em.ins(&format!(
+                "mad.lo.u32 {a}, %r_tid, 8, {}",
+                c * block as usize * 8
+            ));
+            em.ins(&format!("add.u32 {a}, {a}, {base}"));
+            a
+        })
+        .collect();
+    let new_reg = |em: &mut Em, ty: &str| match ty {
+        "f32" => em.f(),
+        "f64" => em.fd(),
+        _ => em.rd(),
+    };
+    for ((ty, r), a) in st.regs.iter().zip(&own) {
+        em.ins(&format!("st.shared.{ty} [{a}], {r}"));
+    }
+    em.ins("bar.sync 0");
+    let mut s = 1u32;
+    while s < block {
+        let p = em.p();
+        em.ins(&format!("setp.ge.u32 {p}, %r_tid, {s}"));
+        let mut o = Vec::new();
+        for (((ty, _), a), id) in st.regs.iter().zip(&own).zip(&ident) {
+            let x = new_reg(em, ty);
+            let at = em.r();
+            em.ins(&format!("sub.u32 {at}, {a}, {}", s * 8));
+            em.ins(&format!("mov.{ty} {x}, {id}"));
+            em.ins(&format!("@{p} ld.shared.{ty} {x}, [{at}]"));
+            o.push(x);
+        }
+        em.ins("bar.sync 0");
+        em.combine(st, &o);
+        for ((ty, r), a) in st.regs.iter().zip(&own) {
+            em.ins(&format!("st.shared.{ty} [{a}], {r}"));
+        }
+        em.ins("bar.sync 0");
+        s *= 2;
+    }
+    let p = em.p();
+    em.ins(&format!("setp.gt.u32 {p}, %r_tid, 0"));
+    for (((ty, r), a), id) in st.regs.iter().zip(&own).zip(&ident) {
+        let at = em.r();
+        em.ins(&format!("sub.u32 {at}, {a}, 8"));
+        em.ins(&format!("mov.{ty} {r}, {id}"));
+        em.ins(&format!("@{p} ld.shared.{ty} {r}, [{at}]"));
+    }
+    // The next scan (or row) writes the slots again.
+    em.ins("bar.sync 0");
+}
+
+/// The `map` stage of a scan kernel: thread `t` takes the contiguous chunk
+/// `[t * C, min((t + 1) * C, row_len))`, `C = ceil(row_len / block)`; a
+/// first pass over it combines each scan's argument (only the nodes the
+/// arguments depend on) into the chunk's total, [`block_exclusive_scan`]
+/// turns the totals into each thread's prefix, and a second pass runs the
+/// whole stage with each scan's state running on from that prefix. Rows
+/// of any length (0, 1, longer than the block) take the same path.
+fn scan_stage(em: &mut Em, nodes: &[Node], rl: &RowLoop, cached: bool) -> Result<(), String> {
+    let scans: Vec<(u32, AccKind, DType, u32)> = nodes
+        .iter()
+        .filter_map(|n| match n.instr {
+            Instr::Scan { kind, arg, .. } => Some((n.id, kind, n.dtype, arg)),
+            _ => None,
+        })
+        .collect();
+    let chunk = rl.row_len.div_ceil(rl.block as u64).max(1);
+    // Row-cached values were stored by other threads; smem_scan may still
+    // be read by a slow thread of the previous row.
+    em.ins("bar.sync 0");
+    let (lo, hi) = (em.rd(), em.rd());
+    em.ins(&format!("cvt.u64.u32 {lo}, %r_tid"));
+    em.ins(&format!("mul.lo.u64 {lo}, {lo}, {chunk}"));
+    em.ins(&format!("add.u64 {hi}, {lo}, {chunk}"));
+    em.ins(&format!("min.u64 {hi}, {hi}, {}", rl.row_len));
+    let mut states = Vec::new();
+    for &(id, kind, d, _) in &scans {
+        let st = em.acc_state(id, kind, cls(d)?, d);
+        for ((ty, r), v) in st.regs.iter().zip(scan_identity(&st)) {
+            em.ins(&format!("mov.{ty} {r}, {v}"));
+        }
+        em.accs.insert(id, st.clone());
+        states.push(st);
+    }
+    let args: Vec<u32> = scans.iter().map(|s| s.3).collect();
+    let arg_nodes = cone(nodes, &args).ok_or("a scan's argument depends on a scan")?;
+    chunk_loop(em, &lo, &hi, rl, cached, &mut |em| {
+        em.emit_nodes(&arg_nodes)?;
+        for &(id, _, _, arg) in &scans {
+            let (v, d) = em.val(arg)?;
+            em.acc_push(id, &v, d)?;
+        }
+        Ok(())
+    })?;
+    for st in &states {
+        block_exclusive_scan(em, st, rl.block);
+    }
+    chunk_loop(em, &lo, &hi, rl, cached, &mut |em| em.emit_nodes(nodes))?;
+    for &(id, ..) in &scans {
+        em.accs.remove(&id);
+    }
+    Ok(())
+}
+
 /// Block reductions of `states` in as few shared-memory rounds as
 /// [`MAX_RED_COMPS`] allows.
 fn reduce_in_rounds(em: &mut Em, states: &[(u32, AccState)], block: u32) {
@@ -2529,6 +2741,8 @@ pub fn emit_kernel(
         // 128 and 0.164 with 512: fewer threads a row make the block
         // reductions cheaper and put more rows in flight on each SM.
         let block = row_block.threads(row_len);
+        // Scans' block scan shares the static shared memory with the cache.
+        let scan_bytes = scan_smem_bytes(k, block);
         // Row cache: loads of the first loop stage that later stages read
         // again with the same map (or that a two-pass m2 reads again).
         let first_loop = k.stages.iter().position(|s| s.kind == StageKind::Loop);
@@ -2581,7 +2795,7 @@ pub fn emit_kernel(
                 if moving(m)
                     && later.contains(&key)
                     && !em.cache.contains_key(&key)
-                    && start + bytes <= ROW_CACHE_BYTES
+                    && start + bytes + scan_bytes <= ROW_CACHE_BYTES
                 {
                     em.cache.insert(key, (start, size));
                     cached_bytes = start + bytes;
@@ -2608,6 +2822,9 @@ pub fn emit_kernel(
         };
         if cached_bytes > 0 {
             let _ = writeln!(shared, "\t.shared .align 16 .b8 rowcache[{cached_bytes}];");
+        }
+        if scan_bytes > 0 {
+            let _ = writeln!(shared, "\t.shared .align 8 .b8 smem_scan[{scan_bytes}];");
         }
         em.ins("mov.u32 %r_tid, %tid.x");
         em.ins("mov.u32 %r_ctaid, %ctaid.x");
@@ -2639,6 +2856,14 @@ pub fn emit_kernel(
                     em.store_guard = Some("%t0".into());
                     em.emit_nodes(&s.nodes)?;
                     em.store_guard = None;
+                }
+                StageKind::Map
+                    if s.nodes
+                        .iter()
+                        .any(|n| matches!(n.instr, Instr::Scan { .. })) =>
+                {
+                    let cached = first_loop.is_some_and(|fl| si >= fl);
+                    scan_stage(&mut em, &s.nodes, &rl, cached)?;
                 }
                 StageKind::Loop | StageKind::Map => {
                     // The first loop stage fills the cache; stages after

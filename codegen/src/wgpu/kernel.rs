@@ -1,8 +1,9 @@
 //! WGSL source for one item of a kernel program: elementwise kernels (one
 //! invocation per domain point), row kernels (one workgroup per outer index,
 //! each invocation striding over the reduced points, accumulators combined
-//! by a shared-memory tree reduction) and a tiled matmul with its epilogue
-//! fused into the store.
+//! by a shared-memory tree reduction; a `map` stage with scans takes a
+//! contiguous chunk per invocation instead, see [`scan_stage`]) and a tiled
+//! matmul with its epilogue fused into the store.
 //!
 //! Every device buffer is an `array<u32>` of 32-bit words (see
 //! [`super::scalar::dev_type`]); loads and stores bitcast. Buffers that share
@@ -194,7 +195,8 @@ impl<'a> Gen<'a> {
                     let e = op_expr(*opcode, attrs, &es, at, n.dtype, &mut self.helpers)?;
                     writeln!(out, "{ind}let {name}: {ty} = {e};").unwrap();
                 }
-                Instr::Acc { kind, arg } => {
+                // A scan's callback defines `v{id}` (see `scan_stage`).
+                Instr::Acc { kind, arg } | Instr::Scan { kind, arg, .. } => {
                     acc(self, out, n, *kind, *arg)?;
                 }
                 Instr::Store { buf, map, arg } => {
@@ -384,6 +386,178 @@ fn finish(a: &AccInfo, st: &str, h: &mut BTreeSet<&'static str>) -> String {
     }
 }
 
+fn has_scans(nodes: &[Node]) -> bool {
+    nodes.iter().any(|n| matches!(n.instr, Instr::Scan { .. }))
+}
+
+/// The shared-memory declaration of the array holding states of `ty`.
+fn shared_decl(sh: &str) -> &'static str {
+    match sh {
+        "sh_v2" => "var<workgroup> sh_v2: array<vec2<f32>, WG>;",
+        "sh_v3" => "var<workgroup> sh_v3: array<vec3<f32>, WG>;",
+        "sh_f" => "var<workgroup> sh_f: array<f32, WG>;",
+        "sh_i" => "var<workgroup> sh_i: array<i32, WG>;",
+        _ => "var<workgroup> sh_u: array<u32, WG>;",
+    }
+}
+
+/// A scan's state type and its value at position 0 (the identity).
+fn scan_init(kind: AccKind, dtype: DType) -> Result<(&'static str, String), String> {
+    if kind == AccKind::LogSumExp || dtype == DType::Bool {
+        return acc_init(kind, dtype);
+    }
+    let id = psionic_ir::kernel::scalar::scan_identity(kind, dtype);
+    Ok((dev_type(dtype)?, literal(dtype, id)?))
+}
+
+/// The `map` stage of a scan kernel, one workgroup per row: invocation
+/// `lid` takes the contiguous chunk `[lid * C, min((lid + 1) * C, red))`
+/// of the row (`C = ceil(red / wg)`). A first pass over the chunk combines
+/// each scan's argument into the chunk's total (only the nodes the
+/// arguments need); a Hillis-Steele scan of the totals in workgroup memory
+/// gives each invocation the combination of the chunks before its own;
+/// a second pass over the chunk runs the whole stage, each scan's running
+/// state starting from that prefix.
+#[allow(clippy::too_many_arguments)]
+fn scan_stage(
+    g: &mut Gen<'_>,
+    body: &mut String,
+    shared: &mut BTreeSet<&'static str>,
+    nodes: &[Node],
+    inner: &[(usize, usize)],
+    red: u64,
+    wg: u32,
+    coords: &[String],
+) -> Result<(), String> {
+    let mut scans: Vec<(AccInfo, String, u32)> = Vec::new();
+    for n in nodes {
+        if let Instr::Scan { kind, arg, .. } = n.instr {
+            let (ty, init) = scan_init(kind, n.dtype)?;
+            scans.push((
+                AccInfo {
+                    id: n.id,
+                    kind,
+                    dtype: n.dtype,
+                    state_ty: ty,
+                },
+                init,
+                arg,
+            ));
+        }
+    }
+    let chunk = red.div_ceil(wg as u64);
+    writeln!(
+        body,
+        "    let lo = lid * {chunk}u;\n    let hi = min(lo + {chunk}u, {red}u);"
+    )
+    .unwrap();
+    // Pass 1: chunk totals, from the cone of the scans' arguments.
+    let mut need: std::collections::HashSet<u32> = scans.iter().map(|s| s.2).collect();
+    for n in nodes.iter().rev() {
+        if need.contains(&n.id) {
+            if let Instr::Op { args, .. } = &n.instr {
+                need.extend(args.iter().copied());
+            }
+        }
+    }
+    let cone: Vec<Node> = nodes
+        .iter()
+        .filter(|n| need.contains(&n.id) && !matches!(n.instr, Instr::Store { .. }))
+        .cloned()
+        .collect();
+    for (a, init, _) in &scans {
+        writeln!(body, "    var t{}: {} = {init};", a.id, a.state_ty).unwrap();
+    }
+    writeln!(body, "    for (var r = lo; r < hi; r = r + 1u) {{").unwrap();
+    decompose(body, "        ", "r", inner, "c");
+    let saved = g.vals.clone();
+    g.nodes(
+        body,
+        "        ",
+        &cone,
+        coords,
+        &mut |_, _, _, _, _| Err("scan in a scan's argument".into()),
+        None,
+    )?;
+    for (a, _, arg) in &scans {
+        let (v, _) = g.val(*arg)?.clone();
+        let e = push(a, &format!("t{}", a.id), &v, &mut g.helpers);
+        writeln!(body, "        t{} = {e};", a.id).unwrap();
+    }
+    body.push_str("    }\n");
+    g.vals = saved.clone();
+    // Exclusive scan of the chunk totals: p = totals of chunks 0..lid.
+    for (a, init, _) in &scans {
+        let sh = shared_arrays(a.state_ty)[0];
+        shared.insert(shared_decl(sh));
+        let c = combine(a, &format!("{sh}[lid - s]"), "v", &mut g.helpers);
+        writeln!(
+            body,
+            "    workgroupBarrier();\n    {sh}[lid] = t{};\n    workgroupBarrier();",
+            a.id
+        )
+        .unwrap();
+        writeln!(
+            body,
+            "    for (var s = 1u; s < {wg}u; s = s << 1u) {{\n        var v = {sh}[lid];\n        if (lid >= s) {{\n            v = {c};\n        }}\n        workgroupBarrier();\n        {sh}[lid] = v;\n        workgroupBarrier();\n    }}"
+        )
+        .unwrap();
+        writeln!(
+            body,
+            "    var a{}: {} = {init};\n    if (lid > 0u) {{\n        a{} = {sh}[lid - 1u];\n    }}",
+            a.id, a.state_ty, a.id
+        )
+        .unwrap();
+    }
+    body.push_str("    workgroupBarrier();\n");
+    // Pass 2: the stage, each scan running on from its prefix.
+    let infos: HashMap<u32, usize> = scans.iter().enumerate().map(|(i, s)| (s.0.id, i)).collect();
+    let excl: HashMap<u32, bool> = nodes
+        .iter()
+        .filter_map(|n| match n.instr {
+            Instr::Scan { exclusive, .. } => Some((n.id, exclusive)),
+            _ => None,
+        })
+        .collect();
+    writeln!(body, "    for (var r = lo; r < hi; r = r + 1u) {{").unwrap();
+    decompose(body, "        ", "r", inner, "c");
+    let scans_ref = &scans;
+    g.nodes(
+        body,
+        "        ",
+        nodes,
+        coords,
+        &mut |g, out, n, _kind, arg| {
+            let a = &scans_ref[infos[&n.id]].0;
+            let (v, _) = g.val(arg)?.clone();
+            let st = format!("a{}", n.id);
+            let e = push(a, &st, &v, &mut g.helpers);
+            let f = finish(a, &st, &mut g.helpers);
+            let ty = dev_type(n.dtype)?;
+            if excl[&n.id] {
+                writeln!(
+                    out,
+                    "        let v{}: {ty} = {f};\n        {st} = {e};",
+                    n.id
+                )
+                .unwrap();
+            } else {
+                writeln!(
+                    out,
+                    "        {st} = {e};\n        let v{}: {ty} = {f};",
+                    n.id
+                )
+                .unwrap();
+            }
+            Ok(())
+        },
+        None,
+    )?;
+    body.push_str("    }\n");
+    g.vals = saved;
+    Ok(())
+}
+
 fn shared_arrays(ty: &str) -> &'static [&'static str] {
     match ty {
         "vec2<f32>" => &["sh_v2"],
@@ -475,6 +649,18 @@ pub fn gen_kernel(p: &KProgram, storage: &[usize], k: &Kernel) -> Result<ShaderK
                     Some("lid == 0u"),
                 )?;
             }
+            StageKind::Map if has_scans(&s.nodes) => {
+                scan_stage(
+                    &mut g,
+                    &mut body,
+                    &mut shared,
+                    &s.nodes,
+                    &inner,
+                    red,
+                    wg,
+                    &coords,
+                )?;
+            }
             StageKind::Map | StageKind::Loop => {
                 // Accumulators of this stage: declare state, loop, reduce.
                 let mut accs: Vec<AccInfo> = Vec::new();
@@ -516,13 +702,7 @@ pub fn gen_kernel(p: &KProgram, storage: &[usize], k: &Kernel) -> Result<ShaderK
                 for a in &accs {
                     let arrays = shared_arrays(a.state_ty);
                     let sh = arrays[0];
-                    shared.insert(match sh {
-                        "sh_v2" => "var<workgroup> sh_v2: array<vec2<f32>, WG>;",
-                        "sh_v3" => "var<workgroup> sh_v3: array<vec3<f32>, WG>;",
-                        "sh_f" => "var<workgroup> sh_f: array<f32, WG>;",
-                        "sh_i" => "var<workgroup> sh_i: array<i32, WG>;",
-                        _ => "var<workgroup> sh_u: array<u32, WG>;",
-                    });
+                    shared.insert(shared_decl(sh));
                     let ty = dev_type(a.dtype)?;
                     let name = format!("v{}", a.id);
                     if red == 0 {

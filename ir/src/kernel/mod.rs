@@ -9,11 +9,13 @@
 //!   `loop` stages iterate the reduced axes and feed accumulators, `outer`
 //!   stages compute per-row scalars, a final `map` stage iterates the reduced
 //!   axes again and stores. An elementwise kernel has no reduced axes and one
-//!   `map` stage. Every `loop` or `map` stage that loads is one pass over memory;
+//!   `map` stage. A scan (`cumsum`...) is a kernel with one reduced axis, the
+//!   scan axis, whose `map` stage holds [`Instr::Scan`] nodes: running values
+//!   along the row. Every `loop` or `map` stage that loads is one pass over memory;
 //! - a [`MatmulCall`]: a (batched) gemm on strided operands with an elementwise
 //!   epilogue run on each product element before it is stored;
 //! - a [`LibOp`]: a tensor-level op run as a library call on whole buffers
-//!   (sorts, scans, gathers: what fusion does not generate loops for).
+//!   (sorts, gathers: what fusion does not generate loops for).
 //!
 //! Loads and stores address buffers through an [`IndexMap`]: a flat offset
 //! plus one stride per domain axis (0 = broadcast), so transposes, broadcasts,
@@ -169,6 +171,17 @@ pub enum Instr {
     /// Combines `arg` over the reduced axes (only in `loop` stages); its value
     /// is visible to the stages after the loop.
     Acc { kind: AccKind, arg: u32 },
+    /// A running combination along the kernel's single reduced axis (only
+    /// in `map` stages): at position `j` of the row, `arg` combined over
+    /// positions `0..=j`, or `0..j` when `exclusive` (the kind's identity,
+    /// [`scalar::scan_identity`], at position 0). Always forward: a reverse
+    /// scan is a forward one over flipped index maps. `arg` may not depend
+    /// on another scan (backends compute each scan's chunk totals first).
+    Scan {
+        kind: AccKind,
+        arg: u32,
+        exclusive: bool,
+    },
     /// Writes `arg` to one element of a buffer (no result).
     Store { buf: BufId, map: IndexMap, arg: u32 },
     /// The product element of the enclosing [`MatmulCall`] (epilogues only).
@@ -455,7 +468,7 @@ fn renumber_nodes(
                     *a = map.get(a).copied().unwrap_or(u32::MAX);
                 }
             }
-            Instr::Acc { arg, .. } | Instr::Store { arg, .. } => {
+            Instr::Acc { arg, .. } | Instr::Scan { arg, .. } | Instr::Store { arg, .. } => {
                 *arg = map.get(arg).copied().unwrap_or(u32::MAX);
             }
             _ => {}

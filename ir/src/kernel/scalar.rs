@@ -35,6 +35,35 @@ pub fn round_to(dtype: DType, v: f64) -> f64 {
     }
 }
 
+/// The value an exclusive scan ([`super::Instr::Scan`]) has at position 0,
+/// as the reference interpreter's scans start: 0 for `sum`, 1 for `prod`,
+/// -inf/+inf for float `max`/`min` and `logsumexp`, the dtype's smallest
+/// or largest value for integer `max`/`min` (0 and 1 for bool).
+pub fn scan_identity(kind: super::AccKind, dtype: DType) -> f64 {
+    use super::AccKind as K;
+    match kind {
+        K::Sum | K::M2 => 0.0,
+        K::Prod => 1.0,
+        K::Max | K::Min if dtype.is_integer() || dtype.is_bool() => {
+            let bits = dtype.size() as i32 * 8;
+            let (lo, hi) = if dtype.is_bool() {
+                (0.0, 1.0)
+            } else if dtype.is_signed_integer() {
+                (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1) - 1.0)
+            } else {
+                (0.0, 2f64.powi(bits) - 1.0)
+            };
+            if kind == K::Max {
+                lo
+            } else {
+                hi
+            }
+        }
+        K::Max | K::LogSumExp => f64::NEG_INFINITY,
+        K::Min => f64::INFINITY,
+    }
+}
+
 /// Converts like `tensor.cast`: float to integer truncates toward zero and
 /// saturates, NaN gives 0; integer to integer wraps.
 pub fn cast(from: DType, to: DType, v: f64) -> f64 {

@@ -19,6 +19,9 @@
 //! }
 //! ```
 //!
+//! A scan kernel has one reduced axis and `scan.<kind> %x` (inclusive) or
+//! `scan.exclusive.<kind> %x` nodes in its `map` stage.
+//!
 //! Buffers are `%bN` (printed in order, parameters first), scalar nodes `%N`
 //! (numbered per kernel in order). An index map `[offset; strides...]` gives
 //! one stride per domain axis. Scalar ops use the op table's names without
@@ -142,6 +145,16 @@ fn print_nodes(out: &mut String, nodes: &[Node], indent: &str, ids: &mut HashMap
                 format!("{} {}{}", short(*opcode), a.join(", "), fmt_attrs(attrs))
             }
             Instr::Acc { kind, arg: a } => format!("acc.{} {}", kind.name(), arg(a)),
+            Instr::Scan {
+                kind,
+                arg: a,
+                exclusive,
+            } => format!(
+                "scan.{}{} {}",
+                if *exclusive { "exclusive." } else { "" },
+                kind.name(),
+                arg(a)
+            ),
             Instr::Store { buf, map, arg: a } => {
                 let _ = writeln!(
                     out,
@@ -584,6 +597,21 @@ impl<'a> Parser<'a> {
                 }
                 "const" => Instr::Const(self.float()?),
                 "matmul_result" => Instr::MatmulResult,
+                _ if w.starts_with("scan.") => {
+                    let rest = &w[5..];
+                    let (exclusive, name) = match rest.strip_prefix("exclusive.") {
+                        Some(n) => (true, n),
+                        None => (false, rest),
+                    };
+                    let Some(kind) = AccKind::from_name(name) else {
+                        return self.err(format!("unknown scan `{w}`"));
+                    };
+                    Instr::Scan {
+                        kind,
+                        arg: self.node_ref(ids)?,
+                        exclusive,
+                    }
+                }
                 _ if w.starts_with("acc.") => {
                     let Some(kind) = AccKind::from_name(&w[4..]) else {
                         return self.err(format!("unknown accumulator `{w}`"));

@@ -14,11 +14,14 @@
 //!    (accumulators excepted), results of earlier `outer` stages, and
 //!    accumulators of earlier `loop` stages. `acc.*` appears only in `loop`
 //!    stages, `store` never does; `matmul_result` only in matmul epilogues.
+//!    `scan.*` appears only in the `map` stage of a kernel with exactly one
+//!    reduce axis, and its argument does not depend on another scan.
 //! 5. Typing: a load has its buffer's dtype; a store stores a value of its
 //!    buffer's dtype; a scalar op is a single-result elementwise op whose
 //!    result dtype follows from the op table's rule applied to its
-//!    arguments' dtypes; accumulators keep their argument's dtype
-//!    (`logsumexp` needs a float); a constant is finite or not, any dtype.
+//!    arguments' dtypes; accumulators and scans keep their argument's dtype
+//!    (`logsumexp` needs a float, `m2` is no scan); a constant is finite or
+//!    not, any dtype.
 //! 6. Addressing: every index map has one stride per domain axis and stays
 //!    inside its buffer for every index of the domain; loads in `outer`
 //!    stages and stores in `outer` stages do not move along reduced axes;
@@ -94,6 +97,8 @@ fn check_nodes(
     accs_out: &mut Vec<(u32, DType)>,
 ) -> Result<Vec<BufId>, String> {
     let mut local: HashMap<u32, DType> = HashMap::new();
+    // Nodes of this stage that depend on a scan.
+    let mut scanned: std::collections::HashSet<u32> = std::collections::HashSet::new();
     let mut stored = Vec::new();
     let outer_count: usize = domain
         .iter()
@@ -202,11 +207,41 @@ fn check_nodes(
                 stored.push(*buf);
                 continue;
             }
+            Instr::Scan { kind: k, arg, .. } => {
+                if kind != StageKind::Map || in_matmul || reduce_axes.len() != 1 {
+                    return err(
+                        &at,
+                        "scans belong in the `map` stage of a kernel with one reduce axis",
+                    );
+                }
+                let d = get(*arg)?;
+                if d != n.dtype {
+                    return err(&at, format!("scan of {d} typed {}", n.dtype));
+                }
+                match k {
+                    AccKind::M2 => return err(&at, "`m2` is not a scan"),
+                    AccKind::LogSumExp if !d.is_float() => {
+                        return err(&at, "scan.logsumexp needs a float")
+                    }
+                    _ => {}
+                }
+                if scanned.contains(arg) {
+                    return err(&at, "a scan's argument depends on another scan");
+                }
+            }
             Instr::MatmulResult => {
                 if !in_matmul {
                     return err(&at, "`matmul_result` outside a matmul epilogue");
                 }
             }
+        }
+        let depends_on_scan = match &n.instr {
+            Instr::Scan { .. } => true,
+            Instr::Op { args, .. } => args.iter().any(|a| scanned.contains(a)),
+            _ => false,
+        };
+        if depends_on_scan {
+            scanned.insert(n.id);
         }
         if local.insert(n.id, n.dtype).is_some() || scope.visible.contains_key(&n.id) {
             return err(&at, format!("%{} defined twice", n.id));
@@ -491,6 +526,66 @@ mod tests {
         bad(
             ("%b2 = kernel.buffer", "%b5 = kernel.buffer"),
             "declared out of order",
+        );
+    }
+
+    const SCAN: &str = "kernel.program @f(%b0: tensor<2x3xf32>) -> (tensor<2x3xf32>) {
+  %b1 = kernel.buffer : tensor<2x3xf32>
+  kernel.fused @k0 domain [2, 3] reduce [1] {
+    map {
+      %0 = load %b0[2; 3, -1] : f32
+      %1 = exp %0 : f32
+      %2 = scan.sum %1 : f32
+      %3 = scan.exclusive.max %0 : f32
+      %4 = add %2, %3 : f32
+      store %b1[2; 3, -1], %4 : f32
+    }
+  }
+  return %b1
+}
+";
+
+    #[test]
+    fn scans_round_trip_and_their_rules_are_checked() {
+        let p = parse_program(SCAN).unwrap();
+        verify_program(&p).unwrap();
+        assert_eq!(print_program(&p), SCAN);
+        let bad_scan = |edit: (&str, &str), want: &str| {
+            let src = SCAN.replace(edit.0, edit.1);
+            assert_ne!(src, SCAN, "edit {edit:?} did not apply");
+            let e = match parse_program(&src) {
+                Err(e) => e.to_string(),
+                Ok(p) => verify_program(&p).expect_err("verifier accepted a bad program"),
+            };
+            assert!(e.contains(want), "{e}");
+        };
+        bad_scan(
+            ("%3 = scan.exclusive.max %0", "%3 = scan.exclusive.max %2"),
+            "depends on another scan",
+        );
+        bad_scan(
+            ("domain [2, 3] reduce [1]", "domain [2, 3] reduce [0, 1]"),
+            "one reduce axis",
+        );
+        bad_scan(
+            ("scan.sum %1 : f32", "scan.m2 %1 : f32"),
+            "`m2` is not a scan",
+        );
+        bad_scan(
+            ("scan.sum %1", "scan.median %1"),
+            "unknown scan `scan.median`",
+        );
+        bad_scan(
+            ("%2 = scan.sum %1 : f32", "%2 = scan.sum %1 : f16"),
+            "scan of f32 typed f16",
+        );
+        // A scan in a loop stage.
+        bad_scan(
+            (
+                "    map {\n      %0 = load %b0[2; 3, -1] : f32\n      %1 = exp %0 : f32\n      %2 = scan.sum %1 : f32\n",
+                "    loop {\n      %0 = load %b0[2; 3, -1] : f32\n      %1 = exp %0 : f32\n      %2 = scan.sum %1 : f32\n    }\n    map {\n",
+            ),
+            "scans belong in the `map` stage",
         );
     }
 

@@ -14,7 +14,13 @@
 //!    the loads below them; a reduction (or softmax, logsumexp) whose
 //!    operand has the kernel's domain is computed in a `loop` stage of the
 //!    same kernel, so a reduction fuses with its elementwise producers *and*
-//!    consumers.
+//!    consumers. A scan (`cumsum`, `cumprod`, `cummax`, `cummin`,
+//!    `cumlogaddexp`) whose scanned axis follows one domain axis becomes a
+//!    `scan.*` node of the `map` stage with that axis reduced: its
+//!    producers are computed inline and its consumers read it in
+//!    registers. A reverse scan runs forward over a flipped axis (the
+//!    kernel's root access is flipped). A scan feeding an accumulator or
+//!    another scan is read from memory.
 //! 3. An elementwise consumer chain of a matmul whose only use is that chain
 //!    becomes the matmul's epilogue (bias, activation, residual, scale).
 //! 4. Two accumulator rewrites make row normalizations one loop plus one map:
@@ -92,6 +98,9 @@ pub struct FusionOptions {
     /// 64-bit registers). The kernel interpreter still evaluates kernels
     /// in f64, so its results for such programs are exact only below 2^53.
     pub wide_int_kernels: bool,
+    /// Scans become kernels (`scan.*` nodes, fused with their elementwise
+    /// producers and consumers); off, they are library ops.
+    pub scan_kernels: bool,
 }
 
 impl Default for FusionOptions {
@@ -100,6 +109,7 @@ impl Default for FusionOptions {
             fuse: true,
             matmul_epilogues: true,
             wide_int_kernels: false,
+            scan_kernels: true,
         }
     }
 }
@@ -224,6 +234,8 @@ enum BNode {
     Const(u64),
     Op(Opcode, Attrs, Vec<u32>),
     Acc(AccKind, u32),
+    /// A forward running value along the kernel's reduced axis (exclusive when true).
+    Scan(AccKind, u32, bool),
     MatmulResult,
 }
 
@@ -237,6 +249,9 @@ struct KBuild {
     depth: Vec<usize>,
     reduce: Option<Vec<usize>>,
     nodes: Vec<(BNode, DType)>,
+    /// Whether each node depends on a scan (may not feed an accumulator
+    /// or another scan).
+    scanned: Vec<bool>,
     dedup: HashMap<(BNode, DType), u32>,
     memo: HashMap<(Value, Access), u32>,
     stores: Vec<(BufId, IndexMap, u32)>,
@@ -244,6 +259,9 @@ struct KBuild {
     allow_claim: bool,
     /// A reduction that could have been computed here with a larger domain.
     wish: Option<RowDomain>,
+    /// A reverse scan that could have been computed here were this domain
+    /// axis iterated backwards.
+    flip_wish: Option<usize>,
 }
 
 /// Zeroes the strides of size-1 axes: they never move, and equal loads
@@ -269,9 +287,16 @@ impl KBuild {
         let depth = match &n {
             BNode::Op(_, _, a) => a.iter().map(|&x| self.depth[x as usize]).max().unwrap_or(0),
             BNode::Acc(_, a) => self.depth[*a as usize] + 1,
+            BNode::Scan(_, a, _) => self.depth[*a as usize],
             _ => 0,
         };
+        let scanned = match &n {
+            BNode::Op(_, _, a) => a.iter().any(|&x| self.scanned[x as usize]),
+            BNode::Scan(..) => true,
+            _ => false,
+        };
         self.depth.push(depth);
+        self.scanned.push(scanned);
         self.nodes.push((n.clone(), d));
         let i = self.nodes.len() as u32 - 1;
         self.dedup.insert((n, d), i);
@@ -293,6 +318,9 @@ enum Kind {
     View,
     /// A reduction, softmax or logsumexp that may be computed in a loop.
     Reduce,
+    /// A cumulative op (`cumsum`...), computed as running values along
+    /// the row in a `map` stage.
+    Scan,
     Matmul,
     /// Constant data or a fill.
     Creation,
@@ -358,6 +386,11 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
         | O::LogSumExp
         | O::Softmax => Kind::Reduce,
         O::Matmul => Kind::Matmul,
+        O::Cumsum | O::Cumprod | O::Cummax | O::Cummin | O::CumLogAddExp
+            if opts.scan_kernels && !operands.iter().any(|&v| f.ty(v).dtype.is_complex()) =>
+        {
+            Kind::Scan
+        }
         _ if psionic_ir::kernel::scalar::is_scalar_op(op.opcode)
             && !operands.iter().any(|&v| f.ty(v).dtype.is_complex()) =>
         {
@@ -386,6 +419,10 @@ struct Lowering<'f> {
     cur_domain: Vec<usize>,
     /// Current nesting of [`Lowering::emit`].
     depth: usize,
+    /// Above 0 while emitting the argument of an accumulator or a scan:
+    /// a scan met there is read from memory (running values are only
+    /// known in `map` stages, one scan level deep).
+    no_scan: usize,
 }
 
 /// How many producers deep one kernel inlines.
@@ -499,16 +536,42 @@ impl<'f> Lowering<'f> {
                 // Attempts may request buffers that a later attempt does
                 // not need: each retry starts from this snapshot.
                 let snap = (self.pending.clone(), self.buf_of.clone());
-                let mut built =
-                    self.build_kernel(root, self.opts.matmul_epilogues && self.opts.fuse, None)?;
+                // A reverse scan root runs forward over its flipped axis.
+                let flip = match kind {
+                    Kind::Scan => scan_attrs(&op, &self.shape(op.operands[0])?)?
+                        .filter(|&(_, rev, _)| rev)
+                        .map(|(axis, _, _)| axis),
+                    _ => None,
+                };
+                let claim = self.opts.matmul_epilogues && self.opts.fuse;
+                let mut built = self.build_kernel(root, claim, None, flip)?;
                 if built.claimed.is_some() && built.reduce.as_ref().is_some_and(|r| !r.is_empty()) {
                     (self.pending, self.buf_of) = snap.clone();
-                    built = self.build_kernel(root, false, None)?;
+                    built = self.build_kernel(root, false, None, flip)?;
+                }
+                // An elementwise root reading a reverse scan: iterate the
+                // root's domain with that axis flipped, so the scan runs
+                // forward inside this kernel.
+                // Taken when it reads fewer values from memory (forward
+                // scans of the same root may no longer fit).
+                if let (Some(ax), None) = (built.flip_wish, flip) {
+                    let keep = (self.pending.clone(), self.buf_of.clone());
+                    (self.pending, self.buf_of) = snap.clone();
+                    match self.build_kernel(root, false, None, Some(ax)) {
+                        Ok(flipped)
+                            if flipped.wish.is_none()
+                                && flipped.claimed.is_none()
+                                && self.pending.len() < keep.0.len() =>
+                        {
+                            built = flipped
+                        }
+                        _ => (self.pending, self.buf_of) = keep,
+                    }
                 }
                 if let Some(rd) = built.wish.clone() {
                     let keep = (self.pending.clone(), self.buf_of.clone());
                     (self.pending, self.buf_of) = snap.clone();
-                    match self.build_kernel(root, false, Some(&rd)) {
+                    match self.build_kernel(root, false, Some(&rd), None) {
                         Ok(wider)
                             if wider.reduce.is_some()
                                 && wider.wish.is_none()
@@ -762,6 +825,7 @@ impl<'f> Lowering<'f> {
         root: Value,
         allow_claim: bool,
         row_domain: Option<&RowDomain>,
+        flip: Option<usize>,
     ) -> Result<KBuild, FusionError> {
         let root_op = self.producer[root.index()]
             .ok_or_else(|| FusionError("root without producer".into()))?;
@@ -845,11 +909,13 @@ impl<'f> Lowering<'f> {
             (xs, acc, store)
         } else {
             let n = rshape.len();
-            (
-                rshape.clone(),
-                Access::identity(n),
-                IndexMap::row_major(&rshape),
-            )
+            let mut access = Access::identity(n);
+            if let Some(ax) = flip.filter(|&ax| ax < n && rshape[ax] > 0) {
+                access.c[ax] = rshape[ax] as i64 - 1;
+                access.a[ax][ax] = -1;
+            }
+            let store = access.flat(&rshape, n);
+            (rshape.clone(), access, store)
         };
         self.cur_domain = domain.clone();
         let mut kb = KBuild {
@@ -857,12 +923,14 @@ impl<'f> Lowering<'f> {
             depth: Vec::new(),
             reduce: None,
             nodes: Vec::new(),
+            scanned: Vec::new(),
             dedup: HashMap::new(),
             memo: HashMap::new(),
             stores: Vec::new(),
             claimed: None,
             allow_claim,
             wish: None,
+            flip_wish: None,
         };
         let v = self.emit(&mut kb, root, &access, true, Some(root))?;
         let store_map = canon(store_map, &kb.domain);
@@ -1042,9 +1110,15 @@ impl<'f> Lowering<'f> {
                 kb.reduce = Some(axes);
                 let s = single_of(self, x);
                 let xa = Access::identity(ndom);
-                let xn = self.emit(kb, x, &xa, s, root)?;
-                if kb.depth[xn as usize] >= MAX_LOOPS && !is_root {
+                self.no_scan += 1;
+                let xn = self.emit(kb, x, &xa, s, root);
+                self.no_scan -= 1;
+                let xn = xn?;
+                if (kb.depth[xn as usize] >= MAX_LOOPS || kb.scanned[xn as usize]) && !is_root {
                     return self.load(kb, v, acc);
+                }
+                if kb.scanned[xn as usize] {
+                    return ferr("internal: a reduction root over a scan");
                 }
                 let xd = self.dtype(x);
                 use Opcode as O;
@@ -1102,9 +1176,105 @@ impl<'f> Lowering<'f> {
                     other => return ferr(format!("`{other}` is not a fusable reduction")),
                 })
             }
+            Kind::Scan => self.emit_scan(kb, v, &op, acc, single, root),
             Kind::Matmul | Kind::Lib => self.load(kb, v, acc),
         }
     }
+
+    /// Emits scan op `op` (result `v`) at `acc`: a forward [`BNode::Scan`]
+    /// along the domain axis that the scanned axis follows (backwards for
+    /// a reverse scan), or a load when it cannot run in this kernel.
+    fn emit_scan(
+        &mut self,
+        kb: &mut KBuild,
+        v: Value,
+        op: &Op,
+        acc: &Access,
+        single: bool,
+        root: Option<Value>,
+    ) -> Result<u32, FusionError> {
+        use Opcode as O;
+        let is_root = root == Some(v);
+        let x = op.operands[0];
+        let xs = self.shape(x)?;
+        let Some((axis, reverse, inclusive)) = scan_attrs(op, &xs)? else {
+            return self.load(kb, v, acc);
+        };
+        let n = xs[axis] as i64;
+        // The domain axis the scanned axis follows, forwards or backwards.
+        let ndom = kb.domain.len();
+        let follow = (0..ndom).find_map(|i| {
+            if kb.domain[i] as i64 != n {
+                return None;
+            }
+            let coef = acc.a[axis][i];
+            let others_fixed = (0..ndom)
+                .all(|k| k == i || kb.domain[k] <= 1 || acc.a[axis][k] == 0)
+                && (0..acc.a.len()).all(|j| j == axis || n <= 1 || acc.a[j][i] == 0);
+            let forward = coef == 1 && acc.c[axis] == 0;
+            let backward = coef == -1 && acc.c[axis] == n - 1;
+            (others_fixed && (forward || backward)).then_some((i, backward))
+        });
+        let fits = self.no_scan == 0
+            && follow.is_some_and(|(i, _)| kb.reduce.as_ref().is_none_or(|r| *r == [i]));
+        let (i, backward) = match follow {
+            Some(f) if fits => f,
+            _ => return self.load(kb, v, acc),
+        };
+        if backward != (reverse && n > 0) {
+            if kb.flip_wish.is_none() && kb.reduce.is_none() && self.opts.fuse {
+                kb.flip_wish = Some(i);
+            }
+            return self.load(kb, v, acc);
+        }
+        kb.reduce = Some(vec![i]);
+        let s = single && self.uses[x.index()] == 1;
+        self.no_scan += 1;
+        let xn = self.emit(kb, x, acc, s, root);
+        self.no_scan -= 1;
+        let xn = xn?;
+        if kb.scanned[xn as usize] {
+            if is_root {
+                return ferr("internal: a scan root over a scan");
+            }
+            return self.load(kb, v, acc);
+        }
+        let d = self.dtype(v);
+        let xn = if self.dtype(x) != d {
+            kb.add(
+                BNode::Op(
+                    O::Cast,
+                    Attrs::new().with("dtype", Attr::DType(d)),
+                    vec![xn],
+                ),
+                d,
+            )
+        } else {
+            xn
+        };
+        let kind = match op.opcode {
+            O::Cumsum => AccKind::Sum,
+            O::Cumprod => AccKind::Prod,
+            O::Cummax => AccKind::Max,
+            O::Cummin => AccKind::Min,
+            _ => AccKind::LogSumExp,
+        };
+        Ok(kb.add(BNode::Scan(kind, xn, !inclusive), d))
+    }
+}
+
+/// `(axis, reverse, inclusive)` of a scan op over an operand of `shape`
+/// (None for a 0-d operand, which has no axis to scan).
+fn scan_attrs(op: &Op, shape: &[usize]) -> Result<Option<(usize, bool, bool)>, FusionError> {
+    let rank = shape.len() as i64;
+    let a = op.attrs.int("axis").map_err(FusionError)?;
+    let a = if a < 0 { a + rank } else { a };
+    if a < 0 || a >= rank {
+        return Ok(None);
+    }
+    let reverse = op.attrs.bool("reverse").unwrap_or(false);
+    let inclusive = op.attrs.bool("inclusive").unwrap_or(true);
+    Ok(Some((a as usize, reverse, inclusive)))
 }
 
 /// Rewrites accumulators so row normalizations need one loop:
@@ -1193,7 +1363,7 @@ fn redirect(kb: &mut KBuild, from: u32, to: u32) {
                     }
                 }
             }
-            BNode::Acc(_, a) if *a == from => *a = to,
+            BNode::Acc(_, a) | BNode::Scan(_, a, _) if *a == from => *a = to,
             _ => {}
         }
     }
@@ -1212,7 +1382,7 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
     let args_of = |i: usize| -> Vec<u32> {
         match &kb.nodes[i].0 {
             BNode::Op(_, _, a) => a.clone(),
-            BNode::Acc(_, a) => vec![*a],
+            BNode::Acc(_, a) | BNode::Scan(_, a, _) => vec![*a],
             _ => vec![],
         }
     };
@@ -1250,6 +1420,10 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                 avail[i] = a.iter().map(|&x| avail[x as usize]).max().unwrap_or(0);
             }
             BNode::Acc(_, a) => avail[i] = avail[*a as usize] + 1,
+            BNode::Scan(_, a, _) => {
+                varying[i] = true;
+                avail[i] = avail[*a as usize];
+            }
         }
         if reduce.is_empty() {
             varying[i] = true;
@@ -1316,6 +1490,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                 BNode::Acc(k, a) => Instr::Acc {
                     kind: *k,
                     arg: map(*a),
+                },
+                BNode::Scan(k, a, ex) => Instr::Scan {
+                    kind: *k,
+                    arg: map(*a),
+                    exclusive: *ex,
                 },
                 BNode::MatmulResult => Instr::MatmulResult,
             };
@@ -1474,6 +1653,7 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
         kernel_names: 0,
         cur_domain: Vec::new(),
         depth: 0,
+        no_scan: 0,
     };
     for (i, &p) in f.params.iter().enumerate() {
         let t = f.ty(p);
@@ -1628,6 +1808,6 @@ fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
 pub fn is_library_op(op: Opcode) -> bool {
     matches!(
         op.class(),
-        OpClass::Contraction | OpClass::Sort | OpClass::Scan | OpClass::Indexing
+        OpClass::Contraction | OpClass::Sort | OpClass::Indexing
     )
 }

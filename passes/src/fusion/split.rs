@@ -101,7 +101,8 @@ fn plan_split(k: &Kernel, opts: &SplitOptions) -> Option<(usize, usize)> {
                 AccKind::Sum | AccKind::Max | AccKind::Min | AccKind::LogSumExp
             ) && matches!(n.dtype, DType::F32 | DType::F64)
         }
-        Instr::Store { .. } | Instr::MatmulResult => false,
+        // Scans live in `map` stages, which this plan excludes anyway.
+        Instr::Store { .. } | Instr::MatmulResult | Instr::Scan { .. } => false,
         Instr::Load { .. } | Instr::Const(_) | Instr::Op { .. } => true,
     });
     if !splittable {
