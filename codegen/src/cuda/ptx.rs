@@ -1608,6 +1608,9 @@ impl<'a> Em<'a> {
                 Instr::MatmulResult => {
                     return Err("matmul_result outside a matmul epilogue".into());
                 }
+                Instr::Gather { .. } => {
+                    return Err("gathers have no CUDA code yet".into());
+                }
             }
         }
         Ok(())

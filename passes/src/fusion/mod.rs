@@ -50,8 +50,8 @@ pub mod reuse;
 pub mod split;
 
 use psionic_ir::kernel::{
-    AccKind, BufId, BufferKind, IndexMap, Instr, Item, KProgram, Kernel, LibOp, MatmulCall, Node,
-    Stage, StageKind,
+    AccKind, BufId, BufferKind, DynIndex, IndexMap, Instr, Item, KProgram, Kernel, LibOp,
+    MatmulCall, Node, Stage, StageKind,
 };
 use psionic_ir::types::row_major_strides;
 use psionic_ir::{Attr, Attrs, DType, Func, Literal, Op, OpClass, Opcode, TensorType, Value};
@@ -220,6 +220,8 @@ struct RowDomain {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum BNode {
     Load(BufId, IndexMap),
+    /// A gather; the indices' `arg`s are nodes of the kernel under construction.
+    Gather(BufId, IndexMap, Vec<DynIndex>),
     Const(u64),
     Op(Opcode, Attrs, Vec<u32>),
     Acc(AccKind, u32),
@@ -260,6 +262,7 @@ impl KBuild {
     fn add(&mut self, n: BNode, d: DType) -> u32 {
         let n = match n {
             BNode::Load(b, m) => BNode::Load(b, canon(m, &self.domain)),
+            BNode::Gather(b, m, ix) => BNode::Gather(b, canon(m, &self.domain), ix),
             other => other,
         };
         if let Some(&i) = self.dedup.get(&(n.clone(), d)) {
@@ -268,6 +271,11 @@ impl KBuild {
         let depth = match &n {
             BNode::Op(_, _, a) => a.iter().map(|&x| self.depth[x as usize]).max().unwrap_or(0),
             BNode::Acc(_, a) => self.depth[*a as usize] + 1,
+            BNode::Gather(_, _, ix) => ix
+                .iter()
+                .map(|d| self.depth[d.arg as usize])
+                .max()
+                .unwrap_or(0),
             _ => 0,
         };
         self.depth.push(depth);
@@ -295,6 +303,9 @@ enum Kind {
     Matmul,
     /// Constant data or a fill.
     Creation,
+    /// `take_along_axis` or `gather`: the source is read from memory at
+    /// data-dependent addresses, the indices are computed inline.
+    Gather,
     /// Run as a library op.
     Lib,
 }
@@ -308,6 +319,13 @@ pub fn is_wide_int(d: psionic_ir::DType) -> bool {
 fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
     use Opcode as O;
     let (operands, attrs) = (&op.operands, &op.attrs);
+    if matches!(op.opcode, O::TakeAlongAxis | O::Gather) {
+        return if gather_fusable(op, f, opts) {
+            Kind::Gather
+        } else {
+            Kind::Lib
+        };
+    }
     // Unless kernels may hold them, every op that reads or writes a 64-bit
     // integer runs as a library op (the reference interpreter's exact
     // `eval_op` on the buffers' bytes), so no kernel ever holds one in an
@@ -363,6 +381,88 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
         }
         _ => Kind::Lib,
     }
+}
+
+/// True when a `take_along_axis` or `gather` becomes kernel code: static
+/// shapes, a non-empty source of a dtype kernels hold (64-bit integer
+/// indices are fine: they only address), at least one index, distinct
+/// axes and slices of at least one element. Anything else (including what
+/// the reference interpreter rejects, such as repeated axes) stays a
+/// library op, so its error is the interpreter's.
+fn gather_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
+    let x = f.ty(op.operands[0]);
+    let Some(xs) = x.static_shape() else {
+        return false;
+    };
+    let statics = op
+        .operands
+        .iter()
+        .chain(&op.results)
+        .all(|&v| f.ty(v).static_shape().is_some());
+    let src_ok = !x.dtype.is_complex()
+        && (opts.wide_int_kernels || !is_wide_int(x.dtype))
+        && !xs.contains(&0)
+        && op.operands[1..].iter().all(|&i| f.ty(i).dtype.is_integer());
+    if !statics || !src_ok || op.operands.len() < 2 {
+        return false;
+    }
+    match op.opcode {
+        Opcode::TakeAlongAxis => op
+            .attrs
+            .int("axis")
+            .is_ok_and(|a| a >= 0 && (a as usize) < xs.len()),
+        _ => {
+            let (Ok(axes), Ok(sizes)) = (op.attrs.ints("axes"), op.attrs.ints("slice_sizes"))
+            else {
+                return false;
+            };
+            let distinct = axes.iter().enumerate().all(|(i, a)| !axes[..i].contains(a));
+            distinct
+                && axes.len() == op.operands.len() - 1
+                && axes.iter().all(|&a| a >= 0 && (a as usize) < xs.len())
+                && sizes.len() == xs.len()
+                && sizes
+                    .iter()
+                    .zip(&xs)
+                    .all(|(&s, &d)| s >= 1 && s as usize <= d)
+        }
+    }
+}
+
+/// True when `acc`, over `domain`, reaches every element of a value of
+/// `shape`. A gather is computed inline only where its consumer reads all
+/// of it: every index is then checked, as the reference interpreter checks
+/// them (a slice of a gather would otherwise skip an out-of-range index).
+fn covers(acc: &Access, shape: &[usize], domain: &[usize]) -> bool {
+    if domain.contains(&0) {
+        return false;
+    }
+    shape.iter().enumerate().all(|(j, &n)| {
+        // The values of `c + sum_i a_i * d_i` are exactly 0..n when, taken
+        // by increasing |a_i|, each step is at most one past what the
+        // smaller ones reach (a mixed-radix numbering without gaps).
+        let mut lo = acc.c[j];
+        let mut terms: Vec<(u64, u64)> = Vec::new();
+        for (i, &d) in domain.iter().enumerate() {
+            let a = acc.a[j][i];
+            if a == 0 || d <= 1 {
+                continue;
+            }
+            if a < 0 {
+                lo += a * (d as i64 - 1);
+            }
+            terms.push((a.unsigned_abs(), d as u64 - 1));
+        }
+        terms.sort_unstable();
+        let mut reach = 0u64;
+        for (s, ext) in terms {
+            if s > reach + 1 {
+                return false;
+            }
+            reach = reach.saturating_add(s.saturating_mul(ext));
+        }
+        lo == 0 && reach + 1 == n as u64
+    })
 }
 
 struct Lowering<'f> {
@@ -499,7 +599,11 @@ impl<'f> Lowering<'f> {
                 let snap = (self.pending.clone(), self.buf_of.clone());
                 let mut built =
                     self.build_kernel(root, self.opts.matmul_epilogues && self.opts.fuse, None)?;
-                if built.claimed.is_some() && built.reduce.as_ref().is_some_and(|r| !r.is_empty()) {
+                let gathers =
+                    |kb: &KBuild| kb.nodes.iter().any(|n| matches!(n.0, BNode::Gather(..)));
+                if built.claimed.is_some()
+                    && (built.reduce.as_ref().is_some_and(|r| !r.is_empty()) || gathers(&built))
+                {
                     (self.pending, self.buf_of) = snap.clone();
                     built = self.build_kernel(root, false, None)?;
                 }
@@ -1055,8 +1159,117 @@ impl<'f> Lowering<'f> {
                     other => return ferr(format!("`{other}` is not a fusable reduction")),
                 })
             }
+            Kind::Gather => {
+                if !is_root && !covers(acc, &self.shape(v)?, &kb.domain) {
+                    return self.load(kb, v, acc);
+                }
+                self.emit_gather(kb, &op, acc, single, root)
+            }
             Kind::Matmul | Kind::Lib => self.load(kb, v, acc),
         }
+    }
+
+    /// Emits a `take_along_axis` or `gather` at `acc`: its indices inline,
+    /// its source through [`Lowering::resolve_buffer`] over the kernel's
+    /// domain extended by one axis per index (the range of valid indices),
+    /// whose strides become the gather's dynamic strides.
+    fn emit_gather(
+        &mut self,
+        kb: &mut KBuild,
+        op: &Op,
+        acc: &Access,
+        single: bool,
+        root: Option<Value>,
+    ) -> Result<u32, FusionError> {
+        let x = op.operands[0];
+        let xs = self.shape(x)?;
+        let ndom = kb.domain.len();
+        let nidx = op.operands.len() - 1;
+        let ext_row = |row: &[i64], k: Option<usize>| -> Vec<i64> {
+            let mut r = row.to_vec();
+            r.extend((0..nidx).map(|e| (Some(e) == k) as i64));
+            r
+        };
+        // Per index: (source axis, slice size).
+        let (axes, slices, idx_acc, src): (Vec<usize>, Vec<usize>, Access, Access) = match op.opcode
+        {
+            Opcode::TakeAlongAxis => {
+                let axis = op.attrs.int("axis").map_err(FusionError)? as usize;
+                let mut src = Access {
+                    c: vec![],
+                    a: vec![],
+                };
+                for a in 0..xs.len() {
+                    if a == axis {
+                        src.c.push(0);
+                        src.a.push(ext_row(&Access::zero_row(ndom), Some(0)));
+                    } else {
+                        src.c.push(acc.c[a]);
+                        src.a.push(ext_row(&acc.a[a], None));
+                    }
+                }
+                (vec![axis], vec![1], acc.clone(), src)
+            }
+            _ => {
+                let axes: Vec<usize> = op
+                    .attrs
+                    .ints("axes")
+                    .map_err(FusionError)?
+                    .iter()
+                    .map(|&a| a as usize)
+                    .collect();
+                let sizes: Vec<usize> = op
+                    .attrs
+                    .ints("slice_sizes")
+                    .map_err(FusionError)?
+                    .iter()
+                    .map(|&s| s as usize)
+                    .collect();
+                // Result axes: the indices' axes, then the slice's.
+                let q = acc.c.len() - xs.len();
+                let idx_acc = Access {
+                    c: acc.c[..q].to_vec(),
+                    a: acc.a[..q].to_vec(),
+                };
+                let mut src = Access {
+                    c: vec![],
+                    a: vec![],
+                };
+                for a in 0..xs.len() {
+                    src.c.push(acc.c[q + a]);
+                    src.a
+                        .push(ext_row(&acc.a[q + a], axes.iter().position(|&b| b == a)));
+                }
+                let slices = axes.iter().map(|&a| sizes[a]).collect();
+                (axes, slices, idx_acc, src)
+            }
+        };
+        let mut args = Vec::with_capacity(nidx);
+        for k in 0..nidx {
+            let i = op.operands[1 + k];
+            let s = single && self.uses[i.index()] == 1;
+            args.push(self.emit(kb, i, &idx_acc, s, root)?);
+        }
+        let mut ext = kb.domain.clone();
+        ext.extend((0..nidx).map(|k| xs[axes[k]] - slices[k] + 1));
+        let saved = std::mem::replace(&mut self.cur_domain, ext);
+        let resolved = self.resolve_buffer(x, &src);
+        self.cur_domain = saved;
+        let (b, m) = resolved?;
+        let index = (0..nidx)
+            .map(|k| DynIndex {
+                arg: args[k],
+                stride: m.strides[ndom + k],
+                dim: xs[axes[k]],
+                slice: slices[k],
+                axis: axes[k] as u32,
+            })
+            .collect();
+        let map = IndexMap {
+            offset: m.offset,
+            strides: m.strides[..ndom].to_vec(),
+        };
+        Ok(kb.add(BNode::Gather(b, map, index), self.dtype(op.results[0])))
     }
 }
 
@@ -1147,6 +1360,13 @@ fn redirect(kb: &mut KBuild, from: u32, to: u32) {
                 }
             }
             BNode::Acc(_, a) if *a == from => *a = to,
+            BNode::Gather(_, _, ix) => {
+                for d in ix {
+                    if d.arg == from {
+                        d.arg = to;
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -1155,6 +1375,16 @@ fn redirect(kb: &mut KBuild, from: u32, to: u32) {
             s.2 = to;
         }
     }
+}
+
+/// A gather's indices with their nodes renumbered by `map`.
+fn remap_index(ix: &[DynIndex], map: impl Fn(u32) -> u32) -> Vec<DynIndex> {
+    ix.iter()
+        .map(|d| DynIndex {
+            arg: map(d.arg),
+            ..d.clone()
+        })
+        .collect()
 }
 
 /// Splits a built kernel into stages (see the module doc of
@@ -1166,6 +1396,7 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
         match &kb.nodes[i].0 {
             BNode::Op(_, _, a) => a.clone(),
             BNode::Acc(_, a) => vec![*a],
+            BNode::Gather(_, _, ix) => ix.iter().map(|d| d.arg).collect(),
             _ => vec![],
         }
     };
@@ -1203,6 +1434,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                 avail[i] = a.iter().map(|&x| avail[x as usize]).max().unwrap_or(0);
             }
             BNode::Acc(_, a) => avail[i] = avail[*a as usize] + 1,
+            BNode::Gather(_, m, ix) => {
+                varying[i] = reduce.iter().any(|&a| m.strides[a] != 0)
+                    || ix.iter().any(|d| varying[d.arg as usize]);
+                avail[i] = ix.iter().map(|d| avail[d.arg as usize]).max().unwrap_or(0);
+            }
         }
         if reduce.is_empty() {
             varying[i] = true;
@@ -1260,6 +1496,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                     buf: *b,
                     map: m.clone(),
                 },
+                BNode::Gather(b, m, ix) => Instr::Gather {
+                    buf: *b,
+                    map: m.clone(),
+                    index: remap_index(ix, map),
+                },
                 BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
                 BNode::Op(o, at, a) => Instr::Op {
                     opcode: *o,
@@ -1297,6 +1538,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                     BNode::Load(b, m) => Instr::Load {
                         buf: *b,
                         map: m.clone(),
+                    },
+                    BNode::Gather(b, m, ix) => Instr::Gather {
+                        buf: *b,
+                        map: m.clone(),
+                        index: remap_index(ix, map),
                     },
                     BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
                     BNode::Op(o, at, a) => Instr::Op {
@@ -1481,6 +1727,13 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
                         lw.request(x)?;
                     }
                 }
+                Kind::Gather => {
+                    // The gathered source is read from memory.
+                    let x = op.operands[0];
+                    let xs = lw.shape(x)?;
+                    lw.cur_domain = xs.clone();
+                    lw.resolve_buffer(x, &Access::identity(xs.len()))?;
+                }
                 _ => {}
             }
         }
@@ -1555,7 +1808,9 @@ fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
     let fix = |nodes: &mut Vec<Node>| {
         for n in nodes {
             match &mut n.instr {
-                Instr::Load { buf, .. } | Instr::Store { buf, .. } => *buf = map[buf],
+                Instr::Load { buf, .. } | Instr::Gather { buf, .. } | Instr::Store { buf, .. } => {
+                    *buf = map[buf]
+                }
                 _ => {}
             }
         }

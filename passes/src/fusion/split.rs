@@ -102,7 +102,7 @@ fn plan_split(k: &Kernel, opts: &SplitOptions) -> Option<(usize, usize)> {
             ) && matches!(n.dtype, DType::F32 | DType::F64)
         }
         Instr::Store { .. } | Instr::MatmulResult => false,
-        Instr::Load { .. } | Instr::Const(_) | Instr::Op { .. } => true,
+        Instr::Load { .. } | Instr::Gather { .. } | Instr::Const(_) | Instr::Op { .. } => true,
     });
     if !splittable {
         return None;
@@ -220,6 +220,11 @@ fn split_kernel(p: &mut KProgram, k: &Kernel, axis: usize, chunks: usize) -> (Ke
                 buf: *buf,
                 map: split_map(map, axis, m),
             },
+            Instr::Gather { buf, map, index } => Instr::Gather {
+                buf: *buf,
+                map: split_map(map, axis, m),
+                index: index.clone(),
+            },
             Instr::Acc { kind, .. } => {
                 let buf = add_temp(
                     p,
@@ -289,6 +294,11 @@ fn split_kernel(p: &mut KProgram, k: &Kernel, axis: usize, chunks: usize) -> (Ke
                 Instr::Load { buf, map } => Instr::Load {
                     buf: *buf,
                     map: cmap(map),
+                },
+                Instr::Gather { buf, map, index } => Instr::Gather {
+                    buf: *buf,
+                    map: cmap(map),
+                    index: index.clone(),
                 },
                 Instr::Store { buf, map, arg } => Instr::Store {
                     buf: *buf,

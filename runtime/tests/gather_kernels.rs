@@ -1,0 +1,524 @@
+//! Gathers as generated code: `take_along_axis` and `tensor.gather` (several
+//! index operands, `axes`, `slice_sizes`, negative indices) fuse with the
+//! computation of their indices and with their consumers, and every
+//! backend that runs kernels agrees with the reference interpreter:
+//! the CPU JIT (strict: native code only), the kernel interpreter on the
+//! same planned program, and wgpu (feature `wgpu`; lavapipe here) on its
+//! own. An index out of range after wrapping is an error naming the index
+//! and the axis size on each of them, never a panic or a wrong number.
+//!
+//! Cases are random (seeded): shapes, axes, slice sizes, index dtypes
+//! (i32, i64, u32), source dtypes (f32, f16, i32, bool), an elementwise
+//! producer of the indices, and an elementwise or reducing consumer.
+
+mod common;
+use common::Rng;
+use psionic_codegen::cpu::CpuOptions;
+use psionic_ir::kernel::{Instr, Item, KProgram};
+use psionic_ir::{Attr, Attrs, DType, Func, Literal, Opcode, TensorType, Value};
+use psionic_runtime::exec::compile_for;
+use psionic_runtime::interp::{compare_literals, run_func};
+use psionic_runtime::kernel_interp::run_program;
+
+const INDEX_DTYPES: [DType; 3] = [DType::I32, DType::I64, DType::U32];
+const SOURCE_DTYPES: [DType; 4] = [DType::F32, DType::F16, DType::I32, DType::Bool];
+
+struct Case {
+    f: Func,
+    args: Vec<Literal>,
+    desc: String,
+    /// Every op should become kernel code (no `kernel.op`).
+    lib_free: bool,
+    /// An index is out of range: every backend must report it.
+    bad: bool,
+}
+
+fn pick<T: Copy>(rng: &mut Rng, v: &[T]) -> T {
+    v[(rng.next() % v.len() as u64) as usize]
+}
+fn below(rng: &mut Rng, n: usize) -> usize {
+    (rng.next() % n as u64) as usize
+}
+
+fn full(f: &mut Func, v: f64, shape: &[usize], d: DType) -> Value {
+    f.push1(
+        Opcode::Full,
+        &[],
+        Attrs::new()
+            .with("value", Attr::Float(v))
+            .with(
+                "shape",
+                Attr::Ints(shape.iter().map(|&x| x as i64).collect()),
+            )
+            .with("dtype", Attr::DType(d)),
+    )
+    .unwrap()
+}
+
+/// Index values for axis size `dim` and slice `slice`: each valid start,
+/// wrapped negative half the time for signed dtypes.
+fn index_values(rng: &mut Rng, n: usize, dim: usize, slice: usize, signed: bool) -> Vec<i64> {
+    (0..n)
+        .map(|_| {
+            let j = below(rng, dim - slice + 1) as i64;
+            if signed && rng.next() & 1 == 1 {
+                j - dim as i64
+            } else {
+                j
+            }
+        })
+        .collect()
+}
+
+/// A raw index parameter and the elementwise work that turns it into the
+/// index: `raw - dim` for signed dtypes (raw holds `index + dim`), `raw * 1`
+/// for unsigned ones. Returns (param literal, index value).
+fn index_operand(
+    f: &mut Func,
+    param: Value,
+    dt: DType,
+    shape: &[usize],
+    vals: &[i64],
+    dim: usize,
+) -> (Literal, Value) {
+    if dt.is_signed_integer() {
+        let raw: Vec<i64> = vals.iter().map(|v| v + dim as i64).collect();
+        let c = full(f, dim as f64, shape, dt);
+        let idx = f
+            .push1(Opcode::Subtract, &[param, c], Attrs::new())
+            .unwrap();
+        (Literal::from_i64(dt, shape.to_vec(), &raw).unwrap(), idx)
+    } else {
+        let c = full(f, 1.0, shape, dt);
+        let idx = f
+            .push1(Opcode::Multiply, &[param, c], Attrs::new())
+            .unwrap();
+        (Literal::from_i64(dt, shape.to_vec(), vals).unwrap(), idx)
+    }
+}
+
+/// Spoils one index so that it is out of range after wrapping (for an
+/// axis of size `dim` and slices of `slice`).
+fn spoil(rng: &mut Rng, vals: &mut [i64], dim: usize, slice: usize, signed: bool) {
+    if vals.is_empty() {
+        return;
+    }
+    let k = below(rng, vals.len());
+    let r = below(rng, 3) as i64;
+    vals[k] = if signed && rng.next() & 1 == 1 {
+        -(dim as i64) - 1 - r
+    } else {
+        (dim - slice) as i64 + 1 + r
+    };
+}
+
+/// An elementwise consumer of the gathered values, and sometimes a sum
+/// over their last axis after it.
+fn consume(rng: &mut Rng, f: &mut Func, g: Value) -> Value {
+    let t = f.ty(g).clone();
+    let d = t.dtype;
+    let e = match d {
+        DType::Bool => f.push1(Opcode::LogicalNot, &[g], Attrs::new()).unwrap(),
+        _ if d.is_integer() => f.push1(Opcode::Add, &[g, g], Attrs::new()).unwrap(),
+        _ => {
+            let sq = f.push1(Opcode::Multiply, &[g, g], Attrs::new()).unwrap();
+            f.push1(Opcode::Add, &[sq, g], Attrs::new()).unwrap()
+        }
+    };
+    if t.rank() > 0 && rng.next() % 3 == 0 {
+        let c = f
+            .push1(
+                Opcode::Cast,
+                &[e],
+                Attrs::new().with("dtype", Attr::DType(DType::F32)),
+            )
+            .unwrap();
+        let axes = Attrs::new().with("axes", Attr::Ints(vec![t.rank() as i64 - 1]));
+        return f.push1(Opcode::ReduceSum, &[c], axes).unwrap();
+    }
+    e
+}
+
+fn shape_of(rng: &mut Rng, rank: usize, max: usize) -> Vec<usize> {
+    (0..rank).map(|_| 1 + below(rng, max)).collect()
+}
+fn ty(d: DType, s: &[usize]) -> TensorType {
+    TensorType::new(d, s.iter().map(|&x| x as i64).collect::<Vec<i64>>())
+}
+
+fn take_case(rng: &mut Rng, bad: bool) -> Case {
+    let rank = 1 + below(rng, 3);
+    let xs = shape_of(rng, rank, 5);
+    let axis = below(rng, rank);
+    let mut is = xs.clone();
+    is[axis] = 1 + below(rng, 6);
+    let (sd, id) = (pick(rng, &SOURCE_DTYPES), pick(rng, &INDEX_DTYPES));
+    let mut f = Func::new("take", vec![ty(sd, &xs), ty(id, &is)]);
+    let (x, r) = (f.params[0], f.params[1]);
+    let n: usize = is.iter().product();
+    let signed = id.is_signed_integer();
+    let mut vals = index_values(rng, n, xs[axis], 1, signed);
+    if bad {
+        spoil(rng, &mut vals, xs[axis], 1, signed);
+    }
+    let (rl, idx) = index_operand(&mut f, r, id, &is, &vals, xs[axis]);
+    let g = f
+        .push1(
+            Opcode::TakeAlongAxis,
+            &[x, idx],
+            Attrs::new().with("axis", Attr::Int(axis as i64)),
+        )
+        .unwrap();
+    let out = consume(rng, &mut f, g);
+    f.results = vec![out];
+    let xl = common::random_literal(rng, &ty(sd, &xs));
+    Case {
+        desc: format!("take_along_axis {sd}{xs:?} by {id}{is:?} axis {axis}"),
+        f,
+        args: vec![xl, rl],
+        lib_free: id != DType::I64,
+        bad,
+    }
+}
+
+fn gather_case(rng: &mut Rng, bad: bool) -> Case {
+    let rank = 1 + below(rng, 3);
+    let xs = shape_of(rng, rank, 5);
+    let k = 1 + below(rng, rank);
+    let mut axes: Vec<usize> = (0..rank).collect();
+    // A random order of k distinct axes.
+    for i in 0..rank {
+        let j = i + below(rng, rank - i);
+        axes.swap(i, j);
+    }
+    axes.truncate(k);
+    let sizes: Vec<usize> = xs.iter().map(|&d| 1 + below(rng, d)).collect();
+    let irank = below(rng, 3);
+    let is = shape_of(rng, irank, 3);
+    let (sd, id) = (pick(rng, &SOURCE_DTYPES), pick(rng, &INDEX_DTYPES));
+    let mut params = vec![ty(sd, &xs)];
+    params.extend((0..k).map(|_| ty(id, &is)));
+    let mut f = Func::new("gather", params);
+    let n: usize = is.iter().product();
+    let signed = id.is_signed_integer();
+    let spoiled = if bad { below(rng, k) } else { k };
+    let mut args = vec![common::random_literal(rng, &ty(sd, &xs))];
+    let mut operands = vec![f.params[0]];
+    for (j, &a) in axes.iter().enumerate() {
+        let mut vals = index_values(rng, n, xs[a], sizes[a], signed);
+        if j == spoiled {
+            spoil(rng, &mut vals, xs[a], sizes[a], signed);
+        }
+        let p = f.params[1 + j];
+        let (l, idx) = index_operand(&mut f, p, id, &is, &vals, xs[a]);
+        args.push(l);
+        operands.push(idx);
+    }
+    let g = f
+        .push1(
+            Opcode::Gather,
+            &operands,
+            Attrs::new()
+                .with("axes", Attr::Ints(axes.iter().map(|&a| a as i64).collect()))
+                .with(
+                    "slice_sizes",
+                    Attr::Ints(sizes.iter().map(|&s| s as i64).collect()),
+                ),
+        )
+        .unwrap();
+    let out = consume(rng, &mut f, g);
+    f.results = vec![out];
+    Case {
+        desc: format!("gather {sd}{xs:?} by {k} x {id}{is:?} axes {axes:?} slices {sizes:?}"),
+        f,
+        args,
+        lib_free: id != DType::I64 && n > 0,
+        bad: bad && n > 0,
+    }
+}
+
+fn types(args: &[Literal]) -> Vec<TensorType> {
+    args.iter().map(|a| a.ty()).collect()
+}
+
+fn lib_ops(p: &KProgram) -> Vec<String> {
+    p.items
+        .iter()
+        .filter_map(|i| match i {
+            Item::LibOp(l) => Some(l.opcode.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn gathers(p: &KProgram) -> usize {
+    p.items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Kernel(k) => Some(k),
+            _ => None,
+        })
+        .flat_map(|k| k.stages.iter().flat_map(|s| &s.nodes))
+        .filter(|n| matches!(n.instr, Instr::Gather { .. }))
+        .count()
+}
+
+fn same(got: &[Literal], want: &[Literal]) -> Result<(), String> {
+    if got.len() != want.len() {
+        return Err("result count differs".into());
+    }
+    for (g, w) in got.iter().zip(want) {
+        // Gathers move bits; the consumers add at most a few roundings.
+        compare_literals(g, w, 4, 1e-5)?;
+    }
+    Ok(())
+}
+
+fn out_of_range(e: &str) -> bool {
+    e.contains("is out of range for axis size")
+}
+
+/// The CPU JIT and the kernel interpreter (on the planned program the JIT
+/// runs) against the reference interpreter.
+fn check_cpu(c: &Case) {
+    let want = run_func(&c.f, &c.args);
+    let comp = compile_for(&c.f, &types(&c.args), &CpuOptions::default())
+        .unwrap_or_else(|e| panic!("{}: compile: {e}", c.desc));
+    let text = psionic_ir::kernel::text::print_program(&comp.kernels);
+    if c.lib_free {
+        assert!(
+            lib_ops(&comp.kernels).is_empty(),
+            "{}: library ops left\n{text}",
+            c.desc
+        );
+        assert!(
+            gathers(&comp.kernels) > 0,
+            "{}: no gather node\n{text}",
+            c.desc
+        );
+    }
+    let jit = comp.run(&c.args);
+    let kint = run_program(&comp.kernels, &c.args);
+    if c.bad {
+        let e = want
+            .err()
+            .unwrap_or_else(|| panic!("{}: interpreter accepted", c.desc));
+        assert!(out_of_range(&e.message), "{}: {e}", c.desc);
+        let j = jit
+            .err()
+            .unwrap_or_else(|| panic!("{}: JIT accepted\n{text}", c.desc));
+        assert!(out_of_range(&j.message), "{}: JIT: {j}", c.desc);
+        let k = kint
+            .err()
+            .unwrap_or_else(|| panic!("{}: kernel interp accepted", c.desc));
+        assert!(out_of_range(&k), "{}: kernel interp: {k}", c.desc);
+        return;
+    }
+    let want = want.unwrap_or_else(|e| panic!("{}: interpreter: {e}", c.desc));
+    let jit = jit.unwrap_or_else(|e| panic!("{}: JIT: {e}\n{text}", c.desc));
+    same(&jit, &want).unwrap_or_else(|e| panic!("{}: JIT: {e}\n{text}", c.desc));
+    let kint = kint.unwrap_or_else(|e| panic!("{}: kernel interp: {e}\n{text}", c.desc));
+    same(&kint, &want).unwrap_or_else(|e| panic!("{}: kernel interp: {e}\n{text}", c.desc));
+}
+
+#[test]
+fn random_take_along_axis_on_cpu_and_kernel_interpreter() {
+    let mut rng = Rng(0x5eed_7a6e);
+    for i in 0..80 {
+        check_cpu(&take_case(&mut rng, i % 4 == 3));
+    }
+}
+
+#[test]
+fn random_gathers_on_cpu_and_kernel_interpreter() {
+    let mut rng = Rng(0x9a7_4e25);
+    for i in 0..80 {
+        check_cpu(&gather_case(&mut rng, i % 4 == 3));
+    }
+}
+
+/// `loss[n] = logsumexp(logits[n, :]) - logits[n, labels[n]]`.
+fn cross_entropy(n: usize, v: usize, label: DType) -> Func {
+    let mut f = Func::new("xent", vec![ty(DType::F32, &[n, v]), ty(label, &[n])]);
+    let (x, l) = (f.params[0], f.params[1]);
+    let axes = Attrs::new().with("axes", Attr::Ints(vec![1]));
+    let lse = f.push1(Opcode::LogSumExp, &[x], axes).unwrap();
+    let l2 = f
+        .push1(
+            Opcode::ExpandDims,
+            &[l],
+            Attrs::new().with("axes", Attr::Ints(vec![1])),
+        )
+        .unwrap();
+    let picked = f
+        .push1(
+            Opcode::TakeAlongAxis,
+            &[x, l2],
+            Attrs::new().with("axis", Attr::Int(1)),
+        )
+        .unwrap();
+    let picked = f
+        .push1(
+            Opcode::Squeeze,
+            &[picked],
+            Attrs::new().with("axes", Attr::Ints(vec![1])),
+        )
+        .unwrap();
+    let loss = f
+        .push1(Opcode::Subtract, &[lse, picked], Attrs::new())
+        .unwrap();
+    f.results = vec![loss];
+    f
+}
+
+#[test]
+fn cross_entropy_is_one_kernel_with_the_gather_beside_the_logsumexp() {
+    let f = cross_entropy(6, 37, DType::I32);
+    let mut rng = Rng(77);
+    let logits = common::random_literal(&mut rng, &ty(DType::F32, &[6, 37]));
+    let labels = Literal::from_i64(DType::I32, vec![6], &[0, 36, -1, 5, -37, 20]).unwrap();
+    let args = vec![logits, labels];
+    let comp = compile_for(&f, &types(&args), &CpuOptions::default()).unwrap();
+    let text = psionic_ir::kernel::text::print_program(&comp.kernels);
+    assert!(!text.contains("kernel.op"), "{text}");
+    assert_eq!(comp.kernels.stats().kernels, 1, "{text}");
+    assert!(
+        text.contains("acc.logsumexp") && text.contains("gather %b0"),
+        "{text}"
+    );
+    let want = run_func(&f, &args).unwrap();
+    same(&comp.run(&args).unwrap(), &want).unwrap();
+    same(&run_program(&comp.kernels, &args).unwrap(), &want).unwrap();
+    // A label past the vocabulary: the interpreter's error, not a number.
+    let bad = vec![
+        args[0].clone(),
+        Literal::from_i64(DType::I32, vec![6], &[0, 1, 2, 37, 4, 5]).unwrap(),
+    ];
+    let e = comp.run(&bad).unwrap_err().message;
+    assert!(
+        e.contains("index along axis 1 37 is out of range for axis size 37"),
+        "{e}"
+    );
+    let e = run_program(&comp.kernels, &bad).unwrap_err();
+    assert!(
+        e.contains("index along axis 1 37 is out of range for axis size 37"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_slice_of_a_gather_still_checks_every_index() {
+    // Only x[idx][0] is used; the interpreter still rejects idx[1].
+    let mut f = Func::new(
+        "slice_of_take",
+        vec![ty(DType::F32, &[5]), ty(DType::I32, &[3])],
+    );
+    let (x, i) = (f.params[0], f.params[1]);
+    let g = f
+        .push1(
+            Opcode::TakeAlongAxis,
+            &[x, i],
+            Attrs::new().with("axis", Attr::Int(0)),
+        )
+        .unwrap();
+    let s = f
+        .push1(
+            Opcode::Slice,
+            &[g],
+            Attrs::new()
+                .with("start", Attr::Ints(vec![0]))
+                .with("stop", Attr::Ints(vec![1]))
+                .with("strides", Attr::Ints(vec![1])),
+        )
+        .unwrap();
+    let y = f.push1(Opcode::Exp, &[s], Attrs::new()).unwrap();
+    f.results = vec![y];
+    let args = vec![
+        Literal::from_f64(DType::F32, vec![5], &[0.0, 1.0, 2.0, 3.0, 4.0]).unwrap(),
+        Literal::from_i64(DType::I32, vec![3], &[1, 9, 2]).unwrap(),
+    ];
+    assert!(run_func(&f, &args).is_err());
+    let comp = compile_for(&f, &types(&args), &CpuOptions::default()).unwrap();
+    let e = comp.run(&args).unwrap_err().message;
+    assert!(out_of_range(&e), "{e}");
+    let e = run_program(&comp.kernels, &args).unwrap_err();
+    assert!(out_of_range(&e), "{e}");
+}
+
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use super::*;
+    use psionic_runtime::wgpu::{compile_for_wgpu, unavailable};
+
+    fn skip(test: &str) -> bool {
+        if let Some(why) = unavailable() {
+            eprintln!("SKIPPED {test}: {why}");
+            return true;
+        }
+        false
+    }
+
+    /// wgpu against the reference interpreter (WGSL has no 64-bit types:
+    /// programs with i64 indices fall back, so they are left out).
+    fn check_wgpu(c: &Case) {
+        if c.args.iter().any(|a| a.dtype() == DType::I64) {
+            return;
+        }
+        let want = run_func(&c.f, &c.args);
+        let comp = compile_for_wgpu(&c.f, &types(&c.args))
+            .unwrap_or_else(|e| panic!("{}: wgpu compile: {e}", c.desc));
+        let text = psionic_ir::kernel::text::print_program(&comp.kernels);
+        if c.lib_free {
+            assert!(lib_ops(&comp.kernels).is_empty(), "{}\n{text}", c.desc);
+        }
+        let got = comp.run(&c.args);
+        if c.bad {
+            assert!(want.is_err(), "{}", c.desc);
+            let e = got
+                .err()
+                .unwrap_or_else(|| panic!("{}: wgpu accepted\n{text}", c.desc));
+            assert!(out_of_range(&e.message), "{}: wgpu: {e}", c.desc);
+            return;
+        }
+        let want = want.unwrap_or_else(|e| panic!("{}: interpreter: {e}", c.desc));
+        let got = got.unwrap_or_else(|e| panic!("{}: wgpu: {e}\n{text}", c.desc));
+        same(&got, &want).unwrap_or_else(|e| panic!("{}: wgpu: {e}\n{text}", c.desc));
+    }
+
+    #[test]
+    fn random_gathers_on_wgpu() {
+        if skip("random_gathers_on_wgpu") {
+            return;
+        }
+        let mut rng = Rng(0x3b_9e41);
+        for i in 0..40 {
+            check_wgpu(&take_case(&mut rng, i % 4 == 3));
+            check_wgpu(&gather_case(&mut rng, i % 4 == 1));
+        }
+    }
+
+    #[test]
+    fn cross_entropy_on_wgpu_reports_a_bad_label() {
+        if skip("cross_entropy_on_wgpu_reports_a_bad_label") {
+            return;
+        }
+        let f = cross_entropy(5, 300, DType::I32);
+        let mut rng = Rng(78);
+        let logits = common::random_literal(&mut rng, &ty(DType::F32, &[5, 300]));
+        let labels = Literal::from_i64(DType::I32, vec![5], &[0, 299, -1, 5, -300]).unwrap();
+        let args = vec![logits, labels];
+        let comp = compile_for_wgpu(&f, &types(&args)).unwrap();
+        let want = run_func(&f, &args).unwrap();
+        let got = comp.run(&args).unwrap();
+        compare_literals(&got[0], &want[0], 64, 1e-5).unwrap();
+        let bad = vec![
+            args[0].clone(),
+            Literal::from_i64(DType::I32, vec![5], &[0, -301, 2, 3, 4]).unwrap(),
+        ];
+        let e = comp.run(&bad).unwrap_err().message;
+        assert!(
+            e.contains("index along axis 1 -301 is out of range for axis size 300"),
+            "{e}"
+        );
+    }
+}
