@@ -343,7 +343,10 @@ impl WgpuProgram {
         let Some(f) = &self.shaders.faults else {
             return Ok(());
         };
-        let w = g.read_words(&self.storage[f.storage], 4)?;
+        let w = g.read_words(
+            &self.storage[f.buf],
+            psionic_codegen::fault::FAULT_WORDS as u64,
+        )?;
         match f.error(&w) {
             Some(e) => Err(err(e)),
             None => Ok(()),
@@ -394,8 +397,11 @@ impl WgpuProgram {
             }
         }
         if let Some(f) = &self.shaders.faults {
-            g.queue
-                .write_buffer(&self.storage[f.storage], 0, bytemuck_words(&[0u32; 4]));
+            g.queue.write_buffer(
+                &self.storage[f.buf],
+                0,
+                bytemuck_words(&[0u32; psionic_codegen::fault::FAULT_WORDS]),
+            );
         }
         let new_enc = || {
             g.device

@@ -13,11 +13,12 @@
 //! (`array<atomic<u32>>`: flag, site, index bits): each index is wrapped
 //! and checked by `psi_wrap_i`/`psi_wrap_u`; out of range it reads the
 //! first element of the index's range (never out of bounds) and the first
-//! offender records its [`FaultSite`] number and value, which the runtime
-//! turns into the run's error.
+//! offender records its [`FaultSite`] number and value (32 bits), which the
+//! runtime turns into the run's error ([`crate::fault`]).
 
 use super::scalar::{dev_type, literal, need, op_expr, round};
 use super::Storage;
+use crate::fault::{FaultSite, Faults};
 use psionic_ir::kernel::{
     AccKind, BufId, DynIndex, IndexMap, Instr, KProgram, Kernel, MatmulCall, Node, StageKind,
 };
@@ -51,52 +52,6 @@ pub struct ShaderKernel {
     pub bindings: Vec<(usize, bool)>,
     /// Workgroups to dispatch (x, y, z); all zero: nothing to run.
     pub groups: [u32; 3],
-}
-
-/// One gather index of a program, numbered from 1 in the fault record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FaultSite {
-    /// The kernel it is in.
-    pub kernel: String,
-    pub axis: u32,
-    pub dim: usize,
-    pub slice: usize,
-    /// The recorded value is an `i32` (else a `u32`).
-    pub signed: bool,
-}
-
-/// The program's fault record: its device storage and its sites.
-#[derive(Clone, Debug, Default)]
-pub struct Faults {
-    pub storage: usize,
-    pub sites: Vec<FaultSite>,
-}
-
-impl Faults {
-    /// The error a fault record `[flag, site, value]` read back from the
-    /// device holds, if any, as the reference interpreter words it.
-    pub fn error(&self, words: &[u32]) -> Option<String> {
-        if words.first().copied().unwrap_or(0) == 0 {
-            return None;
-        }
-        let site = words.get(1).copied().unwrap_or(0) as usize;
-        let bits = words.get(2).copied().unwrap_or(0);
-        Some(match site.checked_sub(1).and_then(|i| self.sites.get(i)) {
-            Some(s) => {
-                let v = if s.signed {
-                    bits as i32 as i64
-                } else {
-                    bits as i64
-                };
-                format!(
-                    "kernel @{}: {}",
-                    s.kernel,
-                    psionic_ir::kernel::gather_error(s.axis, v, s.dim, s.slice)
-                )
-            }
-            None => "a gather index is out of range".into(),
-        })
-    }
 }
 
 struct Gen<'a> {
@@ -176,15 +131,15 @@ impl<'a> Gen<'a> {
             .faults
             .as_deref_mut()
             .ok_or("wgpu backend: a gather without a fault record")?;
-        faults.sites.push(FaultSite {
+        let site = faults.add(FaultSite {
             kernel: self.name.clone(),
             axis: d.axis,
             dim: d.dim,
             slice: d.slice,
             signed,
+            wide: false,
         });
-        let site = faults.sites.len();
-        let fs = faults.storage;
+        let fs = faults.buf;
         if self.fault_bind.is_none() {
             self.fault_bind = Some(self.binding_storage(fs, true));
         }

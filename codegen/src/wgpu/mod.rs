@@ -19,7 +19,8 @@
 pub mod kernel;
 pub mod scalar;
 
-pub use kernel::{plan_storage, FaultSite, Faults, ShaderKernel};
+pub use crate::fault::{FaultSite, Faults};
+pub use kernel::{plan_storage, ShaderKernel};
 use psionic_ir::kernel::{BufId, BufferKind, Item, KProgram, LibOp};
 
 /// One device allocation: the program buffers that live in it (several for
@@ -98,11 +99,11 @@ pub fn compile_program(p: &KProgram) -> Result<GpuProgram, String> {
         .any(|it| matches!(it, Item::Kernel(k) if k.has_gather()))
         .then(|| {
             storage.push(Storage {
-                words: 4,
+                words: crate::fault::FAULT_WORDS as u64,
                 buffers: vec![],
             });
             Faults {
-                storage: storage.len() - 1,
+                buf: storage.len() - 1,
                 sites: vec![],
             }
         });
