@@ -65,8 +65,9 @@ fn out_of_range(e: &str) -> bool {
 }
 
 /// The CPU JIT and the kernel interpreter (on the planned program the JIT
-/// runs) against the reference interpreter.
-fn check_cpu(c: &Case) {
+/// runs) against the reference interpreter; returns whether a gathering
+/// kernel took the f32x4 shape.
+fn check_cpu(c: &Case) -> bool {
     let want = run_func(&c.f, &c.args);
     let comp = compile_for(&c.f, &types(&c.args), &CpuOptions::default())
         .unwrap_or_else(|e| panic!("{}: compile: {e}", c.desc));
@@ -83,6 +84,21 @@ fn check_cpu(c: &Case) {
             c.desc
         );
     }
+    let gathering: Vec<bool> = comp
+        .kernels
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Kernel(k) => Some(k.has_gather()),
+            _ => None,
+        })
+        .collect();
+    let vector = comp
+        .code
+        .kernel_shapes()
+        .iter()
+        .zip(&gathering)
+        .any(|((_, v), g)| *v && *g);
     let jit = comp.run(&c.args);
     let kint = run_program(&comp.kernels, &c.args);
     if c.bad {
@@ -98,29 +114,34 @@ fn check_cpu(c: &Case) {
             .err()
             .unwrap_or_else(|| panic!("{}: kernel interp accepted", c.desc));
         assert!(out_of_range(&k), "{}: kernel interp: {k}", c.desc);
-        return;
+        return vector;
     }
     let want = want.unwrap_or_else(|e| panic!("{}: interpreter: {e}", c.desc));
     let jit = jit.unwrap_or_else(|e| panic!("{}: JIT: {e}\n{text}", c.desc));
     same(&jit, &want).unwrap_or_else(|e| panic!("{}: JIT: {e}\n{text}", c.desc));
     let kint = kint.unwrap_or_else(|e| panic!("{}: kernel interp: {e}\n{text}", c.desc));
     same(&kint, &want).unwrap_or_else(|e| panic!("{}: kernel interp: {e}\n{text}", c.desc));
+    vector
 }
 
 #[test]
 fn random_take_along_axis_on_cpu_and_kernel_interpreter() {
     let mut rng = Rng(0x5eed_7a6e);
+    let mut vector = 0;
     for i in 0..80 {
-        check_cpu(&take_case(&mut rng, i % 4 == 3));
+        vector += check_cpu(&take_case(&mut rng, i % 4 == 3)) as usize;
     }
+    assert!(vector >= 1, "only {vector} cases took the f32x4 shape");
 }
 
 #[test]
 fn random_gathers_on_cpu_and_kernel_interpreter() {
     let mut rng = Rng(0x9a7_4e25);
+    let mut vector = 0;
     for i in 0..80 {
-        check_cpu(&gather_case(&mut rng, i % 4 == 3));
+        vector += check_cpu(&gather_case(&mut rng, i % 4 == 3)) as usize;
     }
+    assert!(vector >= 1, "only {vector} cases took the f32x4 shape");
 }
 
 #[test]
@@ -136,6 +157,12 @@ fn cross_entropy_is_one_kernel_with_the_gather_beside_the_logsumexp() {
     assert_eq!(comp.kernels.stats().kernels, 1, "{text}");
     assert!(
         text.contains("acc.logsumexp") && text.contains("gather %b0"),
+        "{text}"
+    );
+    // The index is one exact i64 per row: the row keeps the f32x4 loop.
+    assert_eq!(
+        comp.code.kernel_shapes(),
+        vec![("k0".to_string(), true)],
         "{text}"
     );
     let want = run_func(&f, &args).unwrap();
@@ -154,6 +181,53 @@ fn cross_entropy_is_one_kernel_with_the_gather_beside_the_logsumexp() {
     let e = run_program(&comp.kernels, &bad).unwrap_err();
     assert!(
         e.contains("index along axis 1 37 is out of range for axis size 37"),
+        "{e}"
+    );
+}
+
+/// An embedding lookup `tanh(table[ids[n], :])`: the f32x4 shape, with
+/// the row read 4 lanes at a time (and a tail), negative ids wrapped, and a
+/// bad id reported from the vector loop.
+#[test]
+fn embedding_rows_take_the_vector_shape() {
+    let (v, d, n) = (11usize, 13usize, 9usize);
+    let mut f = Func::new("embed", vec![ty(DType::F32, &[v, d]), ty(DType::I32, &[n])]);
+    let (t, ids) = (f.params[0], f.params[1]);
+    let g = f
+        .push1(
+            Opcode::Gather,
+            &[t, ids],
+            Attrs::new()
+                .with("axes", Attr::Ints(vec![0]))
+                .with("slice_sizes", Attr::Ints(vec![1, d as i64])),
+        )
+        .unwrap();
+    let y = f.push1(Opcode::Tanh, &[g], Attrs::new()).unwrap();
+    f.results = vec![y];
+    let mut rng = Rng(5);
+    let table = common::random_literal(&mut rng, &ty(DType::F32, &[v, d]));
+    let good = [0, 10, -1, -11, 3, 4, 5, 9, 2];
+    let args = vec![
+        table.clone(),
+        Literal::from_i64(DType::I32, vec![n], &good).unwrap(),
+    ];
+    let comp = compile_for(&f, &types(&args), &CpuOptions::default()).unwrap();
+    let text = psionic_ir::kernel::text::print_program(&comp.kernels);
+    assert_eq!(
+        comp.code.kernel_shapes(),
+        vec![("k0".to_string(), true)],
+        "{text}"
+    );
+    let want = run_func(&f, &args).unwrap();
+    compare_literals(&comp.run(&args).unwrap()[0], &want[0], 4, 1e-6).unwrap();
+    let mut bad = good;
+    bad[7] = -12;
+    let e = comp
+        .run(&[table, Literal::from_i64(DType::I32, vec![n], &bad).unwrap()])
+        .unwrap_err()
+        .message;
+    assert!(
+        e.contains("index along axis 0 -12 is out of range for axis size 11"),
         "{e}"
     );
 }

@@ -360,18 +360,40 @@ fn vector_op(opcode: Opcode, attrs: &Attrs) -> bool {
 }
 
 /// The code shape `k` can take given the dtypes of the buffers.
+///
+/// Gathers of f32 take the vector shape when each index is an integer load
+/// that does not move along the vector axis: one exact `i64` for all four
+/// lanes, and the gathered elements are then read like any load's (one
+/// 128-bit load when contiguous along that axis). Such integer loads feed
+/// nothing else (any other use fails the checks below). Cross-entropy's
+/// `logits[n, labels[n]]` beside a row logsumexp keeps the vector loop.
 pub fn choose_shape(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Shape {
     let mut dt: HashMap<u32, DType> = HashMap::new();
+    let mut instr: HashMap<u32, &Instr> = HashMap::new();
     for n in k.stages.iter().flat_map(|s| &s.nodes) {
         dt.insert(n.id, n.dtype);
+        instr.insert(n.id, &n.instr);
     }
+    let vaxis = vector_axis(k);
+    let uniform = |m: &IndexMap| vaxis.is_none_or(|v| m.strides[v] == 0);
+    let index_load = |id: u32| {
+        matches!(instr.get(&id), Some(Instr::Load { map, .. }) if uniform(map))
+            && dt.get(&id).is_some_and(|d| d.is_integer())
+    };
     for n in k.stages.iter().flat_map(|s| &s.nodes) {
         let ok = match &n.instr {
+            Instr::Load { buf, map } if n.dtype.is_integer() => {
+                buf_dtype(*buf) == n.dtype && uniform(map)
+            }
+            Instr::Gather { buf, index, .. } => {
+                n.dtype == DType::F32
+                    && buf_dtype(*buf) == DType::F32
+                    && index.iter().all(|d| index_load(d.arg))
+            }
             Instr::Load { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
             Instr::Store { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
             Instr::Const(_) | Instr::Acc { .. } => n.dtype == DType::F32,
             Instr::MatmulResult => false,
-            Instr::Gather { .. } => false,
             Instr::Op {
                 opcode,
                 attrs,
@@ -609,6 +631,31 @@ impl Gen<'_, '_> {
 
     fn load(&mut self, n: &Node, buf: BufId, map: &IndexMap, mode: Mode) -> Value {
         let (a, vs, esize) = self.elem_addr(buf, map);
+        if self.shape == Shape::Vector && n.dtype.is_integer() {
+            // A gather index (see `choose_shape`): the same in every lane.
+            return self.load_int(n.dtype, a);
+        }
+        self.load_from(n, a, vs, esize, mode)
+    }
+
+    /// An integer element as an exact `i64` (a gather index in the vector
+    /// shape).
+    fn load_int(&mut self, d: DType, a: Value) -> Value {
+        let ins = self.b.ins();
+        match (d.size(), d.is_signed_integer()) {
+            (1, true) => ins.sload8(types::I64, mf(), a, 0),
+            (1, false) => ins.uload8(types::I64, mf(), a, 0),
+            (2, true) => ins.sload16(types::I64, mf(), a, 0),
+            (2, false) => ins.uload16(types::I64, mf(), a, 0),
+            (4, true) => ins.sload32(mf(), a, 0),
+            (4, false) => ins.uload32(mf(), a, 0),
+            _ => ins.load(types::I64, mf(), a, 0),
+        }
+    }
+
+    /// The element at address `a` (moving `vs` elements of `esize` bytes
+    /// per lane along the vector axis).
+    fn load_from(&mut self, n: &Node, a: Value, vs: i64, esize: i64, mode: Mode) -> Value {
         match self.shape {
             Shape::Vector => {
                 if mode == Mode::One || vs == 0 {
@@ -691,21 +738,34 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// A gather (scalar shape): the static address plus each wrapped and
-    /// checked index times its stride.
-    fn gather(&mut self, n: &Node, buf: BufId, map: &IndexMap, index: &[DynIndex]) -> Value {
-        let (a, _, esize) = self.elem_addr(buf, map);
+    /// A gather: the static address plus each wrapped and checked index
+    /// times its stride. Indices are f64 values in the scalar shape, exact
+    /// `i64` loads in the vector shape (the same in every lane: see
+    /// `choose_shape`), where the gathered elements are read like a load's.
+    fn gather(
+        &mut self,
+        n: &Node,
+        buf: BufId,
+        map: &IndexMap,
+        index: &[DynIndex],
+        mode: Mode,
+    ) -> Value {
+        let (a, vs, esize) = self.elem_addr(buf, map);
         let mut off = self.iconst(0);
         for d in index {
             let v = self.vals[&d.arg];
-            let i = self.b.ins().fcvt_to_sint_sat(types::I64, v);
+            let i = if self.b.func.dfg.value_type(v) == types::I64 {
+                v
+            } else {
+                self.b.ins().fcvt_to_sint_sat(types::I64, v)
+            };
             let j = self.wrap_index(i, d);
             let t = self.b.ins().imul_imm_s(j, d.stride);
             off = self.b.ins().iadd(off, t);
         }
         let bytes = self.b.ins().imul_imm_s(off, esize);
         let addr = self.b.ins().iadd(a, bytes);
-        self.load_scalar(n.dtype, addr)
+        self.load_from(n, addr, vs, esize, mode)
     }
 
     /// `i` wrapped once if negative and checked against `0..=dim - slice`;
@@ -1516,7 +1576,7 @@ impl Gen<'_, '_> {
         for n in nodes {
             let v = match &n.instr {
                 Instr::Load { buf, map } => self.load(n, *buf, map, mode),
-                Instr::Gather { buf, map, index } => self.gather(n, *buf, map, index),
+                Instr::Gather { buf, map, index } => self.gather(n, *buf, map, index, mode),
                 Instr::Const(c) => {
                     let r = scalar::round_to(n.dtype, *c);
                     match self.shape {

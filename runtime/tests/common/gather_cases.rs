@@ -60,8 +60,10 @@ fn index_values(rng: &mut Rng, n: usize, dim: usize, slice: usize, signed: bool)
 
 /// A raw index parameter and the elementwise work that turns it into the
 /// index: `raw - dim` for signed dtypes (raw holds `index + dim`), `raw * 1`
-/// for unsigned ones. Returns (param literal, index value).
+/// for unsigned ones; a third of the time the parameter is the index
+/// itself. Returns (param literal, index value).
 fn index_operand(
+    rng: &mut Rng,
     f: &mut Func,
     param: Value,
     dt: DType,
@@ -69,6 +71,9 @@ fn index_operand(
     vals: &[i64],
     dim: usize,
 ) -> (Literal, Value) {
+    if rng.next() % 3 == 0 {
+        return (Literal::from_i64(dt, shape.to_vec(), vals).unwrap(), param);
+    }
     if dt.is_signed_integer() {
         let raw: Vec<i64> = vals.iter().map(|v| v + dim as i64).collect();
         let c = full(f, dim as f64, shape, dt);
@@ -149,7 +154,7 @@ pub fn take_case(rng: &mut Rng, bad: bool) -> Case {
     if bad {
         spoil(rng, &mut vals, xs[axis], 1, signed);
     }
-    let (rl, idx) = index_operand(&mut f, r, id, &is, &vals, xs[axis]);
+    let (rl, idx) = index_operand(rng, &mut f, r, id, &is, &vals, xs[axis]);
     let g = f
         .push1(
             Opcode::TakeAlongAxis,
@@ -198,7 +203,7 @@ pub fn gather_case(rng: &mut Rng, bad: bool) -> Case {
             spoil(rng, &mut vals, xs[a], sizes[a], signed);
         }
         let p = f.params[1 + j];
-        let (l, idx) = index_operand(&mut f, p, id, &is, &vals, xs[a]);
+        let (l, idx) = index_operand(rng, &mut f, p, id, &is, &vals, xs[a]);
         args.push(l);
         operands.push(idx);
     }
