@@ -4,9 +4,20 @@
 //!
 //! How it decides, in order:
 //! 1. A value gets a buffer (is *materialized*) when it is a result, an
-//!    operand or result of a library call (matmul, sorts, scans, gathers...),
-//!    or a reduction that cannot be computed inside the kernel that reads it.
-//!    Everything else is computed inside the kernels of its consumers.
+//!    operand or result of a library call (matmul, sorts, scans, scatters...),
+//!    the source of a gather, or a reduction that cannot be computed inside
+//!    the kernel that reads it. Everything else is computed inside the
+//!    kernels of its consumers.
+//!
+//!    `take_along_axis` and `gather` become [`Instr::Gather`] nodes: the
+//!    source is read at data-dependent addresses (its views fold into the
+//!    map and the dynamic strides, resolved over the domain extended by one
+//!    axis per index), the indices are computed inline like any elementwise
+//!    value, and the gathered value feeds elementwise consumers and
+//!    reductions in the same kernel. A gather is inlined only where its
+//!    consumer reads every element of it ([`covers`]): otherwise (a slice
+//!    of it, say) it is materialized, so every index is checked as the
+//!    reference interpreter checks them.
 //! 2. Each materialized value is the root of one item. Its kernel is emitted
 //!    by walking producers from the root: elementwise ops become scalar
 //!    nodes; layout ops (transpose, broadcast, slice, flip, expand/squeeze,
