@@ -348,3 +348,46 @@ mod wgpu {
         );
     }
 }
+
+/// A full sum of gathered values is split into chunks (few rows, many
+/// points): the partial kernel gathers through the split index maps.
+#[test]
+fn split_reductions_gather_through_split_maps() {
+    let (r, c) = (2usize, 40_000usize);
+    let mut f = Func::new(
+        "sum_take",
+        vec![ty(DType::F32, &[r, c]), ty(DType::I32, &[r, c])],
+    );
+    let (x, i) = (f.params[0], f.params[1]);
+    let g = f
+        .push1(
+            Opcode::TakeAlongAxis,
+            &[x, i],
+            Attrs::new().with("axis", Attr::Int(1)),
+        )
+        .unwrap();
+    let s = f
+        .push1(
+            Opcode::ReduceSum,
+            &[g],
+            Attrs::new().with("axes", Attr::Ints(vec![0, 1])),
+        )
+        .unwrap();
+    f.results = vec![s];
+    let mut rng = Rng(11);
+    let xl = common::random_literal(&mut rng, &ty(DType::F32, &[r, c]));
+    let iv: Vec<i64> = (0..r * c)
+        .map(|k| (k as i64 * 7919) % (2 * c as i64) - c as i64)
+        .collect();
+    let args = vec![xl, Literal::from_i64(DType::I32, vec![r, c], &iv).unwrap()];
+    let comp = compile_for(&f, &types(&args), &CpuOptions::default()).unwrap();
+    let text = psionic_ir::kernel::text::print_program(&comp.kernels);
+    assert!(text.contains("_part") && text.contains("gather"), "{text}");
+    let want = run_func(&f, &args).unwrap();
+    for got in [
+        comp.run(&args).unwrap(),
+        run_program(&comp.kernels, &args).unwrap(),
+    ] {
+        compare_literals(&got[0], &want[0], 64, 1e-2).unwrap();
+    }
+}

@@ -1844,9 +1844,12 @@ fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
 }
 
 /// Class of ops fusion treats as library calls (for docs and tests).
+/// `take_along_axis` and `gather` are not: they become kernel code (a
+/// library call only where `gather_fusable` refuses them).
 pub fn is_library_op(op: Opcode) -> bool {
-    matches!(
-        op.class(),
-        OpClass::Contraction | OpClass::Sort | OpClass::Scan | OpClass::Indexing
-    )
+    !matches!(op, Opcode::TakeAlongAxis | Opcode::Gather)
+        && matches!(
+            op.class(),
+            OpClass::Contraction | OpClass::Sort | OpClass::Scan | OpClass::Indexing
+        )
 }

@@ -71,7 +71,7 @@ fn index_operand(
     vals: &[i64],
     dim: usize,
 ) -> (Literal, Value) {
-    if rng.next() % 3 == 0 {
+    if rng.next().is_multiple_of(3) {
         return (Literal::from_i64(dt, shape.to_vec(), vals).unwrap(), param);
     }
     if dt.is_signed_integer() {
@@ -118,7 +118,7 @@ fn consume(rng: &mut Rng, f: &mut Func, g: Value) -> Value {
             f.push1(Opcode::Add, &[sq, g], Attrs::new()).unwrap()
         }
     };
-    if t.rank() > 0 && rng.next() % 3 == 0 {
+    if t.rank() > 0 && rng.next().is_multiple_of(3) {
         let c = f
             .push1(
                 Opcode::Cast,
