@@ -11,5 +11,6 @@
 pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod fault;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;

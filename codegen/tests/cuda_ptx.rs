@@ -570,3 +570,69 @@ fn scans_are_rows_kernels_with_a_block_scan() {
         }
     }
 }
+
+/// Cross-entropy's gather beside its logsumexp: the label read in the
+/// `outer` stage, then the logit at it.
+const XENT: &str =
+    "kernel.program @xent(%b0: tensor<4x37xf32>, %b1: tensor<4xi32>) -> (tensor<4xf32>) {
+  %b2 = kernel.buffer : tensor<4xf32>
+  kernel.fused @k0 domain [4, 37] reduce [1] {
+    loop {
+      %0 = load %b0[0; 37, 1] : f32
+      %1 = acc.logsumexp %0 : f32
+    }
+    outer {
+      %2 = load %b1[0; 1, 0] : i32
+      %3 = gather %b0[0; 37, 0] + 1 * %2 {axis = 1, size = 37} : f32
+      %4 = subtract %1, %3 : f32
+      store %b2[0; 1, 0], %4 : f32
+    }
+  }
+  return %b2
+}
+";
+
+/// Slices of two rows of an f16 matrix at i64 indices (elementwise).
+const ROWS: &str =
+    "kernel.program @rows(%b0: tensor<5x6xf16>, %b1: tensor<3xi64>) -> (tensor<3x2x6xf16>) {
+  %b2 = kernel.buffer : tensor<3x2x6xf16>
+  kernel.fused @k0 domain [3, 2, 6] reduce [] {
+    map {
+      %0 = load %b1[0; 1, 0, 0] : i64
+      %1 = gather %b0[0; 0, 6, 1] + 6 * %0 {axis = 0, size = 5, slice = 2} : f16
+      store %b2[0; 12, 6, 1], %1 : f16
+    }
+  }
+  return %b2
+}
+";
+
+#[test]
+fn gathers_wrap_check_and_record_faults() {
+    for (name, src, sites) in [("gather_xent", XENT, 1), ("gather_rows_f16", ROWS, 1)] {
+        let p = plan(src);
+        well_formed(&p.ptx);
+        let f = p.faults.as_ref().expect("a fault record");
+        assert_eq!(f.sites.len(), sites, "{name}");
+        // The record is a u32 scratch buffer the gathering kernel takes.
+        assert_eq!(p.buffer_info(f.buf), (DType::U32, 4), "{name}");
+        let Step::Launch(l) = &p.steps[0] else {
+            panic!("{name}: expected a launch");
+        };
+        assert!(l.params.contains(&f.buf), "{name}: fault record not passed");
+        // Wrap, range check, first offender records, clamped read.
+        for needle in [
+            "setp.lt.s64",
+            "setp.le.u64",
+            "atom.global.cas.b32",
+            "st.global.u64",
+        ] {
+            assert!(p.ptx.contains(needle), "{name}: no `{needle}`\n{}", p.ptx);
+        }
+        // No 16-byte accesses: lanes would share one index.
+        assert!(!p.ptx.contains(".v4."), "{name}\n{}", p.ptx);
+        golden(name, &p.ptx);
+    }
+    // Without gathers, no record.
+    assert!(plan(SOFTMAX).faults.is_none());
+}

@@ -9,7 +9,8 @@
 //!   that kernel when the two have the same size and every load of the input
 //!   uses exactly the address map of the output's store (each element is read
 //!   before it is overwritten, and by no other iteration). Never for a
-//!   kernel with scans (GPU backends read their rows twice).
+//!   kernel with scans (GPU backends read their rows twice), nor over an
+//!   input the kernel gathers from (a gather reads data-dependent elements).
 //! - Otherwise the smallest free slot that is large enough is reused, else
 //!   the largest free slot grows, else a new slot is opened.
 //!
@@ -74,6 +75,8 @@ fn in_place_ok(item: &Item, input: BufId, out: BufId) -> bool {
         .flat_map(|s| &s.nodes)
         .all(|n| match &n.instr {
             Instr::Load { buf, map } if *buf == input => map == store_map,
+            // A gather reads elements other iterations may have overwritten.
+            Instr::Gather { buf, .. } => *buf != input,
             _ => true,
         })
 }

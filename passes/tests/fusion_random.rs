@@ -6,7 +6,7 @@ mod fusion_common;
 use fusion_common::*;
 use proptest::prelude::*;
 use psionic_ir::kernel::text::print_program;
-use psionic_ir::{Attr, Attrs, Func, Opcode, Value};
+use psionic_ir::{Attr, Attrs, DType, Func, Opcode, Value};
 use psionic_passes::bufplan::plan;
 use psionic_passes::egraph::{simplify, EgraphOptions};
 use psionic_passes::fusion::{fuse, lower_unfused};
@@ -21,7 +21,7 @@ fn build(r: i64, c: i64, prog: &[(u8, usize, usize)], extra_result: bool) -> Fun
     for &(code, i, j) in prog {
         let x = pool[pool.len() - 1 - i % pool.len()];
         let y = pool[pool.len() - 1 - j % pool.len()];
-        let v = match code % 23 {
+        let v = match code % 25 {
             0 => b.un(Opcode::Tanh, x),
             1 => b.un(Opcode::Sin, x),
             2 => b.un(Opcode::Sigmoid, x),
@@ -108,6 +108,46 @@ fn build(r: i64, c: i64, prog: &[(u8, usize, usize)], extra_result: bool) -> Fun
                         .with("strides", Attr::Ints(vec![1, 1])),
                 )
             }
+            // take_along_axis(y, idx, 1) with idx = (floor(3x) mod c) - c,
+            // negative indices that wrap.
+            23 => {
+                let idx = wrapped_index(&mut b, x, &s, c);
+                b.op(
+                    Opcode::TakeAlongAxis,
+                    &[y, idx],
+                    Attrs::new().with("axis", Attr::Int(1)),
+                )
+            }
+            // Rows of y picked by the first column of x: gather with a slice.
+            24 => {
+                let col = b.op(
+                    Opcode::Slice,
+                    &[x],
+                    Attrs::new()
+                        .with("start", Attr::Ints(vec![0, 0]))
+                        .with("stop", Attr::Ints(vec![r, 1]))
+                        .with("strides", Attr::Ints(vec![1, 1])),
+                );
+                let col = b.op(
+                    Opcode::Reshape,
+                    &[col],
+                    Attrs::new().with("shape", Attr::Ints(vec![r])),
+                );
+                let idx = wrapped_index(&mut b, col, &[r], r);
+                let g = b.op(
+                    Opcode::Gather,
+                    &[y, idx],
+                    Attrs::new()
+                        .with("axes", Attr::Ints(vec![0]))
+                        .with("slice_sizes", Attr::Ints(vec![1, c])),
+                );
+                let g = b.op(
+                    Opcode::Reshape,
+                    &[g],
+                    Attrs::new().with("shape", Attr::Ints(vec![r, c])),
+                );
+                b.un(Opcode::Sin, g)
+            }
             _ => {
                 let s1 = b.reduce(Opcode::ReduceSum, x, &[0, 1], false);
                 let sb = b.bcast(s1, &s);
@@ -125,6 +165,31 @@ fn build(r: i64, c: i64, prog: &[(u8, usize, usize)], extra_result: bool) -> Fun
     b.done(&results)
 }
 
+/// `(floor(3 v) mod n) - n` as i32: indices in `-n..0` computed from `v`.
+fn wrapped_index(b: &mut B, v: Value, shape: &[i64], n: i64) -> Value {
+    let i32_full = |b: &mut B, k: i64| {
+        b.op(
+            Opcode::Full,
+            &[],
+            Attrs::new()
+                .with("value", Attr::Float(k as f64))
+                .with("shape", Attr::Ints(shape.to_vec()))
+                .with("dtype", Attr::DType(DType::I32)),
+        )
+    };
+    let three = b.full(3.0, shape);
+    let t = b.bin(Opcode::Multiply, v, three);
+    let t = b.un(Opcode::Floor, t);
+    let t = b.op(
+        Opcode::Cast,
+        &[t],
+        Attrs::new().with("dtype", Attr::DType(DType::I32)),
+    );
+    let nn = i32_full(b, n);
+    let m = b.bin(Opcode::Remainder, t, nn);
+    b.bin(Opcode::Subtract, m, nn)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -132,7 +197,7 @@ proptest! {
     fn optimized_and_fused_programs_match_the_original(
         r in 1i64..5,
         c in 1i64..6,
-        prog in prop::collection::vec((0u8..23, 0usize..8, 0usize..8), 1..16),
+        prog in prop::collection::vec((0u8..25, 0usize..8, 0usize..8), 1..16),
         extra in any::<bool>(),
         seed in 0u64..1000,
     ) {

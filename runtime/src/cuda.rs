@@ -344,6 +344,37 @@ impl CudaProgram {
         Literal::from_bytes(ty.dtype, ty.static_shape().unwrap_or_default(), host).map_err(|e| e.0)
     }
 
+    /// Zeroes the gather fault record (see `psionic_codegen::fault`).
+    fn clear_faults(&self) -> Result<(), String> {
+        if let Some(f) = &self.plan.faults {
+            let zero = [0u8; psionic_codegen::fault::FAULT_WORDS * 4];
+            // SAFETY: the record is a scratch buffer of exactly these bytes.
+            unsafe { dr::memcpy_htod_sync(self.ptrs[f.buf], &zero[..]) }
+                .map_err(|e| format!("clearing the gather fault record: {e:?}"))?;
+        }
+        Ok(())
+    }
+
+    /// The error the gathers recorded so far, if any (the stream must be
+    /// synchronized).
+    fn check_faults(&self) -> Result<(), String> {
+        let Some(f) = &self.plan.faults else {
+            return Ok(());
+        };
+        let mut host = [0u8; psionic_codegen::fault::FAULT_WORDS * 4];
+        // SAFETY: the record holds these bytes; synchronous copy.
+        unsafe { dr::memcpy_dtoh_sync(&mut host[..], self.ptrs[f.buf]) }
+            .map_err(|e| format!("reading the gather fault record: {e:?}"))?;
+        let words: Vec<u32> = host
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        match f.error(&words) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Queues every step on the stream (library ops synchronize and run on
     /// the host).
     pub fn launch_all(&self) -> Result<(), String> {
@@ -386,6 +417,8 @@ impl CudaProgram {
                 Step::Gemm(g) => self.gemm(g)?,
                 Step::Lib(l) => {
                     self.dev.synchronize()?;
+                    // A kernel before this call may have gathered out of range.
+                    self.check_faults()?;
                     let ins: Vec<Literal> = l
                         .inputs
                         .iter()
@@ -499,8 +532,11 @@ impl CudaProgram {
     }
 
     /// The results, copied to the host after the stream drains.
+    /// An out-of-range gather index is an error naming it and its axis
+    /// size (the reference interpreter's words).
     pub fn results(&self) -> Result<Vec<Literal>, String> {
         self.dev.synchronize()?;
+        self.check_faults()?;
         self.plan
             .program
             .results
@@ -513,6 +549,7 @@ impl CudaProgram {
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, String> {
         let _g = self.run_lock.lock().map_err(|_| "run lock poisoned")?;
         self.upload(args)?;
+        self.clear_faults()?;
         self.launch_all()?;
         self.results()
     }

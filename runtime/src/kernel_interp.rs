@@ -195,6 +195,20 @@ fn eval_nodes(
                     .get(at as usize)
                     .ok_or_else(|| format!("load of %b{} at {at} is out of bounds", buf.0))?
             }
+            Instr::Gather { buf, map, index } => {
+                let mut at = map.at(idx);
+                for d in index {
+                    // Index nodes hold integers (exact in f64 below 2^53;
+                    // anything larger is out of range anyway).
+                    let v = vals[d.arg as usize] as i64;
+                    let j = d.wrap(v).ok_or_else(|| d.error(v))?;
+                    at += d.stride * j;
+                }
+                let data = mem.get(*buf);
+                *data
+                    .get(at as usize)
+                    .ok_or_else(|| format!("gather from %b{} at {at} is out of bounds", buf.0))?
+            }
             Instr::Const(c) => scalar::round_to(n.dtype, *c),
             Instr::Op {
                 opcode,
@@ -331,7 +345,7 @@ pub fn run_program_with(
                     .map(|(i, &d)| if k.reduce_axes.contains(&i) { 1 } else { d })
                     .collect();
                 let inner_shape: Vec<usize> = k.reduce_axes.iter().map(|&a| k.domain[a]).collect();
-                index_iter(&outer_shape, |o| {
+                let run = index_iter(&outer_shape, |o| {
                     let mut accs: HashMap<u32, AccState> = HashMap::new();
                     let mut idx = o.to_vec();
                     for s in &k.stages {
@@ -367,7 +381,8 @@ pub fn run_program_with(
                         }
                     }
                     Ok(())
-                })?;
+                });
+                run.map_err(|e| format!("kernel @{}: {e}", k.name))?;
             }
             Item::Matmul(m) => {
                 let ids = max_id(&m.epilogue);

@@ -337,7 +337,25 @@ fn bytemuck_words(w: &[u32]) -> &[u8] {
 }
 
 impl WgpuProgram {
+    /// The error the gathers recorded so far in this run, if any (waits for
+    /// the submitted work).
+    fn gather_fault(&self, g: &Gpu) -> Result<(), RuntimeError> {
+        let Some(f) = &self.shaders.faults else {
+            return Ok(());
+        };
+        let w = g.read_words(
+            &self.storage[f.buf],
+            psionic_codegen::fault::FAULT_WORDS as u64,
+        )?;
+        match f.error(&w) {
+            Some(e) => Err(err(e)),
+            None => Ok(()),
+        }
+    }
+
     /// Runs on `args` (their types must be the parameters').
+    /// An out-of-range gather index is an error naming it and its axis
+    /// size (the reference interpreter's words).
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
         let g = gpu()?;
         let _own = self
@@ -378,6 +396,13 @@ impl WgpuProgram {
                 }
             }
         }
+        if let Some(f) = &self.shaders.faults {
+            g.queue.write_buffer(
+                &self.storage[f.buf],
+                0,
+                bytemuck_words(&[0u32; psionic_codegen::fault::FAULT_WORDS]),
+            );
+        }
         let new_enc = || {
             g.device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -402,6 +427,8 @@ impl WgpuProgram {
                 (GpuItem::Lib(l), _) => {
                     g.queue
                         .submit([std::mem::replace(&mut enc, new_enc()).finish()]);
+                    // A kernel before this call may have gathered out of range.
+                    self.gather_fault(g)?;
                     let mut ins = Vec::new();
                     for &bi in &l.inputs {
                         let ty = &p.buffer(bi).ty;
@@ -445,6 +472,7 @@ impl WgpuProgram {
             }
         }
         g.queue.submit([enc.finish()]);
+        self.gather_fault(g)?;
         let mut out = Vec::new();
         for &r in &p.results {
             let ty = &p.buffer(r).ty;

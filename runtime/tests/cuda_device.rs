@@ -23,6 +23,8 @@ use psionic_runtime::interp::{compare_literals, eval_op, run_func};
 use psionic_runtime::kernel_interp::run_program_with;
 
 mod common;
+#[path = "common/gather_cases.rs"]
+mod gather_cases;
 use common::{big_ints, random_literal, Rng};
 
 fn gpu() -> bool {
@@ -1028,4 +1030,98 @@ fn scans_with_small_blocks_match_the_interpreter() {
                 .unwrap_or_else(|e| panic!("block {max_row_block}: {e}"));
         }
     }
+}
+
+/// Gathers as the CUDA backend compiles them (64-bit indices in kernels
+/// too): one program through planning, PTX and the device.
+fn run_gather_case(c: &gather_cases::Case) -> Result<Vec<Literal>, String> {
+    let types: Vec<TensorType> = c.args.iter().map(|a| a.ty()).collect();
+    let g = specialize(&c.f, &types).map_err(|e| e.to_string())?;
+    let (kp, _) = compile(&g, &Backend::Cuda.compile_options()).map_err(|e| e.to_string())?;
+    let text = psionic_ir::kernel::text::print_program(&kp);
+    if c.lib_free && text.contains("kernel.op") {
+        return Err(format!("{}: library op left\n{text}", c.desc));
+    }
+    let plan = plan_program(&kp, &CudaOptions::default())?;
+    let prog = CudaProgram::load(plan, device().map_err(|e| e.message)?)
+        .map_err(|e| format!("{}: {e}\n{text}", c.desc))?;
+    prog.run(&c.args)
+}
+
+/// Random `take_along_axis` and `gather` programs (negative indices, slices,
+/// i32/i64/u32 indices, f32/f16/i32/bool sources, fused producers and
+/// consumers) against the tensor interpreter; an index out of range is the
+/// interpreter's error, not a number.
+#[test]
+fn gathers_match_the_interpreter_and_report_bad_indices() {
+    if !gpu() {
+        return;
+    }
+    let mut rng = Rng(0x6a7_c0da);
+    let mut failures = Vec::new();
+    for i in 0..160 {
+        let c = if i % 2 == 0 {
+            gather_cases::take_case(&mut rng, i % 8 == 6)
+        } else {
+            gather_cases::gather_case(&mut rng, i % 8 == 7)
+        };
+        let want = run_func(&c.f, &c.args);
+        let got = run_gather_case(&c);
+        match (want, got) {
+            (Err(w), Err(g)) if c.bad => {
+                if !g.contains("is out of range for axis size") {
+                    failures.push(format!("{}: wrong error `{g}` (interpreter: {w})", c.desc));
+                }
+            }
+            (Ok(w), Ok(g)) if !c.bad => {
+                for (a, b) in g.iter().zip(&w) {
+                    if let Err(e) = compare_literals(a, b, 4, 1e-5) {
+                        failures.push(format!("{}: {e}", c.desc));
+                    }
+                }
+            }
+            (w, g) => failures.push(format!(
+                "{}: interpreter {:?}, cuda {:?}",
+                c.desc,
+                w.map(|_| "ok").map_err(|e| e.message),
+                g.map(|_| "ok")
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Cross-entropy with its gather fused: right numbers, a bad label is an
+/// error naming it, a later good run is clean again (the fault record is
+/// cleared per run), and CUDA-graph replay of the launches still works.
+#[test]
+fn cross_entropy_gather_faults_and_graph_replay() {
+    if !gpu() {
+        return;
+    }
+    let f = gather_cases::cross_entropy(64, 1000, DType::I32);
+    let mut rng = Rng(99);
+    let logits = random_literal(&mut rng, &f.param_types()[0]);
+    let good: Vec<i64> = (0..64).map(|i| (i * 37 % 2000) - 1000).collect();
+    let mut bad = good.clone();
+    bad[17] = 1000;
+    let labels = |v: &[i64]| Literal::from_i64(DType::I32, vec![64], v).unwrap();
+    let args = vec![logits.clone(), labels(&good)];
+    let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+    let g = specialize(&f, &types).unwrap();
+    let (kp, _) = compile(&g, &Backend::Cuda.compile_options()).unwrap();
+    let plan = plan_program(&kp, &CudaOptions::default()).unwrap();
+    assert!(plan.faults.is_some());
+    let prog = CudaProgram::load(plan, device().unwrap()).unwrap();
+    let want = run_func(&f, &args).unwrap();
+    compare_literals(&prog.run(&args).unwrap()[0], &want[0], 16, 1e-5).unwrap();
+    let e = prog.run(&[logits.clone(), labels(&bad)]).unwrap_err();
+    assert!(
+        e.contains("index along axis 1 1000 is out of range for axis size 1000"),
+        "{e}"
+    );
+    compare_literals(&prog.run(&args).unwrap()[0], &want[0], 16, 1e-5).unwrap();
+    let times = prog.time_runs(&args, 3, true).unwrap();
+    assert_eq!(times.len(), 3);
+    compare_literals(&prog.run(&args).unwrap()[0], &want[0], 16, 1e-5).unwrap();
 }

@@ -4,7 +4,14 @@
 //! `extern "C" fn(bufs: *const *mut u8, lo: i64, hi: i64)` that runs the
 //! kernel for the outer indices whose first outer axis lies in `lo..hi`
 //! (the whole kernel is `0..extent`; threads take disjoint ranges).
-//! `bufs[k]` is the base address of buffer `%bk`.
+//! `bufs[k]` is the base address of buffer `%bk`; the entry after the last
+//! buffer (and scratch) points at the run's [`GatherFault`] record.
+//!
+//! Gathers wrap each index once (a negative index adds the axis size) and
+//! check it; an index still out of range reads the first valid element
+//! instead (never out of bounds) and records itself in the fault record
+//! through a cold helper call ([`gather_fault`]), which the program turns
+//! into the run's error.
 //!
 //! Two code shapes, chosen per kernel:
 //! - **vector** (every value f32, every load and store an f32 buffer, every op
@@ -40,7 +47,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
 use psionic_ir::kernel::scalar;
-use psionic_ir::kernel::{AccKind, BufId, IndexMap, Instr, Kernel, Node, StageKind};
+use psionic_ir::kernel::{AccKind, BufId, DynIndex, IndexMap, Instr, Kernel, Node, StageKind};
 use psionic_ir::{Attrs, DType, Opcode};
 use std::collections::HashMap;
 
@@ -70,6 +77,31 @@ extern "C" fn op_helper(table: *const OpDesc, i: u32, args: *const f64) -> f64 {
         };
         let a = std::slice::from_raw_parts(args, n);
         scalar::eval(d.opcode, &d.attrs, a, d.arg_dtype, d.out).unwrap_or(f64::NAN)
+    }
+}
+
+/// The first out-of-range gather index of a run: `(axis, index, axis
+/// size, slice size)`. Kernels write it through [`gather_fault`]; threads
+/// of one kernel may race, and the first to take the lock wins.
+#[derive(Default)]
+pub struct GatherFault(pub std::sync::Mutex<Option<(u32, i64, usize, usize)>>);
+
+impl GatherFault {
+    /// The recorded fault as the reference interpreter words it.
+    pub fn message(&self) -> Option<String> {
+        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.map(|(axis, v, dim, slice)| psionic_ir::kernel::gather_error(axis, v, dim, slice))
+    }
+}
+
+/// Helper (cold path of a gather): records an out-of-range index.
+extern "C" fn gather_fault(rec: *const GatherFault, axis: u32, v: i64, dim: i64, slice: i64) {
+    // SAFETY: `rec` is the run's fault record, alive for the whole run
+    // (`bufs[nbufs]`).
+    let rec = unsafe { &*rec };
+    let mut g = rec.0.lock().unwrap_or_else(|e| e.into_inner());
+    if g.is_none() {
+        *g = Some((axis, v, dim as usize, slice as usize));
     }
 }
 
@@ -332,13 +364,36 @@ fn vector_op(opcode: Opcode, attrs: &Attrs) -> bool {
 }
 
 /// The code shape `k` can take given the dtypes of the buffers.
+///
+/// Gathers of f32 take the vector shape when each index is an integer load
+/// that does not move along the vector axis: one exact `i64` for all four
+/// lanes, and the gathered elements are then read like any load's (one
+/// 128-bit load when contiguous along that axis). Such integer loads feed
+/// nothing else (any other use fails the checks below). Cross-entropy's
+/// `logits[n, labels[n]]` beside a row logsumexp keeps the vector loop.
 pub fn choose_shape(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Shape {
     let mut dt: HashMap<u32, DType> = HashMap::new();
+    let mut instr: HashMap<u32, &Instr> = HashMap::new();
     for n in k.stages.iter().flat_map(|s| &s.nodes) {
         dt.insert(n.id, n.dtype);
+        instr.insert(n.id, &n.instr);
     }
+    let vaxis = vector_axis(k);
+    let uniform = |m: &IndexMap| vaxis.is_none_or(|v| m.strides[v] == 0);
+    let index_load = |id: u32| {
+        matches!(instr.get(&id), Some(Instr::Load { map, .. }) if uniform(map))
+            && dt.get(&id).is_some_and(|d| d.is_integer())
+    };
     for n in k.stages.iter().flat_map(|s| &s.nodes) {
         let ok = match &n.instr {
+            Instr::Load { buf, map } if n.dtype.is_integer() => {
+                buf_dtype(*buf) == n.dtype && uniform(map)
+            }
+            Instr::Gather { buf, index, .. } => {
+                n.dtype == DType::F32
+                    && buf_dtype(*buf) == DType::F32
+                    && index.iter().all(|d| index_load(d.arg))
+            }
             Instr::Load { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
             Instr::Store { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
             Instr::Const(_) | Instr::Acc { .. } => n.dtype == DType::F32,
@@ -511,6 +566,9 @@ struct Gen<'a, 'b> {
     row_lanes: bool,
     ops: &'a mut Vec<OpDesc>,
     table_addr: i64,
+    /// The function's buffer table and the index of its fault-record entry.
+    bufs: Value,
+    fault_slot: usize,
     args_slot: Value,
     spill: Value,
     lo: Value,
@@ -589,6 +647,31 @@ impl Gen<'_, '_> {
 
     fn load(&mut self, n: &Node, buf: BufId, map: &IndexMap, mode: Mode) -> Value {
         let (a, vs, esize) = self.elem_addr(buf, map);
+        if self.shape == Shape::Vector && n.dtype.is_integer() {
+            // A gather index (see `choose_shape`): the same in every lane.
+            return self.load_int(n.dtype, a);
+        }
+        self.load_from(n, a, vs, esize, mode)
+    }
+
+    /// An integer element as an exact `i64` (a gather index in the vector
+    /// shape).
+    fn load_int(&mut self, d: DType, a: Value) -> Value {
+        let ins = self.b.ins();
+        match (d.size(), d.is_signed_integer()) {
+            (1, true) => ins.sload8(types::I64, mf(), a, 0),
+            (1, false) => ins.uload8(types::I64, mf(), a, 0),
+            (2, true) => ins.sload16(types::I64, mf(), a, 0),
+            (2, false) => ins.uload16(types::I64, mf(), a, 0),
+            (4, true) => ins.sload32(mf(), a, 0),
+            (4, false) => ins.uload32(mf(), a, 0),
+            _ => ins.load(types::I64, mf(), a, 0),
+        }
+    }
+
+    /// The element at address `a` (moving `vs` elements of `esize` bytes
+    /// per lane along the vector axis).
+    fn load_from(&mut self, n: &Node, a: Value, vs: i64, esize: i64, mode: Mode) -> Value {
         match self.shape {
             Shape::Vector => {
                 if mode == Mode::One || vs == 0 {
@@ -669,6 +752,72 @@ impl Gen<'_, '_> {
             }
             DType::C64 => unreachable!("complex buffers are rejected before code generation"),
         }
+    }
+
+    /// A gather: the static address plus each wrapped and checked index
+    /// times its stride. Indices are f64 values in the scalar shape, exact
+    /// `i64` loads in the vector shape (the same in every lane: see
+    /// `choose_shape`), where the gathered elements are read like a load's.
+    fn gather(
+        &mut self,
+        n: &Node,
+        buf: BufId,
+        map: &IndexMap,
+        index: &[DynIndex],
+        mode: Mode,
+    ) -> Value {
+        let (a, vs, esize) = self.elem_addr(buf, map);
+        let mut off = self.iconst(0);
+        for d in index {
+            let v = self.vals[&d.arg];
+            let i = if self.b.func.dfg.value_type(v) == types::I64 {
+                v
+            } else {
+                self.b.ins().fcvt_to_sint_sat(types::I64, v)
+            };
+            let j = self.wrap_index(i, d);
+            let t = self.b.ins().imul_imm_s(j, d.stride);
+            off = self.b.ins().iadd(off, t);
+        }
+        let bytes = self.b.ins().imul_imm_s(off, esize);
+        let addr = self.b.ins().iadd(a, bytes);
+        self.load_from(n, addr, vs, esize, mode)
+    }
+
+    /// `i` wrapped once if negative and checked against `0..=dim - slice`;
+    /// out of range, a cold block records the fault and the result is 0.
+    fn wrap_index(&mut self, i: Value, d: &DynIndex) -> Value {
+        let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+        let w = self.b.ins().iadd_imm_s(i, d.dim as i64);
+        let j = self.b.ins().select(neg, w, i);
+        let ok =
+            self.b
+                .ins()
+                .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, j, (d.dim - d.slice) as i64);
+        let fault = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(fault);
+        self.b.ins().brif(ok, cont, &[], fault, &[]);
+        self.b.switch_to_block(fault);
+        self.b.seal_block(fault);
+        let rec = self
+            .b
+            .ins()
+            .load(self.ptr, mf(), self.bufs, (self.fault_slot * 8) as i32);
+        let axis = self.b.ins().iconst(types::I32, d.axis as i64);
+        let dim = self.b.ins().iconst(types::I64, d.dim as i64);
+        let slice = self.b.ins().iconst(types::I64, d.slice as i64);
+        self.call_helper(
+            gather_fault as *const () as usize,
+            &[self.ptr, types::I32, types::I64, types::I64, types::I64],
+            None,
+            &[rec, axis, i, dim, slice],
+        );
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(cont);
+        self.b.seal_block(cont);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().select(ok, j, zero)
     }
 
     fn store(&mut self, buf: BufId, map: &IndexMap, v: Value, mode: Mode) {
@@ -1534,6 +1683,7 @@ impl Gen<'_, '_> {
         for n in nodes {
             let v = match &n.instr {
                 Instr::Load { buf, map } => self.load(n, *buf, map, mode),
+                Instr::Gather { buf, map, index } => self.gather(n, *buf, map, index, mode),
                 Instr::Const(c) => {
                     let r = scalar::round_to(n.dtype, *c);
                     match self.shape {
@@ -2088,7 +2238,7 @@ fn softmax_reuse(k: &Kernel) -> Option<SoftmaxReuse> {
         .stages
         .iter()
         .flat_map(|s| &s.nodes)
-        .any(|n| matches!(&n.instr, Instr::Load { buf: b, .. } if b == buf));
+        .any(|n| matches!(&n.instr, Instr::Load { buf: b, .. } | Instr::Gather { buf: b, .. } if b == buf));
     if loaded {
         return None;
     }
@@ -2262,7 +2412,9 @@ pub(crate) fn compile_kernel(
             .iter()
             .flat_map(|s| &s.nodes)
             .filter_map(|n| match &n.instr {
-                Instr::Load { buf, .. } | Instr::Store { buf, .. } => Some(*buf),
+                Instr::Load { buf, .. } | Instr::Gather { buf, .. } | Instr::Store { buf, .. } => {
+                    Some(*buf)
+                }
                 _ => None,
             })
             .collect();
@@ -2319,6 +2471,8 @@ pub(crate) fn compile_kernel(
             row_lanes: false,
             ops,
             table_addr,
+            bufs,
+            fault_slot: nbufs,
             args_slot,
             spill,
             lo,

@@ -5,7 +5,7 @@
 //!
 //! Entry points: [`compile_program`] and [`CpuProgram::run`].
 
-use super::jit::{compile_kernel, count_ops, CompiledKernel, KernelFn, OpDesc, Shape};
+use super::jit::{compile_kernel, count_ops, CompiledKernel, GatherFault, KernelFn, OpDesc, Shape};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use psionic_ir::kernel::{
@@ -94,7 +94,9 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
             .iter()
             .flat_map(|s| &s.nodes)
             .filter_map(|n| match &n.instr {
-                Instr::Load { map, .. } | Instr::Store { map, .. } => Some(map.clone()),
+                Instr::Load { map, .. } | Instr::Gather { map, .. } | Instr::Store { map, .. } => {
+                    Some(map.clone())
+                }
                 _ => None,
             })
             .collect()
@@ -114,6 +116,11 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
                             Instr::Load { buf, map } => Instr::Load {
                                 buf: *buf,
                                 map: f(map),
+                            },
+                            Instr::Gather { buf, map, index } => Instr::Gather {
+                                buf: *buf,
+                                map: f(map),
+                                index: index.clone(),
                             },
                             Instr::Store { buf, map, arg } => Instr::Store {
                                 buf: *buf,
@@ -851,6 +858,10 @@ impl CpuProgram {
             blocks.push(new_block(d.size() * n));
             ptrs.push(blocks.last_mut().expect("just pushed").ptr());
         }
+        // Gathers record an out-of-range index here (the entry after the
+        // buffers and scratch: see `jit`).
+        let fault = GatherFault::default();
+        ptrs.push(&fault as *const GatherFault as *mut u8);
         let trace = std::env::var_os("PSIONIC_CPU_TRACE").is_some();
         let mut t0 = std::time::Instant::now();
         if trace {
@@ -864,7 +875,12 @@ impl CpuProgram {
                 t0 = std::time::Instant::now();
             }
             match c {
-                CItem::Kernel(k) => self.run_kernel(k, &ptrs),
+                CItem::Kernel(k) => {
+                    self.run_kernel(k, &ptrs);
+                    if let (Item::Kernel(kern), Some(msg)) = (it, fault.message()) {
+                        return Err(format!("kernel @{}: {msg}", kern.name));
+                    }
+                }
                 CItem::Matmul {
                     call,
                     dst,

@@ -16,6 +16,7 @@
 
 use super::ptx::{emit_kernel, header, KernelPtx, RowBlock, Shape};
 use crate::cpu::program::normalize_kernel;
+use crate::fault::{Faults, FAULT_WORDS};
 use psionic_ir::kernel::{
     AccKind, BufId, BufferKind, IndexMap, Instr, Item, KProgram, Kernel, LibOp, MatmulCall, Node,
     Stage, StageKind,
@@ -120,6 +121,11 @@ pub struct CudaPlan {
     /// Most blocks an elementwise launch gets per SM
     /// ([`CudaOptions::elementwise_blocks_per_sm`]).
     pub elementwise_blocks_per_sm: u32,
+    /// The fault record of gathers (a `u32` scratch buffer of
+    /// [`crate::fault::FAULT_WORDS`]) when some kernel gathers: the runtime
+    /// zeroes it before a run and reads it back before host calls and with
+    /// the results.
+    pub faults: Option<Faults>,
 }
 
 impl CudaPlan {
@@ -358,13 +364,25 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
     }
     let nbuf = p.buffers.len();
     let mut scratch: Vec<(DType, usize)> = Vec::new();
+    let mut faults = p
+        .items
+        .iter()
+        .any(|it| matches!(it, Item::Kernel(k) if k.has_gather()))
+        .then(|| {
+            scratch.push((DType::U32, FAULT_WORDS));
+            Faults {
+                buf: nbuf + scratch.len() - 1,
+                sites: vec![],
+            }
+        });
     let mut steps = Vec::new();
     let mut kernels: Vec<KernelPtx> = Vec::new();
     let mut entries = std::collections::HashSet::new();
     let mut emit = |k: &Kernel,
                     name: String,
                     scratch: &Vec<(DType, usize)>,
-                    steps: &mut Vec<Step>|
+                    steps: &mut Vec<Step>,
+                    faults: Option<&mut Faults>|
      -> Result<(), String> {
         let buf_dtype = |b: BufId| -> DType {
             if b.index() < nbuf {
@@ -381,7 +399,7 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
             max_block: opts.max_row_block,
             points: opts.row_points,
         };
-        let kp = emit_kernel(&normalize_kernel(k), &entry, &buf_dtype, rows)
+        let kp = emit_kernel(&normalize_kernel(k), &entry, &buf_dtype, rows, faults)
             .map_err(|e| format!("kernel @{name}: {e}"))?;
         steps.push(Step::Launch(LaunchSpec {
             name,
@@ -394,7 +412,7 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
     };
     for it in &p.items {
         match it {
-            Item::Kernel(k) => emit(k, k.name.clone(), &scratch, &mut steps)?,
+            Item::Kernel(k) => emit(k, k.name.clone(), &scratch, &mut steps, faults.as_mut())?,
             Item::LibOp(l) => steps.push(Step::Lib(l.clone())),
             Item::Matmul(m) => {
                 let blas = matches!(m.dtype, DType::F32 | DType::F64 | DType::F16 | DType::BF16);
@@ -423,10 +441,16 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
                             c,
                         }));
                         if let Some(e) = epi {
-                            emit(&e, e.name.clone(), &scratch, &mut steps)?;
+                            emit(&e, e.name.clone(), &scratch, &mut steps, None)?;
                         }
                     }
-                    _ => emit(&matmul_as_kernel(m), m.name.clone(), &scratch, &mut steps)?,
+                    _ => emit(
+                        &matmul_as_kernel(m),
+                        m.name.clone(),
+                        &scratch,
+                        &mut steps,
+                        None,
+                    )?,
                 }
             }
         }
@@ -442,5 +466,6 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
         steps,
         scratch,
         elementwise_blocks_per_sm: opts.elementwise_blocks_per_sm.max(1),
+        faults,
     })
 }

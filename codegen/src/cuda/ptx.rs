@@ -10,6 +10,12 @@
 //! with scans gives each thread a contiguous chunk of the row and scans
 //! the chunk totals across the block, see [`scan_stage`]).
 //!
+//! Gathers wrap each index (in its 64-bit register) once if negative and
+//! check it against `0..=size - slice`; out of range, the first offender
+//! records itself in the program's fault record (`atom.global.cas` on the
+//! flag, then its site number and 64-bit value: see [`crate::fault`]) and
+//! the element at index 0 is read instead, never out of bounds.
+//!
 //! Register classes: `f32` (`%f`, for f32/f16/bf16 values, rounded to the
 //! node's dtype after every node), `f64` (`%fd`), and 64-bit integers
 //! (`%rd`, every integer dtype and bool, sign- or zero-extended from their
@@ -20,7 +26,8 @@
 //! propagate NaN.
 
 use super::f64math::{self as dm, Cmp, F64Ops};
-use psionic_ir::kernel::{AccKind, BufId, IndexMap, Instr, Kernel, Node, StageKind};
+use crate::fault::{FaultSite, Faults};
+use psionic_ir::kernel::{AccKind, BufId, DynIndex, IndexMap, Instr, Kernel, Node, StageKind};
 use psionic_ir::{Attrs, DType, Opcode};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
@@ -144,6 +151,10 @@ struct Em<'a> {
     m2_centered: HashMap<u32, M2Centered>,
     /// Bytes of `smem_red` the block reductions need.
     red_bytes: usize,
+    /// The program's fault record (kernels with gathers) and the kernel's
+    /// name for its sites.
+    faults: Option<&'a mut Faults>,
+    name: String,
 }
 
 /// The second pass of a two-pass `m2` over a cached f32-class row: the
@@ -195,6 +206,8 @@ impl<'a> Em<'a> {
             lane_loads: HashMap::new(),
             m2_centered: HashMap::new(),
             red_bytes: red_bytes(1),
+            faults: None,
+            name: String::new(),
         }
     }
     fn ins(&mut self, s: &str) {
@@ -1436,6 +1449,73 @@ impl<'a> Em<'a> {
         self.addrs.insert((b, map.clone()), a.clone());
         a
     }
+    /// The address of gather node `buf[map] + sum stride * wrap(index)`:
+    /// each index wrapped and checked (see the module doc).
+    fn gather_addr(
+        &mut self,
+        buf: BufId,
+        map: &IndexMap,
+        index: &[DynIndex],
+    ) -> Result<String, String> {
+        let base = self.addr(buf, map);
+        let size = (self.buf_dtype)(buf).size();
+        let mut a = base;
+        for d in index {
+            let (v, dt) = self.val(d.arg)?;
+            if v.c != Cls::I {
+                return Err(format!("gather index of {dt} is not an integer"));
+            }
+            let faults = self
+                .faults
+                .as_deref_mut()
+                .ok_or("a gather without a fault record")?;
+            let site = faults.add(FaultSite {
+                kernel: self.name.clone(),
+                axis: d.axis,
+                dim: d.dim,
+                slice: d.slice,
+                signed: dt.is_signed_integer(),
+                wide: true,
+            });
+            let fb = faults.buf;
+            let rec = self.base(BufId(fb as u32));
+            let neg = self.p();
+            self.ins(&format!("setp.lt.s64 {neg}, {}, 0", v.r));
+            let w = self.rd();
+            self.ins(&format!("add.s64 {w}, {}, {}", v.r, d.dim));
+            let j = self.rd();
+            self.ins(&format!("selp.b64 {j}, {w}, {}, {neg}", v.r));
+            let ok = self.p();
+            self.ins(&format!("setp.le.u64 {ok}, {j}, {}", d.dim - d.slice));
+            let done = self.lbl("gok");
+            self.ins(&format!("@{ok} bra {done}"));
+            let (zero, one, old) = (self.r(), self.r(), self.r());
+            self.ins(&format!("mov.u32 {zero}, 0"));
+            self.ins(&format!("mov.u32 {one}, 1"));
+            self.ins(&format!(
+                "atom.global.cas.b32 {old}, [{rec}], {zero}, {one}"
+            ));
+            let later = self.p();
+            self.ins(&format!("setp.ne.u32 {later}, {old}, 0"));
+            self.ins(&format!("@{later} bra {done}"));
+            let sr = self.r();
+            self.ins(&format!("mov.u32 {sr}, {site}"));
+            self.ins(&format!("st.global.u32 [{rec}+4], {sr}"));
+            self.ins(&format!("st.global.u64 [{rec}+8], {}", v.r));
+            self.place(&done);
+            let jc = self.rd();
+            self.ins(&format!("selp.b64 {jc}, {j}, 0, {ok}"));
+            let off = self.rd();
+            self.ins(&format!(
+                "mul.lo.s64 {off}, {jc}, {}",
+                d.stride * size as i64
+            ));
+            let a2 = self.rd();
+            self.ins(&format!("add.s64 {a2}, {a}, {off}"));
+            a = a2;
+        }
+        Ok(a)
+    }
     /// Loads one element of dtype `d` at address register `a` (`space` is
     /// `global` or `shared`) into its class.
     fn load_at(&mut self, d: DType, a: &str, space: &str) -> Result<Val, String> {
@@ -1629,6 +1709,12 @@ impl<'a> Em<'a> {
                 }
                 Instr::MatmulResult => {
                     return Err("matmul_result outside a matmul epilogue".into());
+                }
+                Instr::Gather { buf, map, index } => {
+                    let d = (self.buf_dtype)(*buf);
+                    let a = self.gather_addr(*buf, map, index)?;
+                    let v = self.load_at(d, &a, "global")?;
+                    self.vals.insert(n.id, (v, n.dtype));
                 }
             }
         }
@@ -2105,6 +2191,8 @@ fn vectorizable(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> bool {
                 buf_dtype(*buf) == DType::F32
                     && (map.strides[0] == 0 || (map.strides[0] == 1 && map.offset % 4 == 0))
             }
+            // Lanes would share one index.
+            Instr::Gather { .. } => false,
             _ => true,
         })
 }
@@ -2121,6 +2209,7 @@ fn cone(nodes: &[Node], roots: &[u32]) -> Option<Vec<Node>> {
         keep[i] = true;
         match &n.instr {
             Instr::Op { args, .. } => need.extend(args.iter().copied()),
+            Instr::Gather { index, .. } => need.extend(index.iter().map(|d| d.arg)),
             Instr::Load { .. } | Instr::Const(_) => {}
             _ => return None,
         }
@@ -2166,6 +2255,7 @@ fn row_vector_axis(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Option<usi
         .flat_map(|s| &s.nodes)
         .all(|n| match &n.instr {
             Instr::Load { buf, map } => map.strides[r] == 0 || aligned_f32(*buf, map),
+            Instr::Gather { .. } => false,
             Instr::Store { buf, map, .. } => aligned_f32(*buf, map),
             _ => true,
         });
@@ -2596,13 +2686,18 @@ impl RowBlock {
 }
 
 /// Emits one kernel (already normalized) as a PTX `.entry` named `entry`.
+/// Gathers register their fault sites in `faults` (required when `k` has
+/// gathers).
 pub fn emit_kernel(
     k: &Kernel,
     entry: &str,
     buf_dtype: &dyn Fn(BufId) -> DType,
     row_block: RowBlock,
+    faults: Option<&mut Faults>,
 ) -> Result<KernelPtx, String> {
     let mut em = Em::new(buf_dtype);
+    em.faults = faults;
+    em.name = k.name.clone();
     em.idx = (0..k.domain.len()).map(|i| format!("%ix{i}")).collect();
     let points: u64 = k.domain.iter().map(|&d| d as u64).product();
     let has_loop = k.stages.iter().any(|s| s.kind == StageKind::Loop);

@@ -9,11 +9,19 @@
 //! [`super::scalar::dev_type`]); loads and stores bitcast. Buffers that share
 //! device storage (one buffer-planning slot) share one binding, so an
 //! in-place kernel binds its storage once, read-write.
+//!
+//! A kernel with gathers also binds the program's fault record `sfault`
+//! (`array<atomic<u32>>`: flag, site, index bits): each index is wrapped
+//! and checked by `psi_wrap_i`/`psi_wrap_u`; out of range it reads the
+//! first element of the index's range (never out of bounds) and the first
+//! offender records its [`FaultSite`] number and value (32 bits), which the
+//! runtime turns into the run's error ([`crate::fault`]).
 
 use super::scalar::{dev_type, literal, need, op_expr, round};
 use super::Storage;
+use crate::fault::{FaultSite, Faults};
 use psionic_ir::kernel::{
-    AccKind, BufId, IndexMap, Instr, KProgram, Kernel, MatmulCall, Node, StageKind,
+    AccKind, BufId, DynIndex, IndexMap, Instr, KProgram, Kernel, MatmulCall, Node, StageKind,
 };
 use psionic_ir::DType;
 use std::collections::{BTreeSet, HashMap};
@@ -55,6 +63,11 @@ struct Gen<'a> {
     binds: Vec<(usize, bool)>,
     /// node id -> (WGSL name, dtype).
     vals: HashMap<u32, (String, DType)>,
+    /// The fault record (kernels with gathers), its binding number here,
+    /// and the kernel's name for its sites.
+    faults: Option<&'a mut Faults>,
+    fault_bind: Option<usize>,
+    name: String,
 }
 
 fn entry_name(name: &str) -> String {
@@ -90,11 +103,66 @@ impl<'a> Gen<'a> {
             helpers: BTreeSet::new(),
             binds: Vec::new(),
             vals: HashMap::new(),
+            faults: None,
+            fault_bind: None,
+            name: String::new(),
         }
+    }
+
+    /// `(wrapped index expression statement name)`: wraps and checks the
+    /// index `d` of gather node `id`, registering its fault site.
+    fn gather_index(
+        &mut self,
+        out: &mut String,
+        ind: &str,
+        id: u32,
+        k: usize,
+        d: &DynIndex,
+    ) -> Result<String, String> {
+        let (e, dt) = self.val(d.arg)?.clone();
+        let signed = match dev_type(dt)? {
+            "i32" => true,
+            "u32" => false,
+            other => return Err(format!("wgpu backend: gather index of type {other}")),
+        };
+        if d.dim > i32::MAX as usize {
+            return Err("wgpu backend: gather axis exceeds 2^31 elements".into());
+        }
+        let faults = self
+            .faults
+            .as_deref_mut()
+            .ok_or("wgpu backend: a gather without a fault record")?;
+        let site = faults.add(FaultSite {
+            kernel: self.name.clone(),
+            axis: d.axis,
+            dim: d.dim,
+            slice: d.slice,
+            signed,
+            wide: false,
+        });
+        let fs = faults.buf;
+        if self.fault_bind.is_none() {
+            self.fault_bind = Some(self.binding_storage(fs, true));
+        }
+        let lim = d.dim - d.slice;
+        let j = format!("j{id}_{k}");
+        let call = if signed {
+            need(&mut self.helpers, "psi_wrap_i");
+            format!("psi_wrap_i({e}, {}i, {lim}u, {site}u)", d.dim)
+        } else {
+            need(&mut self.helpers, "psi_wrap_u");
+            format!("psi_wrap_u({e}, {lim}u, {site}u)")
+        };
+        writeln!(out, "{ind}let {j}: i32 = {call};").unwrap();
+        Ok(j)
     }
 
     fn binding(&mut self, b: BufId, write: bool) -> usize {
         let s = self.storage[b.index()];
+        self.binding_storage(s, write)
+    }
+
+    fn binding_storage(&mut self, s: usize, write: bool) -> usize {
         match self.binds.iter().position(|x| x.0 == s) {
             Some(i) => {
                 self.binds[i].1 |= write;
@@ -114,7 +182,7 @@ impl<'a> Gen<'a> {
                 Instr::Store { buf, .. } => {
                     self.binding(*buf, true);
                 }
-                Instr::Load { buf, .. } => {
+                Instr::Load { buf, .. } | Instr::Gather { buf, .. } => {
                     self.binding(*buf, false);
                 }
                 _ => {}
@@ -157,9 +225,19 @@ impl<'a> Gen<'a> {
             let name = format!("v{}", n.id);
             let ty = dev_type(n.dtype)?;
             match &n.instr {
-                Instr::Load { buf, map } => {
+                Instr::Load { .. } | Instr::Gather { .. } => {
+                    let (buf, map) = match &n.instr {
+                        Instr::Load { buf, map } | Instr::Gather { buf, map, .. } => (buf, map),
+                        _ => unreachable!("matched above"),
+                    };
                     let bi = self.binding(*buf, false);
-                    let a = Self::address(map, coords);
+                    let mut a = Self::address(map, coords);
+                    if let Instr::Gather { index, .. } = &n.instr {
+                        for (k, d) in index.iter().enumerate() {
+                            let j = self.gather_index(out, ind, n.id, k, d)?;
+                            write!(a, " + {}i * {j}", d.stride).unwrap();
+                        }
+                    }
                     let bd = self.p.buffer(*buf).ty.dtype;
                     dev_type(bd)?;
                     let w = format!("s{bi}[u32({a})]");
@@ -232,6 +310,14 @@ impl<'a> Gen<'a> {
     fn header(&self, shared: &str) -> String {
         let mut s = String::new();
         for (i, (_, w)) in self.binds.iter().enumerate() {
+            if Some(i) == self.fault_bind {
+                writeln!(
+                    s,
+                    "@group(0) @binding({i}) var<storage, read_write> sfault: array<atomic<u32>>;"
+                )
+                .unwrap();
+                continue;
+            }
             let acc = if *w { "read_write" } else { "read" };
             writeln!(
                 s,
@@ -568,10 +654,18 @@ fn shared_arrays(ty: &str) -> &'static [&'static str] {
     }
 }
 
-/// WGSL for a fused kernel.
-pub fn gen_kernel(p: &KProgram, storage: &[usize], k: &Kernel) -> Result<ShaderKernel, String> {
+/// WGSL for a fused kernel; its gathers (if any) register their fault
+/// sites in `faults`.
+pub fn gen_kernel(
+    p: &KProgram,
+    storage: &[usize],
+    k: &Kernel,
+    faults: Option<&mut Faults>,
+) -> Result<ShaderKernel, String> {
     check_size(p)?;
     let mut g = Gen::new(p, storage);
+    g.faults = faults;
+    g.name = k.name.clone();
     for s in &k.stages {
         g.scan(&s.nodes);
     }

@@ -19,6 +19,7 @@
 pub mod kernel;
 pub mod scalar;
 
+pub use crate::fault::{FaultSite, Faults};
 pub use kernel::{plan_storage, ShaderKernel};
 use psionic_ir::kernel::{BufId, BufferKind, Item, KProgram, LibOp};
 
@@ -46,6 +47,10 @@ pub struct GpuProgram {
     pub storage_of: Vec<usize>,
     pub storage: Vec<Storage>,
     pub items: Vec<GpuItem>,
+    /// The fault record of gathers (4 words of storage holding no program
+    /// buffer), when some kernel gathers: the runtime zeroes it before a
+    /// run and reads it back before host calls and with the results.
+    pub faults: Option<Faults>,
 }
 
 /// Output language of [`emit_module`].
@@ -87,11 +92,25 @@ pub fn compile_program(p: &KProgram) -> Result<GpuProgram, String> {
             }
         }
     }
-    let (storage_of, storage) = plan_storage(p);
+    let (storage_of, mut storage) = plan_storage(p);
+    let mut faults = p
+        .items
+        .iter()
+        .any(|it| matches!(it, Item::Kernel(k) if k.has_gather()))
+        .then(|| {
+            storage.push(Storage {
+                words: crate::fault::FAULT_WORDS as u64,
+                buffers: vec![],
+            });
+            Faults {
+                buf: storage.len() - 1,
+                sites: vec![],
+            }
+        });
     let mut items = Vec::new();
     for it in &p.items {
         let sk = match it {
-            Item::Kernel(k) => kernel::gen_kernel(p, &storage_of, k)?,
+            Item::Kernel(k) => kernel::gen_kernel(p, &storage_of, k, faults.as_mut())?,
             Item::Matmul(m) => kernel::gen_matmul(p, &storage_of, m)?,
             Item::LibOp(l) => {
                 items.push(GpuItem::Lib(l.clone()));
@@ -106,6 +125,7 @@ pub fn compile_program(p: &KProgram) -> Result<GpuProgram, String> {
         storage_of,
         storage,
         items,
+        faults,
     })
 }
 

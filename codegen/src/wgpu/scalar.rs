@@ -40,6 +40,13 @@ pub fn helper_source(name: &str) -> &'static str {
         "psi_isinf" => "fn psi_isinf(x: f32) -> bool {\n    return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u;\n}\n",
         "psi_bf16" => "fn psi_bf16(x: f32) -> f32 {\n    let u = bitcast<u32>(x);\n    if ((u & 0x7fffffffu) > 0x7f800000u) {\n        return x;\n    }\n    return bitcast<f32>((u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u);\n}\n",
         "psi_f16" => "fn psi_f16(x: f32) -> f32 {\n    let a = abs(x);\n    if (psi_isnan(x) || psi_isinf(x)) {\n        return x;\n    }\n    if (a >= 65520.0f) {\n        return select(bitcast<f32>(0x7f800000u), bitcast<f32>(0xff800000u), x < 0.0f);\n    }\n    if (a < 6.103515625e-05f) {\n        return round(x * 16777216.0f) * 5.9604644775390625e-08f;\n    }\n    let u = bitcast<u32>(x);\n    return bitcast<f32>((u + 0x0fffu + ((u >> 13u) & 1u)) & 0xffffe000u);\n}\n",
+        // Gathers: an index wrapped once if negative and checked against
+        // `0..=lim`; out of range it records the fault (`sfault`: flag,
+        // site, index bits; the first to raise the flag writes) and reads
+        // element 0 of the index's range.
+        "psi_wrap_i" => "fn psi_wrap_i(v: i32, dim: i32, lim: u32, site: u32) -> i32 {\n    let j = select(v, v + dim, v < 0i);\n    if (bitcast<u32>(j) > lim) {\n        psi_fault(site, bitcast<u32>(v));\n        return 0i;\n    }\n    return j;\n}\n",
+        "psi_wrap_u" => "fn psi_wrap_u(v: u32, lim: u32, site: u32) -> i32 {\n    if (v > lim) {\n        psi_fault(site, v);\n        return 0i;\n    }\n    return i32(v);\n}\n",
+        "psi_fault" => "fn psi_fault(site: u32, v: u32) {\n    if (atomicMax(&sfault[0], 1u) == 0u) {\n        atomicStore(&sfault[1], site);\n        atomicStore(&sfault[2], v);\n    }\n}\n",
         "psi_max" => "fn psi_max(a: f32, b: f32) -> f32 {\n    if (psi_isnan(a) || psi_isnan(b)) {\n        return a + b;\n    }\n    return max(a, b);\n}\n",
         "psi_min" => "fn psi_min(a: f32, b: f32) -> f32 {\n    if (psi_isnan(a) || psi_isnan(b)) {\n        return a + b;\n    }\n    return min(a, b);\n}\n",
         "psi_sign" => "fn psi_sign(a: f32) -> f32 {\n    if (psi_isnan(a)) {\n        return a;\n    }\n    return select(select(0.0f, -1.0f, a < 0.0f), 1.0f, a > 0.0f);\n}\n",
@@ -75,7 +82,8 @@ pub fn helper_source(name: &str) -> &'static str {
 fn helper_deps(name: &str) -> &'static [&'static str] {
     match name {
         "psi_bf16" | "psi_isinf" | "psi_isnan" | "psi_sigmoid" | "psi_floordiv_i" | "psi_rem_i"
-        | "psi_pow_i" | "psi_pow_u" | "psi_m2_push" | "psi_m2_comb" => &[],
+        | "psi_pow_i" | "psi_pow_u" | "psi_m2_push" | "psi_m2_comb" | "psi_fault" => &[],
+        "psi_wrap_i" | "psi_wrap_u" => &["psi_fault"],
         "psi_erfinv" => &["psi_isnan", "psi_erf"],
         "psi_rem" => &["psi_fmod"],
         "psi_atan" => &["psi_isnan"],

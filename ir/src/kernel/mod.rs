@@ -19,7 +19,10 @@
 //!
 //! Loads and stores address buffers through an [`IndexMap`]: a flat offset
 //! plus one stride per domain axis (0 = broadcast), so transposes, broadcasts,
-//! slices, flips and reshapes of stored values cost nothing.
+//! slices, flips and reshapes of stored values cost nothing. A gather
+//! ([`Instr::Gather`]) adds data-dependent terms ([`DynIndex`]) to such an
+//! address: `take_along_axis` and `tensor.gather` are generated code, fused
+//! with the computation of their indices and with their consumers.
 //!
 //! Scalar ops are the elementwise rows of the op table ([`crate::ops`]) applied
 //! to scalars; [`scalar`] evaluates them. [`text`] prints and parses the
@@ -115,6 +118,54 @@ impl IndexMap {
     }
 }
 
+/// One data-dependent term of a gather's address (see [`Instr::Gather`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DynIndex {
+    /// The integer node holding the index (visible where the gather is, as
+    /// an op's argument would be).
+    pub arg: u32,
+    /// Elements the address moves per unit of the index: the stride of the
+    /// indexed axis in the gathered buffer.
+    pub stride: i64,
+    /// Size of the indexed axis: a negative index wraps once by adding it.
+    pub dim: usize,
+    /// Elements of the gathered slice along that axis (1 for a single
+    /// element): after wrapping the index must lie in `0..=dim - slice`.
+    pub slice: usize,
+    /// The indexed axis of the gathered tensor, for error messages.
+    pub axis: u32,
+}
+
+impl DynIndex {
+    /// The index `v` wrapped once if negative, or `None` when it is still
+    /// out of range (the reference interpreter's rule).
+    pub fn wrap(&self, v: i64) -> Option<i64> {
+        let j = if v < 0 {
+            v.checked_add(self.dim as i64)?
+        } else {
+            v
+        };
+        (j >= 0 && j <= self.dim as i64 - self.slice as i64).then_some(j)
+    }
+    /// The error an out-of-range index `v` raises, worded as the reference
+    /// interpreter words it.
+    pub fn error(&self, v: i64) -> String {
+        gather_error(self.axis, v, self.dim, self.slice)
+    }
+}
+
+/// `index along axis A V is out of range for axis size D[ with slice size S]`:
+/// the reference interpreter's message for an index out of range after
+/// wrapping, shared by every backend that reports it.
+pub fn gather_error(axis: u32, v: i64, dim: usize, slice: usize) -> String {
+    let with = if slice > 1 {
+        format!(" with slice size {slice}")
+    } else {
+        String::new()
+    };
+    format!("index along axis {axis} {v} is out of range for axis size {dim}{with}")
+}
+
 /// How an accumulator combines the values of one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AccKind {
@@ -160,6 +211,16 @@ impl AccKind {
 pub enum Instr {
     /// Reads one element of a buffer.
     Load { buf: BufId, map: IndexMap },
+    /// Reads element `map.at(idx) + sum_k index[k].stride * wrap(index[k])`
+    /// of a buffer, where `wrap` adds the axis size once to a negative
+    /// index. An index out of range after wrapping is an error of the
+    /// program run (never an out-of-bounds read: code generators clamp the
+    /// address and report it).
+    Gather {
+        buf: BufId,
+        map: IndexMap,
+        index: Vec<DynIndex>,
+    },
     /// A constant (converted to the node's dtype).
     Const(f64),
     /// An elementwise op of the op table applied to scalars.
@@ -186,6 +247,18 @@ pub enum Instr {
     Store { buf: BufId, map: IndexMap, arg: u32 },
     /// The product element of the enclosing [`MatmulCall`] (epilogues only).
     MatmulResult,
+}
+
+impl Instr {
+    /// The nodes this instruction reads, in order (a gather's indices).
+    pub fn args(&self) -> Vec<u32> {
+        match self {
+            Instr::Op { args, .. } => args.clone(),
+            Instr::Acc { arg, .. } | Instr::Store { arg, .. } => vec![*arg],
+            Instr::Gather { index, .. } => index.iter().map(|d| d.arg).collect(),
+            Instr::Load { .. } | Instr::Const(_) | Instr::MatmulResult => vec![],
+        }
+    }
 }
 
 /// One scalar node: `%id = instr : dtype`. Stores have a dtype too (that of
@@ -234,6 +307,17 @@ pub struct Kernel {
     /// Axes of `domain` iterated inside `loop` and `map` stages; sorted.
     pub reduce_axes: Vec<usize>,
     pub stages: Vec<Stage>,
+}
+
+impl Kernel {
+    /// True when some node is an [`Instr::Gather`]: the kernel can fail at
+    /// run time (an index out of range).
+    pub fn has_gather(&self) -> bool {
+        self.stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .any(|n| matches!(n.instr, Instr::Gather { .. }))
+    }
 }
 
 /// A (batched) matrix product `out[b, i, j] = epilogue(sum_k a[b, i, k] * b[b, k, j])`.
@@ -359,7 +443,7 @@ impl Item {
 
 fn loads(nodes: &[Node]) -> impl Iterator<Item = BufId> + '_ {
     nodes.iter().filter_map(|n| match &n.instr {
-        Instr::Load { buf, .. } => Some(*buf),
+        Instr::Load { buf, .. } | Instr::Gather { buf, .. } => Some(*buf),
         _ => None,
     })
 }
@@ -470,6 +554,11 @@ fn renumber_nodes(
             }
             Instr::Acc { arg, .. } | Instr::Scan { arg, .. } | Instr::Store { arg, .. } => {
                 *arg = map.get(arg).copied().unwrap_or(u32::MAX);
+            }
+            Instr::Gather { index, .. } => {
+                for d in index {
+                    d.arg = map.get(&d.arg).copied().unwrap_or(u32::MAX);
+                }
             }
             _ => {}
         }

@@ -24,7 +24,9 @@
 //!
 //! Buffers are `%bN` (printed in order, parameters first), scalar nodes `%N`
 //! (numbered per kernel in order). An index map `[offset; strides...]` gives
-//! one stride per domain axis. Scalar ops use the op table's names without
+//! one stride per domain axis. A gather adds one term per index to a map:
+//! `gather %b0[0; 8, 0] + 8 * %3 {axis = 0, size = 4, slice = 2} : f32`
+//! (`slice` is printed when it is not 1). Scalar ops use the op table's names without
 //! the `tensor.` prefix. Printing is deterministic and `parse(print(p)) == p`
 //! once node ids are in print order (the printer renumbers).
 
@@ -129,6 +131,24 @@ fn print_nodes(out: &mut String, nodes: &[Node], indent: &str, ids: &mut HashMap
         let mut arg = |a: &u32| format!("%{}", ids.get(a).copied().unwrap_or(u32::MAX));
         let body = match &n.instr {
             Instr::Load { buf, map } => format!("load %b{}{}", buf.0, fmt_map(map)),
+            Instr::Gather { buf, map, index } => {
+                let mut s = format!("gather %b{}{}", buf.0, fmt_map(map));
+                for d in index {
+                    let _ = write!(
+                        s,
+                        " + {} * {} {{axis = {}, size = {}",
+                        d.stride,
+                        arg(&d.arg),
+                        d.axis,
+                        d.dim
+                    );
+                    if d.slice != 1 {
+                        let _ = write!(s, ", slice = {}", d.slice);
+                    }
+                    s.push('}');
+                }
+                s
+            }
             Instr::Const(v) => {
                 if n.dtype.is_inexact() {
                     format!("const {}", fmt_scalar(*v, n.dtype))
@@ -594,6 +614,43 @@ impl<'a> Parser<'a> {
                         buf,
                         map: self.map()?,
                     }
+                }
+                "gather" => {
+                    let buf = self.buf()?;
+                    let map = self.map()?;
+                    let mut index = Vec::new();
+                    while self.eat("+") {
+                        let stride = self.int()?;
+                        self.expect("*")?;
+                        let arg = self.node_ref(ids)?;
+                        let field = |this: &mut Self, name: &str| -> PResult<usize> {
+                            this.expect(name)?;
+                            this.expect("=")?;
+                            let v = this.int()?;
+                            if v < 0 {
+                                return this.err(format!("`{name}` must be non-negative"));
+                            }
+                            Ok(v as usize)
+                        };
+                        self.expect("{")?;
+                        let axis = field(self, "axis")? as u32;
+                        self.expect(",")?;
+                        let dim = field(self, "size")?;
+                        let slice = if self.eat(",") {
+                            field(self, "slice")?
+                        } else {
+                            1
+                        };
+                        self.expect("}")?;
+                        index.push(DynIndex {
+                            arg,
+                            stride,
+                            dim,
+                            slice,
+                            axis,
+                        });
+                    }
+                    Instr::Gather { buf, map, index }
                 }
                 "const" => Instr::Const(self.float()?),
                 "matmul_result" => Instr::MatmulResult,

@@ -23,7 +23,11 @@
 //!    (`logsumexp` needs a float, `m2` is no scan); a constant is finite or
 //!    not, any dtype.
 //! 6. Addressing: every index map has one stride per domain axis and stays
-//!    inside its buffer for every index of the domain; loads in `outer`
+//!    inside its buffer for every index of the domain (for a gather, with
+//!    every index in its valid range `0..=size - slice` added: an index
+//!    outside it is a run-time error, never an out-of-bounds read); a
+//!    gather has at least one index, each an integer node visible where the
+//!    gather is, with `1 <= slice <= size`, and is not in a matmul epilogue; loads and gathers in `outer`
 //!    stages and stores in `outer` stages do not move along reduced axes;
 //!    a store's domain (the outer space for `outer`, all of it otherwise) has
 //!    as many points as its buffer has elements, so it can cover it.
@@ -54,6 +58,19 @@ fn check_map(
     map: &IndexMap,
     domain: &[usize],
 ) -> Result<(), String> {
+    check_gather_map(p, at, buf, map, &[], domain)
+}
+
+/// [`check_map`] with the data-dependent terms of a gather: each index
+/// ranges over `0..=dim - slice`.
+fn check_gather_map(
+    p: &KProgram,
+    at: &str,
+    buf: BufId,
+    map: &IndexMap,
+    index: &[DynIndex],
+    domain: &[usize],
+) -> Result<(), String> {
     if buf.index() >= p.buffers.len() {
         return err(at, format!("buffer %b{} does not exist", buf.0));
     }
@@ -69,7 +86,15 @@ fn check_map(
         );
     }
     let n = p.buffer(buf).ty.num_elements().unwrap_or(0) as i64;
-    if let Some((lo, hi)) = map.range(domain) {
+    if let Some((mut lo, mut hi)) = map.range(domain) {
+        for d in index {
+            let span = d.stride * (d.dim as i64 - d.slice as i64);
+            if span < 0 {
+                lo += span;
+            } else {
+                hi += span;
+            }
+        }
         if lo < 0 || hi >= n {
             return err(
                 at,
@@ -136,6 +161,49 @@ fn check_nodes(
                 }
                 if kind == StageKind::Outer && moves_on_reduced(map) {
                     return err(&at, "a load in an `outer` stage moves along a reduced axis");
+                }
+            }
+            Instr::Gather { buf, map, index } => {
+                if index.is_empty() {
+                    return err(&at, "a gather without indices (a load)");
+                }
+                if in_matmul {
+                    return err(&at, "gathers do not belong in matmul epilogues");
+                }
+                for d in index {
+                    let t = get(d.arg)?;
+                    if !t.is_integer() {
+                        return err(
+                            &at,
+                            format!("gather index %{} is {t}, not an integer", d.arg),
+                        );
+                    }
+                    if d.slice == 0 || d.slice > d.dim {
+                        return err(
+                            &at,
+                            format!(
+                                "gather slice {} does not fit axis size {} (1 <= slice <= size)",
+                                d.slice, d.dim
+                            ),
+                        );
+                    }
+                }
+                check_gather_map(p, &at, *buf, map, index, domain)?;
+                if p.buffer(*buf).ty.dtype != n.dtype {
+                    return err(
+                        &at,
+                        format!(
+                            "gather of a {} buffer typed {}",
+                            p.buffer(*buf).ty.dtype,
+                            n.dtype
+                        ),
+                    );
+                }
+                if kind == StageKind::Outer && moves_on_reduced(map) {
+                    return err(
+                        &at,
+                        "a gather in an `outer` stage moves along a reduced axis",
+                    );
                 }
             }
             Instr::Const(_) => {}
@@ -587,6 +655,101 @@ mod tests {
             ),
             "scans belong in the `map` stage",
         );
+    }
+
+    const GATHER: &str =
+        "kernel.program @g(%b0: tensor<4x8xf32>, %b1: tensor<4xi32>) -> (tensor<4xf32>) {
+  %b2 = kernel.buffer : tensor<4xf32>
+  kernel.fused @k0 domain [4] reduce [] {
+    map {
+      %0 = load %b1[0; 1] : i32
+      %1 = const 2.0 : f32
+      %2 = gather %b0[0; 8] + 1 * %0 {axis = 1, size = 8} : f32
+      %3 = multiply %2, %1 : f32
+      store %b2[0; 1], %3 : f32
+    }
+  }
+  return %b2
+}
+";
+
+    #[test]
+    fn gathers_round_trip_and_their_invariants_are_checked() {
+        let p = parse_program(GATHER).unwrap();
+        verify_program(&p).unwrap();
+        assert_eq!(print_program(&p), GATHER);
+        let with_slice = GATHER
+            .replace("%b0[0; 8]", "%b0[0; 0]")
+            .replace("{axis = 1, size = 8}", "{axis = 1, size = 8, slice = 3}");
+        let p = parse_program(&with_slice).unwrap();
+        verify_program(&p).unwrap();
+        assert_eq!(print_program(&p), with_slice);
+        let bad = |edit: (&str, &str), want: &str| {
+            let src = GATHER.replace(edit.0, edit.1);
+            assert_ne!(src, GATHER, "edit {edit:?} did not apply");
+            let e = match parse_program(&src) {
+                Err(e) => e.to_string(),
+                Ok(p) => verify_program(&p).expect_err("verifier accepted a bad gather"),
+            };
+            assert!(e.contains(want), "{e}");
+        };
+        // The static part plus the largest index leaves the buffer.
+        bad(
+            ("%b0[0; 8]", "%b0[1; 8]"),
+            "addresses elements 1..=32 of a buffer of 32",
+        );
+        bad(
+            ("+ 1 * %0", "+ 8 * %0"),
+            "addresses elements 0..=80 of a buffer of 32",
+        );
+        bad(
+            ("+ 1 * %0", "+ 1 * %1"),
+            "gather index %1 is f32, not an integer",
+        );
+        bad(("+ 1 * %0", "+ 1 * %3"), "scalar %3 is not defined");
+        bad(
+            ("size = 8}", "size = 8, slice = 9}"),
+            "does not fit axis size 8",
+        );
+        bad(
+            ("size = 8}", "size = 8, slice = 0}"),
+            "does not fit axis size 8",
+        );
+        bad(
+            (" + 1 * %0 {axis = 1, size = 8}", ""),
+            "a gather without indices",
+        );
+        bad(
+            (
+                "%2 = gather %b0[0; 8] + 1 * %0 {axis = 1, size = 8} : f32",
+                "%2 = gather %b0[0; 8] + 1 * %0 {axis = 1, size = 8} : f16",
+            ),
+            "gather of a f32 buffer typed f16",
+        );
+    }
+
+    #[test]
+    fn gather_errors_read_like_the_interpreter() {
+        let d = DynIndex {
+            arg: 0,
+            stride: 1,
+            dim: 5,
+            slice: 1,
+            axis: 1,
+        };
+        assert_eq!(d.wrap(-1), Some(4));
+        assert_eq!(d.wrap(4), Some(4));
+        assert_eq!(d.wrap(5), None);
+        assert_eq!(d.wrap(-6), None);
+        assert_eq!(d.wrap(i64::MIN), None);
+        assert_eq!(
+            d.error(5),
+            "index along axis 1 5 is out of range for axis size 5"
+        );
+        let s = DynIndex { slice: 2, ..d };
+        assert_eq!(s.wrap(4), None);
+        assert_eq!(s.wrap(-2), Some(3));
+        assert!(s.error(4).ends_with("for axis size 5 with slice size 2"));
     }
 
     #[test]

@@ -4,9 +4,20 @@
 //!
 //! How it decides, in order:
 //! 1. A value gets a buffer (is *materialized*) when it is a result, an
-//!    operand or result of a library call (matmul, sorts, scans, gathers...),
-//!    or a reduction that cannot be computed inside the kernel that reads it.
-//!    Everything else is computed inside the kernels of its consumers.
+//!    operand or result of a library call (matmul, sorts, scans, scatters...),
+//!    the source of a gather, or a reduction that cannot be computed inside
+//!    the kernel that reads it. Everything else is computed inside the
+//!    kernels of its consumers.
+//!
+//!    `take_along_axis` and `gather` become [`Instr::Gather`] nodes: the
+//!    source is read at data-dependent addresses (its views fold into the
+//!    map and the dynamic strides, resolved over the domain extended by one
+//!    axis per index), the indices are computed inline like any elementwise
+//!    value, and the gathered value feeds elementwise consumers and
+//!    reductions in the same kernel. A gather is inlined only where its
+//!    consumer reads every element of it ([`covers`]): otherwise (a slice
+//!    of it, say) it is materialized, so every index is checked as the
+//!    reference interpreter checks them.
 //! 2. Each materialized value is the root of one item. Its kernel is emitted
 //!    by walking producers from the root: elementwise ops become scalar
 //!    nodes; layout ops (transpose, broadcast, slice, flip, expand/squeeze,
@@ -57,8 +68,8 @@ pub mod reuse;
 pub mod split;
 
 use psionic_ir::kernel::{
-    AccKind, BufId, BufferKind, IndexMap, Instr, Item, KProgram, Kernel, LibOp, MatmulCall, Node,
-    Stage, StageKind,
+    AccKind, BufId, BufferKind, DynIndex, IndexMap, Instr, Item, KProgram, Kernel, LibOp,
+    MatmulCall, Node, Stage, StageKind,
 };
 use psionic_ir::types::row_major_strides;
 use psionic_ir::{Attr, Attrs, DType, Func, Literal, Op, OpClass, Opcode, TensorType, Value};
@@ -231,6 +242,8 @@ struct RowDomain {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum BNode {
     Load(BufId, IndexMap),
+    /// A gather; the indices' `arg`s are nodes of the kernel under construction.
+    Gather(BufId, IndexMap, Vec<DynIndex>),
     Const(u64),
     Op(Opcode, Attrs, Vec<u32>),
     Acc(AccKind, u32),
@@ -279,6 +292,7 @@ impl KBuild {
     fn add(&mut self, n: BNode, d: DType) -> u32 {
         let n = match n {
             BNode::Load(b, m) => BNode::Load(b, canon(m, &self.domain)),
+            BNode::Gather(b, m, ix) => BNode::Gather(b, canon(m, &self.domain), ix),
             other => other,
         };
         if let Some(&i) = self.dedup.get(&(n.clone(), d)) {
@@ -288,6 +302,11 @@ impl KBuild {
             BNode::Op(_, _, a) => a.iter().map(|&x| self.depth[x as usize]).max().unwrap_or(0),
             BNode::Acc(_, a) => self.depth[*a as usize] + 1,
             BNode::Scan(_, a, _) => self.depth[*a as usize],
+            BNode::Gather(_, _, ix) => ix
+                .iter()
+                .map(|d| self.depth[d.arg as usize])
+                .max()
+                .unwrap_or(0),
             _ => 0,
         };
         let scanned = match &n {
@@ -324,6 +343,9 @@ enum Kind {
     Matmul,
     /// Constant data or a fill.
     Creation,
+    /// `take_along_axis` or `gather`: the source is read from memory at
+    /// data-dependent addresses, the indices are computed inline.
+    Gather,
     /// Run as a library op.
     Lib,
 }
@@ -337,6 +359,13 @@ pub fn is_wide_int(d: psionic_ir::DType) -> bool {
 fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
     use Opcode as O;
     let (operands, attrs) = (&op.operands, &op.attrs);
+    if matches!(op.opcode, O::TakeAlongAxis | O::Gather) {
+        return if gather_fusable(op, f, opts) {
+            Kind::Gather
+        } else {
+            Kind::Lib
+        };
+    }
     // Unless kernels may hold them, every op that reads or writes a 64-bit
     // integer runs as a library op (the reference interpreter's exact
     // `eval_op` on the buffers' bytes), so no kernel ever holds one in an
@@ -398,6 +427,88 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
         }
         _ => Kind::Lib,
     }
+}
+
+/// True when a `take_along_axis` or `gather` becomes kernel code: static
+/// shapes, a non-empty source of a dtype kernels hold (64-bit integer
+/// indices are fine: they only address), at least one index, distinct
+/// axes and slices of at least one element. Anything else (including what
+/// the reference interpreter rejects, such as repeated axes) stays a
+/// library op, so its error is the interpreter's.
+fn gather_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
+    let x = f.ty(op.operands[0]);
+    let Some(xs) = x.static_shape() else {
+        return false;
+    };
+    let statics = op
+        .operands
+        .iter()
+        .chain(&op.results)
+        .all(|&v| f.ty(v).static_shape().is_some());
+    let src_ok = !x.dtype.is_complex()
+        && (opts.wide_int_kernels || !is_wide_int(x.dtype))
+        && !xs.contains(&0)
+        && op.operands[1..].iter().all(|&i| f.ty(i).dtype.is_integer());
+    if !statics || !src_ok || op.operands.len() < 2 {
+        return false;
+    }
+    match op.opcode {
+        Opcode::TakeAlongAxis => op
+            .attrs
+            .int("axis")
+            .is_ok_and(|a| a >= 0 && (a as usize) < xs.len()),
+        _ => {
+            let (Ok(axes), Ok(sizes)) = (op.attrs.ints("axes"), op.attrs.ints("slice_sizes"))
+            else {
+                return false;
+            };
+            let distinct = axes.iter().enumerate().all(|(i, a)| !axes[..i].contains(a));
+            distinct
+                && axes.len() == op.operands.len() - 1
+                && axes.iter().all(|&a| a >= 0 && (a as usize) < xs.len())
+                && sizes.len() == xs.len()
+                && sizes
+                    .iter()
+                    .zip(&xs)
+                    .all(|(&s, &d)| s >= 1 && s as usize <= d)
+        }
+    }
+}
+
+/// True when `acc`, over `domain`, reaches every element of a value of
+/// `shape`. A gather is computed inline only where its consumer reads all
+/// of it: every index is then checked, as the reference interpreter checks
+/// them (a slice of a gather would otherwise skip an out-of-range index).
+fn covers(acc: &Access, shape: &[usize], domain: &[usize]) -> bool {
+    if domain.contains(&0) {
+        return false;
+    }
+    shape.iter().enumerate().all(|(j, &n)| {
+        // The values of `c + sum_i a_i * d_i` are exactly 0..n when, taken
+        // by increasing |a_i|, each step is at most one past what the
+        // smaller ones reach (a mixed-radix numbering without gaps).
+        let mut lo = acc.c[j];
+        let mut terms: Vec<(u64, u64)> = Vec::new();
+        for (i, &d) in domain.iter().enumerate() {
+            let a = acc.a[j][i];
+            if a == 0 || d <= 1 {
+                continue;
+            }
+            if a < 0 {
+                lo += a * (d as i64 - 1);
+            }
+            terms.push((a.unsigned_abs(), d as u64 - 1));
+        }
+        terms.sort_unstable();
+        let mut reach = 0u64;
+        for (s, ext) in terms {
+            if s > reach + 1 {
+                return false;
+            }
+            reach = reach.saturating_add(s.saturating_mul(ext));
+        }
+        lo == 0 && reach + 1 == n as u64
+    })
 }
 
 struct Lowering<'f> {
@@ -545,7 +656,11 @@ impl<'f> Lowering<'f> {
                 };
                 let claim = self.opts.matmul_epilogues && self.opts.fuse;
                 let mut built = self.build_kernel(root, claim, None, flip)?;
-                if built.claimed.is_some() && built.reduce.as_ref().is_some_and(|r| !r.is_empty()) {
+                let gathers =
+                    |kb: &KBuild| kb.nodes.iter().any(|n| matches!(n.0, BNode::Gather(..)));
+                if built.claimed.is_some()
+                    && (built.reduce.as_ref().is_some_and(|r| !r.is_empty()) || gathers(&built))
+                {
                     (self.pending, self.buf_of) = snap.clone();
                     built = self.build_kernel(root, false, None, flip)?;
                 }
@@ -1177,8 +1292,117 @@ impl<'f> Lowering<'f> {
                 })
             }
             Kind::Scan => self.emit_scan(kb, v, &op, acc, single, root),
+            Kind::Gather => {
+                if !is_root && !covers(acc, &self.shape(v)?, &kb.domain) {
+                    return self.load(kb, v, acc);
+                }
+                self.emit_gather(kb, &op, acc, single, root)
+            }
             Kind::Matmul | Kind::Lib => self.load(kb, v, acc),
         }
+    }
+
+    /// Emits a `take_along_axis` or `gather` at `acc`: its indices inline,
+    /// its source through [`Lowering::resolve_buffer`] over the kernel's
+    /// domain extended by one axis per index (the range of valid indices),
+    /// whose strides become the gather's dynamic strides.
+    fn emit_gather(
+        &mut self,
+        kb: &mut KBuild,
+        op: &Op,
+        acc: &Access,
+        single: bool,
+        root: Option<Value>,
+    ) -> Result<u32, FusionError> {
+        let x = op.operands[0];
+        let xs = self.shape(x)?;
+        let ndom = kb.domain.len();
+        let nidx = op.operands.len() - 1;
+        let ext_row = |row: &[i64], k: Option<usize>| -> Vec<i64> {
+            let mut r = row.to_vec();
+            r.extend((0..nidx).map(|e| (Some(e) == k) as i64));
+            r
+        };
+        // Per index: (source axis, slice size).
+        let (axes, slices, idx_acc, src): (Vec<usize>, Vec<usize>, Access, Access) = match op.opcode
+        {
+            Opcode::TakeAlongAxis => {
+                let axis = op.attrs.int("axis").map_err(FusionError)? as usize;
+                let mut src = Access {
+                    c: vec![],
+                    a: vec![],
+                };
+                for a in 0..xs.len() {
+                    if a == axis {
+                        src.c.push(0);
+                        src.a.push(ext_row(&Access::zero_row(ndom), Some(0)));
+                    } else {
+                        src.c.push(acc.c[a]);
+                        src.a.push(ext_row(&acc.a[a], None));
+                    }
+                }
+                (vec![axis], vec![1], acc.clone(), src)
+            }
+            _ => {
+                let axes: Vec<usize> = op
+                    .attrs
+                    .ints("axes")
+                    .map_err(FusionError)?
+                    .iter()
+                    .map(|&a| a as usize)
+                    .collect();
+                let sizes: Vec<usize> = op
+                    .attrs
+                    .ints("slice_sizes")
+                    .map_err(FusionError)?
+                    .iter()
+                    .map(|&s| s as usize)
+                    .collect();
+                // Result axes: the indices' axes, then the slice's.
+                let q = acc.c.len() - xs.len();
+                let idx_acc = Access {
+                    c: acc.c[..q].to_vec(),
+                    a: acc.a[..q].to_vec(),
+                };
+                let mut src = Access {
+                    c: vec![],
+                    a: vec![],
+                };
+                for a in 0..xs.len() {
+                    src.c.push(acc.c[q + a]);
+                    src.a
+                        .push(ext_row(&acc.a[q + a], axes.iter().position(|&b| b == a)));
+                }
+                let slices = axes.iter().map(|&a| sizes[a]).collect();
+                (axes, slices, idx_acc, src)
+            }
+        };
+        let mut args = Vec::with_capacity(nidx);
+        for k in 0..nidx {
+            let i = op.operands[1 + k];
+            let s = single && self.uses[i.index()] == 1;
+            args.push(self.emit(kb, i, &idx_acc, s, root)?);
+        }
+        let mut ext = kb.domain.clone();
+        ext.extend((0..nidx).map(|k| xs[axes[k]] - slices[k] + 1));
+        let saved = std::mem::replace(&mut self.cur_domain, ext);
+        let resolved = self.resolve_buffer(x, &src);
+        self.cur_domain = saved;
+        let (b, m) = resolved?;
+        let index = (0..nidx)
+            .map(|k| DynIndex {
+                arg: args[k],
+                stride: m.strides[ndom + k],
+                dim: xs[axes[k]],
+                slice: slices[k],
+                axis: axes[k] as u32,
+            })
+            .collect();
+        let map = IndexMap {
+            offset: m.offset,
+            strides: m.strides[..ndom].to_vec(),
+        };
+        Ok(kb.add(BNode::Gather(b, map, index), self.dtype(op.results[0])))
     }
 
     /// Emits scan op `op` (result `v`) at `acc`: a forward [`BNode::Scan`]
@@ -1364,6 +1588,13 @@ fn redirect(kb: &mut KBuild, from: u32, to: u32) {
                 }
             }
             BNode::Acc(_, a) | BNode::Scan(_, a, _) if *a == from => *a = to,
+            BNode::Gather(_, _, ix) => {
+                for d in ix {
+                    if d.arg == from {
+                        d.arg = to;
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -1372,6 +1603,16 @@ fn redirect(kb: &mut KBuild, from: u32, to: u32) {
             s.2 = to;
         }
     }
+}
+
+/// A gather's indices with their nodes renumbered by `map`.
+fn remap_index(ix: &[DynIndex], map: impl Fn(u32) -> u32) -> Vec<DynIndex> {
+    ix.iter()
+        .map(|d| DynIndex {
+            arg: map(d.arg),
+            ..d.clone()
+        })
+        .collect()
 }
 
 /// Splits a built kernel into stages (see the module doc of
@@ -1383,6 +1624,7 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
         match &kb.nodes[i].0 {
             BNode::Op(_, _, a) => a.clone(),
             BNode::Acc(_, a) | BNode::Scan(_, a, _) => vec![*a],
+            BNode::Gather(_, _, ix) => ix.iter().map(|d| d.arg).collect(),
             _ => vec![],
         }
     };
@@ -1423,6 +1665,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
             BNode::Scan(_, a, _) => {
                 varying[i] = true;
                 avail[i] = avail[*a as usize];
+            }
+            BNode::Gather(_, m, ix) => {
+                varying[i] = reduce.iter().any(|&a| m.strides[a] != 0)
+                    || ix.iter().any(|d| varying[d.arg as usize]);
+                avail[i] = ix.iter().map(|d| avail[d.arg as usize]).max().unwrap_or(0);
             }
         }
         if reduce.is_empty() {
@@ -1481,6 +1728,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                     buf: *b,
                     map: m.clone(),
                 },
+                BNode::Gather(b, m, ix) => Instr::Gather {
+                    buf: *b,
+                    map: m.clone(),
+                    index: remap_index(ix, map),
+                },
                 BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
                 BNode::Op(o, at, a) => Instr::Op {
                     opcode: *o,
@@ -1523,6 +1775,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                     BNode::Load(b, m) => Instr::Load {
                         buf: *b,
                         map: m.clone(),
+                    },
+                    BNode::Gather(b, m, ix) => Instr::Gather {
+                        buf: *b,
+                        map: m.clone(),
+                        index: remap_index(ix, map),
                     },
                     BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
                     BNode::Op(o, at, a) => Instr::Op {
@@ -1708,6 +1965,13 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
                         lw.request(x)?;
                     }
                 }
+                Kind::Gather => {
+                    // The gathered source is read from memory.
+                    let x = op.operands[0];
+                    let xs = lw.shape(x)?;
+                    lw.cur_domain = xs.clone();
+                    lw.resolve_buffer(x, &Access::identity(xs.len()))?;
+                }
                 _ => {}
             }
         }
@@ -1782,7 +2046,9 @@ fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
     let fix = |nodes: &mut Vec<Node>| {
         for n in nodes {
             match &mut n.instr {
-                Instr::Load { buf, .. } | Instr::Store { buf, .. } => *buf = map[buf],
+                Instr::Load { buf, .. } | Instr::Gather { buf, .. } | Instr::Store { buf, .. } => {
+                    *buf = map[buf]
+                }
                 _ => {}
             }
         }
@@ -1805,9 +2071,12 @@ fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
 }
 
 /// Class of ops fusion treats as library calls (for docs and tests).
+/// `take_along_axis` and `gather` are not: they become kernel code (a
+/// library call only where `gather_fusable` refuses them).
 pub fn is_library_op(op: Opcode) -> bool {
-    matches!(
-        op.class(),
-        OpClass::Contraction | OpClass::Sort | OpClass::Indexing
-    )
+    !matches!(op, Opcode::TakeAlongAxis | Opcode::Gather)
+        && matches!(
+            op.class(),
+            OpClass::Contraction | OpClass::Sort | OpClass::Indexing
+        )
 }

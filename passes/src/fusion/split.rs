@@ -103,7 +103,7 @@ fn plan_split(k: &Kernel, opts: &SplitOptions) -> Option<(usize, usize)> {
         }
         // Scans live in `map` stages, which this plan excludes anyway.
         Instr::Store { .. } | Instr::MatmulResult | Instr::Scan { .. } => false,
-        Instr::Load { .. } | Instr::Const(_) | Instr::Op { .. } => true,
+        Instr::Load { .. } | Instr::Gather { .. } | Instr::Const(_) | Instr::Op { .. } => true,
     });
     if !splittable {
         return None;
@@ -221,6 +221,11 @@ fn split_kernel(p: &mut KProgram, k: &Kernel, axis: usize, chunks: usize) -> (Ke
                 buf: *buf,
                 map: split_map(map, axis, m),
             },
+            Instr::Gather { buf, map, index } => Instr::Gather {
+                buf: *buf,
+                map: split_map(map, axis, m),
+                index: index.clone(),
+            },
             Instr::Acc { kind, .. } => {
                 let buf = add_temp(
                     p,
@@ -290,6 +295,11 @@ fn split_kernel(p: &mut KProgram, k: &Kernel, axis: usize, chunks: usize) -> (Ke
                 Instr::Load { buf, map } => Instr::Load {
                     buf: *buf,
                     map: cmap(map),
+                },
+                Instr::Gather { buf, map, index } => Instr::Gather {
+                    buf: *buf,
+                    map: cmap(map),
+                    index: index.clone(),
                 },
                 Instr::Store { buf, map, arg } => Instr::Store {
                     buf: *buf,
