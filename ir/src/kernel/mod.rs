@@ -254,7 +254,7 @@ impl Instr {
     pub fn args(&self) -> Vec<u32> {
         match self {
             Instr::Op { args, .. } => args.clone(),
-            Instr::Acc { arg, .. } | Instr::Store { arg, .. } => vec![*arg],
+            Instr::Acc { arg, .. } | Instr::Scan { arg, .. } | Instr::Store { arg, .. } => vec![*arg],
             Instr::Gather { index, .. } => index.iter().map(|d| d.arg).collect(),
             Instr::Load { .. } | Instr::Const(_) | Instr::MatmulResult => vec![],
         }
