@@ -1698,9 +1698,19 @@ impl<'a> Em<'a> {
                         .cloned()
                         .ok_or_else(|| format!("scan %{} outside a scan stage", n.id))?;
                     let out = if *exclusive {
-                        let out = self.acc_value(&st);
+                        // The value before this point's push, copied: the
+                        // accumulator's value may be its state register
+                        // itself, which the push updates.
+                        let cur = self.acc_value(&st);
+                        let r = self.new_of(cur.c);
+                        let ty = match cur.c {
+                            Cls::F => "f32",
+                            Cls::D => "f64",
+                            Cls::I => "b64",
+                        };
+                        self.ins(&format!("mov.{ty} {r}, {}", cur.r));
                         self.acc_push(n.id, &v, d)?;
-                        out
+                        Val { r, c: cur.c }
                     } else {
                         self.acc_push(n.id, &v, d)?;
                         self.acc_value(&st)
