@@ -41,8 +41,9 @@ fn long_chain_builds_in_constant_time_per_op_and_traces_to_one_op_each() {
     const N: usize = 100_000;
     let (ops, build, first) = chain(N);
     assert_eq!(ops, N);
-    // Best of two, to damp a noisy shared machine.
-    let total = first.min(chain(N).2);
+    // Best of three, to damp a noisy shared machine (one loaded run made a
+    // best of two fail the ratio below).
+    let total = (0..2).map(|_| chain(N).2).fold(first, f64::min);
     // O(1) per op: well under a second to build, even in a debug build on a
     // loaded machine (the release benchmark `benches/trace.rs` reports ns/op).
     assert!(build < 1.0, "building took {build}s");
