@@ -74,6 +74,9 @@ fn in_place_ok(item: &Item, input: BufId, out: BufId) -> bool {
         .flat_map(|s| &s.nodes)
         .all(|n| match &n.instr {
             Instr::Load { buf, map } if *buf == input => map == store_map,
+            // Backends read a guarded load at an index clamped into its
+            // box, another element than the one stored: never in place.
+            Instr::LoadOr { buf, .. } => *buf != input,
             _ => true,
         })
 }

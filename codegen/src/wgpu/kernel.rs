@@ -55,6 +55,8 @@ struct Gen<'a> {
     binds: Vec<(usize, bool)>,
     /// node id -> (WGSL name, dtype).
     vals: HashMap<u32, (String, DType)>,
+    /// Extent of each domain axis (guarded loads skip full ranges).
+    dims: Vec<usize>,
 }
 
 fn entry_name(name: &str) -> String {
@@ -90,6 +92,7 @@ impl<'a> Gen<'a> {
             helpers: BTreeSet::new(),
             binds: Vec::new(),
             vals: HashMap::new(),
+            dims: Vec::new(),
         }
     }
 
@@ -114,7 +117,7 @@ impl<'a> Gen<'a> {
                 Instr::Store { buf, .. } => {
                     self.binding(*buf, true);
                 }
-                Instr::Load { buf, .. } => {
+                Instr::Load { buf, .. } | Instr::LoadOr { buf, .. } => {
                     self.binding(*buf, false);
                 }
                 _ => {}
@@ -168,6 +171,44 @@ impl<'a> Gen<'a> {
                         "i32" => format!("bitcast<i32>({w})"),
                         "u32" => w,
                         _ => format!("({w} != 0u)"),
+                    };
+                    writeln!(out, "{ind}let {name}: {ty} = {e};").unwrap();
+                }
+                Instr::LoadOr {
+                    buf,
+                    map,
+                    lo,
+                    hi,
+                    fill,
+                } => {
+                    // Read at the coordinates clamped into the box (always
+                    // inside the buffer), then select the fill outside it.
+                    let bi = self.binding(*buf, false);
+                    let mut conds = Vec::new();
+                    let mut cc = Vec::new();
+                    for (ax, c) in coords.iter().enumerate() {
+                        if lo[ax] == 0 && hi[ax] == self.dims[ax] as i64 {
+                            cc.push(c.clone());
+                            continue;
+                        }
+                        conds.push(format!("({c}) >= {}i && ({c}) < {}i", lo[ax], hi[ax]));
+                        cc.push(format!("clamp({c}, {}i, {}i)", lo[ax], hi[ax] - 1));
+                    }
+                    let a = Self::address(map, &cc);
+                    let bd = self.p.buffer(*buf).ty.dtype;
+                    dev_type(bd)?;
+                    let w = format!("s{bi}[u32({a})]");
+                    let e = match ty {
+                        "f32" => format!("bitcast<f32>({w})"),
+                        "i32" => format!("bitcast<i32>({w})"),
+                        "u32" => w,
+                        _ => format!("({w} != 0u)"),
+                    };
+                    let (f, _) = self.val(*fill)?.clone();
+                    let e = if conds.is_empty() {
+                        e
+                    } else {
+                        format!("select({f}, {e}, {})", conds.join(" && "))
                     };
                     writeln!(out, "{ind}let {name}: {ty} = {e};").unwrap();
                 }
@@ -572,6 +613,7 @@ fn shared_arrays(ty: &str) -> &'static [&'static str] {
 pub fn gen_kernel(p: &KProgram, storage: &[usize], k: &Kernel) -> Result<ShaderKernel, String> {
     check_size(p)?;
     let mut g = Gen::new(p, storage);
+    g.dims = k.domain.clone();
     for s in &k.stages {
         g.scan(&s.nodes);
     }
@@ -758,6 +800,7 @@ pub fn gen_kernel(p: &KProgram, storage: &[usize], k: &Kernel) -> Result<ShaderK
 pub fn gen_matmul(p: &KProgram, storage: &[usize], m: &MatmulCall) -> Result<ShaderKernel, String> {
     check_size(p)?;
     let mut g = Gen::new(p, storage);
+    g.dims = m.domain();
     let t = dev_type(m.dtype)?;
     if t == "bool" {
         return Err("wgpu backend: matmul of bool".into());

@@ -160,6 +160,21 @@ impl AccKind {
 pub enum Instr {
     /// Reads one element of a buffer.
     Load { buf: BufId, map: IndexMap },
+    /// A guarded load (padding, concatenation): where the domain index lies
+    /// in the box `lo[i] <= idx[i] < hi[i]` (one bound pair per domain axis,
+    /// never empty), element `map.at(idx)` of `buf`; elsewhere the value of
+    /// the earlier node `fill`. `map` need only stay inside `buf` over the
+    /// box: backends read it at the index clamped into the box (always in
+    /// bounds) and select, so no address outside the buffer is ever formed.
+    /// A concatenation of k pieces is a chain of k guarded loads, each the
+    /// fill of the next.
+    LoadOr {
+        buf: BufId,
+        map: IndexMap,
+        lo: Vec<i64>,
+        hi: Vec<i64>,
+        fill: u32,
+    },
     /// A constant (converted to the node's dtype).
     Const(f64),
     /// An elementwise op of the op table applied to scalars.
@@ -186,6 +201,43 @@ pub enum Instr {
     Store { buf: BufId, map: IndexMap, arg: u32 },
     /// The product element of the enclosing [`MatmulCall`] (epilogues only).
     MatmulResult,
+}
+
+impl Instr {
+    /// The buffer and map of a load, guarded or not.
+    pub fn load_of(&self) -> Option<(BufId, &IndexMap)> {
+        match self {
+            Instr::Load { buf, map } | Instr::LoadOr { buf, map, .. } => Some((*buf, map)),
+            _ => None,
+        }
+    }
+    /// The scalar nodes this node reads.
+    pub fn args(&self) -> Vec<u32> {
+        match self {
+            Instr::Op { args, .. } => args.clone(),
+            Instr::Acc { arg, .. } | Instr::Scan { arg, .. } | Instr::Store { arg, .. } => {
+                vec![*arg]
+            }
+            Instr::LoadOr { fill, .. } => vec![*fill],
+            Instr::Load { .. } | Instr::Const(_) | Instr::MatmulResult => vec![],
+        }
+    }
+}
+
+/// Clamps `idx` into the box `lo..hi` (per axis): the index a guarded load
+/// reads at, in bounds whether or not `idx` is inside the box.
+pub fn clamp_to_box(idx: &[usize], lo: &[i64], hi: &[i64]) -> Vec<usize> {
+    idx.iter()
+        .zip(lo.iter().zip(hi))
+        .map(|(&i, (&l, &h))| (i as i64).clamp(l, h - 1) as usize)
+        .collect()
+}
+
+/// Whether `idx` lies in the box `lo..hi`.
+pub fn in_box(idx: &[usize], lo: &[i64], hi: &[i64]) -> bool {
+    idx.iter()
+        .zip(lo.iter().zip(hi))
+        .all(|(&i, (&l, &h))| l <= i as i64 && (i as i64) < h)
 }
 
 /// One scalar node: `%id = instr : dtype`. Stores have a dtype too (that of
@@ -359,7 +411,7 @@ impl Item {
 
 fn loads(nodes: &[Node]) -> impl Iterator<Item = BufId> + '_ {
     nodes.iter().filter_map(|n| match &n.instr {
-        Instr::Load { buf, .. } => Some(*buf),
+        Instr::Load { buf, .. } | Instr::LoadOr { buf, .. } => Some(*buf),
         _ => None,
     })
 }
@@ -468,7 +520,10 @@ fn renumber_nodes(
                     *a = map.get(a).copied().unwrap_or(u32::MAX);
                 }
             }
-            Instr::Acc { arg, .. } | Instr::Scan { arg, .. } | Instr::Store { arg, .. } => {
+            Instr::Acc { arg, .. }
+            | Instr::Scan { arg, .. }
+            | Instr::Store { arg, .. }
+            | Instr::LoadOr { fill: arg, .. } => {
                 *arg = map.get(arg).copied().unwrap_or(u32::MAX);
             }
             _ => {}

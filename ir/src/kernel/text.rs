@@ -129,6 +129,20 @@ fn print_nodes(out: &mut String, nodes: &[Node], indent: &str, ids: &mut HashMap
         let mut arg = |a: &u32| format!("%{}", ids.get(a).copied().unwrap_or(u32::MAX));
         let body = match &n.instr {
             Instr::Load { buf, map } => format!("load %b{}{}", buf.0, fmt_map(map)),
+            Instr::LoadOr {
+                buf,
+                map,
+                lo,
+                hi,
+                fill,
+            } => format!(
+                "load_or %b{}{} in {}..{} else {}",
+                buf.0,
+                fmt_map(map),
+                fmt_ints(lo),
+                fmt_ints(hi),
+                arg(fill)
+            ),
             Instr::Const(v) => {
                 if n.dtype.is_inexact() {
                     format!("const {}", fmt_scalar(*v, n.dtype))
@@ -593,6 +607,22 @@ impl<'a> Parser<'a> {
                     Instr::Load {
                         buf,
                         map: self.map()?,
+                    }
+                }
+                "load_or" => {
+                    let buf = self.buf()?;
+                    let map = self.map()?;
+                    self.expect("in")?;
+                    let lo = self.ints()?;
+                    self.expect("..")?;
+                    let hi = self.ints()?;
+                    self.expect("else")?;
+                    Instr::LoadOr {
+                        buf,
+                        map,
+                        lo,
+                        hi,
+                        fill: self.node_ref(ids)?,
                     }
                 }
                 "const" => Instr::Const(self.float()?),

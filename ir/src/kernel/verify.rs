@@ -23,7 +23,10 @@
 //!    (`logsumexp` needs a float, `m2` is no scan); a constant is finite or
 //!    not, any dtype.
 //! 6. Addressing: every index map has one stride per domain axis and stays
-//!    inside its buffer for every index of the domain; loads in `outer`
+//!    inside its buffer for every index of the domain (of a guarded load:
+//!    of its box, which has one non-empty range per domain axis inside
+//!    the domain, and does not restrict reduced axes in `outer` stages;
+//!    its fill has its dtype); loads in `outer`
 //!    stages and stores in `outer` stages do not move along reduced axes;
 //!    a store's domain (the outer space for `outer`, all of it otherwise) has
 //!    as many points as its buffer has elements, so it can cover it.
@@ -138,6 +141,66 @@ fn check_nodes(
                     return err(&at, "a load in an `outer` stage moves along a reduced axis");
                 }
             }
+            Instr::LoadOr {
+                buf,
+                map,
+                lo,
+                hi,
+                fill,
+            } => {
+                if lo.len() != domain.len() || hi.len() != domain.len() {
+                    return err(
+                        &at,
+                        format!(
+                            "a guard box of rank {} for a domain of rank {}",
+                            lo.len(),
+                            domain.len()
+                        ),
+                    );
+                }
+                for (i, &d) in domain.iter().enumerate() {
+                    if !(0 <= lo[i] && lo[i] < hi[i] && hi[i] <= d as i64) {
+                        return err(
+                            &at,
+                            format!(
+                                "guard box {}..{} on axis {i} of size {d} is empty or out of range",
+                                lo[i], hi[i]
+                            ),
+                        );
+                    }
+                }
+                // The map need only be in bounds over the box.
+                let shifted = IndexMap {
+                    offset: map.at(&lo.iter().map(|&l| l as usize).collect::<Vec<_>>()),
+                    strides: map.strides.clone(),
+                };
+                let sizes: Vec<usize> =
+                    lo.iter().zip(hi).map(|(&l, &h)| (h - l) as usize).collect();
+                check_map(p, &at, *buf, &shifted, &sizes)?;
+                if p.buffer(*buf).ty.dtype != n.dtype {
+                    return err(
+                        &at,
+                        format!(
+                            "load of a {} buffer typed {}",
+                            p.buffer(*buf).ty.dtype,
+                            n.dtype
+                        ),
+                    );
+                }
+                let d = get(*fill)?;
+                if d != n.dtype {
+                    return err(
+                        &at,
+                        format!("a guarded load typed {} with a {d} fill", n.dtype),
+                    );
+                }
+                let boxed_on_reduced = reduce_axes
+                    .iter()
+                    .any(|&ax| lo[ax] != 0 || hi[ax] != domain[ax] as i64);
+                if kind == StageKind::Outer && (moves_on_reduced(map) || boxed_on_reduced) {
+                    return err(&at, "a load in an `outer` stage moves along a reduced axis");
+                }
+            }
             Instr::Const(_) => {}
             Instr::Op {
                 opcode,
@@ -238,6 +301,7 @@ fn check_nodes(
         let depends_on_scan = match &n.instr {
             Instr::Scan { .. } => true,
             Instr::Op { args, .. } => args.iter().any(|a| scanned.contains(a)),
+            Instr::LoadOr { fill, .. } => scanned.contains(fill),
             _ => false,
         };
         if depends_on_scan {
