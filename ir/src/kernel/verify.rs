@@ -593,6 +593,82 @@ mod tests {
         );
     }
 
+    const GUARDED: &str = "kernel.program @f(%b0: tensor<2x3xf32>, %b1: tensor<f32>) -> (tensor<3x5xf32>, tensor<3xf32>) {
+  %b2 = kernel.buffer : tensor<3x5xf32>
+  %b3 = kernel.buffer : tensor<3xf32>
+  kernel.fused @k0 domain [3, 5] reduce [] {
+    map {
+      %0 = load %b1[0; 0, 0] : f32
+      %1 = load_or %b0[-3; 3, 1] in [1, 0]..[3, 3] else %0 : f32
+      %2 = exp %1 : f32
+      store %b2[0; 5, 1], %2 : f32
+    }
+  }
+  kernel.fused @k1 domain [3, 5] reduce [1] {
+    outer {
+      %0 = const 0.0 : f32
+    }
+    loop {
+      %1 = load_or %b0[-3; 3, 1] in [1, 0]..[3, 3] else %0 : f32
+      %2 = acc.sum %1 : f32
+    }
+    outer {
+      store %b3[0; 1, 0], %2 : f32
+    }
+  }
+  return %b2, %b3
+}
+";
+
+    #[test]
+    fn guarded_loads_round_trip_and_their_rules_are_checked() {
+        let p = parse_program(GUARDED).unwrap();
+        verify_program(&p).unwrap();
+        assert_eq!(print_program(&p), GUARDED);
+        let bad_guard = |edit: (&str, &str), want: &str| {
+            let src = GUARDED.replacen(edit.0, edit.1, 1);
+            assert_ne!(src, GUARDED, "edit {edit:?} did not apply");
+            let e = match parse_program(&src) {
+                Err(e) => e.to_string(),
+                Ok(p) => verify_program(&p).expect_err("verifier accepted a bad program"),
+            };
+            assert!(e.contains(want), "{e}");
+        };
+        // The map is only checked over the box: one row more leaves %b0.
+        bad_guard(
+            ("in [1, 0]..[3, 3]", "in [0, 0]..[3, 3]"),
+            "addresses elements -3..=5 of a buffer of 6",
+        );
+        bad_guard(
+            ("in [1, 0]..[3, 3]", "in [1, 0]..[4, 3]"),
+            "guard box 1..4 on axis 0 of size 3",
+        );
+        bad_guard(
+            ("in [1, 0]..[3, 3]", "in [1, 2]..[3, 2]"),
+            "is empty or out of range",
+        );
+        bad_guard(
+            ("in [1, 0]..[3, 3]", "in [1]..[3]"),
+            "a guard box of rank 1",
+        );
+        bad_guard(
+            ("%0 = load %b1[0; 0, 0] : f32", "%0 = const 0 : i32"),
+            "a guarded load typed f32 with a i32 fill",
+        );
+        bad_guard(
+            ("else %0 : f32", "else %7 : f32"),
+            "scalar %7 is not defined",
+        );
+        // A guard on the reduced axis may not sit in an `outer` stage.
+        bad_guard(
+            (
+                "      %0 = const 0.0 : f32\n    }\n    loop",
+                "      %0 = const 0.0 : f32\n      %9 = load_or %b0[-3; 3, 0] in [1, 0]..[3, 3] else %0 : f32\n    }\n    loop",
+            ),
+            "moves along a reduced axis",
+        );
+    }
+
     const SCAN: &str = "kernel.program @f(%b0: tensor<2x3xf32>) -> (tensor<2x3xf32>) {
   %b1 = kernel.buffer : tensor<2x3xf32>
   kernel.fused @k0 domain [2, 3] reduce [1] {
