@@ -1040,7 +1040,7 @@ fn pads_and_concatenations_match_the_interpreter() {
     if !gpu() {
         return;
     }
-    let mut rng = Rng(0x9ad_ca7_c0da);
+    let mut rng = Rng(0x0009_adca_7c0d);
     let mut ran = 0;
     let dtypes: Vec<DType> = pad_concat_gen::DTYPES
         .iter()

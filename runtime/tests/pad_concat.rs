@@ -42,7 +42,7 @@ fn tolerance(d: DType) -> (u64, f64) {
 
 #[test]
 fn random_pads_and_concatenations_match_the_interpreter() {
-    let mut rng = Rng(0x9ad_ca7_1234_5678);
+    let mut rng = Rng(0x009a_dca7_1234_5678);
     let mut guarded = 0;
     for i in 0..300 {
         let d = DTYPES[i % DTYPES.len()];
@@ -158,7 +158,7 @@ kernel.program @main(%b0: tensor<2x3xf32>) -> (tensor<3x5xf32>) {
     let x = random_literal(&mut Rng(3), &f.param_types()[0]);
     let got = Executable::new(f.clone())
         .strict()
-        .run(&[x.clone()])
+        .run(std::slice::from_ref(&x))
         .unwrap();
     compare_literals(&got[0], &run_func(&f, &[x]).unwrap()[0], 4, 0.0).unwrap();
 }
@@ -261,7 +261,7 @@ fn random_pads_and_concatenations_on_wgpu() {
         eprintln!("SKIPPED random_pads_and_concatenations_on_wgpu: {why}");
         return;
     }
-    let mut rng = Rng(0x9ad_ca7_1234_5678);
+    let mut rng = Rng(0x009a_dca7_1234_5678);
     for i in 0..120 {
         let d = DTYPES[i % DTYPES.len()];
         let case = draw(&mut rng, d);
