@@ -2281,8 +2281,10 @@ fn cone(nodes: &[Node], roots: &[u32]) -> Option<Vec<Node>> {
         }
         keep[i] = true;
         match &n.instr {
-            Instr::Op { args, .. } => need.extend(args.iter().copied()),
-            Instr::Gather { index, .. } => need.extend(index.iter().map(|d| d.arg)),
+            // Ops, gathers (their indices) and guarded loads (their fill).
+            Instr::Op { .. } | Instr::Gather { .. } | Instr::LoadOr { .. } => {
+                need.extend(n.instr.args())
+            }
             Instr::Load { .. } | Instr::Const(_) => {}
             _ => return None,
         }

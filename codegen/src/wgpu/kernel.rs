@@ -582,9 +582,8 @@ fn scan_stage(
     let mut need: std::collections::HashSet<u32> = scans.iter().map(|s| s.2).collect();
     for n in nodes.iter().rev() {
         if need.contains(&n.id) {
-            if let Instr::Op { args, .. } = &n.instr {
-                need.extend(args.iter().copied());
-            }
+            // Ops' arguments, gathers' indices and guarded loads' fills.
+            need.extend(n.instr.args());
         }
     }
     let cone: Vec<Node> = nodes
