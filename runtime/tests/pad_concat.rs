@@ -279,3 +279,210 @@ fn random_pads_and_concatenations_on_wgpu() {
             .unwrap_or_else(|e| panic!("wgpu: {}: {e}\n{text}", case.desc));
     }
 }
+
+// ---------- guarded loads beside gathers and scans ----------
+
+/// Whether some kernel of `kp` holds a node matching each of `want`.
+fn one_kernel_holds(kp: &KProgram, want: &[fn(&Instr) -> bool]) -> bool {
+    kp.items.iter().any(|it| match it {
+        Item::Kernel(k) => want
+            .iter()
+            .all(|w| k.stages.iter().flat_map(|s| &s.nodes).any(|n| w(&n.instr))),
+        _ => false,
+    })
+}
+
+fn is_load_or(i: &Instr) -> bool {
+    matches!(i, Instr::LoadOr { .. })
+}
+
+/// `take_along_axis(concat([a, b], 1), concat([i1, i2], 1), 1) + pad(c)`
+/// and its row sums: the gather's indices are guarded loads inline before
+/// it, and the padded addend is one more guarded load of the same kernel.
+fn gather_beside_pads() -> (Func, Vec<Literal>) {
+    let f32t = |d: &[usize]| TensorType::from_dims(DType::F32, d);
+    let i32t = |d: &[usize]| TensorType::from_dims(DType::I32, d);
+    let mut f = Func::new(
+        "main",
+        vec![
+            f32t(&[4, 3]),
+            f32t(&[4, 5]),
+            i32t(&[4, 2]),
+            i32t(&[4, 4]),
+            f32t(&[4, 3]),
+            f32t(&[]),
+        ],
+    );
+    let p = f.params.clone();
+    let axis1 = || Attrs::new().with("axis", Attr::Int(1));
+    let s = f
+        .push1(Opcode::Concatenate, &[p[0], p[1]], axis1())
+        .unwrap();
+    let idx = f
+        .push1(Opcode::Concatenate, &[p[2], p[3]], axis1())
+        .unwrap();
+    let g = f.push1(Opcode::TakeAlongAxis, &[s, idx], axis1()).unwrap();
+    let padded = f
+        .push1(
+            Opcode::Pad,
+            &[p[4], p[5]],
+            Attrs::new()
+                .with("low", ints(&[0, 1]))
+                .with("high", ints(&[0, 2])),
+        )
+        .unwrap();
+    let r = f.push1(Opcode::Add, &[g, padded], Attrs::new()).unwrap();
+    let sums = f
+        .push1(
+            Opcode::ReduceSum,
+            &[r],
+            Attrs::new().with("axes", ints(&[1])),
+        )
+        .unwrap();
+    f.results = vec![r, sums];
+    let mut rng = Rng(0x9a7c);
+    let mut args: Vec<Literal> = f
+        .param_types()
+        .iter()
+        .map(|t| random_literal(&mut rng, t))
+        .collect();
+    // Indices into the 8 columns of the concatenation, negative ones too.
+    let mut index =
+        |n: usize| -> Vec<i64> { (0..n).map(|_| (rng.next() % 16) as i64 - 8).collect() };
+    args[2] = Literal::from_i64(DType::I32, vec![4, 2], &index(8)).unwrap();
+    args[3] = Literal::from_i64(DType::I32, vec![4, 4], &index(16)).unwrap();
+    (f, args)
+}
+
+/// `cumsum(concat([a, b], 1), axis 1) * 2` and a reverse exclusive
+/// `cummax` of `pad(x)`: scans whose arguments are guarded loads.
+fn scans_of_concat_and_pad() -> (Func, Vec<Literal>) {
+    let f32t = |d: &[usize]| TensorType::from_dims(DType::F32, d);
+    let mut f = Func::new(
+        "main",
+        vec![f32t(&[3, 5]), f32t(&[3, 4]), f32t(&[3, 6]), f32t(&[])],
+    );
+    let p = f.params.clone();
+    let c = f
+        .push1(
+            Opcode::Concatenate,
+            &[p[0], p[1]],
+            Attrs::new().with("axis", Attr::Int(1)),
+        )
+        .unwrap();
+    let scan = |f: &mut Func, op: Opcode, x, reverse: bool, inclusive: bool| {
+        f.push1(
+            op,
+            &[x],
+            Attrs::new()
+                .with("axis", Attr::Int(1))
+                .with("reverse", Attr::Bool(reverse))
+                .with("inclusive", Attr::Bool(inclusive)),
+        )
+        .unwrap()
+    };
+    let cs = scan(&mut f, Opcode::Cumsum, c, false, true);
+    let y = f.push1(Opcode::Add, &[cs, cs], Attrs::new()).unwrap();
+    let padded = f
+        .push1(
+            Opcode::Pad,
+            &[p[2], p[3]],
+            Attrs::new()
+                .with("low", ints(&[0, 2]))
+                .with("high", ints(&[0, 1])),
+        )
+        .unwrap();
+    let cm = scan(&mut f, Opcode::Cummax, padded, true, false);
+    f.results = vec![y, cm];
+    let mut rng = Rng(0x5ca7);
+    let args = f
+        .param_types()
+        .iter()
+        .map(|t| random_literal(&mut rng, t))
+        .collect();
+    (f, args)
+}
+
+/// The JIT and the kernel interpreter (on the program the JIT runs)
+/// against the reference interpreter; the program must hold a kernel with
+/// every node kind of `want` and no library call.
+fn check_cpu_and_kernel_interp(f: &Func, args: &[Literal], want: &[fn(&Instr) -> bool]) {
+    use psionic_codegen::cpu::CpuOptions;
+    let expect = run_func(f, args).unwrap();
+    let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+    let comp = psionic_runtime::exec::compile_for(f, &types, &CpuOptions::default()).unwrap();
+    let text = print_program(&comp.kernels);
+    assert!(
+        !comp
+            .kernels
+            .items
+            .iter()
+            .any(|it| matches!(it, Item::LibOp(_))),
+        "{text}"
+    );
+    assert!(one_kernel_holds(&comp.kernels, want), "{text}");
+    let got = comp
+        .run(args)
+        .unwrap_or_else(|e| panic!("JIT: {e}\n{text}"));
+    for (g, w) in got.iter().zip(&expect) {
+        compare_literals(g, w, 4, 1e-5).unwrap_or_else(|e| panic!("JIT: {e}\n{text}"));
+    }
+    let got = run_program_with(&comp.kernels, args, &eval_op).unwrap();
+    for (g, w) in got.iter().zip(&expect) {
+        compare_literals(g, w, 4, 1e-5).unwrap_or_else(|e| panic!("kernel interp: {e}\n{text}"));
+    }
+    let got = Executable::new(f.clone()).strict().run(args).unwrap();
+    for (g, w) in got.iter().zip(&expect) {
+        compare_literals(g, w, 4, 1e-5).unwrap_or_else(|e| panic!("strict JIT: {e}\n{text}"));
+    }
+}
+
+#[test]
+fn a_gather_and_guarded_loads_share_a_kernel() {
+    let (f, args) = gather_beside_pads();
+    check_cpu_and_kernel_interp(
+        &f,
+        &args,
+        &[is_load_or, |i| matches!(i, Instr::Gather { .. })],
+    );
+}
+
+#[test]
+fn scans_over_a_concatenation_and_a_pad() {
+    let (f, args) = scans_of_concat_and_pad();
+    check_cpu_and_kernel_interp(
+        &f,
+        &args,
+        &[is_load_or, |i| matches!(i, Instr::Scan { .. })],
+    );
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn gathers_and_scans_beside_guarded_loads_on_wgpu() {
+    use psionic_runtime::wgpu::{compile_for_wgpu, unavailable};
+    if let Some(why) = unavailable() {
+        eprintln!("SKIPPED gathers_and_scans_beside_guarded_loads_on_wgpu: {why}");
+        return;
+    }
+    for (f, args) in [gather_beside_pads(), scans_of_concat_and_pad()] {
+        let expect = run_func(&f, &args).unwrap();
+        let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+        let comp = compile_for_wgpu(&f, &types).unwrap();
+        let text = print_program(&comp.kernels);
+        assert!(
+            !comp
+                .kernels
+                .items
+                .iter()
+                .any(|it| matches!(it, Item::LibOp(_))),
+            "{text}"
+        );
+        let got = comp
+            .run(&args)
+            .unwrap_or_else(|e| panic!("wgpu: {e}\n{text}"));
+        for (g, w) in got.iter().zip(&expect) {
+            compare_literals(g, w, 4, 1e-4).unwrap_or_else(|e| panic!("wgpu: {e}\n{text}"));
+        }
+    }
+}
