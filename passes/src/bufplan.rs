@@ -75,8 +75,10 @@ fn in_place_ok(item: &Item, input: BufId, out: BufId) -> bool {
         .flat_map(|s| &s.nodes)
         .all(|n| match &n.instr {
             Instr::Load { buf, map } if *buf == input => map == store_map,
-            // A gather reads elements other iterations may have overwritten.
-            Instr::Gather { buf, .. } => *buf != input,
+            // A gather reads elements other iterations may have overwritten;
+            // backends read a guarded load at an index clamped into its box,
+            // another element than the one stored: neither is ever in place.
+            Instr::Gather { buf, .. } | Instr::LoadOr { buf, .. } => *buf != input,
             _ => true,
         })
 }

@@ -209,6 +209,22 @@ fn eval_nodes(
                     .get(at as usize)
                     .ok_or_else(|| format!("gather from %b{} at {at} is out of bounds", buf.0))?
             }
+            Instr::LoadOr {
+                buf,
+                map,
+                lo,
+                hi,
+                fill,
+            } => {
+                if psionic_ir::kernel::in_box(idx, lo, hi) {
+                    let at = map.at(idx);
+                    *mem.get(*buf).get(at as usize).ok_or_else(|| {
+                        format!("guarded load of %b{} at {at} is out of bounds", buf.0)
+                    })?
+                } else {
+                    vals[*fill as usize]
+                }
+            }
             Instr::Const(c) => scalar::round_to(n.dtype, *c),
             Instr::Op {
                 opcode,

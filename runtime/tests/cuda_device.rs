@@ -26,6 +26,7 @@ mod common;
 #[path = "common/gather_cases.rs"]
 mod gather_cases;
 use common::{big_ints, random_literal, Rng};
+mod pad_concat_gen;
 
 fn gpu() -> bool {
     match availability() {
@@ -1124,4 +1125,47 @@ fn cross_entropy_gather_faults_and_graph_replay() {
     let times = prog.time_runs(&args, 3, true).unwrap();
     assert_eq!(times.len(), 3);
     compare_literals(&prog.run(&args).unwrap()[0], &want[0], 16, 1e-5).unwrap();
+}
+
+/// Pads and concatenations (guarded loads, `load_or`) with producers,
+/// views, consumers and reductions, in every dtype the draws cover plus
+/// i64 (fused: the CUDA backend's kernels hold 64-bit integers); the
+/// compiled program has no pad or concatenate library call.
+#[test]
+fn pads_and_concatenations_match_the_interpreter() {
+    if !gpu() {
+        return;
+    }
+    let mut rng = Rng(0x0009_adca_7c0d);
+    let mut ran = 0;
+    let dtypes: Vec<DType> = pad_concat_gen::DTYPES
+        .iter()
+        .copied()
+        .chain([DType::I64, DType::F64])
+        .collect();
+    for i in 0..210 {
+        let d = dtypes[i % dtypes.len()];
+        let case = pad_concat_gen::draw(&mut rng, d);
+        let types: Vec<TensorType> = case.args.iter().map(|a| a.ty()).collect();
+        let g = specialize(&case.f, &types).unwrap();
+        let (kp, _) = compile(&g, &Backend::Cuda.compile_options()).unwrap();
+        assert!(
+            !kp.items.iter().any(|it| matches!(
+                it,
+                psionic_ir::kernel::Item::LibOp(l)
+                    if matches!(l.opcode, Opcode::Pad | Opcode::Concatenate)
+            )),
+            "{}",
+            case.desc
+        );
+        let (ulps, atol) = match d {
+            DType::F16 => (1, 1e-2),
+            _ => (4, 1e-5),
+        };
+        match check(&case.f, &case.args, ulps, atol) {
+            Ok(r) => ran += r as usize,
+            Err(e) => panic!("{}: {e}", case.desc),
+        }
+    }
+    assert!(ran > 150, "only {ran} ran");
 }

@@ -395,6 +395,12 @@ pub fn choose_shape(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Shape {
                     && index.iter().all(|d| index_load(d.arg))
             }
             Instr::Load { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
+            // A guard on the vector axis would differ between lanes.
+            Instr::LoadOr { buf, lo, hi, .. } => {
+                n.dtype == DType::F32
+                    && buf_dtype(*buf) == DType::F32
+                    && vector_axis(k).is_none_or(|v| lo[v] == 0 && hi[v] == k.domain[v] as i64)
+            }
             Instr::Store { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
             Instr::Const(_) | Instr::Acc { .. } => n.dtype == DType::F32,
             // Scans run one element at a time along the row, in f64.
@@ -691,6 +697,56 @@ impl Gen<'_, '_> {
                 v
             }
             Shape::Scalar => self.load_scalar(n.dtype, a),
+        }
+    }
+
+    /// A guarded load: the element at the indices clamped into the box
+    /// (always in bounds), or the fill where the indices leave the box.
+    /// In the vector shape no box restricts the vector axis
+    /// ([`choose_shape`]), so the guard is one for all lanes.
+    #[allow(clippy::too_many_arguments)]
+    fn load_or(
+        &mut self,
+        n: &Node,
+        buf: BufId,
+        map: &IndexMap,
+        lo: &[i64],
+        hi: &[i64],
+        fill: u32,
+        mode: Mode,
+    ) -> Value {
+        let mut inside: Option<Value> = None;
+        let mut saved = Vec::new();
+        for ax in 0..lo.len() {
+            if lo[ax] == 0 && hi[ax] == self.k.domain[ax] as i64 {
+                continue;
+            }
+            let i = self.b.use_var(self.idx[ax]);
+            saved.push((ax, i));
+            let ge = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, i, lo[ax]);
+            let lt = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, hi[ax]);
+            let both = self.b.ins().band(ge, lt);
+            inside = Some(match inside {
+                Some(c) => self.b.ins().band(c, both),
+                None => both,
+            });
+            let l = self.iconst(lo[ax]);
+            let h = self.iconst(hi[ax] - 1);
+            let c = self.b.ins().smax(i, l);
+            let c = self.b.ins().smin(c, h);
+            self.b.def_var(self.idx[ax], c);
+        }
+        let v = self.load(n, buf, map, mode);
+        for (ax, i) in saved {
+            self.b.def_var(self.idx[ax], i);
+        }
+        let f = self.vals[&fill];
+        match inside {
+            Some(c) => self.b.ins().select(c, v, f),
+            None => v,
         }
     }
 
@@ -1684,6 +1740,13 @@ impl Gen<'_, '_> {
             let v = match &n.instr {
                 Instr::Load { buf, map } => self.load(n, *buf, map, mode),
                 Instr::Gather { buf, map, index } => self.gather(n, *buf, map, index, mode),
+                Instr::LoadOr {
+                    buf,
+                    map,
+                    lo,
+                    hi,
+                    fill,
+                } => self.load_or(n, *buf, map, lo, hi, *fill, mode),
                 Instr::Const(c) => {
                     let r = scalar::round_to(n.dtype, *c);
                     match self.shape {
@@ -1909,9 +1972,7 @@ impl Gen<'_, '_> {
         let mut need: std::collections::HashSet<u32> = wanted.iter().map(|x| x.1).collect();
         for n in nodes.iter().rev() {
             if need.contains(&n.id) {
-                if let Instr::Op { args, .. } = &n.instr {
-                    need.extend(args.iter().copied());
-                }
+                need.extend(n.instr.args());
             }
         }
         let mut pre: Vec<Node> = nodes
@@ -2223,9 +2284,7 @@ fn softmax_reuse(k: &Kernel) -> Option<SoftmaxReuse> {
     let mut cone = std::collections::HashSet::from([a2]);
     for n in mp.nodes.iter().rev() {
         if cone.contains(&n.id) {
-            if let Instr::Op { args, .. } = &n.instr {
-                cone.extend(args.iter().copied());
-            }
+            cone.extend(n.instr.args());
         }
     }
     if rest
@@ -2238,7 +2297,9 @@ fn softmax_reuse(k: &Kernel) -> Option<SoftmaxReuse> {
         .stages
         .iter()
         .flat_map(|s| &s.nodes)
-        .any(|n| matches!(&n.instr, Instr::Load { buf: b, .. } | Instr::Gather { buf: b, .. } if b == buf));
+        .any(|n| {
+            matches!(&n.instr, Instr::Load { buf: b, .. } | Instr::Gather { buf: b, .. } | Instr::LoadOr { buf: b, .. } if b == buf)
+        });
     if loaded {
         return None;
     }
@@ -2412,9 +2473,10 @@ pub(crate) fn compile_kernel(
             .iter()
             .flat_map(|s| &s.nodes)
             .filter_map(|n| match &n.instr {
-                Instr::Load { buf, .. } | Instr::Gather { buf, .. } | Instr::Store { buf, .. } => {
-                    Some(*buf)
-                }
+                Instr::Load { buf, .. }
+                | Instr::Gather { buf, .. }
+                | Instr::LoadOr { buf, .. }
+                | Instr::Store { buf, .. } => Some(*buf),
                 _ => None,
             })
             .collect();

@@ -94,14 +94,27 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
             .iter()
             .flat_map(|s| &s.nodes)
             .filter_map(|n| match &n.instr {
-                Instr::Load { map, .. } | Instr::Gather { map, .. } | Instr::Store { map, .. } => {
-                    Some(map.clone())
-                }
+                Instr::Load { map, .. }
+                | Instr::Gather { map, .. }
+                | Instr::LoadOr { map, .. }
+                | Instr::Store { map, .. } => Some(map.clone()),
                 _ => None,
             })
             .collect()
     };
-    let rewrite = |k: &Kernel, f: &dyn Fn(&IndexMap) -> IndexMap| -> Vec<Stage> {
+    // Guard boxes of guarded loads, as (lo, hi).
+    let boxes = |k: &Kernel| -> Vec<(Vec<i64>, Vec<i64>)> {
+        k.stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .filter_map(|n| match &n.instr {
+                Instr::LoadOr { lo, hi, .. } => Some((lo.clone(), hi.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    type BoxFn<'a> = &'a dyn Fn(&[i64], &[i64]) -> (Vec<i64>, Vec<i64>);
+    let rewrite = |k: &Kernel, f: &dyn Fn(&IndexMap) -> IndexMap, g: BoxFn| -> Vec<Stage> {
         k.stages
             .iter()
             .map(|s| Stage {
@@ -122,6 +135,22 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
                                 map: f(map),
                                 index: index.clone(),
                             },
+                            Instr::LoadOr {
+                                buf,
+                                map,
+                                lo,
+                                hi,
+                                fill,
+                            } => {
+                                let (lo, hi) = g(lo, hi);
+                                Instr::LoadOr {
+                                    buf: *buf,
+                                    map: f(map),
+                                    lo,
+                                    hi,
+                                    fill: *fill,
+                                }
+                            }
                             Instr::Store { buf, map, arg } => Instr::Store {
                                 buf: *buf,
                                 map: f(map),
@@ -135,18 +164,23 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
             .collect()
     };
     let mut k = k.clone();
-    // Drop outer axes of extent 1.
+    // Drop outer axes of extent 1 (a guard box holds all of such an axis).
     while let Some(ax) =
         (0..k.domain.len()).find(|&a| k.domain[a] == 1 && !k.reduce_axes.contains(&a))
     {
-        let stages = rewrite(&k, &|m| {
-            let mut s = m.strides.clone();
-            s.remove(ax);
-            IndexMap {
+        let drop = |v: &[i64]| {
+            let mut v = v.to_vec();
+            v.remove(ax);
+            v
+        };
+        let stages = rewrite(
+            &k,
+            &|m| IndexMap {
                 offset: m.offset,
-                strides: s,
-            }
-        });
+                strides: drop(&m.strides),
+            },
+            &|lo, hi| (drop(lo), drop(hi)),
+        );
         k.stages = stages;
         k.domain.remove(ax);
         k.reduce_axes = k
@@ -155,25 +189,43 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
             .map(|&r| if r > ax { r - 1 } else { r })
             .collect();
     }
-    // Merge axis i with i+1 where every map has stride[i] == stride[i+1] * d[i+1].
+    // Merge axis i with i+1 where every map has stride[i] == stride[i+1] * d[i+1]
+    // and every guard box stays a box on the merged axis (it holds all of
+    // axis i+1, or one index of axis i).
     loop {
         let all = maps(&k);
+        let bx = boxes(&k);
         let Some(i) = (0..k.domain.len().saturating_sub(1)).find(|&i| {
             k.reduce_axes.contains(&i) == k.reduce_axes.contains(&(i + 1))
                 && all
                     .iter()
                     .all(|m| m.strides[i] == m.strides[i + 1] * k.domain[i + 1] as i64)
+                && bx.iter().all(|(lo, hi)| {
+                    (lo[i + 1] == 0 && hi[i + 1] == k.domain[i + 1] as i64) || hi[i] - lo[i] == 1
+                })
         }) else {
             break;
         };
-        let stages = rewrite(&k, &|m| {
-            let mut s = m.strides.clone();
-            s.remove(i);
-            IndexMap {
-                offset: m.offset,
-                strides: s,
-            }
-        });
+        let d1 = k.domain[i + 1] as i64;
+        let stages = rewrite(
+            &k,
+            &|m| {
+                let mut s = m.strides.clone();
+                s.remove(i);
+                IndexMap {
+                    offset: m.offset,
+                    strides: s,
+                }
+            },
+            &|lo, hi| {
+                let (mut lo, mut hi) = (lo.to_vec(), hi.to_vec());
+                lo[i + 1] += lo[i] * d1;
+                hi[i + 1] += (hi[i] - 1) * d1;
+                lo.remove(i);
+                hi.remove(i);
+                (lo, hi)
+            },
+        );
         k.stages = stages;
         k.domain[i + 1] *= k.domain[i];
         k.domain.remove(i);

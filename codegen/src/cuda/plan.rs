@@ -293,6 +293,27 @@ pub fn matmul_as_kernel(m: &MatmulCall) -> Kernel {
                     map: extend(map),
                 },
             }),
+            Instr::LoadOr {
+                buf,
+                map,
+                lo,
+                hi,
+                fill,
+            } => outer.push(Node {
+                id: n.id,
+                dtype: n.dtype,
+                instr: Instr::LoadOr {
+                    buf: *buf,
+                    map: extend(map),
+                    lo: lo.iter().copied().chain([0]).collect(),
+                    hi: hi.iter().copied().chain([m.k as i64]).collect(),
+                    fill: if result_ids.contains(fill) {
+                        acc
+                    } else {
+                        *fill
+                    },
+                },
+            }),
             Instr::Store { buf, map, arg } => outer.push(Node {
                 id: n.id,
                 dtype: n.dtype,

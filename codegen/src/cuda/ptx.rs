@@ -129,6 +129,8 @@ struct Em<'a> {
     bases: HashMap<BufId, String>,
     /// Index register (b64) of each domain axis.
     idx: Vec<String>,
+    /// Extent of each domain axis.
+    dims: Vec<usize>,
     vals: HashMap<u32, (Val, DType)>,
     /// Address cache within one loop body.
     addrs: HashMap<(BufId, IndexMap), String>,
@@ -196,6 +198,7 @@ impl<'a> Em<'a> {
             params: Vec::new(),
             bases: HashMap::new(),
             idx: Vec::new(),
+            dims: Vec::new(),
             vals: HashMap::new(),
             addrs: HashMap::new(),
             accs: HashMap::new(),
@@ -1516,6 +1519,64 @@ impl<'a> Em<'a> {
         }
         Ok(a)
     }
+    /// A guarded load: reads at the indices clamped into the box (so the
+    /// address is always inside the buffer), then selects the fill where
+    /// the indices leave the box.
+    fn load_or(
+        &mut self,
+        b: BufId,
+        map: &IndexMap,
+        lo: &[i64],
+        hi: &[i64],
+        fill: u32,
+        dtype: DType,
+    ) -> Result<Val, String> {
+        let mut inside: Option<String> = None;
+        let mut idx = self.idx.clone();
+        for ax in 0..lo.len() {
+            if lo[ax] == 0 && hi[ax] == self.dims[ax] as i64 {
+                continue;
+            }
+            let i = self.idx[ax].clone();
+            let (p1, p2) = (self.p(), self.p());
+            self.ins(&format!("setp.ge.s64 {p1}, {i}, {}", lo[ax]));
+            self.ins(&format!("setp.lt.s64 {p2}, {i}, {}", hi[ax]));
+            self.ins(&format!("and.pred {p1}, {p1}, {p2}"));
+            if let Some(q) = &inside {
+                self.ins(&format!("and.pred {p1}, {p1}, {q}"));
+            }
+            inside = Some(p1);
+            let (c1, c2) = (self.rd(), self.rd());
+            self.ins(&format!("max.s64 {c1}, {i}, {}", lo[ax]));
+            self.ins(&format!("min.s64 {c2}, {c1}, {}", hi[ax] - 1));
+            idx[ax] = c2;
+        }
+        let base = self.base(b);
+        let d = (self.buf_dtype)(b);
+        let mut e = self.rd();
+        self.ins(&format!("mov.b64 {e}, {}", map.offset));
+        for (i, &s) in map.strides.iter().enumerate() {
+            if s != 0 {
+                let e2 = self.rd();
+                self.ins(&format!("mad.lo.s64 {e2}, {}, {s}, {e}", idx[i]));
+                e = e2;
+            }
+        }
+        let a = self.rd();
+        self.ins(&format!("mad.lo.s64 {a}, {e}, {}, {base}", d.size()));
+        let v = self.load_at(d, &a, "global")?;
+        let Some(p) = inside else { return Ok(v) };
+        let (f, _) = self.val(fill)?;
+        let f = self.cvt_cls(&f, dtype, v.c)?;
+        let t = match v.c {
+            Cls::F => "f32",
+            Cls::D => "f64",
+            Cls::I => "b64",
+        };
+        let r = self.new_of(v.c);
+        self.ins(&format!("selp.{t} {r}, {}, {}, {p}", v.r, f.r));
+        Ok(Val { r, c: v.c })
+    }
     /// Loads one element of dtype `d` at address register `a` (`space` is
     /// `global` or `shared`) into its class.
     fn load_at(&mut self, d: DType, a: &str, space: &str) -> Result<Val, String> {
@@ -1648,6 +1709,16 @@ impl<'a> Em<'a> {
                             v
                         }
                     };
+                    self.vals.insert(n.id, (v, n.dtype));
+                }
+                Instr::LoadOr {
+                    buf,
+                    map,
+                    lo,
+                    hi,
+                    fill,
+                } => {
+                    let v = self.load_or(*buf, map, lo, hi, *fill, n.dtype)?;
                     self.vals.insert(n.id, (v, n.dtype));
                 }
                 Instr::Const(c) => {
@@ -2203,6 +2274,8 @@ fn vectorizable(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> bool {
             }
             // Lanes would share one index.
             Instr::Gather { .. } => false,
+            // Guarded loads read one element at a time.
+            Instr::LoadOr { .. } => false,
             _ => true,
         })
 }
@@ -2218,8 +2291,10 @@ fn cone(nodes: &[Node], roots: &[u32]) -> Option<Vec<Node>> {
         }
         keep[i] = true;
         match &n.instr {
-            Instr::Op { args, .. } => need.extend(args.iter().copied()),
-            Instr::Gather { index, .. } => need.extend(index.iter().map(|d| d.arg)),
+            // Ops, gathers (their indices) and guarded loads (their fill).
+            Instr::Op { .. } | Instr::Gather { .. } | Instr::LoadOr { .. } => {
+                need.extend(n.instr.args())
+            }
             Instr::Load { .. } | Instr::Const(_) => {}
             _ => return None,
         }
@@ -2267,6 +2342,7 @@ fn row_vector_axis(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Option<usi
             Instr::Load { buf, map } => map.strides[r] == 0 || aligned_f32(*buf, map),
             Instr::Gather { .. } => false,
             Instr::Store { buf, map, .. } => aligned_f32(*buf, map),
+            Instr::LoadOr { .. } => false,
             _ => true,
         });
     ok.then_some(r)
@@ -2709,6 +2785,7 @@ pub fn emit_kernel(
     em.faults = faults;
     em.name = k.name.clone();
     em.idx = (0..k.domain.len()).map(|i| format!("%ix{i}")).collect();
+    em.dims = k.domain.clone();
     let points: u64 = k.domain.iter().map(|&d| d as u64).product();
     let has_loop = k.stages.iter().any(|s| s.kind == StageKind::Loop);
     let shape;

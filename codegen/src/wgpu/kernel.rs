@@ -68,6 +68,8 @@ struct Gen<'a> {
     faults: Option<&'a mut Faults>,
     fault_bind: Option<usize>,
     name: String,
+    /// Extent of each domain axis (guarded loads skip full ranges).
+    dims: Vec<usize>,
 }
 
 fn entry_name(name: &str) -> String {
@@ -106,6 +108,7 @@ impl<'a> Gen<'a> {
             faults: None,
             fault_bind: None,
             name: String::new(),
+            dims: Vec::new(),
         }
     }
 
@@ -182,7 +185,7 @@ impl<'a> Gen<'a> {
                 Instr::Store { buf, .. } => {
                     self.binding(*buf, true);
                 }
-                Instr::Load { buf, .. } | Instr::Gather { buf, .. } => {
+                Instr::Load { buf, .. } | Instr::Gather { buf, .. } | Instr::LoadOr { buf, .. } => {
                     self.binding(*buf, false);
                 }
                 _ => {}
@@ -246,6 +249,44 @@ impl<'a> Gen<'a> {
                         "i32" => format!("bitcast<i32>({w})"),
                         "u32" => w,
                         _ => format!("({w} != 0u)"),
+                    };
+                    writeln!(out, "{ind}let {name}: {ty} = {e};").unwrap();
+                }
+                Instr::LoadOr {
+                    buf,
+                    map,
+                    lo,
+                    hi,
+                    fill,
+                } => {
+                    // Read at the coordinates clamped into the box (always
+                    // inside the buffer), then select the fill outside it.
+                    let bi = self.binding(*buf, false);
+                    let mut conds = Vec::new();
+                    let mut cc = Vec::new();
+                    for (ax, c) in coords.iter().enumerate() {
+                        if lo[ax] == 0 && hi[ax] == self.dims[ax] as i64 {
+                            cc.push(c.clone());
+                            continue;
+                        }
+                        conds.push(format!("({c}) >= {}i && ({c}) < {}i", lo[ax], hi[ax]));
+                        cc.push(format!("clamp({c}, {}i, {}i)", lo[ax], hi[ax] - 1));
+                    }
+                    let a = Self::address(map, &cc);
+                    let bd = self.p.buffer(*buf).ty.dtype;
+                    dev_type(bd)?;
+                    let w = format!("s{bi}[u32({a})]");
+                    let e = match ty {
+                        "f32" => format!("bitcast<f32>({w})"),
+                        "i32" => format!("bitcast<i32>({w})"),
+                        "u32" => w,
+                        _ => format!("({w} != 0u)"),
+                    };
+                    let (f, _) = self.val(*fill)?.clone();
+                    let e = if conds.is_empty() {
+                        e
+                    } else {
+                        format!("select({f}, {e}, {})", conds.join(" && "))
                     };
                     writeln!(out, "{ind}let {name}: {ty} = {e};").unwrap();
                 }
@@ -541,9 +582,8 @@ fn scan_stage(
     let mut need: std::collections::HashSet<u32> = scans.iter().map(|s| s.2).collect();
     for n in nodes.iter().rev() {
         if need.contains(&n.id) {
-            if let Instr::Op { args, .. } = &n.instr {
-                need.extend(args.iter().copied());
-            }
+            // Ops' arguments, gathers' indices and guarded loads' fills.
+            need.extend(n.instr.args());
         }
     }
     let cone: Vec<Node> = nodes
@@ -666,6 +706,7 @@ pub fn gen_kernel(
     let mut g = Gen::new(p, storage);
     g.faults = faults;
     g.name = k.name.clone();
+    g.dims = k.domain.clone();
     for s in &k.stages {
         g.scan(&s.nodes);
     }
@@ -852,6 +893,7 @@ pub fn gen_kernel(
 pub fn gen_matmul(p: &KProgram, storage: &[usize], m: &MatmulCall) -> Result<ShaderKernel, String> {
     check_size(p)?;
     let mut g = Gen::new(p, storage);
+    g.dims = m.domain();
     let t = dev_type(m.dtype)?;
     if t == "bool" {
         return Err("wgpu backend: matmul of bool".into());

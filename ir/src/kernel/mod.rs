@@ -15,14 +15,18 @@
 //! - a [`MatmulCall`]: a (batched) gemm on strided operands with an elementwise
 //!   epilogue run on each product element before it is stored;
 //! - a [`LibOp`]: a tensor-level op run as a library call on whole buffers
-//!   (sorts, gathers: what fusion does not generate loops for).
+//!   (sorts, scatters, dynamic slices: what fusion does not generate loops
+//!   for).
 //!
 //! Loads and stores address buffers through an [`IndexMap`]: a flat offset
 //! plus one stride per domain axis (0 = broadcast), so transposes, broadcasts,
 //! slices, flips and reshapes of stored values cost nothing. A gather
 //! ([`Instr::Gather`]) adds data-dependent terms ([`DynIndex`]) to such an
 //! address: `take_along_axis` and `tensor.gather` are generated code, fused
-//! with the computation of their indices and with their consumers.
+//! with the computation of their indices and with their consumers. A guarded
+//! load ([`Instr::LoadOr`]) reads a buffer inside a box of the domain and
+//! takes another node's value outside it: padding and concatenation are
+//! generated code too.
 //!
 //! Scalar ops are the elementwise rows of the op table ([`crate::ops`]) applied
 //! to scalars; [`scalar`] evaluates them. [`text`] prints and parses the
@@ -221,6 +225,21 @@ pub enum Instr {
         map: IndexMap,
         index: Vec<DynIndex>,
     },
+    /// A guarded load (padding, concatenation): where the domain index lies
+    /// in the box `lo[i] <= idx[i] < hi[i]` (one bound pair per domain axis,
+    /// never empty), element `map.at(idx)` of `buf`; elsewhere the value of
+    /// the earlier node `fill`. `map` need only stay inside `buf` over the
+    /// box: backends read it at the index clamped into the box (always in
+    /// bounds) and select, so no address outside the buffer is ever formed.
+    /// A concatenation of k pieces is a chain of k guarded loads, each the
+    /// fill of the next.
+    LoadOr {
+        buf: BufId,
+        map: IndexMap,
+        lo: Vec<i64>,
+        hi: Vec<i64>,
+        fill: u32,
+    },
     /// A constant (converted to the node's dtype).
     Const(f64),
     /// An elementwise op of the op table applied to scalars.
@@ -250,15 +269,43 @@ pub enum Instr {
 }
 
 impl Instr {
-    /// The nodes this instruction reads, in order (a gather's indices).
+    /// The buffer and map of a load, guarded or not (a gather's map is
+    /// only part of its address: it is not a load here).
+    pub fn load_of(&self) -> Option<(BufId, &IndexMap)> {
+        match self {
+            Instr::Load { buf, map } | Instr::LoadOr { buf, map, .. } => Some((*buf, map)),
+            _ => None,
+        }
+    }
+    /// The scalar nodes this node reads, in order (a gather's indices, a
+    /// guarded load's fill).
     pub fn args(&self) -> Vec<u32> {
         match self {
             Instr::Op { args, .. } => args.clone(),
-            Instr::Acc { arg, .. } | Instr::Scan { arg, .. } | Instr::Store { arg, .. } => vec![*arg],
+            Instr::Acc { arg, .. } | Instr::Scan { arg, .. } | Instr::Store { arg, .. } => {
+                vec![*arg]
+            }
             Instr::Gather { index, .. } => index.iter().map(|d| d.arg).collect(),
+            Instr::LoadOr { fill, .. } => vec![*fill],
             Instr::Load { .. } | Instr::Const(_) | Instr::MatmulResult => vec![],
         }
     }
+}
+
+/// Clamps `idx` into the box `lo..hi` (per axis): the index a guarded load
+/// reads at, in bounds whether or not `idx` is inside the box.
+pub fn clamp_to_box(idx: &[usize], lo: &[i64], hi: &[i64]) -> Vec<usize> {
+    idx.iter()
+        .zip(lo.iter().zip(hi))
+        .map(|(&i, (&l, &h))| (i as i64).clamp(l, h - 1) as usize)
+        .collect()
+}
+
+/// Whether `idx` lies in the box `lo..hi`.
+pub fn in_box(idx: &[usize], lo: &[i64], hi: &[i64]) -> bool {
+    idx.iter()
+        .zip(lo.iter().zip(hi))
+        .all(|(&i, (&l, &h))| l <= i as i64 && (i as i64) < h)
 }
 
 /// One scalar node: `%id = instr : dtype`. Stores have a dtype too (that of
@@ -443,7 +490,9 @@ impl Item {
 
 fn loads(nodes: &[Node]) -> impl Iterator<Item = BufId> + '_ {
     nodes.iter().filter_map(|n| match &n.instr {
-        Instr::Load { buf, .. } | Instr::Gather { buf, .. } => Some(*buf),
+        Instr::Load { buf, .. } | Instr::Gather { buf, .. } | Instr::LoadOr { buf, .. } => {
+            Some(*buf)
+        }
         _ => None,
     })
 }
@@ -552,7 +601,10 @@ fn renumber_nodes(
                     *a = map.get(a).copied().unwrap_or(u32::MAX);
                 }
             }
-            Instr::Acc { arg, .. } | Instr::Scan { arg, .. } | Instr::Store { arg, .. } => {
+            Instr::Acc { arg, .. }
+            | Instr::Scan { arg, .. }
+            | Instr::Store { arg, .. }
+            | Instr::LoadOr { fill: arg, .. } => {
                 *arg = map.get(arg).copied().unwrap_or(u32::MAX);
             }
             Instr::Gather { index, .. } => {

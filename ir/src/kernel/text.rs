@@ -149,6 +149,20 @@ fn print_nodes(out: &mut String, nodes: &[Node], indent: &str, ids: &mut HashMap
                 }
                 s
             }
+            Instr::LoadOr {
+                buf,
+                map,
+                lo,
+                hi,
+                fill,
+            } => format!(
+                "load_or %b{}{} in {}..{} else {}",
+                buf.0,
+                fmt_map(map),
+                fmt_ints(lo),
+                fmt_ints(hi),
+                arg(fill)
+            ),
             Instr::Const(v) => {
                 if n.dtype.is_inexact() {
                     format!("const {}", fmt_scalar(*v, n.dtype))
@@ -651,6 +665,22 @@ impl<'a> Parser<'a> {
                         });
                     }
                     Instr::Gather { buf, map, index }
+                }
+                "load_or" => {
+                    let buf = self.buf()?;
+                    let map = self.map()?;
+                    self.expect("in")?;
+                    let lo = self.ints()?;
+                    self.expect("..")?;
+                    let hi = self.ints()?;
+                    self.expect("else")?;
+                    Instr::LoadOr {
+                        buf,
+                        map,
+                        lo,
+                        hi,
+                        fill: self.node_ref(ids)?,
+                    }
                 }
                 "const" => Instr::Const(self.float()?),
                 "matmul_result" => Instr::MatmulResult,

@@ -25,9 +25,13 @@
 //! 6. Addressing: every index map has one stride per domain axis and stays
 //!    inside its buffer for every index of the domain (for a gather, with
 //!    every index in its valid range `0..=size - slice` added: an index
-//!    outside it is a run-time error, never an out-of-bounds read); a
-//!    gather has at least one index, each an integer node visible where the
-//!    gather is, with `1 <= slice <= size`, and is not in a matmul epilogue; loads and gathers in `outer`
+//!    outside it is a run-time error, never an out-of-bounds read; for a
+//!    guarded load, of its box, which has one non-empty range per domain
+//!    axis inside the domain, and does not restrict reduced axes in `outer`
+//!    stages; its fill is a node visible where the load is, of its dtype);
+//!    a gather has at least one index, each an integer node visible where
+//!    the gather is, with `1 <= slice <= size`, and is not in a matmul
+//!    epilogue; loads, guarded loads and gathers in `outer`
 //!    stages and stores in `outer` stages do not move along reduced axes;
 //!    a store's domain (the outer space for `outer`, all of it otherwise) has
 //!    as many points as its buffer has elements, so it can cover it.
@@ -206,6 +210,66 @@ fn check_nodes(
                     );
                 }
             }
+            Instr::LoadOr {
+                buf,
+                map,
+                lo,
+                hi,
+                fill,
+            } => {
+                if lo.len() != domain.len() || hi.len() != domain.len() {
+                    return err(
+                        &at,
+                        format!(
+                            "a guard box of rank {} for a domain of rank {}",
+                            lo.len(),
+                            domain.len()
+                        ),
+                    );
+                }
+                for (i, &d) in domain.iter().enumerate() {
+                    if !(0 <= lo[i] && lo[i] < hi[i] && hi[i] <= d as i64) {
+                        return err(
+                            &at,
+                            format!(
+                                "guard box {}..{} on axis {i} of size {d} is empty or out of range",
+                                lo[i], hi[i]
+                            ),
+                        );
+                    }
+                }
+                // The map need only be in bounds over the box.
+                let shifted = IndexMap {
+                    offset: map.at(&lo.iter().map(|&l| l as usize).collect::<Vec<_>>()),
+                    strides: map.strides.clone(),
+                };
+                let sizes: Vec<usize> =
+                    lo.iter().zip(hi).map(|(&l, &h)| (h - l) as usize).collect();
+                check_map(p, &at, *buf, &shifted, &sizes)?;
+                if p.buffer(*buf).ty.dtype != n.dtype {
+                    return err(
+                        &at,
+                        format!(
+                            "load of a {} buffer typed {}",
+                            p.buffer(*buf).ty.dtype,
+                            n.dtype
+                        ),
+                    );
+                }
+                let d = get(*fill)?;
+                if d != n.dtype {
+                    return err(
+                        &at,
+                        format!("a guarded load typed {} with a {d} fill", n.dtype),
+                    );
+                }
+                let boxed_on_reduced = reduce_axes
+                    .iter()
+                    .any(|&ax| lo[ax] != 0 || hi[ax] != domain[ax] as i64);
+                if kind == StageKind::Outer && (moves_on_reduced(map) || boxed_on_reduced) {
+                    return err(&at, "a load in an `outer` stage moves along a reduced axis");
+                }
+            }
             Instr::Const(_) => {}
             Instr::Op {
                 opcode,
@@ -305,8 +369,9 @@ fn check_nodes(
         }
         let depends_on_scan = match &n.instr {
             Instr::Scan { .. } => true,
-            Instr::Op { args, .. } => args.iter().any(|a| scanned.contains(a)),
-            _ => false,
+            // Ops, gathers (through their indices) and guarded loads
+            // (through their fill) carry a scan's dependence on.
+            i => i.args().iter().any(|a| scanned.contains(a)),
         };
         if depends_on_scan {
             scanned.insert(n.id);
@@ -594,6 +659,82 @@ mod tests {
         bad(
             ("%b2 = kernel.buffer", "%b5 = kernel.buffer"),
             "declared out of order",
+        );
+    }
+
+    const GUARDED: &str = "kernel.program @f(%b0: tensor<2x3xf32>, %b1: tensor<f32>) -> (tensor<3x5xf32>, tensor<3xf32>) {
+  %b2 = kernel.buffer : tensor<3x5xf32>
+  %b3 = kernel.buffer : tensor<3xf32>
+  kernel.fused @k0 domain [3, 5] reduce [] {
+    map {
+      %0 = load %b1[0; 0, 0] : f32
+      %1 = load_or %b0[-3; 3, 1] in [1, 0]..[3, 3] else %0 : f32
+      %2 = exp %1 : f32
+      store %b2[0; 5, 1], %2 : f32
+    }
+  }
+  kernel.fused @k1 domain [3, 5] reduce [1] {
+    outer {
+      %0 = const 0.0 : f32
+    }
+    loop {
+      %1 = load_or %b0[-3; 3, 1] in [1, 0]..[3, 3] else %0 : f32
+      %2 = acc.sum %1 : f32
+    }
+    outer {
+      store %b3[0; 1, 0], %2 : f32
+    }
+  }
+  return %b2, %b3
+}
+";
+
+    #[test]
+    fn guarded_loads_round_trip_and_their_rules_are_checked() {
+        let p = parse_program(GUARDED).unwrap();
+        verify_program(&p).unwrap();
+        assert_eq!(print_program(&p), GUARDED);
+        let bad_guard = |edit: (&str, &str), want: &str| {
+            let src = GUARDED.replacen(edit.0, edit.1, 1);
+            assert_ne!(src, GUARDED, "edit {edit:?} did not apply");
+            let e = match parse_program(&src) {
+                Err(e) => e.to_string(),
+                Ok(p) => verify_program(&p).expect_err("verifier accepted a bad program"),
+            };
+            assert!(e.contains(want), "{e}");
+        };
+        // The map is only checked over the box: one row more leaves %b0.
+        bad_guard(
+            ("in [1, 0]..[3, 3]", "in [0, 0]..[3, 3]"),
+            "addresses elements -3..=5 of a buffer of 6",
+        );
+        bad_guard(
+            ("in [1, 0]..[3, 3]", "in [1, 0]..[4, 3]"),
+            "guard box 1..4 on axis 0 of size 3",
+        );
+        bad_guard(
+            ("in [1, 0]..[3, 3]", "in [1, 2]..[3, 2]"),
+            "is empty or out of range",
+        );
+        bad_guard(
+            ("in [1, 0]..[3, 3]", "in [1]..[3]"),
+            "a guard box of rank 1",
+        );
+        bad_guard(
+            ("%0 = load %b1[0; 0, 0] : f32", "%0 = const 0 : i32"),
+            "a guarded load typed f32 with a i32 fill",
+        );
+        bad_guard(
+            ("else %0 : f32", "else %7 : f32"),
+            "scalar %7 is not defined",
+        );
+        // A guard on the reduced axis may not sit in an `outer` stage.
+        bad_guard(
+            (
+                "      %0 = const 0.0 : f32\n    }\n    loop",
+                "      %0 = const 0.0 : f32\n      %9 = load_or %b0[-3; 3, 0] in [1, 0]..[3, 3] else %0 : f32\n    }\n    loop",
+            ),
+            "moves along a reduced axis",
         );
     }
 

@@ -244,6 +244,8 @@ enum BNode {
     Load(BufId, IndexMap),
     /// A gather; the indices' `arg`s are nodes of the kernel under construction.
     Gather(BufId, IndexMap, Vec<DynIndex>),
+    /// A guarded load: buffer, map, box `lo..hi` on domain indices, fill node.
+    LoadOr(BufId, IndexMap, Vec<i64>, Vec<i64>, u32),
     Const(u64),
     Op(Opcode, Attrs, Vec<u32>),
     Acc(AccKind, u32),
@@ -293,6 +295,7 @@ impl KBuild {
         let n = match n {
             BNode::Load(b, m) => BNode::Load(b, canon(m, &self.domain)),
             BNode::Gather(b, m, ix) => BNode::Gather(b, canon(m, &self.domain), ix),
+            BNode::LoadOr(b, m, lo, hi, f) => BNode::LoadOr(b, canon(m, &self.domain), lo, hi, f),
             other => other,
         };
         if let Some(&i) = self.dedup.get(&(n.clone(), d)) {
@@ -301,7 +304,7 @@ impl KBuild {
         let depth = match &n {
             BNode::Op(_, _, a) => a.iter().map(|&x| self.depth[x as usize]).max().unwrap_or(0),
             BNode::Acc(_, a) => self.depth[*a as usize] + 1,
-            BNode::Scan(_, a, _) => self.depth[*a as usize],
+            BNode::Scan(_, a, _) | BNode::LoadOr(.., a) => self.depth[*a as usize],
             BNode::Gather(_, _, ix) => ix
                 .iter()
                 .map(|d| self.depth[d.arg as usize])
@@ -311,6 +314,8 @@ impl KBuild {
         };
         let scanned = match &n {
             BNode::Op(_, _, a) => a.iter().any(|&x| self.scanned[x as usize]),
+            BNode::LoadOr(.., a) => self.scanned[*a as usize],
+            BNode::Gather(_, _, ix) => ix.iter().any(|d| self.scanned[d.arg as usize]),
             BNode::Scan(..) => true,
             _ => false,
         };
@@ -346,6 +351,11 @@ enum Kind {
     /// `take_along_axis` or `gather`: the source is read from memory at
     /// data-dependent addresses, the indices are computed inline.
     Gather,
+    /// `tensor.pad`: a guarded load of its (materialized) operand, the
+    /// pad value elsewhere.
+    Pad,
+    /// `tensor.concatenate`: a chain of guarded loads, one per piece.
+    Concat,
     /// Run as a library op.
     Lib,
 }
@@ -381,6 +391,11 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
     }
     match op.opcode {
         O::Constant | O::Full => Kind::Creation,
+        O::Pad | O::Concatenate if operands.iter().any(|&v| f.ty(v).dtype.is_complex()) => {
+            Kind::Lib
+        }
+        O::Pad => Kind::Pad,
+        O::Concatenate => Kind::Concat,
         O::Transpose
         | O::Broadcast
         | O::ExpandDims
@@ -1298,6 +1313,7 @@ impl<'f> Lowering<'f> {
                 }
                 self.emit_gather(kb, &op, acc, single, root)
             }
+            Kind::Pad | Kind::Concat => self.emit_guarded(kb, v, &op, acc, is_root, root),
             Kind::Matmul | Kind::Lib => self.load(kb, v, acc),
         }
     }
@@ -1405,6 +1421,87 @@ impl<'f> Lowering<'f> {
         Ok(kb.add(BNode::Gather(b, map, index), self.dtype(op.results[0])))
     }
 
+    /// Emits `tensor.pad` or `tensor.concatenate` (result `v`) at `acc`:
+    /// each data operand is read through a guarded load over the box of
+    /// domain indices where `acc` falls inside it (inline when that box is
+    /// the whole domain, skipped when it is empty); the pad value, or for a
+    /// concatenation the previous piece, fills the rest. When a box is not
+    /// rectangular in the domain (a view mixing domain axes), the result is
+    /// read from memory instead.
+    fn emit_guarded(
+        &mut self,
+        kb: &mut KBuild,
+        v: Value,
+        op: &Op,
+        acc: &Access,
+        is_root: bool,
+        root: Option<Value>,
+    ) -> Result<u32, FusionError> {
+        let d = self.dtype(v);
+        let vs = self.shape(v)?;
+        // (operand, range of the result it covers on each axis: lo, hi)
+        let mut pieces: Vec<(Value, Vec<i64>, Vec<i64>)> = Vec::new();
+        if op.opcode == Opcode::Pad {
+            let low = op.attrs.ints("low").map_err(FusionError)?.to_vec();
+            let xs = self.shape(op.operands[0])?;
+            let hi = low.iter().zip(&xs).map(|(&l, &n)| l + n as i64).collect();
+            pieces.push((op.operands[0], low, hi));
+        } else {
+            let rank = vs.len() as i64;
+            let ax = op.attrs.int("axis").map_err(FusionError)?;
+            let ax = if ax < 0 { ax + rank } else { ax } as usize;
+            let mut off = 0i64;
+            for &x in &op.operands {
+                let n = self.shape(x)?[ax] as i64;
+                let mut lo = vec![0i64; vs.len()];
+                let mut hi: Vec<i64> = vs.iter().map(|&s| s as i64).collect();
+                lo[ax] = off;
+                hi[ax] = off + n;
+                off += n;
+                pieces.push((x, lo, hi));
+            }
+        }
+        let mut guards = Vec::new();
+        for (x, lo, hi) in &pieces {
+            match guard_box(acc, lo, hi, &kb.domain) {
+                Some(g) => guards.push((*x, lo.clone(), g)),
+                None if is_root => return ferr(format!("`{}` root read outside a box", op.opcode)),
+                None => return self.load(kb, v, acc),
+            }
+        }
+        let mut fill = if op.opcode == Opcode::Pad {
+            self.emit(
+                kb,
+                op.operands[1],
+                &Access {
+                    c: vec![],
+                    a: vec![],
+                },
+                false,
+                root,
+            )?
+        } else {
+            // Never read: the pieces cover the whole result.
+            kb.cnst(0.0, d)
+        };
+        for (x, lo, g) in guards {
+            let Guard::Box(blo, bhi) = g else { continue };
+            let mut inner = acc.clone();
+            for (c, &l) in inner.c.iter_mut().zip(&lo) {
+                *c -= l;
+            }
+            let whole = blo.iter().all(|&l| l == 0)
+                && bhi.iter().zip(&kb.domain).all(|(&h, &n)| h == n as i64);
+            if whole {
+                // Every read is inside the operand: compute it inline.
+                return self.emit(kb, x, &inner, false, root);
+            }
+            let (b, m) = self.resolve_buffer(x, &inner)?;
+            fill = kb.add(BNode::LoadOr(b, m, blo, bhi, fill), d);
+        }
+        Ok(fill)
+    }
+
     /// Emits scan op `op` (result `v`) at `acc`: a forward [`BNode::Scan`]
     /// along the domain axis that the scanned axis follows (backwards for
     /// a reverse scan), or a load when it cannot run in this kernel.
@@ -1485,6 +1582,74 @@ impl<'f> Lowering<'f> {
         };
         Ok(kb.add(BNode::Scan(kind, xn, !inclusive), d))
     }
+}
+
+/// Where a guarded read falls inside its operand, over the domain.
+#[derive(Clone, Debug, PartialEq)]
+enum Guard {
+    /// Nowhere: the read always takes the fill.
+    Empty,
+    /// Inside the box `lo..hi` of domain indices (maybe all of them).
+    Box(Vec<i64>, Vec<i64>),
+}
+
+/// The domain indices where `acc` reads inside `lo..hi` (per value axis),
+/// or None when they do not form a box (a value axis that moves with two
+/// domain axes and leaves the range).
+fn guard_box(acc: &Access, lo: &[i64], hi: &[i64], domain: &[usize]) -> Option<Guard> {
+    if domain.contains(&0) {
+        return Some(Guard::Empty);
+    }
+    let mut blo = vec![0i64; domain.len()];
+    let mut bhi: Vec<i64> = domain.iter().map(|&n| n as i64).collect();
+    for j in 0..acc.c.len() {
+        let (l, h) = (lo[j], hi[j]);
+        if l >= h {
+            return Some(Guard::Empty);
+        }
+        let moving: Vec<(usize, i64)> = (0..domain.len())
+            .filter(|&i| domain[i] > 1 && acc.a[j][i] != 0)
+            .map(|i| (i, acc.a[j][i]))
+            .collect();
+        let c = acc.c[j];
+        let (mut vmin, mut vmax) = (c, c);
+        for &(i, a) in &moving {
+            let span = a * (domain[i] as i64 - 1);
+            if span < 0 {
+                vmin += span
+            } else {
+                vmax += span
+            }
+        }
+        if l <= vmin && vmax < h {
+            continue;
+        }
+        match moving[..] {
+            [] => return Some(Guard::Empty),
+            [(i, a)] => {
+                // l <= c + a * t < h, for the domain index t on axis i.
+                let (tlo, thi) = if a > 0 {
+                    (
+                        (l - c).div_euclid(a) + ((l - c).rem_euclid(a) != 0) as i64,
+                        (h - 1 - c).div_euclid(a) + 1,
+                    )
+                } else {
+                    let b = -a;
+                    (
+                        (c - h + 1).div_euclid(b) + ((c - h + 1).rem_euclid(b) != 0) as i64,
+                        (c - l).div_euclid(b) + 1,
+                    )
+                };
+                blo[i] = blo[i].max(tlo);
+                bhi[i] = bhi[i].min(thi);
+            }
+            _ => return None,
+        }
+    }
+    if blo.iter().zip(&bhi).any(|(l, h)| l >= h) {
+        return Some(Guard::Empty);
+    }
+    Some(Guard::Box(blo, bhi))
 }
 
 /// `(axis, reverse, inclusive)` of a scan op over an operand of `shape`
@@ -1587,7 +1752,7 @@ fn redirect(kb: &mut KBuild, from: u32, to: u32) {
                     }
                 }
             }
-            BNode::Acc(_, a) | BNode::Scan(_, a, _) if *a == from => *a = to,
+            BNode::Acc(_, a) | BNode::Scan(_, a, _) | BNode::LoadOr(.., a) if *a == from => *a = to,
             BNode::Gather(_, _, ix) => {
                 for d in ix {
                     if d.arg == from {
@@ -1623,7 +1788,7 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
     let args_of = |i: usize| -> Vec<u32> {
         match &kb.nodes[i].0 {
             BNode::Op(_, _, a) => a.clone(),
-            BNode::Acc(_, a) | BNode::Scan(_, a, _) => vec![*a],
+            BNode::Acc(_, a) | BNode::Scan(_, a, _) | BNode::LoadOr(.., a) => vec![*a],
             BNode::Gather(_, _, ix) => ix.iter().map(|d| d.arg).collect(),
             _ => vec![],
         }
@@ -1655,6 +1820,13 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
     for &i in &order {
         match &kb.nodes[i].0 {
             BNode::Load(_, m) => varying[i] = reduce.iter().any(|&a| m.strides[a] != 0),
+            BNode::LoadOr(_, m, lo, hi, f) => {
+                varying[i] = varying[*f as usize]
+                    || reduce
+                        .iter()
+                        .any(|&a| m.strides[a] != 0 || lo[a] != 0 || hi[a] != kb.domain[a] as i64);
+                avail[i] = avail[*f as usize];
+            }
             BNode::Const(_) => {}
             BNode::MatmulResult => varying[i] = !reduce.is_empty(),
             BNode::Op(_, _, a) => {
@@ -1733,6 +1905,13 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                     map: m.clone(),
                     index: remap_index(ix, map),
                 },
+                BNode::LoadOr(b, m, lo, hi, f) => Instr::LoadOr {
+                    buf: *b,
+                    map: m.clone(),
+                    lo: lo.clone(),
+                    hi: hi.clone(),
+                    fill: map(*f),
+                },
                 BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
                 BNode::Op(o, at, a) => Instr::Op {
                     opcode: *o,
@@ -1780,6 +1959,13 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                         buf: *b,
                         map: m.clone(),
                         index: remap_index(ix, map),
+                    },
+                    BNode::LoadOr(b, m, lo, hi, f) => Instr::LoadOr {
+                        buf: *b,
+                        map: m.clone(),
+                        lo: lo.clone(),
+                        hi: hi.clone(),
+                        fill: map(*f),
                     },
                     BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
                     BNode::Op(o, at, a) => Instr::Op {
@@ -2046,9 +2232,10 @@ fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
     let fix = |nodes: &mut Vec<Node>| {
         for n in nodes {
             match &mut n.instr {
-                Instr::Load { buf, .. } | Instr::Gather { buf, .. } | Instr::Store { buf, .. } => {
-                    *buf = map[buf]
-                }
+                Instr::Load { buf, .. }
+                | Instr::Gather { buf, .. }
+                | Instr::LoadOr { buf, .. }
+                | Instr::Store { buf, .. } => *buf = map[buf],
                 _ => {}
             }
         }

@@ -102,9 +102,16 @@ fn plan_split(k: &Kernel, opts: &SplitOptions) -> Option<(usize, usize)> {
             ) && matches!(n.dtype, DType::F32 | DType::F64)
         }
         // Scans live in `map` stages, which this plan excludes anyway.
-        Instr::Store { .. } | Instr::MatmulResult | Instr::Scan { .. } => false,
+        // A guard box on the split axis would not stay a box over the
+        // chunked domain.
+        Instr::Store { .. } | Instr::MatmulResult | Instr::Scan { .. } | Instr::LoadOr { .. } => {
+            false
+        }
         Instr::Load { .. } | Instr::Gather { .. } | Instr::Const(_) | Instr::Op { .. } => true,
-    });
+    }) && !outer
+        .nodes
+        .iter()
+        .any(|n| matches!(n.instr, Instr::LoadOr { .. }));
     if !splittable {
         return None;
     }
