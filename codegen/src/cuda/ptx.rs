@@ -27,6 +27,7 @@
 
 use super::f64math::{self as dm, Cmp, F64Ops};
 use crate::fault::{FaultSite, Faults};
+use psionic_ir::kernel::scalar::{ERFINV_CENTRAL, ERFINV_TAIL};
 use psionic_ir::kernel::{AccKind, BufId, DynIndex, IndexMap, Instr, Kernel, Node, StageKind};
 use psionic_ir::{Attrs, DType, Opcode};
 use std::collections::{HashMap, HashSet};
@@ -586,36 +587,10 @@ impl<'a> Em<'a> {
         let l = self.f_log(&m);
         let w = self.f1("neg.f32", &l);
         let w1 = self.f2("sub.rn.f32", &w, &fc(2.5));
-        let p1 = self.fhorner(
-            &w1,
-            &[
-                1.501_409_41,
-                0.246_640_727,
-                -0.004_177_681_64,
-                -0.001_253_725_03,
-                0.000_218_580_87,
-                -4.391_506_54e-06,
-                -3.523_387_7e-06,
-                3.432_739_39e-07,
-                2.810_226_36e-08,
-            ],
-        );
+        let p1 = self.fhorner(&w1, &ERFINV_CENTRAL);
         let sw = self.f1("sqrt.rn.f32", &w);
         let w2 = self.f2("sub.rn.f32", &sw, &fc(3.0));
-        let p2 = self.fhorner(
-            &w2,
-            &[
-                2.832_976_82,
-                1.001_674_06,
-                0.009_438_870_47,
-                -0.007_622_461_3,
-                0.005_739_507_73,
-                -0.003_673_428_44,
-                0.001_349_343_22,
-                0.000_100_950_558,
-                -0.000_200_214_257,
-            ],
-        );
+        let p2 = self.fhorner(&w2, &ERFINV_TAIL);
         let lt5 = self.fsetp("lt", &w, &fc(5.0));
         let p = self.fsel(&lt5, &p1, &p2);
         let y = self.f2("mul.rn.f32", &p, x);
