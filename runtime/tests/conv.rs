@@ -225,3 +225,27 @@ fn convolutions_on_cuda() {
     let ran = gpu_draws(&|f, a| run_func_cuda(f, a).map_err(|e| e.to_string()), true);
     assert!(ran > 20, "only {ran} draws");
 }
+
+#[test]
+fn an_empty_batch_stays_a_library_call_and_runs() {
+    let xt = TensorType::from_dims(DType::F32, &[0, 5, 3]);
+    let wt = TensorType::from_dims(DType::F32, &[2, 3, 3]);
+    let mut f = Func::new("main", vec![xt.clone(), wt.clone()]);
+    let ps = f.params.clone();
+    let attrs = Attrs::new()
+        .with("kernel_strides", ints(&[1]))
+        .with("padding_lo", ints(&[0]))
+        .with("padding_hi", ints(&[0]))
+        .with("kernel_dilation", ints(&[1]))
+        .with("input_dilation", ints(&[1]))
+        .with("groups", Attr::Int(1))
+        .with("flip", Attr::Bool(false));
+    let y = f.push1(Opcode::ConvGeneral, &ps, attrs).unwrap();
+    f.results = vec![y];
+    let mut g = f.clone();
+    assert_eq!(lower_convolutions(&mut g), 0);
+    let mut rng = Rng(3);
+    let args = vec![random_literal(&mut rng, &xt), random_literal(&mut rng, &wt)];
+    let got = Executable::new(f.clone()).run(&args).unwrap();
+    assert_eq!(got[0].shape(), &[0, 3, 2]);
+}

@@ -91,6 +91,11 @@ fn lower_one(f: &mut Func, op: &Op) -> Result<Value, String> {
             .ok_or_else(|| format!("{} has no static shape", f.ty(v)))
     };
     let (xs, ws, os) = (shape(f, x)?, shape(f, w)?, shape(f, op.results[0])?);
+    // Empty operands or results: nothing to multiply; the library call
+    // handles them (an empty gemm is not worth a special case per backend).
+    if [&xs, &ws, &os].iter().any(|s| s.contains(&0)) {
+        return Err("an empty convolution".into());
+    }
     let a = &op.attrs;
     let list = |name: &str| -> Result<Vec<usize>, String> {
         a.ints(name)?
