@@ -1780,6 +1780,45 @@ fn remap_index(ix: &[DynIndex], map: impl Fn(u32) -> u32) -> Vec<DynIndex> {
         .collect()
 }
 
+/// The kernel-IR instruction of a built node, its node arguments renamed
+/// by `map`.
+fn instr_of(node: &BNode, map: impl Fn(u32) -> u32) -> Instr {
+    match node {
+        BNode::Load(b, m) => Instr::Load {
+            buf: *b,
+            map: m.clone(),
+        },
+        BNode::Gather(b, m, ix) => Instr::Gather {
+            buf: *b,
+            map: m.clone(),
+            index: remap_index(ix, &map),
+        },
+        BNode::LoadOr(b, m, lo, hi, f) => Instr::LoadOr {
+            buf: *b,
+            map: m.clone(),
+            lo: lo.clone(),
+            hi: hi.clone(),
+            fill: map(*f),
+        },
+        BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
+        BNode::Op(o, at, a) => Instr::Op {
+            opcode: *o,
+            attrs: at.clone(),
+            args: a.iter().map(|&x| map(x)).collect(),
+        },
+        BNode::Acc(k, a) => Instr::Acc {
+            kind: *k,
+            arg: map(*a),
+        },
+        BNode::Scan(k, a, ex) => Instr::Scan {
+            kind: *k,
+            arg: map(*a),
+            exclusive: *ex,
+        },
+        BNode::MatmulResult => Instr::MatmulResult,
+    }
+}
+
 /// Splits a built kernel into stages (see the module doc of
 /// [`psionic_ir::kernel`]); returns them and the reduce axes.
 fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
@@ -1895,40 +1934,7 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                     .copied()
                     .unwrap_or(u32::MAX)
             };
-            let instr = match &kb.nodes[i].0 {
-                BNode::Load(b, m) => Instr::Load {
-                    buf: *b,
-                    map: m.clone(),
-                },
-                BNode::Gather(b, m, ix) => Instr::Gather {
-                    buf: *b,
-                    map: m.clone(),
-                    index: remap_index(ix, map),
-                },
-                BNode::LoadOr(b, m, lo, hi, f) => Instr::LoadOr {
-                    buf: *b,
-                    map: m.clone(),
-                    lo: lo.clone(),
-                    hi: hi.clone(),
-                    fill: map(*f),
-                },
-                BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
-                BNode::Op(o, at, a) => Instr::Op {
-                    opcode: *o,
-                    attrs: at.clone(),
-                    args: a.iter().map(|&x| map(x)).collect(),
-                },
-                BNode::Acc(k, a) => Instr::Acc {
-                    kind: *k,
-                    arg: map(*a),
-                },
-                BNode::Scan(k, a, ex) => Instr::Scan {
-                    kind: *k,
-                    arg: map(*a),
-                    exclusive: *ex,
-                },
-                BNode::MatmulResult => Instr::MatmulResult,
-            };
+            let instr = instr_of(&kb.nodes[i].0, map);
             local.insert(i, *next_id);
             stage_nodes.push(Node {
                 id: *next_id,
@@ -1950,31 +1956,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
                 && !reduce.is_empty()
             {
                 let map = |a: u32| outer_ids.get(&(a as usize)).copied().unwrap_or(u32::MAX);
-                let instr = match &kb.nodes[i].0 {
-                    BNode::Load(b, m) => Instr::Load {
-                        buf: *b,
-                        map: m.clone(),
-                    },
-                    BNode::Gather(b, m, ix) => Instr::Gather {
-                        buf: *b,
-                        map: m.clone(),
-                        index: remap_index(ix, map),
-                    },
-                    BNode::LoadOr(b, m, lo, hi, f) => Instr::LoadOr {
-                        buf: *b,
-                        map: m.clone(),
-                        lo: lo.clone(),
-                        hi: hi.clone(),
-                        fill: map(*f),
-                    },
-                    BNode::Const(bits) => Instr::Const(f64::from_bits(*bits)),
-                    BNode::Op(o, at, a) => Instr::Op {
-                        opcode: *o,
-                        attrs: at.clone(),
-                        args: a.iter().map(|&x| map(x)).collect(),
-                    },
-                    _ => continue,
-                };
+                // Scans and matmul results are not per-row scalars.
+                if matches!(kb.nodes[i].0, BNode::Scan(..) | BNode::MatmulResult) {
+                    continue;
+                }
+                let instr = instr_of(&kb.nodes[i].0, map);
                 outer_ids.insert(i, next_id);
                 outer.push(Node {
                     id: next_id,
