@@ -54,6 +54,52 @@ pub const TWO_THIRDS_LO: f64 = 3.700_743_415_417_188e-17;
 pub const EXP_MAX: f64 = 710.0;
 pub const EXP_MIN: f64 = -746.0;
 
+/// The f64 edge values the routines are checked at on the device
+/// (`runtime/tests/cuda_device.rs`) and, with the device's tolerance, in
+/// the mirror test: zeros of both signs, infinities, NaN, the range ends,
+/// subnormals, exp's overflow (709.78) and underflow (-745.13) thresholds,
+/// sinh/cosh past 710, arguments near 1 for the logs and inverse
+/// hyperbolics, large trig arguments inside the reduction's domain.
+pub const EDGE_VALUES: [f64; 37] = [
+    0.0,
+    -0.0,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    f64::MAX,
+    -f64::MAX,
+    f64::MIN_POSITIVE,
+    5e-324,
+    -5e-324,
+    1e-310,
+    1e-300,
+    -1e-20,
+    709.78,
+    709.79,
+    710.4,
+    710.5,
+    -708.4,
+    -745.1,
+    -745.2,
+    -40.5,
+    40.5,
+    22.5,
+    0.34,
+    -0.35,
+    0.5,
+    1.0 + 1e-15,
+    1.0 - 1e-16,
+    -0.999_999_999_999,
+    1.0,
+    -1.0,
+    2.0,
+    3.0,
+    1.0e4,
+    1.0e6,
+    355.0,
+    1e300,
+];
+
 /// 1/n! for n in `from..=to`, with alternating signs when `alt`.
 fn inv_fact(from: u32, to: u32, step: u32, alt: bool) -> Vec<f64> {
     let mut v = Vec::new();
