@@ -3,7 +3,8 @@
 //! fusion, buffer planning.
 //! `psionic compile` runs it after the classic clean-up passes.
 
-use super::conv::{collapse_matmul_batches, lower_convolutions};
+use super::collapse::collapse_matmul_batches;
+use super::conv::lower_convolutions;
 use super::reuse::reuse_reductions;
 use super::split::{split_reductions, SplitOptions};
 use super::{lower, FusionError, FusionOptions};

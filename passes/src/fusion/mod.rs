@@ -62,6 +62,7 @@
 //! assert!(print_program(&p).contains("acc.logsumexp"));
 //! ```
 
+pub mod collapse;
 pub mod compile;
 pub mod conv;
 pub mod reuse;
