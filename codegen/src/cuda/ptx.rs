@@ -913,20 +913,9 @@ impl<'a> Em<'a> {
             O::Arccos => dm::acos(self, &a[0]),
             O::Erf => dm::erf(self, &a[0]),
             O::Erfinv => dm::erfinv(self, &a[0]),
-            _ => {
-                // The rest of the transcendentals (f64math.rs lists them):
-                // f32 precision.
-                let fs: Vec<String> = a
-                    .iter()
-                    .map(|v| {
-                        let f = self.f();
-                        self.ins(&format!("cvt.rn.f32.f64 {f}, {v}"));
-                        f
-                    })
-                    .collect();
-                let r = self.f_op(op, &fs)?;
-                self.d1("cvt.f64.f32", &r)
-            }
+            // Every f64 op has an f64 lowering above; nothing goes through
+            // f32 (`f64_math_has_no_f32_round_trip`).
+            _ => return Err(format!("`{op}` has no f64 lowering")),
         })
     }
 
