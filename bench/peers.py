@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peer timings for Psionic's benchmarks (issue 6, item 8).
 
-Runs the workloads W1-W7 of `bench/workloads.json` in NumPy, MLX (`mx.compile`),
+Runs the workloads W1-W8 of `bench/workloads.json` in NumPy, MLX (`mx.compile`),
 JAX (`jax.jit`), PyTorch eager and `torch.compile`, measures the machine's own
 limits (a STREAM triad for memory bandwidth, a BLAS sgemm through NumPy for
 flops), and prints ONE JSON document on stdout:
@@ -105,6 +105,10 @@ def make_inputs(wid: str, spec: dict, size: dict) -> list:
         ]
     if wid == "W7":
         return [uniform((size["n"],), 15, -1.0, 1.0)]
+    if wid == "W8":
+        b, hw, c, o, k = size["batch"], size["size"], size["channels"], size["filters"], size["kernel"]
+        s = 1.0 / math.sqrt(c * k * k)
+        return [uniform((b, hw, hw, c), 16, -1.0, 1.0), uniform((o, k, k, c), 17, -s, s), uniform((o,), 18, -0.1, 0.1)]
     raise KeyError(wid)
 
 
@@ -132,6 +136,9 @@ def traffic(wid: str, size: dict) -> tuple[int, int]:
         # forward x@W1, h@W2; backward dW2, dh, dW1 (no gradient for x).
         flops = 2 * b * (i * h + h * k) + 2 * b * (h * k) * 2 + 2 * b * i * h
         return (b * i + b * k + 2 * params) * f, flops
+    if wid == "W8":
+        b, hw, c, o, k = size["batch"], size["size"], size["channels"], size["filters"], size["kernel"]
+        return (b * hw * hw * (c + o) + o * k * k * c + o) * f, 2 * b * hw * hw * o * c * k * k
     return 0, 0
 
 
@@ -185,6 +192,17 @@ def w7_chain(F, x, ops: int, salt: int):
         else:
             x = x - 0.005
     return x
+
+
+def w8_numpy(x, w, b):
+    """NumPy's conv2d: NHWC input, OHWI weight (MLX's layouts), stride 1,
+    "same" zero padding, then bias and tanh. The windows are a strided view
+    that tensordot copies once (im2col) and hands to BLAS."""
+    k = w.shape[1]
+    p = k // 2
+    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(1, 2))  # B,H,W,C,kh,kw
+    return np.tanh(np.tensordot(win, w, axes=([3, 4, 5], [3, 1, 2])) + b)
 
 
 def w6_numpy(x, oh, w1_, b1, w2_, b2, lr):
@@ -270,6 +288,8 @@ class NumpyPeer:
             return lambda: w5(self, *args)
         if wid == "W6":
             return lambda: w6_numpy(*args, spec["lr"])
+        if wid == "W8":
+            return lambda: w8_numpy(*args)
         raise NotImplementedError("no trace/compile step: nothing to time")
 
 
@@ -352,6 +372,9 @@ class MlxPeer:
                 return (value, *[p - lr * g for p, g in zip(params, grads)])
 
             f = mx.compile(step)
+        elif wid == "W8":
+            pad = size["kernel"] // 2
+            f = mx.compile(lambda x, w, b: mx.tanh(mx.conv2d(x, w, padding=pad) + b))
         else:
             raise KeyError(wid)
         return lambda: f(*args)
@@ -443,6 +466,17 @@ class JaxPeer:
                 return (value, *[p - lr * g for p, g in zip(params, grads)])
 
             f = jax.jit(step)
+        elif wid == "W8":
+            pad = size["kernel"] // 2
+            jnp, lax = self.jnp, jax.lax
+
+            def conv(x, w, b):
+                y = lax.conv_general_dilated(
+                    x, w, (1, 1), ((pad, pad), (pad, pad)), dimension_numbers=("NHWC", "OHWI", "NHWC")
+                )
+                return jnp.tanh(y + b)
+
+            f = jax.jit(conv)
         else:
             raise KeyError(wid)
         return lambda: f(*args)
@@ -529,6 +563,16 @@ class TorchPeer:
                     return (value.detach(), *[p - lr * g for p, g in zip(ps, grads)])
 
             return step
+        if wid == "W8":
+            F = torch.nn.functional
+
+            def conv(x, w, b):
+                # NHWC and OHWI as permuted views: torch sees channels-last
+                # tensors and takes its oneDNN path, with no copy.
+                y = F.conv2d(x.permute(0, 3, 1, 2), w.permute(0, 3, 1, 2), b, padding=w.shape[1] // 2)
+                return torch.tanh(y).permute(0, 2, 3, 1)
+
+            return conv
         raise KeyError(wid)
 
     def build(self, wid, spec, size, args):

@@ -1,6 +1,6 @@
 //! `psionic-bench`: the benchmarks of issue 6 (item 8).
 //!
-//! One run times Psionic's version of each workload W1-W7 of
+//! One run times Psionic's version of each workload W1-W8 of
 //! `bench/workloads.json` through a [`backend::Backend`] (today the reference
 //! interpreter; the Cranelift JIT plugs in as another backend), measures a
 //! native multi-threaded STREAM triad, runs `bench/peers.py` (NumPy, MLX,

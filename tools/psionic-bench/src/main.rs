@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const HELP: &str = "\
-psionic-bench: Psionic's workloads W1-W7 beside NumPy, MLX, JAX and PyTorch, in one run
+psionic-bench: Psionic's workloads W1-W8 beside NumPy, MLX, JAX and PyTorch, in one run
 
 usage: psionic-bench [options]
 

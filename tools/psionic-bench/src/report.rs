@@ -150,6 +150,16 @@ fn sizes_str(id: &str, s: &BTreeMap<String, u64>) -> String {
     let g = |k: &str| s.get(k).copied().unwrap_or(0);
     if s.contains_key("rows") {
         format!("{}×{}", g("rows"), g("cols"))
+    } else if s.contains_key("filters") {
+        format!(
+            "{}×{}²×{} → {}, {}×{}",
+            g("batch"),
+            g("size"),
+            g("channels"),
+            g("filters"),
+            g("kernel"),
+            g("kernel")
+        )
     } else if s.contains_key("batch") {
         format!(
             "B={} {}→{}→{}",
@@ -472,6 +482,22 @@ fn targets_section(run: &Run) -> String {
                     "faster than jax.jit and mx.compile",
                     measured,
                     ps.map(|a| jax.is_none_or(|j| a < j) && mlx.is_none_or(|m| a < m)),
+                )
+            }
+            "W8" => {
+                let best = best_peer(w);
+                let floor = floors.floor_ms(&p.id, w).map(|f| f.0);
+                let measured = format!(
+                    "{} of {}; {} of the sgemm floor",
+                    ps.zip(best)
+                        .map_or("—".into(), |(a, (_, b))| fmt_ratio(a / b)),
+                    best.map_or("the best peer", |(n, _)| n),
+                    ps.zip(floor).map_or("—".into(), |(a, f)| fmt_ratio(a / f)),
+                );
+                (
+                    "none (item 4: convolution through gemm with a fused epilogue)",
+                    measured,
+                    None,
                 )
             }
             "W7" if !run.backend_compiles => (

@@ -186,6 +186,13 @@ pub fn plan(id: &str, spec: &WorkloadSpec, mode: Mode) -> Result<Plan, String> {
                 input: uniform(&[n], 15, -1.0, 1.0)?,
             })
         }
+        "W8" => {
+            let c = ConvSizes::from_spec(spec, mode)?;
+            Ok(Plan::Run(Program {
+                func: conv_bias_tanh(&c)?,
+                inputs: c.inputs()?,
+            }))
+        }
         other => Err(format!("unknown workload `{other}`")),
     }
 }
@@ -362,6 +369,71 @@ pub fn mlp_step(s: &MlpSizes) -> Result<Func, String> {
     Ok(g.finish(&results))
 }
 
+/// Sizes of the W8 convolution: `batch` images of `size`×`size` pixels
+/// with `channels` channels (NHWC), `filters` filters of `kernel`×`kernel`
+/// (OHWI, MLX's layout).
+pub struct ConvSizes {
+    pub batch: usize,
+    pub size: usize,
+    pub channels: usize,
+    pub filters: usize,
+    pub kernel: usize,
+}
+
+impl ConvSizes {
+    pub fn from_spec(spec: &WorkloadSpec, mode: Mode) -> Result<Self, String> {
+        Ok(ConvSizes {
+            batch: spec.size(mode, "batch")?,
+            size: spec.size(mode, "size")?,
+            channels: spec.size(mode, "channels")?,
+            filters: spec.size(mode, "filters")?,
+            kernel: spec.size(mode, "kernel")?,
+        })
+    }
+
+    fn input_shape(&self) -> [usize; 4] {
+        [self.batch, self.size, self.size, self.channels]
+    }
+
+    fn weight_shape(&self) -> [usize; 4] {
+        [self.filters, self.kernel, self.kernel, self.channels]
+    }
+
+    /// The inputs `(x, w, b)` that bench/peers.py uses.
+    pub fn inputs(&self) -> Result<Vec<Literal>, String> {
+        let s = 1.0 / ((self.channels * self.kernel * self.kernel) as f64).sqrt();
+        Ok(vec![
+            uniform(&self.input_shape(), 16, -1.0, 1.0)?,
+            uniform(&self.weight_shape(), 17, -s, s)?,
+            uniform(&[self.filters], 18, -0.1, 0.1)?,
+        ])
+    }
+}
+
+/// W8: `tanh(conv2d(x, w) + b)`, stride 1 and "same" zero padding (an odd
+/// kernel), as `mx.conv2d` traces: one `tensor.conv_general`.
+pub fn conv_bias_tanh(c: &ConvSizes) -> Result<Func, String> {
+    let mut g = Builder::new(
+        "w8_conv",
+        &[&c.input_shape(), &c.weight_shape(), &[c.filters]],
+    );
+    let (x, w, b) = (g.param(0), g.param(1), g.param(2));
+    let p = (c.kernel / 2) as i64;
+    let attrs = Attrs::new()
+        .with("kernel_strides", Attr::Ints(vec![1, 1]))
+        .with("padding_lo", Attr::Ints(vec![p, p]))
+        .with("padding_hi", Attr::Ints(vec![p, p]))
+        .with("kernel_dilation", Attr::Ints(vec![1, 1]))
+        .with("input_dilation", Attr::Ints(vec![1, 1]))
+        .with("groups", Attr::Int(1))
+        .with("flip", Attr::Bool(false));
+    let y = g.op(Opcode::ConvGeneral, &[x, w], attrs)?;
+    let bb = g.broadcast_to(b, y)?;
+    let z = g.bin(Opcode::Add, y, bb)?;
+    let out = g.un(Opcode::Tanh, z)?;
+    Ok(g.finish(&[out]))
+}
+
 /// W7: a chain of `ops` elementwise ops on `n` f32, the pattern of
 /// `w7_chain` in bench/peers.py: `x*c, x+0.01, tanh(x), x-0.005` repeated,
 /// with `c = 1 + salt*1e-6`. Each constant is its own `tensor.full`, as a
@@ -428,6 +500,7 @@ mod tests {
             matmul(3).unwrap(),
             mlp_loss(&s).unwrap(),
             chain(200, 16, 0).unwrap(),
+            conv_bias_tanh(&small_conv()).unwrap(),
         ] {
             verify_func(&f).unwrap_or_else(|e| panic!("@{}: {e}", f.name));
         }
@@ -440,6 +513,61 @@ mod tests {
                 .count(),
             200
         );
+    }
+
+    fn small_conv() -> ConvSizes {
+        ConvSizes {
+            batch: 2,
+            size: 5,
+            channels: 3,
+            filters: 4,
+            kernel: 3,
+        }
+    }
+
+    #[test]
+    fn conv_matches_direct_loops() {
+        let c = small_conv();
+        let f = conv_bias_tanh(&c).unwrap();
+        let inputs = c.inputs().unwrap();
+        let out = run_func(&f, &inputs).unwrap()[0].to_f64_vec();
+        let (x, w, b) = (
+            inputs[0].to_f64_vec(),
+            inputs[1].to_f64_vec(),
+            inputs[2].to_f64_vec(),
+        );
+        let (n, ch, o, k) = (c.size as i64, c.channels, c.filters, c.kernel as i64);
+        let mut at = 0;
+        for img in 0..c.batch {
+            for i in 0..n {
+                for j in 0..n {
+                    for f in 0..o {
+                        let mut acc = b[f];
+                        for di in 0..k {
+                            for dj in 0..k {
+                                let (y, z) = (i + di - k / 2, j + dj - k / 2);
+                                if y < 0 || z < 0 || y >= n || z >= n {
+                                    continue;
+                                }
+                                for q in 0..ch {
+                                    let xi = ((img as i64 * n + y) * n + z) as usize * ch + q;
+                                    let wi = ((f as i64 * k + di) * k + dj) as usize * ch + q;
+                                    acc += x[xi] * w[wi];
+                                }
+                            }
+                        }
+                        assert!(
+                            (out[at] - acc.tanh()).abs() < 1e-5,
+                            "element {at}: {} vs {}",
+                            out[at],
+                            acc.tanh()
+                        );
+                        at += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(at, out.len());
     }
 
     #[test]
