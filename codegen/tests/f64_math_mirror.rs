@@ -295,15 +295,9 @@ fn inverse_hyperbolic() {
     unary(
         "asinh",
         dm::asinh,
-        // std's asinh overflows past about 9e307 (it forms 2|x|): the true
-        // value there is log|x| + ln 2.
-        |x| {
-            if x.abs() > 1e300 && x.is_finite() {
-                (x.abs().ln() + std::f64::consts::LN_2).copysign(x)
-            } else {
-                x.asinh()
-            }
-        },
+        // The interpreter's (musl's, the libm crate): std's overflows past
+        // about 9e307 (it forms 2|x|), where the true value is log|x| + ln 2.
+        libm::asinh,
         &[&|r| r.bits(), &|r| r.uniform(-3.0, 3.0), &|r| {
             r.log_uniform(-1074.0, 40.0, true)
         }],
@@ -576,7 +570,7 @@ fn device_special_values() {
     let v = dm::EDGE_VALUES;
     let close = |g: f64, w: f64| ulps(g, w) <= 8 || (g - w).abs() <= 1e-15;
     let unary: [UnaryCase; 17] = [
-        ("asinh", dm::asinh, f64::asinh),
+        ("asinh", dm::asinh, libm::asinh),
         ("exp", dm::exp, f64::exp),
         ("expm1", dm::expm1, f64::exp_m1),
         ("log", dm::log, f64::ln),

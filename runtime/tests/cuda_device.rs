@@ -313,16 +313,8 @@ fn f64_math_at_special_values_matches_the_interpreter() {
         if !f64_accurate(op) {
             continue;
         }
-        // std's asinh (the interpreter's) overflows past about 9e307.
-        let big_ok: Vec<f64> = v
-            .iter()
-            .copied()
-            .filter(|x| !(x.abs() > 8e307 && x.is_finite()))
-            .collect();
         let v = if matches!(op, Opcode::Sin | Opcode::Cos | Opcode::Tan) {
             &trig
-        } else if op == Opcode::Arcsinh {
-            &big_ok
         } else {
             &v
         };

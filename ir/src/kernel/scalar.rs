@@ -268,7 +268,7 @@ pub fn eval(
         O::Sinh => a.sinh(),
         O::Cosh => a.cosh(),
         O::Tanh => a.tanh(),
-        O::Arcsinh => a.asinh(),
+        O::Arcsinh => libm::asinh(a),
         O::Arccosh => libm::acosh(a),
         O::Arctanh => libm::atanh(a),
         O::Sigmoid => 1.0 / (1.0 + (-a).exp()),

@@ -146,7 +146,7 @@ fn unary_float_fn(op: Opcode) -> Option<fn(f64) -> f64> {
         Sinh => f64::sinh,
         Cosh => f64::cosh,
         Tanh => f64::tanh,
-        Arcsinh => f64::asinh,
+        Arcsinh => libm::asinh,
         Arccosh => libm::acosh,
         Arctanh => libm::atanh,
         Sigmoid => sigmoid,
