@@ -2,8 +2,11 @@
 //! representative kernels (`tests/ptx/*.ptx`, bless with `PSIONIC_BLESS=1`)
 //! and structural checks on every elementwise op and dtype (every kernel is
 //! emitted, registers are declared, labels resolve, braces balance).
-//! Whether the PTX assembles and computes the right numbers is checked on
-//! the GPU by `psionic-runtime`'s `cuda_device` test.
+//! Where NVIDIA's assembler is installed (`PSIONIC_PTXAS`, or `ptxas` on
+//! the `PATH`; `.ci/run` installs it from PyPI's `nvidia-cuda-nvcc-cu12`),
+//! every module is also assembled for sm_90 and must be accepted. Whether
+//! the code computes the right numbers is checked on the GPU by
+//! `psionic-runtime`'s `cuda_device` test.
 #![cfg(feature = "cuda")]
 
 use psionic_codegen::cuda::{plan_program, CudaOptions, Step};
@@ -16,8 +19,54 @@ fn plan(src: &str) -> psionic_codegen::cuda::CudaPlan {
     plan_program(&p, &CudaOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Labels branched to are defined; every register used is declared.
+/// NVIDIA's PTX assembler, if installed: `PSIONIC_PTXAS`, else `ptxas` on
+/// the `PATH`.
+fn ptxas() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PSIONIC_PTXAS") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("ptxas"))
+        .find(|p| p.is_file())
+}
+
+/// Assembles `ptx` for sm_90 with `ptxas` where it is installed (a note
+/// once where it is not) and fails with the assembler's message if it is
+/// refused.
+fn assembles(ptx: &str) {
+    static NOTE: std::sync::Once = std::sync::Once::new();
+    let Some(exe) = ptxas() else {
+        NOTE.call_once(|| {
+            eprintln!("note: ptxas not found (set PSIONIC_PTXAS): PTX checked structurally only")
+        });
+        return;
+    };
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("psionic-ptxas-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(format!("m{k}.ptx"));
+    std::fs::write(&src, ptx).unwrap();
+    let out = std::process::Command::new(&exe)
+        .args(["-arch=sm_90", "-o"])
+        .arg(dir.join(format!("m{k}.cubin")))
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", exe.display()));
+    assert!(
+        out.status.success(),
+        "ptxas refused the module ({}):\n{}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_file(&src);
+    let _ = std::fs::remove_file(dir.join(format!("m{k}.cubin")));
+}
+
+/// Labels branched to are defined; every register used is declared; the
+/// assembler (where installed) accepts the module.
 fn well_formed(ptx: &str) {
+    assembles(ptx);
     assert!(ptx.contains(".version 8.0") && ptx.contains(".target sm_90"));
     assert_eq!(ptx.matches('{').count(), ptx.matches('}').count());
     for line in ptx.lines() {
@@ -635,4 +684,73 @@ fn gathers_wrap_check_and_record_faults() {
     }
     // Without gathers, no record.
     assert!(plan(SOFTMAX).faults.is_none());
+}
+
+/// Sorts along an axis are device kernels (a bitonic network in shared
+/// memory) for rows of up to `MAX_SORT_ROW` elements, of every non-complex
+/// dtype and along any axis; longer rows stay host round trips.
+#[test]
+fn sorts_are_device_kernels_for_rows_that_fit() {
+    use psionic_codegen::cuda::sort::MAX_SORT_ROW;
+    use psionic_ir::{Attr, Attrs, Func, Opcode, TensorType};
+    use psionic_passes::fusion::compile::{compile, CompileOptions};
+    let dtypes = [
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::BF16,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::U8,
+        DType::U32,
+        DType::U64,
+        DType::Bool,
+    ];
+    let cases: [(&[usize], i64); 4] = [(&[5, 37], 1), (&[37, 5], 0), (&[3, 4, 6], 1), (&[1], 0)];
+    for op in [
+        Opcode::Sort,
+        Opcode::Argsort,
+        Opcode::Partition,
+        Opcode::Argpartition,
+    ] {
+        for dt in dtypes {
+            for (shape, axis) in cases {
+                let mut f = Func::new("main", vec![TensorType::from_dims(dt, shape)]);
+                let x = f.params[0];
+                let mut attrs = Attrs::new().with("axis", Attr::Int(axis));
+                if matches!(op, Opcode::Partition | Opcode::Argpartition) {
+                    attrs = attrs.with("kth", Attr::Int(0));
+                }
+                let r = f.push1(op, &[x], attrs).unwrap();
+                f.results = vec![r];
+                let (kp, _) = compile(&f, &CompileOptions::default()).unwrap();
+                let p = plan_program(&kp, &CudaOptions::default()).unwrap();
+                assert!(
+                    !p.steps.iter().any(|s| matches!(s, Step::Lib(_))),
+                    "{op} of {dt} {shape:?} axis {axis} is a host round trip"
+                );
+                assert!(p.ptx.contains(".shared .align 8 .b64 skey["), "{op} {dt}");
+                well_formed(&p.ptx);
+                if let Some(dir) = std::env::var_os("PSIONIC_PTX_DUMP") {
+                    let name = format!("{}_{dt}_{}.ptx", op.name(), shape.len());
+                    std::fs::write(PathBuf::from(dir).join(name), &p.ptx).unwrap();
+                }
+            }
+        }
+    }
+    // A row longer than shared memory holds stays a library call.
+    let mut f = Func::new(
+        "main",
+        vec![TensorType::from_dims(DType::F32, &[2, MAX_SORT_ROW + 1])],
+    );
+    let x = f.params[0];
+    let r = f
+        .push1(Opcode::Sort, &[x], Attrs::new().with("axis", Attr::Int(1)))
+        .unwrap();
+    f.results = vec![r];
+    let (kp, _) = compile(&f, &CompileOptions::default()).unwrap();
+    let p = plan_program(&kp, &CudaOptions::default()).unwrap();
+    assert!(p.steps.iter().any(|s| matches!(s, Step::Lib(_))));
 }

@@ -4,7 +4,8 @@
 //! Pure Rust, no driver needed: [`plan::plan_program`] turns a planned
 //! [`psionic_ir::kernel::KProgram`] into one PTX module ([`plan::CudaPlan::ptx`],
 //! `.target sm_90` by default) plus the [`plan::Step`]s that run it: kernel
-//! launches, cuBLAS gemms and host round-trips for library ops. Loading the
+//! launches (generated kernels and device sorts), cuBLAS gemms and host
+//! round-trips for the other library ops. Loading the
 //! module and launching (cudarc) lives in `psionic_runtime::cuda`.
 //!
 //! Kernel shapes ([`ptx`]):
@@ -26,6 +27,8 @@
 //!   accumulation, f64), with the epilogue as a following elementwise kernel
 //!   unless it is a plain store; integer matmuls and operand layouts cuBLAS
 //!   cannot express become a rows kernel reducing over `k`.
+//! - **sort**: `sort`/`argsort`/`partition`/`argpartition` of rows of up to
+//!   2048 elements, a bitonic network in shared memory ([`sort`]).
 //!
 //! Values live in three register classes: `f32` (f32, f16 and bf16, rounded
 //! to their dtype after every node, as the interpreter does), `f64`, and
@@ -38,5 +41,6 @@
 pub mod f64math;
 pub mod plan;
 pub mod ptx;
+pub mod sort;
 
 pub use plan::{plan_program, CudaOptions, CudaPlan, GemmSpec, LaunchSpec, Step};

@@ -10,9 +10,11 @@
 //!   product from a scratch buffer. Other matmuls (integer dtypes, exotic
 //!   strides) become a rows kernel over `[batch..., m, n, k]` reducing `k`
 //!   with the epilogue in its `outer` stage;
-//! - a `kernel.op` is a host round-trip ([`Step::Lib`]): its inputs are
-//!   copied to the host, evaluated by the caller's tensor-level evaluator
-//!   (the reference interpreter), and the outputs copied back.
+//! - a `kernel.op` sort along an axis short enough for shared memory is a
+//!   bitonic sort kernel ([`super::sort`]); any other `kernel.op` is a host
+//!   round-trip ([`Step::Lib`]): its inputs are copied to the host,
+//!   evaluated by the caller's tensor-level evaluator (the reference
+//!   interpreter), and the outputs copied back.
 
 use super::ptx::{emit_kernel, header, KernelPtx, RowBlock, Shape};
 use crate::cpu::program::normalize_kernel;
@@ -399,6 +401,8 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
     let mut steps = Vec::new();
     let mut kernels: Vec<KernelPtx> = Vec::new();
     let mut entries = std::collections::HashSet::new();
+    // Device sorts of library ops (`super::sort`).
+    let mut sorts: Vec<KernelPtx> = Vec::new();
     let mut emit = |k: &Kernel,
                     name: String,
                     scratch: &Vec<(DType, usize)>,
@@ -434,7 +438,27 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
     for it in &p.items {
         match it {
             Item::Kernel(k) => emit(k, k.name.clone(), &scratch, &mut steps, faults.as_mut())?,
-            Item::LibOp(l) => steps.push(Step::Lib(l.clone())),
+            Item::LibOp(l) => {
+                let ty_of = |b: BufId| {
+                    let t = &p.buffer(b).ty;
+                    (t.dtype, t.static_shape().unwrap_or_default())
+                };
+                // `$` never appears in the entries `emit` names (it
+                // sanitizes names to alphanumerics and `_`).
+                let entry = format!("psi$sort{}", sorts.len());
+                match super::sort::sort_kernel(l, &entry, &ty_of) {
+                    Some(kp) => {
+                        steps.push(Step::Launch(LaunchSpec {
+                            name: format!("{}_sort", l.opcode),
+                            entry,
+                            params: kp.params.iter().map(|b| b.index()).collect(),
+                            shape: kp.shape.clone(),
+                        }));
+                        sorts.push(kp);
+                    }
+                    None => steps.push(Step::Lib(l.clone())),
+                }
+            }
             Item::Matmul(m) => {
                 let blas = matches!(m.dtype, DType::F32 | DType::F64 | DType::F16 | DType::BF16);
                 let ops = operand(m.a, &m.a_map, &m.batch, m.m, m.k)
@@ -477,7 +501,7 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
         }
     }
     let mut ptx = header(&opts.target);
-    for k in &kernels {
+    for k in kernels.iter().chain(&sorts) {
         ptx.push_str(&k.text);
         ptx.push('\n');
     }
