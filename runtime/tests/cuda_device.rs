@@ -25,7 +25,7 @@ use psionic_runtime::kernel_interp::run_program_with;
 mod common;
 #[path = "common/gather_cases.rs"]
 mod gather_cases;
-use common::{big_ints, random_literal, Rng};
+use common::{big_ints, random_literal, sort_input, Rng};
 mod pad_concat_gen;
 
 fn gpu() -> bool {
@@ -588,44 +588,6 @@ fn random_programs_match_the_tensor_interpreter() {
 }
 
 /// Library ops run as host round-trips between device kernels.
-/// Values with many ties and, for floats, every special value the order
-/// treats specially (NaN last, -0.0 equal to 0.0, infinities).
-fn sort_input(rng: &mut Rng, d: DType, shape: &[usize]) -> Literal {
-    let n: usize = shape.iter().product();
-    if d.is_float() {
-        let special = [f64::NAN, -0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY];
-        let v: Vec<f64> = (0..n)
-            .map(|_| match rng.next() % 8 {
-                0 => special[(rng.next() % 5) as usize],
-                _ => ((rng.next() % 64) as f64 - 32.0) / 4.0,
-            })
-            .collect();
-        return Literal::from_f64(d, shape.to_vec(), &v).unwrap();
-    }
-    if d == DType::Bool {
-        let v: Vec<u8> = (0..n).map(|_| (rng.next() & 1) as u8).collect();
-        return Literal::from_bytes(d, shape.to_vec(), v).unwrap();
-    }
-    // Small values (ties) and the dtype's extremes, as raw little-endian
-    // bytes so that u64 values past i64::MAX are included.
-    let bits = 8 * d.size() as u32;
-    let (lo, hi): (i128, i128) = if d.is_signed_integer() {
-        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-    } else {
-        (0, (1i128 << bits) - 1)
-    };
-    let mut bytes = Vec::with_capacity(n * d.size());
-    for _ in 0..n {
-        let v: i128 = match rng.next() % 6 {
-            0 => lo,
-            1 => hi,
-            _ => (rng.next() % 21) as i128 - if lo < 0 { 10 } else { 0 },
-        };
-        bytes.extend_from_slice(&(v as u128).to_le_bytes()[..d.size()]);
-    }
-    Literal::from_bytes(d, shape.to_vec(), bytes).unwrap()
-}
-
 #[test]
 fn sorts_on_the_device_match_the_interpreter_bit_for_bit() {
     if !gpu() {

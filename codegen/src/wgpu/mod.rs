@@ -12,12 +12,15 @@
 //! Kernels: elementwise (one invocation per point), row kernels (softmax,
 //! norms, reductions: one workgroup per outer index, a shared-memory tree
 //! reduction per accumulator), matmul (64×64 tiles, 16×16 invocations, the
-//! epilogue applied at the store). `kernel.op` library calls have no shader:
-//! the runtime runs them on the host ([`GpuItem::Lib`]). Dtypes: see
+//! epilogue applied at the store), sorts of rows of up to 1024 elements
+//! (a bitonic network in workgroup memory, [`sort`]). Other `kernel.op`
+//! library calls have no shader: the runtime runs them on the host
+//! ([`GpuItem::Lib`]). Dtypes: see
 //! [`scalar::dev_type`] (f64/i64/u64/complex are an error naming the dtype).
 
 pub mod kernel;
 pub mod scalar;
+pub mod sort;
 
 pub use crate::fault::{FaultSite, Faults};
 pub use kernel::{plan_storage, ShaderKernel};
@@ -112,10 +115,13 @@ pub fn compile_program(p: &KProgram) -> Result<GpuProgram, String> {
         let sk = match it {
             Item::Kernel(k) => kernel::gen_kernel(p, &storage_of, k, faults.as_mut())?,
             Item::Matmul(m) => kernel::gen_matmul(p, &storage_of, m)?,
-            Item::LibOp(l) => {
-                items.push(GpuItem::Lib(l.clone()));
-                continue;
-            }
+            Item::LibOp(l) => match sort::sort_shader(p, &storage_of, l, l.opcode.name()) {
+                Some(sk) => sk,
+                None => {
+                    items.push(GpuItem::Lib(l.clone()));
+                    continue;
+                }
+            },
         };
         validate(&sk.wgsl).map_err(|e| format!("kernel @{}: {e}", sk.name))?;
         items.push(GpuItem::Shader(sk));
