@@ -25,7 +25,7 @@ use psionic_runtime::kernel_interp::run_program_with;
 mod common;
 #[path = "common/gather_cases.rs"]
 mod gather_cases;
-use common::{big_ints, random_literal, sort_input, Rng};
+use common::{big_ints, random_literal, sort_func, sort_input, Rng};
 mod pad_concat_gen;
 
 fn gpu() -> bool {
@@ -612,14 +612,7 @@ fn sorts_on_the_device_match_the_interpreter_bit_for_bit() {
     ] {
         for d in DTYPES {
             for (shape, axis) in shapes {
-                let mut f = Func::new("main", vec![TensorType::from_dims(d, shape)]);
-                let x = f.params[0];
-                let mut attrs = Attrs::new().with("axis", Attr::Int(axis));
-                if matches!(op, Opcode::Partition | Opcode::Argpartition) {
-                    attrs = attrs.with("kth", Attr::Int(0));
-                }
-                let r = f.push1(op, &[x], attrs).unwrap();
-                f.results = vec![r];
+                let f = sort_func(op, d, shape, axis);
                 let arg = sort_input(&mut rng, d, shape);
                 let want = run_func(&f, std::slice::from_ref(&arg)).unwrap();
                 let (kp, _) = compile(&f, &Backend::Cuda.compile_options()).unwrap();

@@ -8,25 +8,13 @@
 #![cfg(feature = "wgpu")]
 
 use psionic_codegen::wgpu::{compile_program, sort::MAX_SORT_ROW, GpuItem};
-use psionic_ir::{Attr, Attrs, DType, Func, Literal, Opcode, TensorType};
+use psionic_ir::{DType, Literal, Opcode};
 use psionic_passes::fusion::compile::{compile, CompileOptions};
 use psionic_runtime::interp::run_func;
 use psionic_runtime::wgpu::{load_program, unavailable};
 
 mod common;
-use common::{sort_input, Rng};
-
-fn sort_func(op: Opcode, d: DType, shape: &[usize], axis: i64) -> Func {
-    let mut f = Func::new("main", vec![TensorType::from_dims(d, shape)]);
-    let x = f.params[0];
-    let mut attrs = Attrs::new().with("axis", Attr::Int(axis));
-    if matches!(op, Opcode::Partition | Opcode::Argpartition) {
-        attrs = attrs.with("kth", Attr::Int(0));
-    }
-    let r = f.push1(op, &[x], attrs).unwrap();
-    f.results = vec![r];
-    f
-}
+use common::{sort_func, sort_input, Rng};
 
 /// Index of the first element whose bytes differ.
 fn first_difference(a: &Literal, b: &Literal) -> Option<usize> {

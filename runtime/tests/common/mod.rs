@@ -2,7 +2,7 @@
 //! one-op evaluation.
 #![allow(dead_code)]
 
-use psionic_ir::{Attr, Attrs, DType, Literal, Opcode, TensorType};
+use psionic_ir::{Attr, Attrs, DType, Func, Literal, Opcode, TensorType};
 use psionic_runtime::interp::eval_op;
 
 pub fn lit(dt: DType, shape: &[usize], v: &[f64]) -> Literal {
@@ -179,4 +179,17 @@ pub fn sort_input(rng: &mut Rng, d: DType, shape: &[usize]) -> Literal {
         bytes.extend_from_slice(&(v as u128).to_le_bytes()[..d.size()]);
     }
     Literal::from_bytes(d, shape.to_vec(), bytes).unwrap()
+}
+
+/// `op(x)` along `axis` for a sort-class op (`kth = 0` for partitions).
+pub fn sort_func(op: Opcode, d: DType, shape: &[usize], axis: i64) -> Func {
+    let mut f = Func::new("main", vec![TensorType::from_dims(d, shape)]);
+    let x = f.params[0];
+    let mut attrs = Attrs::new().with("axis", Attr::Int(axis));
+    if matches!(op, Opcode::Partition | Opcode::Argpartition) {
+        attrs = attrs.with("kth", Attr::Int(0));
+    }
+    let r = f.push1(op, &[x], attrs).unwrap();
+    f.results = vec![r];
+    f
 }
