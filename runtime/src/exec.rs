@@ -139,6 +139,10 @@ impl Backend {
     pub fn compile_options(self) -> CompileOptions {
         let mut o = CompileOptions::default();
         o.fusion.wide_int_kernels = self == Backend::Cuda;
+        // Scatter kernels: the CPU so far (GPU code generation follows).
+        if self != Backend::Cpu {
+            o.fusion.scatter_dtype = |_, _| false;
+        }
         o
     }
 }

@@ -1761,6 +1761,9 @@ impl<'a> Em<'a> {
                     let v = self.load_at(d, &a, "global")?;
                     self.vals.insert(n.id, (v, n.dtype));
                 }
+                Instr::Scatter { .. } => {
+                    return Err("scatter kernels have no CUDA code yet".into());
+                }
             }
         }
         Ok(())
