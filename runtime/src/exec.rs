@@ -139,10 +139,6 @@ impl Backend {
     pub fn compile_options(self) -> CompileOptions {
         let mut o = CompileOptions::default();
         o.fusion.wide_int_kernels = self == Backend::Cuda;
-        // Scatter kernels: CPU and CUDA so far (wgpu code follows).
-        if self == Backend::Wgpu {
-            o.fusion.scatter_dtype = |_, _| false;
-        }
         o
     }
 }
