@@ -123,10 +123,6 @@ pub struct FusionOptions {
     /// Scans become kernels (`scan.*` nodes, fused with their elementwise
     /// producers and consumers); off, they are library ops.
     pub scan_kernels: bool,
-    /// Whether a scatter into a buffer of this dtype with this combination
-    /// becomes a kernel on the target (false: a library op). Every dtype
-    /// kernels hold, by default.
-    pub scatter_dtype: fn(DType, ScatterKind) -> bool,
 }
 
 impl Default for FusionOptions {
@@ -136,7 +132,6 @@ impl Default for FusionOptions {
             matmul_epilogues: true,
             wide_int_kernels: false,
             scan_kernels: true,
-            scatter_dtype: |_, _| true,
         }
     }
 }
@@ -535,7 +530,7 @@ fn scatter_kind(op: &Op, dtype: DType) -> Option<ScatterKind> {
 
 /// True when a `scatter`, `scatter_axis` or `dynamic_slice_update` becomes
 /// kernel code: static shapes, a non-empty destination of a dtype kernels
-/// hold (and [`FusionOptions::scatter_dtype`] allows), integer indices,
+/// hold (every backend combines every such dtype: see BACKENDS.md), integer indices,
 /// distinct axes in range, a known reduction, and index shapes the
 /// reference interpreter accepts. Anything else stays a library op, so
 /// its error is the interpreter's.
@@ -549,13 +544,12 @@ fn scatter_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
         .iter()
         .chain(&op.results)
         .all(|&v| f.ty(v).static_shape().is_some());
-    let Some(kind) = scatter_kind(op, x.dtype) else {
+    if scatter_kind(op, x.dtype).is_none() {
         return false;
-    };
+    }
     let dst_ok = !x.dtype.is_complex()
         && (opts.wide_int_kernels || !is_wide_int(x.dtype))
-        && !xs.contains(&0)
-        && (opts.scatter_dtype)(x.dtype, kind);
+        && !xs.contains(&0);
     if !statics || !dst_ok {
         return false;
     }
