@@ -151,6 +151,30 @@ fn random_dynamic_slice_updates_on_cpu_and_kernel_interpreter() {
     }
 }
 
+/// The narrow dtypes the CUDA device test draws (8- and 16-bit elements
+/// combined through a word-wide CAS there), here on the CPU and the kernel
+/// interpreter: every reduction, wrapping integer sums and products.
+#[test]
+fn random_scatters_of_narrow_dtypes_on_cpu() {
+    let mut rng = Rng(0x0b_f16);
+    for (i, dt) in [DType::BF16, DType::I8, DType::U8, DType::I16, DType::U16]
+        .into_iter()
+        .cycle()
+        .take(50)
+        .enumerate()
+    {
+        let reduce = REDUCES[i % REDUCES.len()];
+        check_cpu(&scatter_case(&mut rng, dt, reduce, false, i % 2 == 0));
+        check_cpu(&scatter_axis_case(
+            &mut rng,
+            dt,
+            ["none", "sum"][i % 2],
+            false,
+            true,
+        ));
+    }
+}
+
 /// Duplicates, in order: `none` keeps the last update of each position,
 /// reductions fold them all in, bool `sum`/`prod` are `or`/`and`.
 #[test]
