@@ -1023,7 +1023,6 @@ mod tests {
             assert_eq!(print_program(&parse_program(&src).unwrap()), src);
         }
         let clamped = SCATTER.replace("size = 4}", "size = 4, slice = 2, clamp}");
-        let clamped = clamped.replace("%b3[0; 0, 1]", "%b3[0; 0, 1]");
         assert_eq!(print_program(&parse_program(&clamped).unwrap()), clamped);
         let bad = |edit: (&str, &str), want: &str| {
             let src = SCATTER.replace(edit.0, edit.1);
