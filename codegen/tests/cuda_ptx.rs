@@ -754,3 +754,134 @@ fn sorts_are_device_kernels_for_rows_that_fit() {
     let p = plan_program(&kp, &CudaOptions::default()).unwrap();
     assert!(p.steps.iter().any(|s| matches!(s, Step::Lib(_))));
 }
+
+/// A copy of dst into %b3, then a scatter of the update rows at the rows
+/// the indices pick (`DT`, `KIND`, `IX` and `CLAMP` substituted).
+const SCATTER: &str = "kernel.program @s(%b0: tensor<4x3xDT>, %b1: tensor<2xIX>, %b2: tensor<2x3xDT>) -> (tensor<4x3xDT>) {
+  %b3 = kernel.buffer : tensor<4x3xDT>
+  kernel.fused @k0 domain [4, 3] reduce [] {
+    map {
+      %0 = load %b0[0; 3, 1] : DT
+      store %b3[0; 3, 1], %0 : DT
+    }
+  }
+  kernel.fused @k1 domain [2, 3] reduce [] {
+    map {
+      %0 = load %b1[0; 1, 0] : IX
+      %1 = load %b2[0; 3, 1] : DT
+      scatter.KIND %b3[0; 0, 1] + 3 * %0 {axis = 0, size = 4CLAMP}, %1 : DT
+    }
+  }
+  return %b3
+}
+";
+
+fn scatter_plan(dt: &str, kind: &str, ix: &str, clamp: bool) -> psionic_codegen::cuda::CudaPlan {
+    let src = SCATTER
+        .replace("DT", dt)
+        .replace("KIND", kind)
+        .replace("IX", ix)
+        .replace("CLAMP", if clamp { ", clamp" } else { "" });
+    plan(&src)
+}
+
+/// The scatter kernel's entry (the second).
+fn scatter_entry(ptx: &str) -> &str {
+    let i = ptx
+        .find(".entry psi_k1")
+        .expect("an entry for the scatter kernel");
+    &ptx[i..]
+}
+
+#[test]
+fn scatters_combine_with_native_atomics_or_cas_loops() {
+    // (dtype, kind, instructions the scatter kernel must hold)
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("f32", "set", &["st.global.f32"]),
+        ("f16", "set", &["cvt.rn.f16.f32", "st.global.b16"]),
+        ("i8", "set", &["st.global.u8"]),
+        ("f32", "sum", &["red.global.add.f32"]),
+        ("f64", "sum", &["red.global.add.f64"]),
+        ("i32", "sum", &["cvt.u32.u64", "red.global.add.u32"]),
+        ("u32", "sum", &["red.global.add.u32"]),
+        ("i64", "sum", &["red.global.add.u64"]),
+        ("u64", "sum", &["red.global.add.u64"]),
+        ("i32", "max", &["red.global.max.s32"]),
+        ("u32", "min", &["red.global.min.u32"]),
+        ("i64", "min", &["red.global.min.s64"]),
+        ("u64", "max", &["red.global.max.u64"]),
+        // CAS on the element itself.
+        (
+            "f32",
+            "max",
+            &["ld.global.b32", "atom.global.cas.b32", "setp.ne.b32"],
+        ),
+        ("f32", "prod", &["mul", "atom.global.cas.b32"]),
+        ("i32", "prod", &["atom.global.cas.b32"]),
+        (
+            "f64",
+            "min",
+            &["ld.global.b64", "atom.global.cas.b64", "setp.ne.b64"],
+        ),
+        ("i64", "prod", &["atom.global.cas.b64"]),
+        // CAS on the 32-bit word holding an 8- or 16-bit element.
+        (
+            "f16",
+            "sum",
+            &[
+                "and.b64",
+                "0xFFFFFFFFFFFFFFFC",
+                "cvt.f32.f16",
+                "cvt.rn.f16.f32",
+                "not.b32",
+                "atom.global.cas.b32",
+            ],
+        ),
+        ("bf16", "max", &["cvt.rn.bf16.f32", "atom.global.cas.b32"]),
+        ("i8", "sum", &["shr.s32", "atom.global.cas.b32"]),
+        ("u8", "prod", &["and.b32", "atom.global.cas.b32"]),
+        ("i16", "min", &["shr.s32", "atom.global.cas.b32"]),
+        ("bool", "max", &["atom.global.cas.b32"]),
+    ];
+    for &(dt, kind, needles) in cases {
+        let p = scatter_plan(dt, kind, "i32", false);
+        well_formed(&p.ptx);
+        let k1 = scatter_entry(&p.ptx);
+        for n in needles.iter().chain(&["setp.lt.s64", "setp.le.u64"]) {
+            assert!(k1.contains(n), "{dt} {kind}: no `{n}`\n{k1}");
+        }
+        // A checked index: one fault site, the record passed to the kernel.
+        let f = p.faults.as_ref().expect("a fault record");
+        assert_eq!(f.sites.len(), 1, "{dt} {kind}");
+        let Step::Launch(l) = &p.steps[1] else {
+            panic!("{dt} {kind}: expected a launch");
+        };
+        assert!(l.params.contains(&f.buf), "{dt} {kind}: no fault record");
+        // Atomics only where the combination needs them; never 16-byte
+        // accesses in the scatter kernel.
+        // (One `atom.global.cas.b32` raises the fault flag.)
+        let atomic = k1.matches("atom.global").count() > 1 || k1.contains("red.global");
+        assert_eq!(atomic, kind != "set", "{dt} {kind}\n{k1}");
+        assert!(!k1.contains(".v4."), "{dt} {kind}\n{k1}");
+    }
+    golden(
+        "scatter_sum_f32",
+        &scatter_plan("f32", "sum", "i32", false).ptx,
+    );
+    golden(
+        "scatter_prod_f16",
+        &scatter_plan("f16", "prod", "u32", false).ptx,
+    );
+}
+
+#[test]
+fn dynamic_slice_starts_clamp_without_a_fault_record() {
+    for (ix, needle) in [("i32", "min.s64"), ("i64", "min.s64"), ("u32", "min.u64")] {
+        let p = scatter_plan("f32", "set", ix, true);
+        well_formed(&p.ptx);
+        let k1 = scatter_entry(&p.ptx);
+        assert!(k1.contains(needle), "{ix}\n{k1}");
+        assert!(!k1.contains("atom.global.cas"), "{ix}\n{k1}");
+        assert!(p.faults.is_none(), "{ix}: a clamped start needs no record");
+    }
+}

@@ -1,8 +1,10 @@
 //! Buffer planning: assigns the temporaries of a kernel-level program to
 //! arena slots so that buffers whose lifetimes do not overlap share memory.
 //!
-//! - Liveness: a temporary lives from the item that writes it to the last
-//!   item that reads it. Results live to the end and keep their own memory
+//! - Liveness: a temporary lives from the item that first writes it to the
+//!   last item that reads or updates it (a scatter kernel reads the buffer
+//!   it updates: [`Item::reads`]); an update never moves it to another
+//!   slot. Results live to the end and keep their own memory
 //!   (they are handed to the caller); parameters and constants are not
 //!   planned.
 //! - In place: a kernel's output takes the slot of an input that dies in
@@ -11,6 +13,9 @@
 //!   before it is overwritten, and by no other iteration). Never for a
 //!   kernel with scans (GPU backends read their rows twice), nor over an
 //!   input the kernel gathers from (a gather reads data-dependent elements).
+//!   The copy kernel of a scatter (a load and a store of one map) is
+//!   therefore in place when the destination dies there, and the scatter
+//!   kernel after it updates that slot.
 //! - Otherwise the smallest free slot that is large enough is reused, else
 //!   the largest free slot grows, else a new slot is opened.
 //!
@@ -116,7 +121,7 @@ pub fn plan(p: &mut KProgram) -> BufferPlan {
             .collect();
         let mut taken: HashSet<BufId> = HashSet::new();
         for out in it.writes() {
-            if !planned(out) {
+            if !planned(out) || slot_of.contains_key(&out) {
                 continue;
             }
             let need = bytes(p, out);
@@ -164,6 +169,8 @@ pub fn plan(p: &mut KProgram) -> BufferPlan {
             }
         }
         for out in it.writes() {
+            // (An updated buffer is no write: when nothing reads it
+            // later, it is in `dying`.)
             if planned(out) && last_use.get(&out) == Some(&i) {
                 free.push(slot_of[&out]);
             }

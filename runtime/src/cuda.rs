@@ -173,7 +173,9 @@ impl Drop for DevMem {
 
 fn alloc(bytes: usize) -> Result<DevMem, String> {
     // SAFETY: plain device allocation (at least 1 byte, 256-byte aligned).
-    let ptr = unsafe { dr::malloc_sync(bytes.max(16)) }
+    // Whole 32-bit words: a scatter into 8- or 16-bit elements updates
+    // the word holding its element with `atom.cas.b32`.
+    let ptr = unsafe { dr::malloc_sync(bytes.max(16).next_multiple_of(4)) }
         .map_err(|e| format!("cuMemAlloc of {bytes} bytes: {e:?}"))?;
     Ok(DevMem { ptr, bytes })
 }

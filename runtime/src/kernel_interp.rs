@@ -3,7 +3,10 @@
 //! It runs a [`KProgram`] exactly as its text says: for each outer index of a
 //! kernel, its stages in order, `loop` and `map` stages over the reduced axes;
 //! scalars in `f64`, rounded to their dtype after every node
-//! ([`psionic_ir::kernel::scalar`]); float accumulators in `f64`, rounded
+//! ([`psionic_ir::kernel::scalar`]); scatters combine into their buffer in
+//! domain order, each combination rounded to the dtype
+//! ([`scalar::scatter_combine`]: a float scatter-sum of duplicates rounds
+//! at every step where the tensor interpreter rounds once); float accumulators in `f64`, rounded
 //! once; integer sums and products wrapped at every step; scans (`map`
 //! stages) advance their running state once per point of the row, in order.
 //! Temporaries that buffer planning put in one slot share storage here, so a
@@ -255,6 +258,28 @@ fn eval_nodes(
                 let before = st.finish();
                 st.push(vals[*arg as usize]);
                 scalar::round_to(n.dtype, if *exclusive { before } else { st.finish() })
+            }
+            Instr::Scatter {
+                buf,
+                map,
+                index,
+                arg,
+                reduce,
+            } => {
+                let mut at = map.at(idx);
+                for d in index {
+                    let v = vals[d.arg as usize] as i64;
+                    let j = d.wrap(v).ok_or_else(|| d.error(v))?;
+                    at += d.stride * j;
+                }
+                let v = vals[*arg as usize];
+                let data = mem.get_mut(*buf);
+                let len = data.len();
+                let e = data.get_mut(at as usize).ok_or_else(|| {
+                    format!("scatter into %b{} at {at} is out of bounds ({len})", buf.0)
+                })?;
+                *e = scalar::scatter_combine(*reduce, n.dtype, *e, v);
+                continue;
             }
             Instr::Store { buf, map, arg } => {
                 if writes {

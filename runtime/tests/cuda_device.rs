@@ -25,6 +25,8 @@ use psionic_runtime::kernel_interp::run_program_with;
 mod common;
 #[path = "common/gather_cases.rs"]
 mod gather_cases;
+#[path = "common/scatter_cases.rs"]
+mod scatter_cases;
 use common::{big_ints, random_literal, sort_func, sort_input, Rng};
 mod pad_concat_gen;
 
@@ -1181,4 +1183,225 @@ fn pads_and_concatenations_match_the_interpreter() {
         }
     }
     assert!(ran > 150, "only {ran} ran");
+}
+
+/// Scatters as the CUDA backend compiles them: one program through
+/// planning, PTX and the device.
+fn run_scatter_case(c: &scatter_cases::Case) -> Result<Vec<Literal>, String> {
+    let types: Vec<TensorType> = c.args.iter().map(|a| a.ty()).collect();
+    let g = specialize(&c.f, &types).map_err(|e| e.to_string())?;
+    let (kp, _) = compile(&g, &Backend::Cuda.compile_options()).map_err(|e| e.to_string())?;
+    let text = psionic_ir::kernel::text::print_program(&kp);
+    if text.contains("kernel.op") {
+        return Err(format!("{}: library op left\n{text}", c.desc));
+    }
+    if !text.contains("scatter.") {
+        return Err(format!("{}: no scatter node\n{text}", c.desc));
+    }
+    let plan = plan_program(&kp, &CudaOptions::default())?;
+    let prog = CudaProgram::load(plan, device().map_err(|e| e.message)?)
+        .map_err(|e| format!("{}: {e}\n{text}", c.desc))?;
+    prog.run(&c.args)
+}
+
+/// Random scatters (every reduction, several index operands, slices),
+/// scatter_axis (none, sum) and dynamic_slice_update in f32, f16, bf16,
+/// f64, i32, i8, u8, i64 and bool with i32/i64/u32 indices, duplicates
+/// included except for `none` (`distinct`: its winner is unordered on a
+/// GPU), against the tensor interpreter. The update values make every sum
+/// exact in any order: results must be exact (float products within 4
+/// ulp); bad indices are the interpreter's error.
+#[test]
+fn scatters_match_the_interpreter_and_report_bad_indices() {
+    if !gpu() {
+        return;
+    }
+    let dtypes = [
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::F64,
+        DType::I32,
+        DType::I8,
+        DType::U8,
+        DType::I64,
+        DType::Bool,
+    ];
+    let mut rng = Rng(0x5ca7_c0da);
+    let mut failures = Vec::new();
+    for i in 0..270 {
+        let dt = dtypes[i % dtypes.len()];
+        let c = match i % 3 {
+            0 => {
+                let reduce = scatter_cases::REDUCES[(i / 3) % 5];
+                scatter_cases::scatter_case(&mut rng, dt, reduce, i % 7 == 3, true)
+            }
+            1 => {
+                let reduce = ["none", "sum"][(i / 3) % 2];
+                scatter_cases::scatter_axis_case(&mut rng, dt, reduce, i % 7 == 4, true)
+            }
+            _ => scatter_cases::dynamic_update_case(&mut rng, dt),
+        };
+        let want = run_func(&c.f, &c.args);
+        let got = run_scatter_case(&c);
+        match (want, got) {
+            (Err(w), Err(g)) if c.bad => {
+                if !g.ends_with(w.message.split(": ").last().unwrap_or("")) {
+                    failures.push(format!("{}: wrong error `{g}` (interpreter: {w})", c.desc));
+                }
+            }
+            (Ok(w), Ok(g)) if !c.bad => {
+                // A long product of halves may round in f16/bf16, in
+                // whatever order the atomics ran.
+                let ulps = if c.reduce == "prod" { 4 } else { 0 };
+                for (a, b) in g.iter().zip(&w) {
+                    if let Err(e) = compare_literals(a, b, ulps, 0.0) {
+                        failures.push(format!("{}: {e}", c.desc));
+                    }
+                }
+            }
+            (w, g) => failures.push(format!(
+                "{}: interpreter {:?}, cuda {:?}",
+                c.desc,
+                w.map(|_| "ok").map_err(|e| e.message),
+                g.map(|_| "ok")
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Thousands of updates onto a few elements: the atomics under
+/// contention. Integer sums and max/min are exact in any order; f32 sums
+/// of these integers are exact too; f16/bf16 sums (CAS on the 32-bit word
+/// holding two elements) within the rounding of each step; i8/u8 products
+/// and sums wrap exactly; `none` keeps one of the candidates. Neighbouring
+/// elements of the same word are updated by other threads at the same
+/// time, so a CAS that clobbered its neighbour would show.
+#[test]
+fn scatter_atomics_under_contention() {
+    if !gpu() {
+        return;
+    }
+    let n = 20_000usize;
+    let m = 6usize;
+    let idx: Vec<i64> = (0..n as i64).map(|k| (k * 7919) % m as i64).collect();
+    let upd: Vec<f64> = (0..n).map(|k| ((k * 13) % 7) as f64 - 3.0).collect();
+    let mut failures = Vec::new();
+    for (dt, reduce, atol) in [
+        (DType::I32, "sum", 0.0),
+        (DType::I64, "sum", 0.0),
+        (DType::U32, "max", 0.0),
+        (DType::I32, "min", 0.0),
+        (DType::F32, "sum", 0.0),
+        (DType::F64, "sum", 0.0),
+        (DType::F32, "max", 0.0),
+        (DType::F64, "min", 0.0),
+        (DType::F16, "sum", 64.0),
+        (DType::BF16, "sum", 512.0),
+        (DType::F16, "max", 0.0),
+        (DType::I8, "sum", 0.0),
+        (DType::U8, "prod", 0.0),
+        (DType::I16, "max", 0.0),
+        (DType::Bool, "sum", 0.0),
+        (DType::F32, "none", 0.0),
+    ] {
+        let mut f = Func::new(
+            "contention",
+            vec![
+                TensorType::new(dt, vec![m as i64]),
+                TensorType::new(DType::I32, vec![n as i64]),
+                TensorType::new(dt, vec![n as i64, 1]),
+            ],
+        );
+        let p = f.params.clone();
+        let y = f
+            .push1(
+                Opcode::Scatter,
+                &p,
+                Attrs::new()
+                    .with("axes", Attr::Ints(vec![0]))
+                    .with("reduce", Attr::Str(reduce.into())),
+            )
+            .unwrap();
+        f.results = vec![y];
+        let u: Vec<f64> = if dt == DType::U8 || dt == DType::Bool {
+            upd.iter().map(|v| (v + 3.0).min(1.0)).collect()
+        } else if dt.is_unsigned_integer() {
+            upd.iter().map(|v| v + 3.0).collect()
+        } else {
+            upd.clone()
+        };
+        let dst: Vec<f64> = (0..m).map(|k| (k % 2) as f64 + 1.0).collect();
+        let args = vec![
+            Literal::from_f64(dt, vec![m], &dst).unwrap(),
+            Literal::from_i64(DType::I32, vec![n], &idx).unwrap(),
+            Literal::from_f64(dt, vec![n, 1], &u).unwrap(),
+        ];
+        let c = scatter_cases::Case {
+            desc: format!("{dt} {reduce} of {n} updates onto {m}"),
+            f: f.clone(),
+            args: args.clone(),
+            lib_free: true,
+            bad: false,
+            reduce: "sum",
+        };
+        let want = run_func(&f, &args).unwrap();
+        let got = match run_scatter_case(&c) {
+            Ok(g) => g,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        if reduce == "none" {
+            let g = got[0].to_f64_vec();
+            for (pos, &v) in g.iter().enumerate() {
+                let ok = (0..n).any(|k| idx[k] as usize == pos && u[k] == v);
+                if !ok {
+                    failures.push(format!("{}: {v} at {pos} is no candidate", c.desc));
+                }
+            }
+        } else if let Err(e) = compare_literals(&got[0], &want[0], 0, atol) {
+            failures.push(format!("{}: {e}", c.desc));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The take_along_axis vjp (a scatter_axis sum into zeros): a fill and one
+/// scatter kernel, right numbers, a bad label is the interpreter's error
+/// and a later good run is clean (the record is cleared per run).
+#[test]
+fn scatter_axis_vjp_faults_and_recovers() {
+    if !gpu() {
+        return;
+    }
+    let f = scatter_cases::take_vjp(64, 1000, DType::I32);
+    let good: Vec<i64> = (0..64).map(|i| (i * 37 % 2000) - 1000).collect();
+    let mut bad = good.clone();
+    bad[17] = -1001;
+    let labels = |v: &[i64]| Literal::from_i64(DType::I32, vec![64, 1], v).unwrap();
+    let ct: Vec<f64> = (0..64).map(|i| (i % 9) as f64 - 4.0).collect();
+    let ct = Literal::from_f64(DType::F32, vec![64, 1], &ct).unwrap();
+    let args = vec![labels(&good), ct.clone()];
+    let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+    let g = specialize(&f, &types).unwrap();
+    let (kp, _) = compile(&g, &Backend::Cuda.compile_options()).unwrap();
+    let text = psionic_ir::kernel::text::print_program(&kp);
+    assert!(
+        !text.contains("kernel.op") && text.contains("scatter.sum"),
+        "{text}"
+    );
+    let plan = plan_program(&kp, &CudaOptions::default()).unwrap();
+    assert!(plan.faults.is_some());
+    let prog = CudaProgram::load(plan, device().unwrap()).unwrap();
+    let want = run_func(&f, &args).unwrap();
+    compare_literals(&prog.run(&args).unwrap()[0], &want[0], 0, 0.0).unwrap();
+    let e = prog.run(&[labels(&bad), ct.clone()]).unwrap_err();
+    assert!(
+        e.contains("index along axis 1 -1001 is out of range for axis size 1000"),
+        "{e}"
+    );
+    compare_literals(&prog.run(&args).unwrap()[0], &want[0], 0, 0.0).unwrap();
 }

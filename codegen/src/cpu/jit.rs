@@ -13,6 +13,15 @@
 //! through a cold helper call ([`gather_fault`]), which the program turns
 //! into the run's error.
 //!
+//! Scatters ([`Instr::Scatter`]) address their buffer as gathers do (an
+//! out-of-range index records the fault and lands on an in-bounds element
+//! of a run that then fails); a dynamic slice's clamping index is clamped
+//! instead. Each point reads the element, combines and writes it back:
+//! `set` and float `sum` inline, the other combinations through a helper
+//! ([`scatter_combine`], the interpreter's rule bit for bit). The program
+//! runs scatter kernels on one thread, so points combine in domain order
+//! and duplicates agree with the reference interpreter.
+//!
 //! Two code shapes, chosen per kernel:
 //! - **vector** (every value f32, every load and store an f32 buffer, every op
 //!   one the f32x4 emitters know): the innermost iterated axis runs 4 lanes at
@@ -47,7 +56,9 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
 use psionic_ir::kernel::scalar;
-use psionic_ir::kernel::{AccKind, BufId, DynIndex, IndexMap, Instr, Kernel, Node, StageKind};
+use psionic_ir::kernel::{
+    AccKind, BufId, DynIndex, IndexMap, Instr, Kernel, Node, ScatterKind, StageKind,
+};
 use psionic_ir::{Attrs, DType, Opcode};
 use std::collections::HashMap;
 
@@ -103,6 +114,13 @@ extern "C" fn gather_fault(rec: *const GatherFault, axis: u32, v: i64, dim: i64,
     if g.is_none() {
         *g = Some((axis, v, dim as usize, slice as usize));
     }
+}
+
+/// Helper: a scatter's combination of `e` with `v` (scalar shape).
+extern "C" fn scatter_combine(kind: u32, dtype: u32, e: f64, v: f64) -> f64 {
+    let kind = psionic_ir::kernel::ScatterKind::ALL[kind as usize];
+    let dtype = DType::ALL[dtype as usize];
+    scalar::scatter_combine(kind, dtype, e, v)
 }
 
 extern "C" fn f16_to_f64(bits: u32) -> f64 {
@@ -402,6 +420,16 @@ pub fn choose_shape(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> Shape {
                     && vector_axis(k).is_none_or(|v| lo[v] == 0 && hi[v] == k.domain[v] as i64)
             }
             Instr::Store { buf, .. } => n.dtype == DType::F32 && buf_dtype(*buf) == DType::F32,
+            // Lane by lane, in lane order (domain order): `set` and `sum`
+            // of f32 at indices uniform along the vector axis.
+            Instr::Scatter {
+                buf, index, reduce, ..
+            } => {
+                n.dtype == DType::F32
+                    && buf_dtype(*buf) == DType::F32
+                    && matches!(reduce, ScatterKind::Set | ScatterKind::Sum)
+                    && index.iter().all(|d| index_load(d.arg))
+            }
             Instr::Const(_) | Instr::Acc { .. } => n.dtype == DType::F32,
             // Scans run one element at a time along the row, in f64.
             Instr::MatmulResult | Instr::Scan { .. } => false,
@@ -822,6 +850,13 @@ impl Gen<'_, '_> {
         index: &[DynIndex],
         mode: Mode,
     ) -> Value {
+        let (addr, vs, esize) = self.dyn_addr(buf, map, index);
+        self.load_from(n, addr, vs, esize, mode)
+    }
+
+    /// The address of a gather or scatter: the static part plus each
+    /// wrapped and checked (or clamped) index times its stride.
+    fn dyn_addr(&mut self, buf: BufId, map: &IndexMap, index: &[DynIndex]) -> (Value, i64, i64) {
         let (a, vs, esize) = self.elem_addr(buf, map);
         let mut off = self.iconst(0);
         for d in index {
@@ -831,13 +866,83 @@ impl Gen<'_, '_> {
             } else {
                 self.b.ins().fcvt_to_sint_sat(types::I64, v)
             };
-            let j = self.wrap_index(i, d);
+            let j = if d.clamp {
+                let lo = self.iconst(0);
+                let hi = self.iconst((d.dim - d.slice) as i64);
+                let j = self.b.ins().smax(i, lo);
+                self.b.ins().smin(j, hi)
+            } else {
+                self.wrap_index(i, d)
+            };
             let t = self.b.ins().imul_imm_s(j, d.stride);
             off = self.b.ins().iadd(off, t);
         }
         let bytes = self.b.ins().imul_imm_s(off, esize);
-        let addr = self.b.ins().iadd(a, bytes);
-        self.load_from(n, addr, vs, esize, mode)
+        (self.b.ins().iadd(a, bytes), vs, esize)
+    }
+
+    /// A scatter: reads the element at its address, combines, writes it
+    /// back. Vector shape (f32 `set`/`sum`, see `choose_shape`): lane by
+    /// lane in lane order; scalar shape: in f64 like the interpreter.
+    #[allow(clippy::too_many_arguments)]
+    fn scatter(
+        &mut self,
+        n: &Node,
+        buf: BufId,
+        map: &IndexMap,
+        index: &[DynIndex],
+        v: Value,
+        reduce: ScatterKind,
+        mode: Mode,
+    ) {
+        let (addr, vs, esize) = self.dyn_addr(buf, map, index);
+        match self.shape {
+            Shape::Vector => {
+                let lanes = if mode == Mode::Lanes { 4 } else { 1 };
+                for l in 0..lanes {
+                    let off = (vs * esize * l as i64) as i32;
+                    let mut s = self.b.ins().extractlane(v, l);
+                    if reduce == ScatterKind::Sum {
+                        let e = self.b.ins().load(types::F32, mf(), addr, off);
+                        s = self.b.ins().fadd(e, s);
+                    }
+                    self.b.ins().store(mf(), s, addr, off);
+                }
+            }
+            Shape::Scalar => {
+                let d = (self.buf_dtype)(buf);
+                let r = match reduce {
+                    ScatterKind::Set => v,
+                    // The f64 sum of two floats rounds to the float's sum
+                    // when stored.
+                    ScatterKind::Sum if d.is_float() => {
+                        let e = self.load_scalar(d, addr);
+                        self.b.ins().fadd(e, v)
+                    }
+                    _ => {
+                        let e = self.load_scalar(d, addr);
+                        let kind = ScatterKind::ALL
+                            .iter()
+                            .position(|&k| k == reduce)
+                            .expect("a scatter kind") as i64;
+                        let dt = DType::ALL
+                            .iter()
+                            .position(|&x| x == n.dtype)
+                            .expect("a dtype") as i64;
+                        let kind = self.b.ins().iconst(types::I32, kind);
+                        let dt = self.b.ins().iconst(types::I32, dt);
+                        self.call_helper(
+                            scatter_combine as *const () as usize,
+                            &[types::I32, types::I32, types::F64, types::F64],
+                            Some(types::F64),
+                            &[kind, dt, e, v],
+                        )
+                        .expect("helper returns")
+                    }
+                };
+                self.store_scalar(d, r, addr)
+            }
+        }
     }
 
     /// `i` wrapped once if negative and checked against `0..=dim - slice`;
@@ -1784,6 +1889,17 @@ impl Gen<'_, '_> {
                     self.store(*buf, map, v, mode);
                     continue;
                 }
+                Instr::Scatter {
+                    buf,
+                    map,
+                    index,
+                    arg,
+                    reduce,
+                } => {
+                    let v = self.vals[arg];
+                    self.scatter(n, *buf, map, index, v, *reduce, mode);
+                    continue;
+                }
                 Instr::MatmulResult => unreachable!("epilogues are lowered to loads"),
             };
             self.vals.insert(n.id, v);
@@ -2431,6 +2547,9 @@ pub struct CompiledKernel {
     /// Estimated work: `points` weighted by the kernel's body
     /// ([`work_per_point`]); what decides whether threads pay off.
     pub work: usize,
+    /// Runs on one thread, in domain order (kernels with scatters: their
+    /// points may land on one element, and combine in order).
+    pub serial: bool,
     /// The Cranelift IR, when asked for.
     pub clif: Option<String>,
 }
@@ -2476,6 +2595,7 @@ pub(crate) fn compile_kernel(
                 Instr::Load { buf, .. }
                 | Instr::Gather { buf, .. }
                 | Instr::LoadOr { buf, .. }
+                | Instr::Scatter { buf, .. }
                 | Instr::Store { buf, .. } => Some(*buf),
                 _ => None,
             })

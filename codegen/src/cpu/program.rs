@@ -97,6 +97,7 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
                 Instr::Load { map, .. }
                 | Instr::Gather { map, .. }
                 | Instr::LoadOr { map, .. }
+                | Instr::Scatter { map, .. }
                 | Instr::Store { map, .. } => Some(map.clone()),
                 _ => None,
             })
@@ -155,6 +156,19 @@ pub fn normalize_kernel(k: &Kernel) -> Kernel {
                                 buf: *buf,
                                 map: f(map),
                                 arg: *arg,
+                            },
+                            Instr::Scatter {
+                                buf,
+                                map,
+                                index,
+                                arg,
+                                reduce,
+                            } => Instr::Scatter {
+                                buf: *buf,
+                                map: f(map),
+                                index: index.clone(),
+                                arg: *arg,
+                                reduce: *reduce,
                             },
                             other => other.clone(),
                         },
@@ -442,6 +456,7 @@ pub fn compile_program(p: &KProgram, opts: &CpuOptions) -> Result<CpuProgram, St
             split_extent: outer.first().map(|&a| k.domain[a]).unwrap_or(1),
             points: k.domain.iter().product(),
             work: k.domain.iter().product::<usize>() * super::jit::work_per_point(k),
+            serial: k.has_scatter(),
             clif,
         });
     }
@@ -614,7 +629,7 @@ impl CpuProgram {
         let n = k.split_extent;
         let t = self.threads.min(n);
         let table = Ptrs(ptrs.as_ptr());
-        if t <= 1 || k.work < self.parallel_min_points {
+        if t <= 1 || k.work < self.parallel_min_points || k.serial {
             // SAFETY: every pointer of the table addresses a live buffer of its
             // declared size, and the kernel's maps stay inside them (verified).
             unsafe { (k.func)(ptrs.as_ptr(), 0, n as i64) };

@@ -16,6 +16,17 @@
 //! flag, then its site number and 64-bit value: see [`crate::fault`]) and
 //! the element at index 0 is read instead, never out of bounds.
 //!
+//! Scatters address their element as gathers do (a dynamic slice's start
+//! is clamped instead) and combine into it atomically, since threads run
+//! points in any order: `set` is a plain store (of duplicates, some one
+//! wins, as in MLX); `sum` is `red.global.add` on f32, f64, 32- and 64-bit
+//! integers, `max`/`min` `red.global.max/min` on 32- and 64-bit integers;
+//! every other combination (float `max`/`min`/`prod`, integer `prod`, and
+//! anything on 8- or 16-bit elements, which take the 32-bit word holding
+//! them) is an `atom.global.cas` loop that recomputes the combination with
+//! the node ops' own code (NaN-propagating `maximum`/`minimum`, wrapping
+//! integer products).
+//!
 //! Register classes: `f32` (`%f`, for f32/f16/bf16 values, rounded to the
 //! node's dtype after every node), `f64` (`%fd`), and 64-bit integers
 //! (`%rd`, every integer dtype and bool, sign- or zero-extended from their
@@ -28,7 +39,9 @@
 use super::f64math::{self as dm, Cmp, F64Ops};
 use crate::fault::{FaultSite, Faults};
 use psionic_ir::kernel::scalar::{ERFINV_CENTRAL, ERFINV_TAIL};
-use psionic_ir::kernel::{AccKind, BufId, DynIndex, IndexMap, Instr, Kernel, Node, StageKind};
+use psionic_ir::kernel::{
+    AccKind, BufId, DynIndex, IndexMap, Instr, Kernel, Node, ScatterKind, StageKind,
+};
 use psionic_ir::{Attrs, DType, Opcode};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
@@ -1432,6 +1445,27 @@ impl<'a> Em<'a> {
             if v.c != Cls::I {
                 return Err(format!("gather index of {dt} is not an integer"));
             }
+            if d.clamp {
+                // A dynamic slice's start: clamped into range, no fault.
+                let hi = d.dim - d.slice;
+                let j = self.rd();
+                if dt.is_signed_integer() {
+                    let t = self.rd();
+                    self.ins(&format!("max.s64 {t}, {}, 0", v.r));
+                    self.ins(&format!("min.s64 {j}, {t}, {hi}"));
+                } else {
+                    self.ins(&format!("min.u64 {j}, {}, {hi}", v.r));
+                }
+                let off = self.rd();
+                self.ins(&format!(
+                    "mul.lo.s64 {off}, {j}, {}",
+                    d.stride * size as i64
+                ));
+                let a2 = self.rd();
+                self.ins(&format!("add.s64 {a2}, {a}, {off}"));
+                a = a2;
+                continue;
+            }
             let faults = self
                 .faults
                 .as_deref_mut()
@@ -1482,6 +1516,178 @@ impl<'a> Em<'a> {
             a = a2;
         }
         Ok(a)
+    }
+    /// Combines `v` (in `d`'s register class) into the element of `d` at
+    /// address `a` (see the module doc).
+    fn scatter_at(&mut self, d: DType, a: &str, v: &Val, k: ScatterKind) -> Result<(), String> {
+        use ScatterKind as K;
+        let int32 = |d: DType| matches!(d, DType::I32 | DType::U32);
+        let native = match (k, d) {
+            (K::Set, _) => {
+                self.store_at(d, a, v, "global", "");
+                return Ok(());
+            }
+            (K::Sum, DType::F32) => Some("add.f32"),
+            (K::Sum, DType::F64) => Some("add.f64"),
+            (K::Sum, DType::I32 | DType::U32) => Some("add.u32"),
+            (K::Sum, DType::I64 | DType::U64) => Some("add.u64"),
+            (K::Max, DType::I32) => Some("max.s32"),
+            (K::Max, DType::U32) => Some("max.u32"),
+            (K::Max, DType::I64) => Some("max.s64"),
+            (K::Max, DType::U64) => Some("max.u64"),
+            (K::Min, DType::I32) => Some("min.s32"),
+            (K::Min, DType::U32) => Some("min.u32"),
+            (K::Min, DType::I64) => Some("min.s64"),
+            (K::Min, DType::U64) => Some("min.u64"),
+            _ => None,
+        };
+        if let Some(op) = native {
+            let r = if int32(d) {
+                let r = self.r();
+                self.ins(&format!("cvt.u32.u64 {r}, {}", v.r));
+                r
+            } else {
+                v.r.clone()
+            };
+            self.ins(&format!("red.global.{op} [{a}], {r}"));
+            return Ok(());
+        }
+        let op = k
+            .opcode()
+            .ok_or_else(|| format!("scatter.{} has no combining op", k.name()))?;
+        let c = cls(d)?;
+        let size = d.size();
+        // The word the CAS works on: the element itself (4 or 8 bytes), or
+        // the aligned 32-bit word holding it, at bit `sh`.
+        let (wa, wide, sh) = if size >= 4 {
+            (a.to_string(), size == 8, None)
+        } else {
+            let wa = self.rd();
+            self.ins(&format!("and.b64 {wa}, {a}, 0xFFFFFFFFFFFFFFFC"));
+            let lo = self.r();
+            self.ins(&format!("cvt.u32.u64 {lo}, {a}"));
+            let b = self.r();
+            self.ins(&format!("and.b32 {b}, {lo}, 3"));
+            let sh = self.r();
+            self.ins(&format!("shl.b32 {sh}, {b}, 3"));
+            (wa, false, Some(sh))
+        };
+        let bits = size * 8;
+        let (w, t) = if wide {
+            (self.rd(), "b64")
+        } else {
+            (self.r(), "b32")
+        };
+        self.ins(&format!("ld.global.{t} {w}, [{wa}]"));
+        let top = self.lbl("scas");
+        self.place(&top);
+        // The element's current value, as a register of its class.
+        let old = match (&sh, d) {
+            (None, DType::F32) => {
+                let f = self.f();
+                self.ins(&format!("mov.b32 {f}, {w}"));
+                f
+            }
+            (None, DType::F64) => {
+                let f = self.fd();
+                self.ins(&format!("mov.b64 {f}, {w}"));
+                f
+            }
+            (None, DType::I64 | DType::U64) => {
+                let r = self.rd();
+                self.ins(&format!("mov.b64 {r}, {w}"));
+                r
+            }
+            (None, _) => {
+                let t = if d == DType::I32 { "s32" } else { "u32" };
+                self.i1(&format!("cvt.{}64.{t}", &t[..1]), &w)
+            }
+            (Some(sh), _) => {
+                let e = self.r();
+                self.ins(&format!("shr.b32 {e}, {w}, {sh}"));
+                match d {
+                    DType::F16 | DType::BF16 => {
+                        let h = self.h();
+                        self.ins(&format!("cvt.u16.u32 {h}, {e}"));
+                        if d == DType::F16 {
+                            let f = self.f();
+                            self.ins(&format!("cvt.f32.f16 {f}, {h}"));
+                            f
+                        } else {
+                            self.bf16_to_f32(&h)
+                        }
+                    }
+                    _ if d.is_signed_integer() => {
+                        let l = self.r();
+                        self.ins(&format!("shl.b32 {l}, {e}, {}", 32 - bits));
+                        let s = self.r();
+                        self.ins(&format!("shr.s32 {s}, {l}, {}", 32 - bits));
+                        self.i1("cvt.s64.s32", &s)
+                    }
+                    _ => {
+                        let m = self.r();
+                        self.ins(&format!("and.b32 {m}, {e}, {}", (1u64 << bits) - 1));
+                        self.i1("cvt.u64.u32", &m)
+                    }
+                }
+            }
+        };
+        let cur = Val { r: old, c };
+        let new = self.op(op, &Attrs::new(), &[cur, v.clone()], d, d)?;
+        // The word with the element replaced.
+        let nw = match (&sh, d) {
+            (None, DType::F32) => {
+                let r = self.r();
+                self.ins(&format!("mov.b32 {r}, {}", new.r));
+                r
+            }
+            (None, DType::F64 | DType::I64 | DType::U64) => {
+                let r = self.rd();
+                self.ins(&format!("mov.b64 {r}, {}", new.r));
+                r
+            }
+            (None, _) => {
+                let r = self.r();
+                self.ins(&format!("cvt.u32.u64 {r}, {}", new.r));
+                r
+            }
+            (Some(sh), _) => {
+                let e = self.r();
+                match d {
+                    DType::F16 | DType::BF16 => {
+                        let h = self.h();
+                        let tn = if d == DType::F16 { "f16" } else { "bf16" };
+                        self.ins(&format!("cvt.rn.{tn}.f32 {h}, {}", new.r));
+                        self.ins(&format!("cvt.u32.u16 {e}, {h}"));
+                    }
+                    _ => {
+                        let r = self.r();
+                        self.ins(&format!("cvt.u32.u64 {r}, {}", new.r));
+                        self.ins(&format!("and.b32 {e}, {r}, {}", (1u64 << bits) - 1));
+                    }
+                }
+                let mask = self.r();
+                self.ins(&format!("mov.b32 {mask}, {}", (1u64 << bits) - 1));
+                let ms = self.r();
+                self.ins(&format!("shl.b32 {ms}, {mask}, {sh}"));
+                let keep = self.r();
+                self.ins(&format!("not.b32 {keep}, {ms}"));
+                let kept = self.r();
+                self.ins(&format!("and.b32 {kept}, {w}, {keep}"));
+                let es = self.r();
+                self.ins(&format!("shl.b32 {es}, {e}, {sh}"));
+                let r = self.r();
+                self.ins(&format!("or.b32 {r}, {kept}, {es}"));
+                r
+            }
+        };
+        let got = if wide { self.rd() } else { self.r() };
+        self.ins(&format!("atom.global.cas.{t} {got}, [{wa}], {w}, {nw}"));
+        let again = self.p();
+        self.ins(&format!("setp.ne.{t} {again}, {got}, {w}"));
+        self.ins(&format!("mov.{t} {w}, {got}"));
+        self.ins(&format!("@{again} bra {top}"));
+        Ok(())
     }
     /// A guarded load: reads at the indices clamped into the box (so the
     /// address is always inside the buffer), then selects the fill where
@@ -1760,6 +1966,19 @@ impl<'a> Em<'a> {
                     let a = self.gather_addr(*buf, map, index)?;
                     let v = self.load_at(d, &a, "global")?;
                     self.vals.insert(n.id, (v, n.dtype));
+                }
+                Instr::Scatter {
+                    buf,
+                    map,
+                    index,
+                    arg,
+                    reduce,
+                } => {
+                    let d = (self.buf_dtype)(*buf);
+                    let (v, _) = self.val(*arg)?;
+                    let v = self.cvt_cls(&v, d, cls(d)?)?;
+                    let a = self.gather_addr(*buf, map, index)?;
+                    self.scatter_at(d, &a, &v, *reduce)?;
                 }
             }
         }
@@ -2237,7 +2456,7 @@ fn vectorizable(k: &Kernel, buf_dtype: &dyn Fn(BufId) -> DType) -> bool {
                     && (map.strides[0] == 0 || (map.strides[0] == 1 && map.offset % 4 == 0))
             }
             // Lanes would share one index.
-            Instr::Gather { .. } => false,
+            Instr::Gather { .. } | Instr::Scatter { .. } => false,
             // Guarded loads read one element at a time.
             Instr::LoadOr { .. } => false,
             _ => true,

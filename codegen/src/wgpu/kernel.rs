@@ -16,12 +16,22 @@
 //! first element of the index's range (never out of bounds) and the first
 //! offender records its [`FaultSite`] number and value (32 bits), which the
 //! runtime turns into the run's error ([`crate::fault`]).
+//!
+//! A scatter kernel binds the buffer it updates as `array<atomic<u32>>`
+//! (every element has a word of its own, so no element shares a word with
+//! another): `set` is an `atomicStore`, `sum` of i32/u32 an `atomicAdd`,
+//! `max`/`min` of u32/u16/u8/bool an `atomicMax`/`atomicMin`; everything
+//! else (floats, signed max/min, products, wrapping narrow sums) is an
+//! `atomicCompareExchangeWeak` loop on the element's word that recomputes
+//! the combination with the node ops' own expressions (rounded to the
+//! dtype). A dynamic slice's start is clamped, not checked.
 
 use super::scalar::{dev_type, literal, need, op_expr, round};
 use super::Storage;
 use crate::fault::{FaultSite, Faults};
 use psionic_ir::kernel::{
-    AccKind, BufId, DynIndex, IndexMap, Instr, KProgram, Kernel, MatmulCall, Node, StageKind,
+    AccKind, BufId, DynIndex, IndexMap, Instr, KProgram, Kernel, MatmulCall, Node, ScatterKind,
+    StageKind,
 };
 use psionic_ir::DType;
 use std::collections::{BTreeSet, HashMap};
@@ -67,6 +77,8 @@ struct Gen<'a> {
     /// and the kernel's name for its sites.
     faults: Option<&'a mut Faults>,
     fault_bind: Option<usize>,
+    /// Bindings a scatter updates (`array<atomic<u32>>`).
+    atomic_binds: BTreeSet<usize>,
     name: String,
     /// Extent of each domain axis (guarded loads skip full ranges).
     dims: Vec<usize>,
@@ -107,6 +119,7 @@ impl<'a> Gen<'a> {
             vals: HashMap::new(),
             faults: None,
             fault_bind: None,
+            atomic_binds: BTreeSet::new(),
             name: String::new(),
             dims: Vec::new(),
         }
@@ -184,6 +197,10 @@ impl<'a> Gen<'a> {
             match &n.instr {
                 Instr::Store { buf, .. } => {
                     self.binding(*buf, true);
+                }
+                Instr::Scatter { buf, .. } => {
+                    let b = self.binding(*buf, true);
+                    self.atomic_binds.insert(b);
                 }
                 Instr::Load { buf, .. } | Instr::Gather { buf, .. } | Instr::LoadOr { buf, .. } => {
                     self.binding(*buf, false);
@@ -334,6 +351,16 @@ impl<'a> Gen<'a> {
                     .unwrap();
                     continue;
                 }
+                Instr::Scatter {
+                    buf,
+                    map,
+                    index,
+                    arg,
+                    reduce,
+                } => {
+                    self.scatter(out, ind, n.id, *buf, map, index, *arg, *reduce, coords)?;
+                    continue;
+                }
                 Instr::MatmulResult => {
                     writeln!(
                         out,
@@ -348,9 +375,111 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 
+    /// A scatter node `id` (see the module doc).
+    #[allow(clippy::too_many_arguments)]
+    fn scatter(
+        &mut self,
+        out: &mut String,
+        ind: &str,
+        id: u32,
+        buf: BufId,
+        map: &IndexMap,
+        index: &[DynIndex],
+        arg: u32,
+        reduce: ScatterKind,
+        coords: &[String],
+    ) -> Result<(), String> {
+        let bi = self.binding(buf, true);
+        self.atomic_binds.insert(bi);
+        let mut a = Self::address(map, coords);
+        for (k, d) in index.iter().enumerate() {
+            let j = if d.clamp {
+                let (e, dt) = self.val(d.arg)?.clone();
+                let lim = d.dim - d.slice;
+                let j = format!("j{id}_{k}");
+                let e = match dev_type(dt)? {
+                    "i32" => format!("clamp({e}, 0i, {lim}i)"),
+                    "u32" => format!("i32(min({e}, {lim}u))"),
+                    other => return Err(format!("wgpu backend: scatter index of type {other}")),
+                };
+                writeln!(out, "{ind}let {j}: i32 = {e};").unwrap();
+                j
+            } else {
+                self.gather_index(out, ind, id, k, d)?
+            };
+            write!(a, " + {}i * {j}", d.stride).unwrap();
+        }
+        let d = self.p.buffer(buf).ty.dtype;
+        let ty = dev_type(d)?;
+        let (v, _) = self.val(arg)?.clone();
+        let word = |e: &str| match ty {
+            "f32" | "i32" => format!("bitcast<u32>({e})"),
+            "u32" => e.to_string(),
+            _ => format!("select(0u, 1u, {e})"),
+        };
+        let at = format!("&s{bi}[u32({a})]");
+        let narrow = d.size() < 4;
+        use ScatterKind as K;
+        let native = match (reduce, ty) {
+            (K::Set, _) => Some(format!("atomicStore({at}, {});", word(&v))),
+            (K::Sum, "i32" | "u32") if !narrow => Some(format!("atomicAdd({at}, {});", word(&v))),
+            (K::Max, "u32" | "bool") => Some(format!("atomicMax({at}, {});", word(&v))),
+            (K::Min, "u32" | "bool") => Some(format!("atomicMin({at}, {});", word(&v))),
+            _ => None,
+        };
+        if let Some(s) = native {
+            writeln!(out, "{ind}{s}").unwrap();
+            return Ok(());
+        }
+        let op = reduce
+            .opcode()
+            .ok_or_else(|| format!("scatter.{} has no combining op", reduce.name()))?;
+        let cur = match ty {
+            "f32" => format!("bitcast<f32>(o{id})"),
+            "i32" => format!("bitcast<i32>(o{id})"),
+            "u32" => format!("o{id}"),
+            _ => format!("(o{id} != 0u)"),
+        };
+        let comb = op_expr(
+            op,
+            &psionic_ir::Attrs::new(),
+            &[cur, v.clone()],
+            d,
+            d,
+            &mut self.helpers,
+        )?;
+        writeln!(out, "{ind}var o{id} = atomicLoad({at});").unwrap();
+        writeln!(out, "{ind}loop {{").unwrap();
+        writeln!(out, "{ind}    let n{id}: {ty} = {comb};").unwrap();
+        writeln!(
+            out,
+            "{ind}    let r{id} = atomicCompareExchangeWeak({at}, o{id}, {});",
+            word(&format!("n{id}"))
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "{ind}    if (r{id}.exchanged) {{
+{ind}        break;
+{ind}    }}"
+        )
+        .unwrap();
+        writeln!(out, "{ind}    o{id} = r{id}.old_value;").unwrap();
+        writeln!(out, "{ind}}}").unwrap();
+        Ok(())
+    }
+
     fn header(&self, shared: &str) -> String {
         let mut s = String::new();
         for (i, (_, w)) in self.binds.iter().enumerate() {
+            if self.atomic_binds.contains(&i) {
+                writeln!(
+                    s,
+                    "@group(0) @binding({i}) var<storage, read_write> s{i}: array<atomic<u32>>;"
+                )
+                .unwrap();
+                continue;
+            }
             if Some(i) == self.fault_bind {
                 writeln!(
                     s,

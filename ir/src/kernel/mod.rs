@@ -15,8 +15,7 @@
 //! - a [`MatmulCall`]: a (batched) gemm on strided operands with an elementwise
 //!   epilogue run on each product element before it is stored;
 //! - a [`LibOp`]: a tensor-level op run as a library call on whole buffers
-//!   (sorts, scatters, dynamic slices: what fusion does not generate loops
-//!   for).
+//!   (sorts, dynamic slices: what fusion does not generate loops for).
 //!
 //! Loads and stores address buffers through an [`IndexMap`]: a flat offset
 //! plus one stride per domain axis (0 = broadcast), so transposes, broadcasts,
@@ -26,7 +25,19 @@
 //! with the computation of their indices and with their consumers. A guarded
 //! load ([`Instr::LoadOr`]) reads a buffer inside a box of the domain and
 //! takes another node's value outside it: padding and concatenation are
-//! generated code too.
+//! generated code too. A scatter ([`Instr::Scatter`]) is the matching
+//! data-dependent *store*: it writes (or combines into) one element of a
+//! buffer at such an address; `scatter`, `scatter_axis` and
+//! `dynamic_slice_update` are a copy of the destination followed by a
+//! scatter kernel over the updates.
+//!
+//! Buffer writes: every temporary has exactly one *first writer*, any item
+//! (its `store`s or a library op's outputs). After it, only kernels whose
+//! [`Instr::Scatter`] nodes name the buffer may change it again
+//! (*updates*), in item order; such a kernel neither loads nor stores that
+//! buffer otherwise, and [`Item::reads`] counts the updated buffer (an
+//! update reads the old contents). [`Item::updates`] lists them. An item
+//! reads a buffer as the items before it left it.
 //!
 //! Scalar ops are the elementwise rows of the op table ([`crate::ops`]) applied
 //! to scalars; [`scalar`] evaluates them. [`text`] prints and parses the
@@ -59,7 +70,8 @@ pub enum BufferKind {
     Param(u32),
     /// Constant data.
     Const(Literal),
-    /// Written by exactly one item.
+    /// First written by exactly one item; later only updated by scatter
+    /// kernels (see the module doc).
     Temp,
 }
 
@@ -138,12 +150,19 @@ pub struct DynIndex {
     pub slice: usize,
     /// The indexed axis of the gathered tensor, for error messages.
     pub axis: u32,
+    /// Clamp the index into `0..=dim - slice` instead of wrapping and
+    /// checking it (never an error): a dynamic slice's start.
+    pub clamp: bool,
 }
 
 impl DynIndex {
     /// The index `v` wrapped once if negative, or `None` when it is still
-    /// out of range (the reference interpreter's rule).
+    /// out of range (the reference interpreter's rule); a clamping index
+    /// is clamped into range instead and never `None`.
     pub fn wrap(&self, v: i64) -> Option<i64> {
+        if self.clamp {
+            return Some(v.clamp(0, self.dim as i64 - self.slice as i64));
+        }
         let j = if v < 0 {
             v.checked_add(self.dim as i64)?
         } else {
@@ -168,6 +187,61 @@ pub fn gather_error(axis: u32, v: i64, dim: usize, slice: usize) -> String {
         String::new()
     };
     format!("index along axis {axis} {v} is out of range for axis size {dim}{with}")
+}
+
+/// How a scatter combines its value `v` with the element `e` it lands on.
+/// On `bool`, fusion only emits `set`, `max` (or) and `min` (and).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScatterKind {
+    /// `e = v` (of duplicate indices, the last in domain order wins on a
+    /// backend that runs the kernel in order; GPUs leave it unordered).
+    Set,
+    Sum,
+    Prod,
+    /// `max(e, v)`, NaN if either is.
+    Max,
+    /// `min(e, v)`, NaN if either is.
+    Min,
+}
+
+impl ScatterKind {
+    pub const ALL: [ScatterKind; 5] = [
+        ScatterKind::Set,
+        ScatterKind::Sum,
+        ScatterKind::Prod,
+        ScatterKind::Max,
+        ScatterKind::Min,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            ScatterKind::Set => "set",
+            ScatterKind::Sum => "sum",
+            ScatterKind::Prod => "prod",
+            ScatterKind::Max => "max",
+            ScatterKind::Min => "min",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<ScatterKind> {
+        ScatterKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+    /// The kind of a tensor op's `reduce` attribute (`none`, `sum`, ...).
+    pub fn from_reduce(s: &str) -> Option<ScatterKind> {
+        match s {
+            "none" => Some(ScatterKind::Set),
+            "set" => None,
+            _ => ScatterKind::from_name(s),
+        }
+    }
+    /// The elementwise op that combines `e` and `v` (None for `set`).
+    pub fn opcode(self) -> Option<Opcode> {
+        match self {
+            ScatterKind::Set => None,
+            ScatterKind::Sum => Some(Opcode::Add),
+            ScatterKind::Prod => Some(Opcode::Multiply),
+            ScatterKind::Max => Some(Opcode::Maximum),
+            ScatterKind::Min => Some(Opcode::Minimum),
+        }
+    }
 }
 
 /// How an accumulator combines the values of one row.
@@ -264,6 +338,21 @@ pub enum Instr {
     },
     /// Writes `arg` to one element of a buffer (no result).
     Store { buf: BufId, map: IndexMap, arg: u32 },
+    /// Combines `arg` into element `map.at(idx) + sum_k index[k].stride *
+    /// wrap(index[k])` of a buffer an earlier item wrote (no result): a
+    /// data-dependent store. Only in the `map` stage of a kernel without
+    /// reduced axes. Indices are checked as a gather's are (an index out of
+    /// range is an error of the run, and nothing is written out of
+    /// bounds); every point of the domain combines in domain order on a
+    /// backend that runs the kernel in order (the CPU runs scatter kernels
+    /// on one thread), in some order on GPUs (atomics).
+    Scatter {
+        buf: BufId,
+        map: IndexMap,
+        index: Vec<DynIndex>,
+        arg: u32,
+        reduce: ScatterKind,
+    },
     /// The product element of the enclosing [`MatmulCall`] (epilogues only).
     MatmulResult,
 }
@@ -286,6 +375,11 @@ impl Instr {
                 vec![*arg]
             }
             Instr::Gather { index, .. } => index.iter().map(|d| d.arg).collect(),
+            Instr::Scatter { index, arg, .. } => {
+                let mut v: Vec<u32> = index.iter().map(|d| d.arg).collect();
+                v.push(*arg);
+                v
+            }
             Instr::LoadOr { fill, .. } => vec![*fill],
             Instr::Load { .. } | Instr::Const(_) | Instr::MatmulResult => vec![],
         }
@@ -357,13 +451,25 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// True when some node is an [`Instr::Gather`]: the kernel can fail at
-    /// run time (an index out of range).
+    /// True when some node is an [`Instr::Gather`] or a checked
+    /// [`Instr::Scatter`]: the kernel can fail at run time (an index out
+    /// of range).
     pub fn has_gather(&self) -> bool {
         self.stages
             .iter()
             .flat_map(|s| &s.nodes)
-            .any(|n| matches!(n.instr, Instr::Gather { .. }))
+            .any(|n| match &n.instr {
+                Instr::Gather { .. } => true,
+                Instr::Scatter { index, .. } => index.iter().any(|d| !d.clamp),
+                _ => false,
+            })
+    }
+    /// True when some node is an [`Instr::Scatter`].
+    pub fn has_scatter(&self) -> bool {
+        self.stages
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .any(|n| matches!(n.instr, Instr::Scatter { .. }))
     }
 }
 
@@ -445,7 +551,8 @@ pub enum Item {
 }
 
 impl Item {
-    /// Buffers this item writes.
+    /// Buffers this item writes first (stores, library outputs); not the
+    /// buffers it only updates ([`Item::updates`]).
     pub fn writes(&self) -> Vec<BufId> {
         match self {
             Item::Kernel(k) => {
@@ -471,10 +578,25 @@ impl Item {
             Item::LibOp(l) => l.outputs.clone(),
         }
     }
-    /// Buffers this item reads.
+    /// Buffers an earlier item wrote that this item's scatters update.
+    pub fn updates(&self) -> Vec<BufId> {
+        let Item::Kernel(k) = self else {
+            return vec![];
+        };
+        let mut v: Vec<BufId> = k.stages.iter().flat_map(|s| scatters(&s.nodes)).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+    /// Buffers this item reads (an updated buffer included: its old
+    /// contents are combined into).
     pub fn reads(&self) -> Vec<BufId> {
         let mut v: Vec<BufId> = match self {
-            Item::Kernel(k) => k.stages.iter().flat_map(|s| loads(&s.nodes)).collect(),
+            Item::Kernel(k) => k
+                .stages
+                .iter()
+                .flat_map(|s| loads(&s.nodes).chain(scatters(&s.nodes)))
+                .collect(),
             Item::Matmul(m) => {
                 let mut v = vec![m.a, m.b];
                 v.extend(loads(&m.epilogue));
@@ -493,6 +615,12 @@ fn loads(nodes: &[Node]) -> impl Iterator<Item = BufId> + '_ {
         Instr::Load { buf, .. } | Instr::Gather { buf, .. } | Instr::LoadOr { buf, .. } => {
             Some(*buf)
         }
+        _ => None,
+    })
+}
+fn scatters(nodes: &[Node]) -> impl Iterator<Item = BufId> + '_ {
+    nodes.iter().filter_map(|n| match &n.instr {
+        Instr::Scatter { buf, .. } => Some(*buf),
         _ => None,
     })
 }
@@ -554,11 +682,19 @@ impl KProgram {
                 Item::Kernel(k) => {
                     st.kernels += 1;
                     for s in &k.stages {
-                        let mut bufs: Vec<BufId> =
-                            loads(&s.nodes).chain(stores(&s.nodes)).collect();
+                        // A scatter's buffer counts once: it reads and
+                        // writes the elements it lands on (at most the
+                        // whole buffer).
+                        let mut bufs: Vec<BufId> = loads(&s.nodes)
+                            .chain(stores(&s.nodes))
+                            .chain(scatters(&s.nodes))
+                            .collect();
                         bufs.sort();
                         bufs.dedup();
-                        if s.kind != StageKind::Outer && loads(&s.nodes).next().is_some() {
+                        if s.kind != StageKind::Outer
+                            && (loads(&s.nodes).next().is_some()
+                                || scatters(&s.nodes).next().is_some())
+                        {
                             st.passes += 1;
                         }
                         st.bytes_moved += bufs.iter().map(|&b| self.buffer_bytes(b)).sum::<u64>();
@@ -611,6 +747,12 @@ fn renumber_nodes(
                 for d in index {
                     d.arg = map.get(&d.arg).copied().unwrap_or(u32::MAX);
                 }
+            }
+            Instr::Scatter { index, arg, .. } => {
+                for d in index {
+                    d.arg = map.get(&d.arg).copied().unwrap_or(u32::MAX);
+                }
+                *arg = map.get(arg).copied().unwrap_or(u32::MAX);
             }
             _ => {}
         }

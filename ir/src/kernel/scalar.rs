@@ -120,6 +120,23 @@ fn from_u64(d: DType, bits: u64) -> f64 {
     }
 }
 
+/// A scatter's combination of the element `e` it lands on with its value
+/// `v` ([`super::Instr::Scatter`]), rounded to `d`: integer sums and
+/// products wrap (`bool`: sum is or, product is and, as the reference
+/// interpreter's), `max`/`min` give NaN if either is NaN.
+pub fn scatter_combine(kind: super::ScatterKind, d: DType, e: f64, v: f64) -> f64 {
+    use super::ScatterKind as K;
+    match kind {
+        K::Set => v,
+        K::Sum => round_to(d, e + v),
+        K::Prod if d.is_integer() && d != DType::Bool => int_mul(d, e, v),
+        K::Prod => round_to(d, e * v),
+        K::Max | K::Min if e.is_nan() || v.is_nan() => f64::NAN,
+        K::Max => e.max(v),
+        K::Min => e.min(v),
+    }
+}
+
 /// The error function: musl's (`libm`), within 1 ulp. The reference every
 /// backend's erf is checked against.
 pub fn erf(x: f64) -> f64 {

@@ -126,6 +126,28 @@ fn short(op: Opcode) -> &'static str {
     op.name().strip_prefix("tensor.").unwrap_or(op.name())
 }
 
+/// The data-dependent terms of a gather or scatter address:
+/// ` + 8 * %3 {axis = 0, size = 4[, slice = 2][, clamp]}` per index.
+fn fmt_index(s: &mut String, index: &[DynIndex], arg: &mut impl FnMut(&u32) -> String) {
+    for d in index {
+        let _ = write!(
+            s,
+            " + {} * {} {{axis = {}, size = {}",
+            d.stride,
+            arg(&d.arg),
+            d.axis,
+            d.dim
+        );
+        if d.slice != 1 {
+            let _ = write!(s, ", slice = {}", d.slice);
+        }
+        if d.clamp {
+            s.push_str(", clamp");
+        }
+        s.push('}');
+    }
+}
+
 fn print_nodes(out: &mut String, nodes: &[Node], indent: &str, ids: &mut HashMap<u32, u32>) {
     for n in nodes {
         let mut arg = |a: &u32| format!("%{}", ids.get(a).copied().unwrap_or(u32::MAX));
@@ -133,21 +155,25 @@ fn print_nodes(out: &mut String, nodes: &[Node], indent: &str, ids: &mut HashMap
             Instr::Load { buf, map } => format!("load %b{}{}", buf.0, fmt_map(map)),
             Instr::Gather { buf, map, index } => {
                 let mut s = format!("gather %b{}{}", buf.0, fmt_map(map));
-                for d in index {
-                    let _ = write!(
-                        s,
-                        " + {} * {} {{axis = {}, size = {}",
-                        d.stride,
-                        arg(&d.arg),
-                        d.axis,
-                        d.dim
-                    );
-                    if d.slice != 1 {
-                        let _ = write!(s, ", slice = {}", d.slice);
-                    }
-                    s.push('}');
-                }
+                fmt_index(&mut s, index, &mut arg);
                 s
+            }
+            Instr::Scatter {
+                buf,
+                map,
+                index,
+                arg: a,
+                reduce,
+            } => {
+                let mut s = format!(
+                    "{indent}scatter.{} %b{}{}",
+                    reduce.name(),
+                    buf.0,
+                    fmt_map(map)
+                );
+                fmt_index(&mut s, index, &mut arg);
+                let _ = writeln!(out, "{s}, {} : {}", arg(a), n.dtype);
+                continue;
             }
             Instr::LoadOr {
                 buf,
@@ -595,12 +621,91 @@ impl<'a> Parser<'a> {
             _ => self.err(format!("scalar %{v} is not defined")),
         }
     }
+    /// `scatter.<kind>` at the cursor (consumed), if there is one.
+    fn scatter_kind(&mut self) -> PResult<Option<ScatterKind>> {
+        let start = self.pos;
+        if !self.eat("scatter.") {
+            return Ok(None);
+        }
+        let w = self.word()?;
+        match ScatterKind::from_name(w) {
+            Some(k) => Ok(Some(k)),
+            None => {
+                self.pos = start;
+                self.err(format!("unknown scatter `scatter.{w}`"))
+            }
+        }
+    }
+    /// The ` + stride * %i {axis = A, size = D[, slice = S][, clamp]}`
+    /// terms of a gather or scatter address.
+    fn index_terms(&mut self, ids: &HashMap<u32, u32>) -> PResult<Vec<DynIndex>> {
+        let mut index = Vec::new();
+        while self.eat("+") {
+            let stride = self.int()?;
+            self.expect("*")?;
+            let arg = self.node_ref(ids)?;
+            let field = |this: &mut Self, name: &str| -> PResult<usize> {
+                this.expect(name)?;
+                this.expect("=")?;
+                let v = this.int()?;
+                if v < 0 {
+                    return this.err(format!("`{name}` must be non-negative"));
+                }
+                Ok(v as usize)
+            };
+            self.expect("{")?;
+            let axis = field(self, "axis")? as u32;
+            self.expect(",")?;
+            let dim = field(self, "size")?;
+            let mut slice = 1;
+            let mut clamp = false;
+            while self.eat(",") {
+                if self.eat("clamp") {
+                    clamp = true;
+                } else {
+                    slice = field(self, "slice")?;
+                }
+            }
+            self.expect("}")?;
+            index.push(DynIndex {
+                arg,
+                stride,
+                dim,
+                slice,
+                axis,
+                clamp,
+            });
+        }
+        Ok(index)
+    }
     /// Parses nodes until `}` (consumed).
     fn nodes(&mut self, ids: &mut HashMap<u32, u32>, next: &mut u32) -> PResult<Vec<Node>> {
         let mut nodes = Vec::new();
         loop {
             if self.eat("}") {
                 return Ok(nodes);
+            }
+            if let Some(reduce) = self.scatter_kind()? {
+                let buf = self.buf()?;
+                let map = self.map()?;
+                let index = self.index_terms(ids)?;
+                self.expect(",")?;
+                let arg = self.node_ref(ids)?;
+                self.expect(":")?;
+                let dtype = self.dtype()?;
+                nodes.push(Node {
+                    id: *next,
+                    dtype,
+                    instr: Instr::Scatter {
+                        buf,
+                        map,
+                        index,
+                        arg,
+                        reduce,
+                    },
+                });
+                *next += 1;
+                continue;
             }
             if self.eat("store") {
                 let buf = self.buf()?;
@@ -632,38 +737,7 @@ impl<'a> Parser<'a> {
                 "gather" => {
                     let buf = self.buf()?;
                     let map = self.map()?;
-                    let mut index = Vec::new();
-                    while self.eat("+") {
-                        let stride = self.int()?;
-                        self.expect("*")?;
-                        let arg = self.node_ref(ids)?;
-                        let field = |this: &mut Self, name: &str| -> PResult<usize> {
-                            this.expect(name)?;
-                            this.expect("=")?;
-                            let v = this.int()?;
-                            if v < 0 {
-                                return this.err(format!("`{name}` must be non-negative"));
-                            }
-                            Ok(v as usize)
-                        };
-                        self.expect("{")?;
-                        let axis = field(self, "axis")? as u32;
-                        self.expect(",")?;
-                        let dim = field(self, "size")?;
-                        let slice = if self.eat(",") {
-                            field(self, "slice")?
-                        } else {
-                            1
-                        };
-                        self.expect("}")?;
-                        index.push(DynIndex {
-                            arg,
-                            stride,
-                            dim,
-                            slice,
-                            axis,
-                        });
-                    }
+                    let index = self.index_terms(ids)?;
                     Instr::Gather { buf, map, index }
                 }
                 "load_or" => {

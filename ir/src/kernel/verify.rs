@@ -4,8 +4,11 @@
 //!    kind `Param`, numbered in order; every type is static; every results
 //!    buffer exists.
 //! 2. Writes: parameters and constants are never written; each temporary is
-//!    written by exactly one item, and read only by later items (and is
-//!    written before any result refers to it).
+//!    first written by exactly one item, and read only by later items (and
+//!    is written before any result refers to it). After its first write it
+//!    is changed only by `scatter.*` nodes of later kernels (updates); a
+//!    kernel that scatters into a buffer neither loads, gathers nor stores
+//!    it otherwise.
 //! 3. Kernels: the domain has no zero-length restriction but reduce axes are
 //!    sorted, unique and in range; `loop` stages appear only with reduce
 //!    axes; at most one `map` stage, and it is the last; every stage has
@@ -35,6 +38,11 @@
 //!    stages and stores in `outer` stages do not move along reduced axes;
 //!    a store's domain (the outer space for `outer`, all of it otherwise) has
 //!    as many points as its buffer has elements, so it can cover it.
+//!    A scatter addresses its buffer as a gather does (same index rules,
+//!    any number of indices), stores a value of the buffer's dtype, and
+//!    appears only in the `map` stage of a kernel without reduce axes,
+//!    never in a matmul epilogue; on `bool` its kind is `set`, `max` or
+//!    `min`.
 //! 7. Matmuls: operand maps fit `[batch..., m, k]` and `[batch..., k, n]`
 //!    inside their buffers, operands have the matmul dtype, and the epilogue
 //!    obeys 4-6 over the domain `[batch..., m, n]`.
@@ -112,6 +120,34 @@ fn check_gather_map(
     Ok(())
 }
 
+/// The indices of a gather or scatter: integer nodes, `1 <= slice <= size`.
+fn check_index(
+    at: &str,
+    index: &[DynIndex],
+    what: &str,
+    get: &impl Fn(u32) -> Result<DType, String>,
+) -> Result<(), String> {
+    for d in index {
+        let t = get(d.arg)?;
+        if !t.is_integer() {
+            return err(
+                at,
+                format!("{what} index %{} is {t}, not an integer", d.arg),
+            );
+        }
+        if d.slice == 0 || d.slice > d.dim {
+            return err(
+                at,
+                format!(
+                    "{what} slice {} does not fit axis size {} (1 <= slice <= size)",
+                    d.slice, d.dim
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Checks nodes of one stage (or an epilogue).
 #[allow(clippy::too_many_arguments)]
 fn check_nodes(
@@ -174,24 +210,7 @@ fn check_nodes(
                 if in_matmul {
                     return err(&at, "gathers do not belong in matmul epilogues");
                 }
-                for d in index {
-                    let t = get(d.arg)?;
-                    if !t.is_integer() {
-                        return err(
-                            &at,
-                            format!("gather index %{} is {t}, not an integer", d.arg),
-                        );
-                    }
-                    if d.slice == 0 || d.slice > d.dim {
-                        return err(
-                            &at,
-                            format!(
-                                "gather slice {} does not fit axis size {} (1 <= slice <= size)",
-                                d.slice, d.dim
-                            ),
-                        );
-                    }
-                }
+                check_index(&at, index, "gather", &get)?;
                 check_gather_map(p, &at, *buf, map, index, domain)?;
                 if p.buffer(*buf).ty.dtype != n.dtype {
                     return err(
@@ -304,6 +323,36 @@ fn check_nodes(
                     return err(&at, format!("acc.{} needs a float", k.name()));
                 }
                 accs_out.push((n.id, n.dtype));
+                continue;
+            }
+            Instr::Scatter {
+                buf,
+                map,
+                index,
+                arg,
+                reduce,
+            } => {
+                if kind != StageKind::Map || in_matmul || !reduce_axes.is_empty() {
+                    return err(
+                        &at,
+                        "scatters belong in the `map` stage of a kernel without reduce axes",
+                    );
+                }
+                check_index(&at, index, "scatter", &get)?;
+                check_gather_map(p, &at, *buf, map, index, domain)?;
+                let d = get(*arg)?;
+                if d != n.dtype || p.buffer(*buf).ty.dtype != d {
+                    return err(
+                        &at,
+                        format!("scatters a {d} into a {} buffer", p.buffer(*buf).ty.dtype),
+                    );
+                }
+                if d == DType::Bool && matches!(reduce, ScatterKind::Sum | ScatterKind::Prod) {
+                    return err(
+                        &at,
+                        format!("scatter.{} on bool (use max or min)", reduce.name()),
+                    );
+                }
                 continue;
             }
             Instr::Store { buf, map, arg } => {
@@ -422,6 +471,46 @@ pub fn verify_program(p: &KProgram) -> Result<(), String> {
     }
     for (idx, item) in p.items.iter().enumerate() {
         let at = format!("item {idx}");
+        let updates = item.updates();
+        for &u in &updates {
+            if u.index() >= p.buffers.len() {
+                return err(&at, format!("buffer %b{} does not exist", u.0));
+            }
+            if p.buffer(u).kind != BufferKind::Temp {
+                return err(
+                    &at,
+                    format!("scatters into %b{}, which is not a temporary", u.0),
+                );
+            }
+            if !written[u.index()] {
+                return err(
+                    &at,
+                    format!("scatters into %b{} before anything writes it", u.0),
+                );
+            }
+            if let Item::Kernel(k) = item {
+                let other = k
+                    .stages
+                    .iter()
+                    .flat_map(|s| &s.nodes)
+                    .any(|n| match &n.instr {
+                        Instr::Load { buf, .. }
+                        | Instr::Gather { buf, .. }
+                        | Instr::LoadOr { buf, .. }
+                        | Instr::Store { buf, .. } => *buf == u,
+                        _ => false,
+                    });
+                if other {
+                    return err(
+                        &at,
+                        format!(
+                            "a kernel that scatters into %b{} also loads or stores it",
+                            u.0
+                        ),
+                    );
+                }
+            }
+        }
         for r in item.reads() {
             if r.index() >= p.buffers.len() {
                 return err(&at, format!("buffer %b{} does not exist", r.0));
@@ -877,6 +966,7 @@ mod tests {
             dim: 5,
             slice: 1,
             axis: 1,
+            clamp: false,
         };
         assert_eq!(d.wrap(-1), Some(4));
         assert_eq!(d.wrap(4), Some(4));
@@ -891,6 +981,96 @@ mod tests {
         assert_eq!(s.wrap(4), None);
         assert_eq!(s.wrap(-2), Some(3));
         assert!(s.error(4).ends_with("for axis size 5 with slice size 2"));
+        // A dynamic slice's start clamps instead (never an error).
+        let c = DynIndex { clamp: true, ..s };
+        assert_eq!(c.wrap(-2), Some(0));
+        assert_eq!(c.wrap(4), Some(3));
+        assert_eq!(c.wrap(i64::MAX), Some(3));
+    }
+
+    /// A copy of dst into %b3, then a scatter-add of the updates at rows
+    /// picked by the indices.
+    const SCATTER: &str =
+        "kernel.program @s(%b0: tensor<4x3xf32>, %b1: tensor<2xi32>, %b2: tensor<2x3xf32>) -> (tensor<4x3xf32>) {
+  %b3 = kernel.buffer : tensor<4x3xf32>
+  kernel.fused @k0 domain [4, 3] reduce [] {
+    map {
+      %0 = load %b0[0; 3, 1] : f32
+      store %b3[0; 3, 1], %0 : f32
+    }
+  }
+  kernel.fused @k1 domain [2, 3] reduce [] {
+    map {
+      %0 = load %b1[0; 1, 0] : i32
+      %1 = load %b2[0; 3, 1] : f32
+      scatter.sum %b3[0; 0, 1] + 3 * %0 {axis = 0, size = 4}, %1 : f32
+    }
+  }
+  return %b3
+}
+";
+
+    #[test]
+    fn scatters_round_trip_and_their_invariants_are_checked() {
+        let p = parse_program(SCATTER).unwrap();
+        verify_program(&p).unwrap();
+        assert_eq!(print_program(&p), SCATTER);
+        assert_eq!(p.items[1].updates(), vec![BufId(3)]);
+        assert!(p.items[1].reads().contains(&BufId(3)));
+        assert!(p.items[1].writes().is_empty());
+        for k in ScatterKind::ALL {
+            let src = SCATTER.replace("scatter.sum", &format!("scatter.{}", k.name()));
+            assert_eq!(print_program(&parse_program(&src).unwrap()), src);
+        }
+        let clamped = SCATTER.replace("size = 4}", "size = 4, slice = 2, clamp}");
+        assert_eq!(print_program(&parse_program(&clamped).unwrap()), clamped);
+        let bad = |edit: (&str, &str), want: &str| {
+            let src = SCATTER.replace(edit.0, edit.1);
+            assert_ne!(src, SCATTER, "edit {edit:?} did not apply");
+            let e = match parse_program(&src) {
+                Err(e) => e.to_string(),
+                Ok(p) => verify_program(&p).expect_err("verifier accepted a bad scatter"),
+            };
+            assert!(e.contains(want), "{e}");
+        };
+        bad(
+            ("scatter.sum", "scatter.mean"),
+            "unknown scatter `scatter.mean`",
+        );
+        bad(
+            (
+                "+ 3 * %0 {axis = 0, size = 4}",
+                "+ 4 * %0 {axis = 0, size = 4}",
+            ),
+            "addresses elements 0..=14 of a buffer of 12",
+        );
+        bad(
+            ("+ 3 * %0", "+ 3 * %1"),
+            "scatter index %1 is f32, not an integer",
+        );
+        bad(
+            ("}, %1 : f32", "}, %0 : f32"),
+            "scatters a i32 into a f32 buffer",
+        );
+        // Nothing wrote the buffer before the scatter.
+        bad(
+            ("store %b3[0; 3, 1], %0 : f32", "%1 = exp %0 : f32"),
+            "scatters into %b3 before anything writes it",
+        );
+        // Into a parameter.
+        bad(("scatter.sum %b3", "scatter.sum %b0"), "not a temporary");
+        // The scattering kernel also reads its target.
+        bad(
+            (
+                "%1 = load %b2[0; 3, 1] : f32",
+                "%1 = load %b3[0; 3, 1] : f32",
+            ),
+            "also loads or stores it",
+        );
+        bad(
+            ("domain [2, 3] reduce []", "domain [2, 3] reduce [1]"),
+            "scatters belong in the `map` stage of a kernel without reduce axes",
+        );
     }
 
     #[test]

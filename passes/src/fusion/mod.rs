@@ -18,6 +18,16 @@
 //!    consumer reads every element of it ([`covers`]): otherwise (a slice
 //!    of it, say) it is materialized, so every index is checked as the
 //!    reference interpreter checks them.
+//!
+//!    `scatter`, `scatter_axis` and `dynamic_slice_update` become two
+//!    kernels ([`Lowering::build_scatter`]): a copy of the destination into
+//!    the result's buffer (fused with the destination's producers, so
+//!    `zeros_like` is a fill; buffer planning runs it in place when the
+//!    destination's buffer dies there), then a kernel over the updates'
+//!    domain whose [`Instr::Scatter`] node combines each update value
+//!    (computed inline, with its indices) into that buffer. A dynamic
+//!    slice's starts are clamping indices. The result is always read from
+//!    memory by its consumers.
 //! 2. Each materialized value is the root of one item. Its kernel is emitted
 //!    by walking producers from the root: elementwise ops become scalar
 //!    nodes; layout ops (transpose, broadcast, slice, flip, expand/squeeze,
@@ -70,7 +80,7 @@ pub mod split;
 
 use psionic_ir::kernel::{
     AccKind, BufId, BufferKind, DynIndex, IndexMap, Instr, Item, KProgram, Kernel, LibOp,
-    MatmulCall, Node, Stage, StageKind,
+    MatmulCall, Node, ScatterKind, Stage, StageKind,
 };
 use psionic_ir::types::row_major_strides;
 use psionic_ir::{Attr, Attrs, DType, Func, Literal, Op, OpClass, Opcode, TensorType, Value};
@@ -271,6 +281,9 @@ struct KBuild {
     dedup: HashMap<(BNode, DType), u32>,
     memo: HashMap<(Value, Access), u32>,
     stores: Vec<(BufId, IndexMap, u32)>,
+    /// Scatters (buffer, map, indices, kind, value): only in kernels
+    /// without reduced axes.
+    scatters: Vec<(BufId, IndexMap, Vec<DynIndex>, ScatterKind, u32)>,
     claimed: Option<Value>,
     allow_claim: bool,
     /// A reduction that could have been computed here with a larger domain.
@@ -352,6 +365,9 @@ enum Kind {
     /// `take_along_axis` or `gather`: the source is read from memory at
     /// data-dependent addresses, the indices are computed inline.
     Gather,
+    /// `scatter`, `scatter_axis`, `dynamic_slice_update`: a copy of the
+    /// destination, then a kernel of [`Instr::Scatter`] over the updates.
+    Scatter,
     /// `tensor.pad`: a guarded load of its (materialized) operand, the
     /// pad value elsewhere.
     Pad,
@@ -373,6 +389,16 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
     if matches!(op.opcode, O::TakeAlongAxis | O::Gather) {
         return if gather_fusable(op, f, opts) {
             Kind::Gather
+        } else {
+            Kind::Lib
+        };
+    }
+    if matches!(
+        op.opcode,
+        O::Scatter | O::ScatterAxis | O::DynamicSliceUpdate
+    ) {
+        return if opts.fuse && scatter_fusable(op, f, opts) {
+            Kind::Scatter
         } else {
             Kind::Lib
         };
@@ -491,6 +517,89 @@ fn gather_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
     }
 }
 
+/// The kind of a scatter op's `reduce` attribute on `dtype` (on `bool`,
+/// a sum is an `or` and a product an `and`: `max` and `min` of 0 and 1).
+fn scatter_kind(op: &Op, dtype: DType) -> Option<ScatterKind> {
+    let k = ScatterKind::from_reduce(op.attrs.str("reduce").unwrap_or("none"))?;
+    Some(match (k, dtype) {
+        (ScatterKind::Sum, DType::Bool) => ScatterKind::Max,
+        (ScatterKind::Prod, DType::Bool) => ScatterKind::Min,
+        _ => k,
+    })
+}
+
+/// True when a `scatter`, `scatter_axis` or `dynamic_slice_update` becomes
+/// kernel code: static shapes, a non-empty destination of a dtype kernels
+/// hold (every backend combines every such dtype: see BACKENDS.md), integer indices,
+/// distinct axes in range, a known reduction, and index shapes the
+/// reference interpreter accepts. Anything else stays a library op, so
+/// its error is the interpreter's.
+fn scatter_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
+    let x = f.ty(op.operands[0]);
+    let Some(xs) = x.static_shape() else {
+        return false;
+    };
+    let statics = op
+        .operands
+        .iter()
+        .chain(&op.results)
+        .all(|&v| f.ty(v).static_shape().is_some());
+    if scatter_kind(op, x.dtype).is_none() {
+        return false;
+    }
+    let dst_ok = !x.dtype.is_complex()
+        && (opts.wide_int_kernels || !is_wide_int(x.dtype))
+        && !xs.contains(&0);
+    if !statics || !dst_ok {
+        return false;
+    }
+    let shape = |i: usize| f.ty(op.operands[i]).static_shape().unwrap_or_default();
+    let n = op.operands.len();
+    let in_range = |a: i64| a >= 0 && (a as usize) < xs.len();
+    match op.opcode {
+        Opcode::ScatterAxis => {
+            let Ok(axis) = op.attrs.int("axis") else {
+                return false;
+            };
+            let is = shape(1);
+            in_range(axis)
+                && f.ty(op.operands[1]).dtype.is_integer()
+                && is.len() == xs.len()
+                && shape(2) == is
+                && (0..xs.len()).all(|d| d == axis as usize || is[d] <= xs[d])
+        }
+        Opcode::DynamicSliceUpdate => {
+            let Ok(axes) = op.attrs.ints("axes") else {
+                return false;
+            };
+            let us = shape(1);
+            let distinct = axes.iter().enumerate().all(|(i, a)| !axes[..i].contains(a));
+            distinct
+                && axes.iter().all(|&a| in_range(a))
+                && f.ty(op.operands[2]).dtype.is_integer()
+                && shape(2) == [axes.len()]
+                && us.len() == xs.len()
+                && us.iter().zip(&xs).all(|(u, x)| u <= x)
+        }
+        _ => {
+            let Ok(axes) = op.attrs.ints("axes") else {
+                return false;
+            };
+            let nidx = n - 2;
+            let us = shape(n - 1);
+            let q = us.len().wrapping_sub(xs.len());
+            let distinct = axes.iter().enumerate().all(|(i, a)| !axes[..i].contains(a));
+            distinct
+                && axes.len() == nidx
+                && axes.iter().all(|&a| in_range(a))
+                && us.len() >= xs.len()
+                && (1..=nidx)
+                    .all(|k| f.ty(op.operands[k]).dtype.is_integer() && shape(k) == us[..q])
+                && us[q..].iter().zip(&xs).all(|(u, x)| u <= x)
+        }
+    }
+}
+
 /// True when `acc`, over `domain`, reaches every element of a value of
 /// `shape`. A gather is computed inline only where its consumer reads all
 /// of it: every index is then checked, as the reference interpreter checks
@@ -536,8 +645,9 @@ struct Lowering<'f> {
     buf_of: HashMap<Value, BufId>,
     /// Materialized values whose item is not built yet, by producer op.
     pending: BTreeMap<usize, ()>,
-    /// Items by producer op index.
-    items: BTreeMap<usize, Item>,
+    /// Items by producer op index (and position among that op's items: a
+    /// scatter has two).
+    items: BTreeMap<(usize, u8), Item>,
     /// Matmuls whose result became some kernel's epilogue.
     claimed: HashSet<Value>,
     prog: KProgram,
@@ -627,7 +737,7 @@ impl<'f> Lowering<'f> {
                     .collect::<Result<Vec<_>, _>>()?;
                 let outputs = op.results.iter().map(|r| self.buf_of[r]).collect();
                 self.items.insert(
-                    p,
+                    (p, 0),
                     Item::LibOp(LibOp {
                         opcode: op.opcode,
                         attrs: op.attrs.clone(),
@@ -636,6 +746,7 @@ impl<'f> Lowering<'f> {
                     }),
                 );
             }
+            Kind::Scatter => self.build_scatter(p)?,
             Kind::Matmul => {
                 let out = self.buf_of[&root];
                 let shape = self.shape(root)?;
@@ -657,7 +768,7 @@ impl<'f> Lowering<'f> {
                     },
                 ];
                 let mm = self.matmul_call(p, epilogue)?;
-                self.items.insert(p, Item::Matmul(mm));
+                self.items.insert((p, 0), Item::Matmul(mm));
             }
             _ => {
                 // Attempts may request buffers that a later attempt does
@@ -722,13 +833,13 @@ impl<'f> Lowering<'f> {
                         let mm = self.matmul_call(mp, epilogue)?;
                         self.claimed.insert(m);
                         self.pending.remove(&mp);
-                        self.items.insert(p, Item::Matmul(mm));
+                        self.items.insert((p, 0), Item::Matmul(mm));
                     }
                     None => {
                         let (stages, reduce) = schedule(&built);
                         let name = self.new_name();
                         self.items.insert(
-                            p,
+                            (p, 0),
                             Item::Kernel(Kernel {
                                 name,
                                 domain: built.domain.clone(),
@@ -1048,21 +1159,8 @@ impl<'f> Lowering<'f> {
             let store = access.flat(&rshape, n);
             (rshape.clone(), access, store)
         };
-        self.cur_domain = domain.clone();
-        let mut kb = KBuild {
-            domain,
-            depth: Vec::new(),
-            reduce: None,
-            nodes: Vec::new(),
-            scanned: Vec::new(),
-            dedup: HashMap::new(),
-            memo: HashMap::new(),
-            stores: Vec::new(),
-            claimed: None,
-            allow_claim,
-            wish: None,
-            flip_wish: None,
-        };
+        let mut kb = self.new_kbuild(domain);
+        kb.allow_claim = allow_claim;
         let v = self.emit(&mut kb, root, &access, true, Some(root))?;
         let store_map = canon(store_map, &kb.domain);
         kb.stores.push((out_buf, store_map, v));
@@ -1315,8 +1413,161 @@ impl<'f> Lowering<'f> {
                 self.emit_gather(kb, &op, acc, single, root)
             }
             Kind::Pad | Kind::Concat => self.emit_guarded(kb, v, &op, acc, is_root, root),
-            Kind::Matmul | Kind::Lib => self.load(kb, v, acc),
+            Kind::Matmul | Kind::Lib | Kind::Scatter => self.load(kb, v, acc),
         }
+    }
+
+    /// A kernel under construction over `domain`.
+    fn new_kbuild(&mut self, domain: Vec<usize>) -> KBuild {
+        self.cur_domain = domain.clone();
+        KBuild {
+            domain,
+            depth: Vec::new(),
+            reduce: None,
+            nodes: Vec::new(),
+            scanned: Vec::new(),
+            dedup: HashMap::new(),
+            memo: HashMap::new(),
+            stores: Vec::new(),
+            scatters: Vec::new(),
+            claimed: None,
+            allow_claim: false,
+            wish: None,
+            flip_wish: None,
+        }
+    }
+
+    /// Builds the two items of scatter op `p`: a kernel copying the
+    /// destination (computed inline) into the result's buffer, then one
+    /// over the updates' domain that scatters each update (computed inline,
+    /// as are its indices) into that buffer. The second is left out when
+    /// there are no updates (the reference interpreter then checks no
+    /// index either).
+    fn build_scatter(&mut self, p: usize) -> Result<(), FusionError> {
+        let op = self.f.ops[p].clone();
+        let root = op.results[0];
+        let out = self.buf_of[&root];
+        let xs = self.shape(root)?;
+        let dtype = self.dtype(root);
+        let r = xs.len();
+        let rs: Vec<i64> = row_major_strides(&xs)
+            .into_iter()
+            .map(|s| s as i64)
+            .collect();
+        let mut kb = self.new_kbuild(xs.clone());
+        let v = self.emit(&mut kb, op.operands[0], &Access::identity(r), false, None)?;
+        kb.stores
+            .push((out, canon(IndexMap::row_major(&xs), &xs), v));
+        online_accumulators(&mut kb);
+        let (stages, reduce_axes) = schedule(&kb);
+        let name = self.new_name();
+        self.items.insert(
+            (p, 0),
+            Item::Kernel(Kernel {
+                name,
+                domain: xs.clone(),
+                reduce_axes,
+                stages,
+            }),
+        );
+        let n = op.operands.len();
+        let upd = match op.opcode {
+            Opcode::DynamicSliceUpdate => op.operands[1],
+            _ => op.operands[n - 1],
+        };
+        let us = self.shape(upd)?;
+        if us.contains(&0) {
+            return Ok(());
+        }
+        let kind = scatter_kind(&op, dtype)
+            .ok_or_else(|| FusionError(format!("`{}`: unknown reduction", op.opcode)))?;
+        let mut kb = self.new_kbuild(us.clone());
+        // No loops: a reduction or scan among the updates' producers is
+        // read from memory.
+        kb.reduce = Some(vec![]);
+        let nd = us.len();
+        let value = self.emit(&mut kb, upd, &Access::identity(nd), false, None)?;
+        let ints = |name: &str| -> Result<Vec<usize>, FusionError> {
+            Ok(op
+                .attrs
+                .ints(name)
+                .map_err(FusionError)?
+                .iter()
+                .map(|&a| a as usize)
+                .collect())
+        };
+        // Per index: (index node, axis, slice, clamp); the static map.
+        let mut terms: Vec<(u32, usize, usize, bool)> = Vec::new();
+        let mut map = IndexMap {
+            offset: 0,
+            strides: vec![0; nd],
+        };
+        match op.opcode {
+            Opcode::ScatterAxis => {
+                let axis = op.attrs.int("axis").map_err(FusionError)? as usize;
+                let i = self.emit(&mut kb, op.operands[1], &Access::identity(nd), false, None)?;
+                terms.push((i, axis, 1, false));
+                for d in 0..r {
+                    if d != axis {
+                        map.strides[d] = rs[d];
+                    }
+                }
+            }
+            Opcode::DynamicSliceUpdate => {
+                for (k, a) in ints("axes")?.into_iter().enumerate() {
+                    let at = Access {
+                        c: vec![k as i64],
+                        a: vec![Access::zero_row(nd)],
+                    };
+                    let i = self.emit(&mut kb, op.operands[2], &at, false, None)?;
+                    terms.push((i, a, us[a], true));
+                }
+                map.strides = rs.clone();
+            }
+            _ => {
+                let q = nd - r;
+                let mut ia = Access {
+                    c: vec![0; q],
+                    a: vec![],
+                };
+                for j in 0..q {
+                    ia.a.push((0..nd).map(|i| (i == j) as i64).collect());
+                }
+                for (k, a) in ints("axes")?.into_iter().enumerate() {
+                    let i = self.emit(&mut kb, op.operands[1 + k], &ia, false, None)?;
+                    terms.push((i, a, us[q + a], false));
+                }
+                map.strides[q..].copy_from_slice(&rs);
+            }
+        }
+        let index = terms
+            .into_iter()
+            .map(|(arg, a, slice, clamp)| DynIndex {
+                arg,
+                stride: rs[a],
+                dim: xs[a],
+                slice,
+                axis: a as u32,
+                clamp,
+            })
+            .collect();
+        let map = canon(map, &kb.domain);
+        kb.scatters.push((out, map, index, kind, value));
+        let (stages, reduce_axes) = schedule(&kb);
+        if !reduce_axes.is_empty() {
+            return ferr("internal: a scatter kernel with reduced axes");
+        }
+        let name = self.new_name();
+        self.items.insert(
+            (p, 1),
+            Item::Kernel(Kernel {
+                name,
+                domain: us,
+                reduce_axes,
+                stages,
+            }),
+        );
+        Ok(())
     }
 
     /// Emits a `take_along_axis` or `gather` at `acc`: its indices inline,
@@ -1413,6 +1664,7 @@ impl<'f> Lowering<'f> {
                 dim: xs[axes[k]],
                 slice: slices[k],
                 axis: axes[k] as u32,
+                clamp: false,
             })
             .collect();
         let map = IndexMap {
@@ -1769,6 +2021,16 @@ fn redirect(kb: &mut KBuild, from: u32, to: u32) {
             s.2 = to;
         }
     }
+    for s in kb.scatters.iter_mut() {
+        for d in s.2.iter_mut() {
+            if d.arg == from {
+                d.arg = to;
+            }
+        }
+        if s.4 == from {
+            s.4 = to;
+        }
+    }
 }
 
 /// A gather's indices with their nodes renumbered by `map`.
@@ -1853,6 +2115,11 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
     }
     for s in &kb.stores {
         visit(s.2 as usize, &args_of, &mut state, &mut order);
+    }
+    for s in &kb.scatters {
+        for a in s.2.iter().map(|d| d.arg).chain([s.4]) {
+            visit(a as usize, &args_of, &mut state, &mut order);
+        }
     }
     let needed: HashSet<usize> = order.iter().copied().collect();
     let mut varying = vec![false; n];
@@ -2015,10 +2282,34 @@ fn schedule(kb: &KBuild) -> (Vec<Stage>, Vec<usize>) {
         .iter()
         .filter(|s| store_in_map(s.2, &s.1))
         .collect();
-    if !varying_stores.is_empty() {
-        let roots: Vec<usize> = varying_stores.iter().map(|s| s.2 as usize).collect();
+    if !varying_stores.is_empty() || !kb.scatters.is_empty() {
+        let mut roots: Vec<usize> = varying_stores.iter().map(|s| s.2 as usize).collect();
+        for s in &kb.scatters {
+            roots.extend(s.2.iter().map(|d| d.arg as usize).chain([s.4 as usize]));
+        }
         let mut nodes = Vec::new();
         let local = inst(&roots, &mut nodes, &mut next_id, &outer_ids, false);
+        let id_of = |v: u32| {
+            local
+                .get(&(v as usize))
+                .or(outer_ids.get(&(v as usize)))
+                .copied()
+                .unwrap_or(u32::MAX)
+        };
+        for (b, m, ix, kind, v) in &kb.scatters {
+            nodes.push(Node {
+                id: next_id,
+                dtype: kb.nodes[*v as usize].1,
+                instr: Instr::Scatter {
+                    buf: *b,
+                    map: m.clone(),
+                    index: remap_index(ix, id_of),
+                    arg: id_of(*v),
+                    reduce: *kind,
+                },
+            });
+            next_id += 1;
+        }
         for (b, m, v) in varying_stores {
             let arg = local
                 .get(&(*v as usize))
@@ -2222,6 +2513,7 @@ fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
                 Instr::Load { buf, .. }
                 | Instr::Gather { buf, .. }
                 | Instr::LoadOr { buf, .. }
+                | Instr::Scatter { buf, .. }
                 | Instr::Store { buf, .. } => *buf = map[buf],
                 _ => {}
             }
@@ -2245,12 +2537,19 @@ fn compact_buffers(mut p: KProgram, used: &HashSet<BufId>) -> KProgram {
 }
 
 /// Class of ops fusion treats as library calls (for docs and tests).
-/// `take_along_axis` and `gather` are not: they become kernel code (a
-/// library call only where `gather_fusable` refuses them).
+/// `take_along_axis`, `gather`, `scatter`, `scatter_axis` and
+/// `dynamic_slice_update` are not: they become kernel code (a library
+/// call only where `gather_fusable` or `scatter_fusable` refuses them).
 pub fn is_library_op(op: Opcode) -> bool {
-    !matches!(op, Opcode::TakeAlongAxis | Opcode::Gather)
-        && matches!(
-            op.class(),
-            OpClass::Contraction | OpClass::Sort | OpClass::Indexing
-        )
+    !matches!(
+        op,
+        Opcode::TakeAlongAxis
+            | Opcode::Gather
+            | Opcode::Scatter
+            | Opcode::ScatterAxis
+            | Opcode::DynamicSliceUpdate
+    ) && matches!(
+        op.class(),
+        OpClass::Contraction | OpClass::Sort | OpClass::Indexing
+    )
 }

@@ -104,9 +104,12 @@ fn plan_split(k: &Kernel, opts: &SplitOptions) -> Option<(usize, usize)> {
         // Scans live in `map` stages, which this plan excludes anyway.
         // A guard box on the split axis would not stay a box over the
         // chunked domain.
-        Instr::Store { .. } | Instr::MatmulResult | Instr::Scan { .. } | Instr::LoadOr { .. } => {
-            false
-        }
+        // Scatters only live in kernels without reduced axes.
+        Instr::Store { .. }
+        | Instr::Scatter { .. }
+        | Instr::MatmulResult
+        | Instr::Scan { .. }
+        | Instr::LoadOr { .. } => false,
         Instr::Load { .. } | Instr::Gather { .. } | Instr::Const(_) | Instr::Op { .. } => true,
     }) && !outer
         .nodes
