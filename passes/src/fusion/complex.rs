@@ -129,6 +129,21 @@ fn cmul(kb: &mut KBuild, x: Z, y: Z) -> Z {
     (sub(kb, ac, bd), add(kb, ad, bc))
 }
 
+/// `a / +0` spelled out (±inf by the sign of `a`, NaN for 0 or NaN):
+/// WGSL leaves a float division by zero indeterminate.
+fn over_zero(kb: &mut KBuild, a: u32) -> u32 {
+    let zero = f(kb, 0.0);
+    let pos = pred(kb, Opcode::Greater, vec![a, zero]);
+    let neg = pred(kb, Opcode::Less, vec![a, zero]);
+    let (pinf, ninf, nan) = (
+        f(kb, f64::INFINITY),
+        f(kb, f64::NEG_INFINITY),
+        f(kb, f64::NAN),
+    );
+    let n = sel(kb, neg, ninf, nan);
+    sel(kb, pos, pinf, n)
+}
+
 /// Smith's division (no overflow in `|y|^2`), as the interpreter's: `x / 0`
 /// divides each part by `+0`.
 fn cdiv(kb: &mut KBuild, x: Z, y: Z) -> Z {
@@ -161,8 +176,7 @@ fn cdiv(kb: &mut KBuild, x: Z, y: Z) -> Z {
     let im2 = div(kb, n2im, den2);
     // y == 0: parts over +0.
     let zero = is_zero(kb, y);
-    let z0 = f(kb, 0.0);
-    let (re0, im0) = (div(kb, a0, z0), div(kb, b0, z0));
+    let (re0, im0) = (over_zero(kb, a0), over_zero(kb, b0));
     let two = f(kb, 2.0);
     let re = sel(kb, wide, re1, re2);
     let im = sel(kb, wide, im1, im2);
@@ -235,8 +249,10 @@ fn cexpm1(kb: &mut KBuild, z: Z) -> Z {
 /// loses; elsewhere `ln(1 + z)`.
 fn cln1p(kb: &mut KBuild, z: Z) -> Z {
     let (one, zero) = (f(kb, 1.0), f(kb, 0.0));
-    // `z + (1 + 0i)`: a -0 imaginary part becomes +0, as in the interpreter.
-    let w = (add(kb, z.0, one), add(kb, z.1, zero));
+    // `z + (1 + 0i)`: a -0 imaginary part becomes +0, as in the
+    // interpreter (by a select: shader compilers fold `x + 0` to `x`).
+    let b0 = pred(kb, Opcode::Equal, vec![z.1, zero]);
+    let w = (add(kb, z.0, one), sel(kb, b0, zero, z.1));
     let far = cln(kb, w);
     let two = f(kb, 2.0);
     let a2 = add(kb, z.0, two);
@@ -271,12 +287,13 @@ fn csqrt(kb: &mut KBuild, z: Z) -> Z {
     let pos_im = div(kb, b, t2);
     let ab = op1(kb, Opcode::Abs, b);
     let neg_re = div(kb, ab, t2);
-    // copysign(t, b): b < 0 or b is -0 (1 / b = -inf).
+    // copysign(t, b): b < 0, or b is -0 (atan2(-0, -1) = -pi; no division
+    // by zero, which WGSL leaves indeterminate).
     let zero = f(kb, 0.0);
-    let one = f(kb, 1.0);
-    let inv = div(kb, one, b);
+    let m1 = f(kb, -1.0);
+    let at = op2(kb, Opcode::Arctan2, b, m1);
     let lt = pred(kb, Opcode::Less, vec![b, zero]);
-    let nz = pred(kb, Opcode::Less, vec![inv, zero]);
+    let nz = pred(kb, Opcode::Less, vec![at, zero]);
     let negb = or(kb, lt, nz);
     let mt = op1(kb, Opcode::Negative, t);
     let neg_im = sel(kb, negb, mt, t);
@@ -588,7 +605,8 @@ impl Lowering<'_> {
                     O::Sigmoid => {
                         let m = (op1(kb, O::Negative, x.0), op1(kb, O::Negative, x.1));
                         let e = cexp(kb, m);
-                        let den = (add(kb, one.0, e.0), add(kb, one.1, e.1));
+                        let b0 = pred(kb, O::Equal, vec![e.1, one.1]);
+                        let den = (add(kb, one.0, e.0), sel(kb, b0, one.1, e.1));
                         cdiv(kb, one, den)
                     }
                     O::Sign => {
