@@ -33,48 +33,48 @@ pub(super) fn lowers(op: &Op, f: &Func) -> bool {
     if !op.operands.iter().chain(&op.results).any(complex) || op.results.len() != 1 {
         return false;
     }
-    match op.opcode {
+    matches!(
+        op.opcode,
         O::Add
-        | O::Subtract
-        | O::Multiply
-        | O::Divide
-        | O::Negative
-        | O::Conjugate
-        | O::Real
-        | O::Imag
-        | O::Abs
-        | O::Square
-        | O::Exp
-        | O::Expm1
-        | O::Log
-        | O::Log1p
-        | O::Log2
-        | O::Log10
-        | O::Sqrt
-        | O::Rsqrt
-        | O::Sin
-        | O::Cos
-        | O::Tan
-        | O::Sinh
-        | O::Cosh
-        | O::Tanh
-        | O::Sigmoid
-        | O::Sign
-        | O::Reciprocal
-        | O::Floor
-        | O::Ceil
-        | O::Round
-        | O::Copy
-        | O::StopGradient
-        | O::Equal
-        | O::NotEqual
-        | O::IsNan
-        | O::IsInf
-        | O::IsFinite
-        | O::Select
-        | O::Cast => true,
-        _ => false,
-    }
+            | O::Subtract
+            | O::Multiply
+            | O::Divide
+            | O::Negative
+            | O::Conjugate
+            | O::Real
+            | O::Imag
+            | O::Abs
+            | O::Square
+            | O::Exp
+            | O::Expm1
+            | O::Log
+            | O::Log1p
+            | O::Log2
+            | O::Log10
+            | O::Sqrt
+            | O::Rsqrt
+            | O::Sin
+            | O::Cos
+            | O::Tan
+            | O::Sinh
+            | O::Cosh
+            | O::Tanh
+            | O::Sigmoid
+            | O::Sign
+            | O::Reciprocal
+            | O::Floor
+            | O::Ceil
+            | O::Round
+            | O::Copy
+            | O::StopGradient
+            | O::Equal
+            | O::NotEqual
+            | O::IsNan
+            | O::IsInf
+            | O::IsFinite
+            | O::Select
+            | O::Cast
+    )
 }
 
 /// A complex scalar under construction: real and imaginary `f32` nodes.

@@ -76,7 +76,7 @@ pub const SCALED: [f32; 8] = [1e30, -3e35, 1e-30, -2e-35, 3e38, 0.0, 1.0, -7.0];
 pub fn random_c64(rng: &mut Rng, shape: &[usize], special: &[f32], lo: f64, hi: f64) -> Literal {
     let n: usize = shape.iter().product();
     let part = |rng: &mut Rng| -> f32 {
-        if !special.is_empty() && rng.next() % 3 == 0 {
+        if !special.is_empty() && rng.next().is_multiple_of(3) {
             special[(rng.next() % special.len() as u64) as usize]
         } else {
             (lo + rng.unit() * (hi - lo)) as f32
@@ -496,7 +496,11 @@ impl Gen {
 pub fn random_program(rng: &mut Rng) -> (Func, Vec<Literal>) {
     let shape = vec![2 + (rng.next() % 5) as usize, 1 + (rng.next() % 9) as usize];
     let sq = vec![shape[0], shape[0]];
-    let shape = if rng.next() % 4 == 0 { sq } else { shape };
+    let shape = if rng.next().is_multiple_of(4) {
+        sq
+    } else {
+        shape
+    };
     let c = ty(DType::C64, &shape);
     let f = Func::new(
         "main",
