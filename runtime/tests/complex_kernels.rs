@@ -103,6 +103,39 @@ fn unlowered_complex_ops_are_library_ops_between_kernels() {
     check_all(&f, &args, 1e-5, 1.0, false, None);
 }
 
+/// A complex fill as a result (a root of its own, both parts selected),
+/// and a non-splat complex constant read from its pair buffer.
+#[test]
+fn complex_fills_and_constants() {
+    let s = [3usize, 4];
+    let mut f = Func::new("main", vec![ty(DType::C64, &s)]);
+    let x = f.params[0];
+    let full = f
+        .push1(
+            Opcode::Full,
+            &[],
+            Attrs::new()
+                .with("value", psionic_ir::Attr::Float(2.5))
+                .with("shape", psionic_ir::Attr::Ints(vec![3, 4]))
+                .with("dtype", psionic_ir::Attr::DType(DType::C64)),
+        )
+        .unwrap();
+    let vals: Vec<(f32, f32)> = (0..12).map(|i| (i as f32 - 5.0, 0.5 * i as f32)).collect();
+    let k = f
+        .push1(
+            Opcode::Constant,
+            &[],
+            Attrs::new().with("value", psionic_ir::Attr::Dense(c64s(&s, &vals))),
+        )
+        .unwrap();
+    let m = f.push1(Opcode::Multiply, &[x, k], Attrs::new()).unwrap();
+    let r = f.push1(Opcode::Add, &[m, full], Attrs::new()).unwrap();
+    f.results = vec![full, r];
+    let mut rng = Rng(8);
+    let args = vec![random_c64(&mut rng, &s, &SPECIAL, -3.0, 3.0)];
+    check_all(&f, &args, 4e-7, 1e-30, true, None);
+}
+
 /// Arguments of the wrong type are an error, never a panic.
 #[test]
 fn wrong_argument_types_are_errors() {

@@ -459,25 +459,26 @@ impl Lowering<'_> {
         } else {
             (acc.clone(), 0, vec![])
         };
-        match kind {
-            Kind::View => return self.emit_complex_view(kb, v, op, acc, single, root),
-            Kind::Creation => {
-                if op.opcode == Opcode::Full {
-                    let val = op.attrs.float("value").map_err(FusionError)?;
-                    if pa.iter().all(|&s| s == 0) {
-                        return Ok(f(kb, if pc == 0 { val } else { 0.0 }));
-                    }
-                }
-                return self.load(kb, v, acc);
-            }
-            _ => {}
+        if kind == Kind::View {
+            return self.emit_complex_view(kb, v, op, acc, single, root);
         }
-        if cout && pa.iter().any(|&s| s != 0) {
+        let stored = kind == Kind::Creation && op.opcode == Opcode::Constant;
+        if cout && !stored && pa.iter().any(|&s| s != 0) {
             // A moving part row (a complex root): both parts, selected.
             let re = self.emit(kb, v, &with_part(&base, ndom, 0), single, root)?;
             let im = self.emit(kb, v, &with_part(&base, ndom, 1), single, root)?;
             let flag = self.part_flag(kb, pc, pa);
             return Ok(sel(kb, flag, re, im));
+        }
+        match kind {
+            Kind::Creation => {
+                if op.opcode == Opcode::Full {
+                    let val = op.attrs.float("value").map_err(FusionError)?;
+                    return Ok(f(kb, if pc == 0 { val } else { 0.0 }));
+                }
+                return self.load(kb, v, acc);
+            }
+            _ => {}
         }
         use Opcode as O;
         let xs = op.operands.clone();
