@@ -470,15 +470,12 @@ impl Lowering<'_> {
             let flag = self.part_flag(kb, pc, pa);
             return Ok(sel(kb, flag, re, im));
         }
-        match kind {
-            Kind::Creation => {
-                if op.opcode == Opcode::Full {
-                    let val = op.attrs.float("value").map_err(FusionError)?;
-                    return Ok(f(kb, if pc == 0 { val } else { 0.0 }));
-                }
-                return self.load(kb, v, acc);
+        if kind == Kind::Creation {
+            if op.opcode == Opcode::Full {
+                let val = op.attrs.float("value").map_err(FusionError)?;
+                return Ok(f(kb, if pc == 0 { val } else { 0.0 }));
             }
-            _ => {}
+            return self.load(kb, v, acc);
         }
         use Opcode as O;
         let xs = op.operands.clone();
