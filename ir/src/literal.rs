@@ -71,6 +71,27 @@ impl Literal {
         })
     }
 
+    /// The same bytes read as `dtype` of `shape` (shared, not copied): a
+    /// `c64 [S...]` tensor is an `f32 [S..., 2]` one
+    /// ([`crate::kernel::pairs`]). An error when the byte counts differ.
+    pub fn reinterpreted(&self, dtype: DType, shape: Vec<usize>) -> Result<Self, LiteralError> {
+        if dtype == DType::Bool && self.dtype != DType::Bool {
+            return Err(LiteralError("bool data cannot be reinterpreted".into()));
+        }
+        let want = checked_len(&shape, dtype)?;
+        if self.bytes.len() != want {
+            return Err(LiteralError(format!(
+                "{} bytes cannot be read as a {dtype} tensor of shape {shape:?}, which needs {want}",
+                self.bytes.len()
+            )));
+        }
+        Ok(Literal {
+            dtype,
+            shape,
+            bytes: self.bytes.clone(),
+        })
+    }
+
     /// A literal of zeros.
     pub fn zeros(dtype: DType, shape: Vec<usize>) -> Result<Self, LiteralError> {
         let n = checked_len(&shape, dtype)?;

@@ -25,7 +25,8 @@
 //! without a driver gets the error "CUDA backend unavailable: <why>".
 
 use crate::exec::{prepare_with, unsupported, Backend, NativeCode, Prepared};
-use crate::interp::{eval_op, RuntimeError};
+use crate::interp::RuntimeError;
+use crate::pairs::{eval_lib_op, Boundary};
 use crate::spec_cache::SpecCache;
 use cudarc::cublas::sys as cb;
 use cudarc::driver::result as dr;
@@ -427,7 +428,7 @@ impl CudaProgram {
                         .map(|b| self.download(b.index()))
                         .collect::<Result<_, _>>()?;
                     let refs: Vec<&Literal> = ins.iter().collect();
-                    let outs = eval_op(l.opcode, &l.attrs, &refs)
+                    let outs = eval_lib_op(l.opcode, &l.attrs, &refs)
                         .map_err(|e| format!("kernel.op {}: {e}", l.opcode))?;
                     if outs.len() != l.outputs.len() {
                         return Err(format!("kernel.op {}: wrong result count", l.opcode));
@@ -660,11 +661,15 @@ pub struct CudaCompiled {
     pub compile_ms: f64,
     /// Of which: PTX emission (ms).
     pub emit_ms: f64,
+    /// Which results the program returns as `c64` pairs.
+    pub boundary: Boundary,
 }
 
 impl CudaCompiled {
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
-        self.program.run(args).map_err(err)
+        let args = self.boundary.args(args)?;
+        let outs = self.program.run(&args).map_err(err)?;
+        self.boundary.results(outs)
     }
 }
 
@@ -725,6 +730,7 @@ pub fn compile_specialized(g: &Func, opts: &CudaOptions) -> Result<CudaCompiled,
         program,
         compile_ms: t0.elapsed().as_secs_f64() * 1e3,
         emit_ms,
+        boundary: Boundary::of(g),
     })
 }
 

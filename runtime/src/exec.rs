@@ -3,7 +3,8 @@
 //! clean-up passes, e-graph simplification, fusion, buffer planning, then
 //! Cranelift through `psionic_codegen::cpu`) and runs it. Library ops
 //! inside compiled programs run through the reference interpreter's
-//! [`crate::interp::eval_op`].
+//! [`crate::interp::eval_op`] ([`crate::pairs::eval_lib_op`]: complex
+//! values live in `f32` pair buffers).
 //!
 //! Compiled programs are cached by the argument types, so a shapeless
 //! function (symbolic dims) compiles once per distinct shape and dtype
@@ -17,6 +18,7 @@
 //! instead), for tests of the code generator.
 
 use crate::interp::{eval_op, run_func, RuntimeError};
+use crate::pairs::{eval_lib_op, Boundary};
 use crate::spec_cache::SpecCache;
 use psionic_codegen::cpu::{compile_program, CpuOptions, CpuProgram};
 use psionic_ir::kernel::KProgram;
@@ -45,12 +47,16 @@ pub struct Compiled {
     pub report: CompileReport,
     /// Wall time of specialization, optimization and code generation.
     pub compile_ms: f64,
+    /// Which results the program returns as `c64` pairs.
+    pub boundary: Boundary,
 }
 
 impl Compiled {
     /// Runs on `args` (their types must be the ones compiled for).
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
-        self.code.run(args, &eval_op).map_err(err)
+        let args = self.boundary.args(args)?;
+        let outs = self.code.run(&args, &eval_lib_op).map_err(err)?;
+        self.boundary.results(outs)
     }
 }
 
@@ -103,6 +109,7 @@ pub fn compile_specialized(g: &Func, opts: &CpuOptions) -> Result<Compiled, Runt
         code,
         report,
         compile_ms: t0.elapsed().as_secs_f64() * 1e3,
+        boundary: Boundary::of(&g),
     })
 }
 
@@ -153,9 +160,11 @@ impl std::fmt::Display for Backend {
 /// its argument types), or `None` when it can. Each executable runs such a
 /// specialization on the reference interpreter instead, and says why
 /// ([`Prepared::fallback`]):
-/// - every backend: complex values (`c64`); the kernel level holds one
-///   scalar per element;
 /// - wgpu: `f64`, `i64` and `u64`, which WGSL has no type for.
+///
+/// Complex values (`c64`) compile on every backend: kernels compute on
+/// their `f32` parts (`psionic_ir::kernel::pairs`), and the complex ops
+/// fusion does not lower (FFTs, powers...) are library calls.
 ///
 /// 64-bit integers do compile for the CPU, whose kernels hold values in f64
 /// registers: fusion sends every op that reads or writes one to a library
@@ -165,19 +174,8 @@ impl std::fmt::Display for Backend {
 pub fn unsupported(backend: Backend, f: &Func) -> Option<String> {
     for t in &f.value_types {
         let d = t.dtype;
-        match backend {
-            Backend::Cpu if d.is_complex() => {
-                return Some("complex values are not compiled by the CPU backend".into())
-            }
-            Backend::Cuda if d.is_complex() => {
-                return Some(format!("cuda: {d} values have no CUDA code"))
-            }
-            Backend::Wgpu
-                if d.is_complex() || matches!(d, DType::F64 | DType::I64 | DType::U64) =>
-            {
-                return Some(format!("wgpu: {d} has no WGSL type"))
-            }
-            _ => {}
+        if backend == Backend::Wgpu && matches!(d, DType::F64 | DType::I64 | DType::U64) {
+            return Some(format!("wgpu: {d} has no WGSL type"));
         }
     }
     None

@@ -498,7 +498,8 @@ pub fn run_program_with(
 }
 
 /// Runs a program; library ops run through the tensor interpreter's
-/// [`crate::interp::eval_op`].
+/// [`crate::interp::eval_op`] (by [`crate::pairs::eval_lib_op`], which
+/// reads `c64` pair buffers as complex tensors).
 pub fn run_program(p: &KProgram, args: &[Literal]) -> Result<Vec<Literal>, String> {
-    run_program_with(p, args, &crate::interp::eval_op)
+    run_program_with(p, args, &crate::pairs::eval_lib_op)
 }

@@ -13,6 +13,7 @@ pub mod cuda;
 pub mod exec;
 pub mod interp;
 pub mod kernel_interp;
+pub mod pairs;
 pub mod spec_cache;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;

@@ -22,7 +22,8 @@
 //! ([`compile_for_wgpu`], [`emit_shaders`]) is an error naming the dtype.
 
 use crate::exec::{prepare_with, unsupported, Backend, NativeCode, Prepared};
-use crate::interp::{eval_op, RuntimeError};
+use crate::interp::RuntimeError;
+use crate::pairs::{eval_lib_op, Boundary};
 use crate::spec_cache::SpecCache;
 use psionic_codegen::wgpu::{self as cg, GpuItem, GpuProgram, ShaderKernel, Target};
 use psionic_ir::kernel::{BufferKind, KProgram};
@@ -439,7 +440,7 @@ impl WgpuProgram {
                         ins.push(from_words(ty, &w)?);
                     }
                     let refs: Vec<&Literal> = ins.iter().collect();
-                    let outs = eval_op(l.opcode, &l.attrs, &refs)
+                    let outs = eval_lib_op(l.opcode, &l.attrs, &refs)
                         .map_err(|e| err(format!("kernel.op {} (host): {e}", l.opcode)))?;
                     if outs.len() != l.outputs.len() {
                         return Err(err(format!(
@@ -494,11 +495,15 @@ pub struct WgpuCompiled {
     pub report: CompileReport,
     /// Specialization, optimization, shader generation and pipeline creation.
     pub compile_ms: f64,
+    /// Which results the program returns as `c64` pairs.
+    pub boundary: Boundary,
 }
 
 impl WgpuCompiled {
     pub fn run(&self, args: &[Literal]) -> Result<Vec<Literal>, RuntimeError> {
-        self.program.run(args)
+        let args = self.boundary.args(args)?;
+        let outs = self.program.run(&args)?;
+        self.boundary.results(outs)
     }
 }
 
@@ -548,6 +553,7 @@ pub fn compile_specialized(g: &Func) -> Result<WgpuCompiled, RuntimeError> {
         program,
         report,
         compile_ms: t0.elapsed().as_secs_f64() * 1e3,
+        boundary: Boundary::of(g),
     })
 }
 

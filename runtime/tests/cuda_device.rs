@@ -1405,3 +1405,40 @@ fn scatter_axis_vjp_faults_and_recovers() {
     );
     compare_literals(&prog.run(&args).unwrap()[0], &want[0], 0, 0.0).unwrap();
 }
+
+#[path = "common/complex_cases.rs"]
+mod complex_cases;
+
+/// Complex values as f32-pair kernels on the device (FFTs and the other
+/// unlowered complex ops as host library calls): every lowered op on
+/// random and special values, random complex programs and an FFT filter,
+/// against the reference interpreter norm-wise with the wgpu bounds of
+/// docs/BACKENDS.md (64 times the CPU's; the CPU JIT and the kernel
+/// interpreter run beside it).
+#[test]
+fn complex_kernels_on_the_device() {
+    if !gpu() {
+        return;
+    }
+    let run = |f: &Func, args: &[Literal]| -> Option<Result<Vec<Literal>, String>> {
+        let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+        let c = match psionic_runtime::cuda::compile_for(f, &types, &CudaOptions::default()) {
+            Ok(c) => c,
+            Err(e) => return Some(Err(format!("compile: {e}"))),
+        };
+        Some(c.run(args).map_err(|e| e.message))
+    };
+    complex_cases::every_op(Some(&run), 64.0, 0.03);
+    complex_cases::random_programs(Some(&run), 64.0);
+    let f = complex_cases::fft_filter(16);
+    let mut rng = Rng(13);
+    let args = vec![
+        complex_cases::random_c64(&mut rng, &[3, 16], &[], -1.0, 1.0),
+        complex_cases::random_c64(&mut rng, &[3, 16], &[], -1.0, 1.0),
+    ];
+    let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
+    let c = psionic_runtime::cuda::compile_for(&f, &types, &CudaOptions::default()).unwrap();
+    assert_eq!(c.report.program.library_calls, 2, "the two FFTs");
+    assert_eq!(c.report.program.kernels, 2, "the product and the real part");
+    complex_cases::check_all(&f, &args, 1e-4, 1.0, false, Some(&run));
+}

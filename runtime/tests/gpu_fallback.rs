@@ -1,8 +1,8 @@
 //! The interpreter fallback of the compiled backends
 //! (`psionic_runtime::exec::unsupported`, `prepare_with`): what a backend
-//! has no code for (complex values anywhere; f64, i64, u64 under WGSL)
-//! runs on the reference interpreter, per specialization, with the reason
-//! available; `strict()` turns it into an error naming the reason. None of
+//! has no code for (f64, i64, u64 under WGSL) runs on the reference
+//! interpreter, per specialization, with the reason available; complex
+//! values compile on every backend (as f32 pairs, no fallback); `strict()` turns it into an error naming the reason. None of
 //! the fallback cases touch a device, so they run on any machine; the
 //! cases that compile for a device skip with a visible note when it is
 //! absent.
@@ -75,19 +75,11 @@ fn each_backend_names_what_it_has_no_code_for() {
         }
         assert_eq!(gpu_unsupported(Backend::Cpu, &g), None);
     }
+    // Complex values are code on every backend (f32 pairs).
     let z = complex_inside();
-    assert_eq!(
-        native_unsupported(&z).as_deref(),
-        Some("complex values are not compiled by the CPU backend")
-    );
-    assert_eq!(
-        gpu_unsupported(Backend::Cuda, &z).as_deref(),
-        Some("cuda: c64 values have no CUDA code")
-    );
-    assert_eq!(
-        gpu_unsupported(Backend::Wgpu, &z).as_deref(),
-        Some("wgpu: c64 has no WGSL type")
-    );
+    assert_eq!(native_unsupported(&z), None);
+    assert_eq!(gpu_unsupported(Backend::Cuda, &z), None);
+    assert_eq!(gpu_unsupported(Backend::Wgpu, &z), None);
     // Only CUDA keeps 64-bit integers in kernels.
     assert!(!Backend::Cpu.compile_options().fusion.wide_int_kernels);
     assert!(Backend::Cuda.compile_options().fusion.wide_int_kernels);
@@ -99,22 +91,19 @@ fn each_backend_names_what_it_has_no_code_for() {
 }
 
 #[test]
-fn the_cpu_executable_falls_back_on_complex_values_and_strict_refuses() {
+fn the_cpu_executable_compiles_complex_values() {
     use psionic_runtime::exec::Executable;
     let f = complex_inside();
     let z = c64s(&[3], &[(1.0, 2.0), (-0.5, 0.0), (0.0, 3.0)]);
     let exe = Executable::new(f.clone());
     let p = exe.prepared(&[z.ty()]).unwrap();
-    assert_eq!(
-        p.fallback(),
-        Some("complex values are not compiled by the CPU backend")
-    );
-    assert!(p.native().is_none());
+    assert_eq!(p.fallback(), None);
+    assert_eq!(p.native().unwrap().report.program.library_calls, 0);
     let got = p.run(std::slice::from_ref(&z)).unwrap();
     let want = run_func(&f, std::slice::from_ref(&z)).unwrap();
     compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
-    let e = Executable::new(f).strict().run(&[z]).unwrap_err();
-    assert!(e.message.contains("complex values"), "{}", e.message);
+    let got = Executable::new(f).strict().run(&[z]).unwrap();
+    compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
 }
 
 #[cfg(feature = "wgpu")]
@@ -141,15 +130,6 @@ fn wgpu_runs_what_wgsl_cannot_hold_on_the_interpreter() {
         let e = WgpuExecutable::new(f).strict().run(&[x]).unwrap_err();
         assert_eq!(e.message, format!("wgpu: {d} has no WGSL type"));
     }
-    let z = c64s(&[3], &[(1.0, 2.0), (-0.5, 0.0), (0.0, 3.0)]);
-    let exe = WgpuExecutable::new(complex_inside());
-    let got = exe.run(std::slice::from_ref(&z)).unwrap();
-    let want = run_func(&complex_inside(), std::slice::from_ref(&z)).unwrap();
-    compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
-    assert_eq!(
-        exe.prepared(&[z.ty()]).unwrap().fallback(),
-        Some("wgpu: c64 has no WGSL type")
-    );
     // Compiling such a function directly names the dtype.
     let x64 = inputs().remove(1).1;
     let e = psionic_runtime::wgpu::compile_for_wgpu(&square_plus_self("f64"), &[x64.ty()])
@@ -172,23 +152,41 @@ fn wgpu_runs_what_wgsl_cannot_hold_on_the_interpreter() {
     let got = p.run(std::slice::from_ref(&x)).unwrap();
     let want = run_func(&f, &[x]).unwrap();
     compare_literals(&got[0], &want[0], 2, 0.0).unwrap();
+    // So do complex values (f32 pairs).
+    let z = c64s(&[3], &[(1.0, 2.0), (-0.5, 0.0), (0.0, 3.0)]);
+    let exe = WgpuExecutable::new(complex_inside());
+    let p = exe.prepared(&[z.ty()]).unwrap();
+    assert_eq!(p.fallback(), None);
+    let got = p.run(std::slice::from_ref(&z)).unwrap();
+    let want = run_func(&complex_inside(), std::slice::from_ref(&z)).unwrap();
+    compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
 }
 
 #[cfg(feature = "cuda")]
 #[test]
-fn cuda_runs_complex_values_on_the_interpreter_and_says_when_it_is_unavailable() {
+fn cuda_compiles_complex_values_and_says_when_it_is_unavailable() {
     use psionic_runtime::cuda::{availability, CudaExecutable};
-    // The fallback never needs the device: it runs on any machine.
+    // Complex values are CUDA code (f32 pairs): no fallback reason.
     let f = complex_inside();
     let z = c64s(&[3], &[(1.0, 2.0), (-0.5, 0.0), (0.0, 3.0)]);
-    let exe = CudaExecutable::new(f.clone());
-    let p = exe.prepared(&[z.ty()]).unwrap();
-    assert_eq!(p.fallback(), Some("cuda: c64 values have no CUDA code"));
-    let got = p.run(std::slice::from_ref(&z)).unwrap();
     let want = run_func(&f, std::slice::from_ref(&z)).unwrap();
-    compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
-    let e = CudaExecutable::new(f).strict().run(&[z]).unwrap_err();
-    assert_eq!(e.message, "cuda: c64 values have no CUDA code");
+    let exe = CudaExecutable::new(f.clone());
+    match availability() {
+        Err(_) => {
+            let e = exe.run(std::slice::from_ref(&z)).unwrap_err();
+            assert!(
+                e.message.starts_with("CUDA backend unavailable: "),
+                "{}",
+                e.message
+            );
+        }
+        Ok(_) => {
+            let p = exe.prepared(&[z.ty()]).unwrap();
+            assert_eq!(p.fallback(), None);
+            let got = p.run(std::slice::from_ref(&z)).unwrap();
+            compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
+        }
+    }
 
     // 64-bit integers are CUDA code, not a fallback.
     let (_, x) = inputs().remove(2);

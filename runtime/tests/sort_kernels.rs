@@ -102,14 +102,29 @@ fn sort_shaders_are_written_as_msl_and_spirv() {
 }
 
 #[test]
-fn rows_longer_than_workgroup_memory_are_host_calls() {
+fn long_rows_and_complex_values_are_host_calls() {
     let f = sort_func(Opcode::Argsort, DType::F32, &[3, MAX_SORT_ROW + 1], 1);
     let (kp, _) = compile(&f, &CompileOptions::default()).unwrap();
     let gp = compile_program(&kp).unwrap();
     assert!(gp.items.iter().any(|i| matches!(i, GpuItem::Lib(_))));
+    // A complex sort (f32 pair buffers here) is a host call too.
+    let c = sort_func(Opcode::Sort, DType::C64, &[4, 9], 1);
+    let (ckp, _) = compile(&c, &CompileOptions::default()).unwrap();
+    let cgp = compile_program(&ckp).unwrap();
+    assert!(cgp.items.iter().any(|i| matches!(i, GpuItem::Lib(_))));
     if unavailable().is_some() {
         return;
     }
+    let mut rng = Rng(9);
+    let parts: Vec<(f32, f32)> = (0..36)
+        .map(|_| ((rng.next() % 5) as f32 - 2.0, (rng.next() % 5) as f32 - 2.0))
+        .collect();
+    let z = common::c64s(&[4, 9], &parts);
+    let want = run_func(&c, std::slice::from_ref(&z)).unwrap();
+    // The program itself takes and returns the pair buffers (the same bytes).
+    let pairs = Literal::from_bytes(DType::F32, vec![4, 9, 2], z.bytes().to_vec()).unwrap();
+    let got = load_program(&ckp).unwrap().run(&[pairs]).unwrap();
+    assert_eq!(got[0].bytes(), want[0].bytes());
     let mut rng = Rng(5);
     let arg = sort_input(&mut rng, DType::F32, &[3, MAX_SORT_ROW + 1]);
     let want = run_func(&f, std::slice::from_ref(&arg)).unwrap();

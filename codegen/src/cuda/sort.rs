@@ -45,6 +45,11 @@ pub fn sort_kernel(
     let (&[input], &[output]) = (l.inputs.as_slice(), l.outputs.as_slice()) else {
         return None;
     };
+    // Complex values are f32 pair buffers here (`pairs`): their order is
+    // not a sort of the words, so they stay with the interpreter.
+    if l.attrs.get(psionic_ir::kernel::pairs::ATTR).is_some() {
+        return None;
+    }
     let (dtype, shape) = ty_of(input);
     let (out_dtype, out_shape) = ty_of(output);
     if dtype == DType::C64 || shape != out_shape || shape.contains(&0) {

@@ -40,6 +40,11 @@ pub fn sort_shader(
     let (&[input], &[output]) = (l.inputs.as_slice(), l.outputs.as_slice()) else {
         return None;
     };
+    // Complex values are f32 pair buffers here (`pairs`): their order is
+    // not a sort of the words, so they stay with the interpreter.
+    if l.attrs.get(psionic_ir::kernel::pairs::ATTR).is_some() {
+        return None;
+    }
     let ty = |b: BufId| {
         let t = &p.buffer(b).ty;
         Some((t.dtype, t.static_shape()?))

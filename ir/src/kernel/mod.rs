@@ -43,6 +43,7 @@
 //! to scalars; [`scalar`] evaluates them. [`text`] prints and parses the
 //! dialect, [`verify`] checks every invariant listed in its module doc.
 
+pub mod pairs;
 pub mod scalar;
 pub mod text;
 pub mod verify;

@@ -601,7 +601,8 @@ impl<'a> Parser<'a> {
         }
         loop {
             let name = self.word()?;
-            let Some(stat) = crate::ops::attr_name(opcode.def(), name) else {
+            let pairs = (name == super::pairs::ATTR).then_some(super::pairs::ATTR);
+            let Some(stat) = pairs.or_else(|| crate::ops::attr_name(opcode.def(), name)) else {
                 return self.err(format!("`{opcode}` has no attribute `{name}`"));
             };
             self.expect("=")?;

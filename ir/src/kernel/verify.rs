@@ -47,7 +47,8 @@
 //!    inside their buffers, operands have the matmul dtype, and the epilogue
 //!    obeys 4-6 over the domain `[batch..., m, n]`.
 //! 8. Library ops: the op table's shape rule on the input types gives the
-//!    output types.
+//!    output types (a buffer named by `c64_pairs` typed as the c64 it
+//!    holds: [`super::pairs`]).
 
 use super::*;
 use crate::ops::infer_types;
@@ -605,11 +606,32 @@ pub fn verify_program(p: &KProgram) -> Result<(), String> {
                         return err(&at, format!("buffer %b{} does not exist", b.0));
                     }
                 }
-                let tys: Vec<&TensorType> = l.inputs.iter().map(|&b| &p.buffer(b).ty).collect();
-                let out =
-                    infer_types(l.opcode, &tys, &l.attrs).map_err(|e| format!("{at}: {e}"))?;
-                let got: Vec<TensorType> =
-                    l.outputs.iter().map(|&b| p.buffer(b).ty.clone()).collect();
+                // Pair buffers (`c64_pairs`) are checked as the c64 they hold.
+                let (attrs, pairs) =
+                    super::pairs::split_attrs(&l.attrs, l.inputs.len() + l.outputs.len())
+                        .map_err(|e| format!("{at}: {e}"))?;
+                let ty = |i: usize, b: BufId| -> Result<TensorType, String> {
+                    let t = &p.buffer(b).ty;
+                    if pairs[i] {
+                        super::pairs::unpaired(t).map_err(|e| format!("{at}: %b{}: {e}", b.0))
+                    } else {
+                        Ok(t.clone())
+                    }
+                };
+                let tys = l
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &b)| ty(i, b))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let tys: Vec<&TensorType> = tys.iter().collect();
+                let out = infer_types(l.opcode, &tys, &attrs).map_err(|e| format!("{at}: {e}"))?;
+                let got = l
+                    .outputs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &b)| ty(l.inputs.len() + i, b))
+                    .collect::<Result<Vec<_>, _>>()?;
                 if out != got {
                     return err(&at, "output buffers do not have the op's result types");
                 }

@@ -74,12 +74,13 @@
 
 pub mod collapse;
 pub mod compile;
+mod complex;
 pub mod conv;
 pub mod reuse;
 pub mod split;
 
 use psionic_ir::kernel::{
-    AccKind, BufId, BufferKind, DynIndex, IndexMap, Instr, Item, KProgram, Kernel, LibOp,
+    pairs, AccKind, BufId, BufferKind, DynIndex, IndexMap, Instr, Item, KProgram, Kernel, LibOp,
     MatmulCall, Node, ScatterKind, Stage, StageKind,
 };
 use psionic_ir::types::row_major_strides;
@@ -373,6 +374,9 @@ enum Kind {
     Pad,
     /// `tensor.concatenate`: a chain of guarded loads, one per piece.
     Concat,
+    /// An op on complex values computed on their `f32` parts
+    /// ([`complex::lowers`]).
+    Complex,
     /// Run as a library op.
     Lib,
 }
@@ -416,6 +420,14 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
     {
         return Kind::Lib;
     }
+    let complex = op
+        .operands
+        .iter()
+        .chain(&op.results)
+        .any(|&v| f.ty(v).dtype.is_complex());
+    if complex && complex::lowers(op, f) {
+        return Kind::Complex;
+    }
     match op.opcode {
         O::Constant | O::Full => Kind::Creation,
         O::Pad | O::Concatenate if operands.iter().any(|&v| f.ty(v).dtype.is_complex()) => {
@@ -448,6 +460,19 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
         {
             Kind::Lib
         }
+        // Of complex reductions only sums are loops (one per part).
+        O::ReduceSum
+        | O::ReduceProd
+        | O::ReduceMax
+        | O::ReduceMin
+        | O::ReduceAll
+        | O::ReduceAny
+        | O::LogSumExp
+        | O::Softmax
+            if complex && op.opcode != O::ReduceSum =>
+        {
+            Kind::Lib
+        }
         O::ReduceSum
         | O::ReduceProd
         | O::ReduceMax
@@ -456,6 +481,7 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
         | O::ReduceAny
         | O::LogSumExp
         | O::Softmax => Kind::Reduce,
+        O::Matmul if complex => Kind::Lib,
         O::Matmul => Kind::Matmul,
         O::Cumsum | O::Cumprod | O::Cummax | O::Cummin | O::CumLogAddExp
             if opts.scan_kernels && !operands.iter().any(|&v| f.ty(v).dtype.is_complex()) =>
@@ -660,6 +686,9 @@ struct Lowering<'f> {
     /// a scan met there is read from memory (running values are only
     /// known in `map` stages, one scan level deep).
     no_scan: usize,
+    /// The `[true, false]` constant that selects the part a complex root
+    /// stores ([`complex`]).
+    part_flags: Option<BufId>,
 }
 
 /// How many producers deep one kernel inlines.
@@ -690,25 +719,22 @@ impl<'f> Lowering<'f> {
         let op = &self.f.ops[p];
         // Constants live in constant buffers, built at once.
         if op.opcode == Opcode::Constant {
-            let lit = op.attrs.dense("value").map_err(FusionError)?.clone();
+            let mut lit = op.attrs.dense("value").map_err(FusionError)?.clone();
+            let ty = pairs::paired(self.f.ty(v));
             if lit.dtype().is_complex() {
-                return ferr("complex constants are not supported by fusion");
+                // The same bytes, as f32 pairs.
+                lit = Literal::from_bytes(DType::F32, self.pshape(v)?, lit.bytes().to_vec())
+                    .map_err(|e| FusionError(e.to_string()))?;
             }
-            let b = self
-                .prog
-                .add_buffer(self.f.ty(v).clone(), BufferKind::Const(lit));
+            let b = self.prog.add_buffer(ty, BufferKind::Const(lit));
             self.buf_of.insert(v, b);
             return Ok(b);
         }
         for &r in &op.results {
-            if self.f.ty(r).dtype.is_complex() {
-                return ferr(format!(
-                    "`{}` on complex values is not supported by fusion",
-                    op.opcode
-                ));
-            }
             shape_of(self.f.ty(r))?;
-            let b = self.prog.add_buffer(self.f.ty(r).clone(), BufferKind::Temp);
+            let b = self
+                .prog
+                .add_buffer(pairs::paired(self.f.ty(r)), BufferKind::Temp);
             self.buf_of.insert(r, b);
         }
         self.pending.insert(p, ());
@@ -736,11 +762,18 @@ impl<'f> Lowering<'f> {
                     .map(|&v| self.request(v))
                     .collect::<Result<Vec<_>, _>>()?;
                 let outputs = op.results.iter().map(|r| self.buf_of[r]).collect();
+                // Complex operands and results live in f32 pair buffers.
+                let complex: Vec<bool> = op
+                    .operands
+                    .iter()
+                    .chain(&op.results)
+                    .map(|&v| self.dtype(v).is_complex())
+                    .collect();
                 self.items.insert(
                     (p, 0),
                     Item::LibOp(LibOp {
                         opcode: op.opcode,
-                        attrs: op.attrs.clone(),
+                        attrs: pairs::with_pairs(&op.attrs, &complex),
                         inputs,
                         outputs,
                     }),
@@ -1074,12 +1107,13 @@ impl<'f> Lowering<'f> {
         let op = self.f.ops[root_op].clone();
         let kind = kind_of(&op, self.f, &self.opts);
         let out_buf = self.buf_of[&root];
-        let rshape = self.shape(root)?;
+        // A complex root iterates its pairs (`[S..., 2]`).
+        let rshape = self.pshape(root)?;
         // A reduction root iterates its operand's shape; so does a root
         // computed from a reduction's result (`row_domain`).
         let own_row = if kind == Kind::Reduce && op.opcode != Opcode::Softmax {
             Some(RowDomain {
-                domain: self.shape(op.operands[0])?,
+                domain: self.pshape(op.operands[0])?,
                 axes: op
                     .attrs
                     .ints("axes")
@@ -1195,9 +1229,9 @@ impl<'f> Lowering<'f> {
 
     fn load(&mut self, kb: &mut KBuild, v: Value, acc: &Access) -> Result<u32, FusionError> {
         let b = self.request(v)?;
-        let shape = self.shape(v)?;
+        let shape = self.pshape(v)?;
         let m = acc.flat(&shape, kb.domain.len());
-        Ok(kb.add(BNode::Load(b, m), self.dtype(v)))
+        Ok(kb.add(BNode::Load(b, m), self.kdtype(v)))
     }
 
     fn emit_uncached(
@@ -1208,7 +1242,7 @@ impl<'f> Lowering<'f> {
         single: bool,
         root: Option<Value>,
     ) -> Result<u32, FusionError> {
-        let d = self.dtype(v);
+        let d = self.kdtype(v);
         let ndom = kb.domain.len();
         let Some(p) = self.producer[v.index()] else {
             return self.load(kb, v, acc);
@@ -1240,7 +1274,11 @@ impl<'f> Lowering<'f> {
             }
         }
         let single_of = |this: &Self, x: Value| single && this.uses[x.index()] == 1;
+        if self.dtype(v).is_complex() && matches!(kind, Kind::View | Kind::Creation) {
+            return self.emit_complex(kb, v, &op, kind, acc, single, root);
+        }
         match kind {
+            Kind::Complex => self.emit_complex(kb, v, &op, kind, acc, single, root),
             Kind::Creation => {
                 if op.opcode == Opcode::Full {
                     let val = op.attrs.float("value").map_err(FusionError)?;
@@ -1285,7 +1323,8 @@ impl<'f> Lowering<'f> {
             }
             Kind::Reduce => {
                 let x = op.operands[0];
-                let xs = self.shape(x)?;
+                // A complex sum reduces its pairs, the pair axis kept.
+                let xs = self.pshape(x)?;
                 let axes: Vec<usize> = op
                     .attrs
                     .ints("axes")
@@ -1324,7 +1363,7 @@ impl<'f> Lowering<'f> {
                         && kb.reduce.is_none()
                         && op.opcode != Opcode::Softmax
                         && xs != kb.domain
-                        && acc.flat(&self.shape(v)?, ndom) == IndexMap::row_major(&kb.domain)
+                        && acc.flat(&self.pshape(v)?, ndom) == IndexMap::row_major(&kb.domain)
                     {
                         kb.wish = Some(RowDomain {
                             domain: xs.clone(),
@@ -1349,7 +1388,7 @@ impl<'f> Lowering<'f> {
                 if kb.scanned[xn as usize] {
                     return ferr("internal: a reduction root over a scan");
                 }
-                let xd = self.dtype(x);
+                let xd = self.kdtype(x);
                 use Opcode as O;
                 Ok(match op.opcode {
                     O::ReduceSum | O::ReduceProd => {
@@ -2375,14 +2414,14 @@ pub fn lower(f: &Func, opts: &FusionOptions) -> Result<KProgram, FusionError> {
         cur_domain: Vec::new(),
         depth: 0,
         no_scan: 0,
+        part_flags: None,
     };
     for (i, &p) in f.params.iter().enumerate() {
         let t = f.ty(p);
         shape_of(t)?;
-        if t.dtype.is_complex() {
-            return ferr("complex parameters are not supported by fusion");
-        }
-        let b = lw.prog.add_buffer(t.clone(), BufferKind::Param(i as u32));
+        let b = lw
+            .prog
+            .add_buffer(pairs::paired(t), BufferKind::Param(i as u32));
         lw.prog.params.push(b);
         lw.buf_of.insert(p, b);
     }

@@ -383,8 +383,8 @@ enum Runner {
 impl Runner {
     /// Prepares `func` for `args` on `backend`; the compile time in ms
     /// (0 for the interpreter). A backend's executable runs what it has
-    /// no code for on the reference interpreter (complex values anywhere;
-    /// f64 and 64-bit integers under WGSL): stderr says so.
+    /// no code for on the reference interpreter (f64 and 64-bit integers
+    /// under WGSL; complex values compile everywhere): stderr says so.
     fn new(backend: &str, func: &Func, args: &[Literal]) -> Result<(Runner, f64), String> {
         let types: Vec<TensorType> = args.iter().map(|a| a.ty()).collect();
         let runner =
