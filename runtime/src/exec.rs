@@ -142,10 +142,14 @@ impl Backend {
     /// The fusion and planning options this backend compiles with: only
     /// CUDA keeps 64-bit integers in kernels (its registers hold them; the
     /// CPU's f64 registers do not, and WGSL has no 64-bit types at all:
-    /// see [`psionic_passes::fusion::FusionOptions::wide_int_kernels`]).
+    /// see [`psionic_passes::fusion::FusionOptions::wide_int_kernels`]);
+    /// on the GPUs, assigning scatters stay library ops so that duplicate
+    /// indices apply in order
+    /// ([`psionic_passes::fusion::FusionOptions::set_scatter_kernels`]).
     pub fn compile_options(self) -> CompileOptions {
         let mut o = CompileOptions::default();
         o.fusion.wide_int_kernels = self == Backend::Cuda;
+        o.fusion.set_scatter_kernels = self == Backend::Cpu;
         o
     }
 }

@@ -1190,7 +1190,11 @@ fn pads_and_concatenations_match_the_interpreter() {
 fn run_scatter_case(c: &scatter_cases::Case) -> Result<Vec<Literal>, String> {
     let types: Vec<TensorType> = c.args.iter().map(|a| a.ty()).collect();
     let g = specialize(&c.f, &types).map_err(|e| e.to_string())?;
-    let (kp, _) = compile(&g, &Backend::Cuda.compile_options()).map_err(|e| e.to_string())?;
+    // The backend keeps assigning scatters as library ops (ordered
+    // duplicates); this test runs their kernels too.
+    let mut opts = Backend::Cuda.compile_options();
+    opts.fusion.set_scatter_kernels = true;
+    let (kp, _) = compile(&g, &opts).map_err(|e| e.to_string())?;
     let text = psionic_ir::kernel::text::print_program(&kp);
     if text.contains("kernel.op") {
         return Err(format!("{}: library op left\n{text}", c.desc));
@@ -1202,6 +1206,29 @@ fn run_scatter_case(c: &scatter_cases::Case) -> Result<Vec<Literal>, String> {
     let prog = CudaProgram::load(plan, device().map_err(|e| e.message)?)
         .map_err(|e| format!("{}: {e}\n{text}", c.desc))?;
     prog.run(&c.args)
+}
+
+/// `x[idx] = u` with a repeated index through the CUDA executable: the
+/// last update wins, as in the interpreter (and MLX's CPU backend).
+#[test]
+fn assigning_scatters_apply_duplicates_in_order() {
+    if !gpu() {
+        return;
+    }
+    let f = parse(
+        "func @main(%x: tensor<5x3xf32>, %i: tensor<3xi32>, %u: tensor<3x1x3xf32>) -> (tensor<5x3xf32>) {
+           %y = tensor.scatter %x, %i, %u {axes = [0]} : tensor<5x3xf32>
+           return %y
+         }",
+    );
+    let mut rng = Rng(12);
+    let x = random_literal(&mut rng, &f.param_types()[0]);
+    let i = Literal::from_i64(DType::I32, vec![3], &[0, 3, 3]).unwrap();
+    let u = random_literal(&mut rng, &f.param_types()[2]);
+    let args = [x, i, u];
+    let want = run_func(&f, &args).unwrap();
+    let got = psionic_runtime::cuda::run_func_cuda(&f, &args).unwrap();
+    compare_literals(&got[0], &want[0], 0, 0.0).unwrap();
 }
 
 /// Random scatters (every reduction, several index operands, slices),

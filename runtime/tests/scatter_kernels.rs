@@ -57,6 +57,30 @@ fn scatters(p: &KProgram) -> Vec<(ScatterKind, usize)> {
     v
 }
 
+/// The GPU backends keep assigning scatters as library ops (duplicates
+/// apply in order, last wins); reducing scatters and dynamic slice
+/// updates are kernels on every backend.
+#[test]
+fn gpu_backends_keep_assigning_scatters_ordered() {
+    use psionic_passes::fusion::compile::compile;
+    use psionic_runtime::exec::Backend;
+    let f = |reduce: &str| {
+        psionic_ir::text::parse_func(&format!(
+            "func @main(%x: tensor<5x3xf32>, %i: tensor<3xi32>, %u: tensor<3x1x3xf32>) -> (tensor<5x3xf32>) {{
+               %y = tensor.scatter %x, %i, %u {{axes = [0], reduce = \"{reduce}\"}} : tensor<5x3xf32>
+               return %y
+             }}"
+        ))
+        .unwrap()
+    };
+    for b in [Backend::Cpu, Backend::Cuda, Backend::Wgpu] {
+        let (set, _) = compile(&f("none"), &b.compile_options()).unwrap();
+        let (sum, _) = compile(&f("sum"), &b.compile_options()).unwrap();
+        assert_eq!(lib_ops(&set).is_empty(), b == Backend::Cpu, "{b}");
+        assert!(lib_ops(&sum).is_empty(), "{b}");
+    }
+}
+
 fn exact(got: &[Literal], want: &[Literal]) -> Result<(), String> {
     if got.len() != want.len() {
         return Err("result count differs".into());
@@ -445,7 +469,13 @@ mod wgpu {
         let comp = compile_for_wgpu(&c.f, &types(&c.args))
             .unwrap_or_else(|e| panic!("{}: wgpu compile: {e}", c.desc));
         let text = psionic_ir::kernel::text::print_program(&comp.kernels);
-        if c.lib_free {
+        // Assigning scatters stay library ops on the GPUs (duplicates in
+        // order): `FusionOptions::set_scatter_kernels`.
+        let assigns = c.f.ops.iter().any(|o| {
+            matches!(o.opcode, Opcode::Scatter | Opcode::ScatterAxis)
+                && o.attrs.str("reduce").unwrap_or("none") == "none"
+        });
+        if c.lib_free && !assigns {
             assert!(lib_ops(&comp.kernels).is_empty(), "{}\n{text}", c.desc);
         }
         let got = comp.run(&c.args);
@@ -525,9 +555,23 @@ mod wgpu {
             ];
             let want = run_func(&f, &args).unwrap();
             let comp = compile_for_wgpu(&f, &types(&args)).unwrap();
-            assert!(lib_ops(&comp.kernels).is_empty());
+            // An assigning scatter stays a library op on the GPUs: its
+            // duplicates apply in order, exactly as in the interpreter.
+            assert_eq!(lib_ops(&comp.kernels).is_empty(), reduce != "none");
             let got = comp.run(&args).unwrap();
             if reduce == "none" {
+                compare_literals(&got[0], &want[0], 0, 0.0)
+                    .unwrap_or_else(|e| panic!("{dt} none: {e}"));
+                // Its kernel (the backend's default keeps it off) writes
+                // one of the candidates at each position.
+                let mut opts = psionic_runtime::exec::Backend::Wgpu.compile_options();
+                opts.fusion.set_scatter_kernels = true;
+                let (kp, _) = psionic_passes::fusion::compile::compile(&f, &opts).unwrap();
+                assert!(lib_ops(&kp).is_empty());
+                let got = psionic_runtime::wgpu::load_program(&kp)
+                    .unwrap()
+                    .run(&args)
+                    .unwrap();
                 let g = got[0].to_f64_vec();
                 let w = want[0].to_f64_vec();
                 for pos in 0..5 {

@@ -107,7 +107,22 @@ fn sub(kb: &mut KBuild, a: u32, b: u32) -> u32 {
 fn mul(kb: &mut KBuild, a: u32, b: u32) -> u32 {
     op2(kb, Opcode::Multiply, a, b)
 }
+/// `a / b` with the divisor brought into `[2^-120, 2^120]` by an exact
+/// power of two applied to both operands: WGSL guarantees division only
+/// for divisors in `[2^-126, 2^126]`, and GPUs that divide by multiplying
+/// with a reciprocal flush `1 / 3e38` (subnormal) to zero, which made
+/// `sign(3e38 + 2.8i)` zero on NVIDIA's Vulkan. The scaling is exact, so
+/// the quotient is the plain one wherever that is defined.
 fn div(kb: &mut KBuild, a: u32, b: u32) -> u32 {
+    let m = op1(kb, Opcode::Abs, b);
+    let hi = f(kb, 2f64.powi(120));
+    let lo = f(kb, 2f64.powi(-120));
+    let big = pred(kb, Opcode::Greater, vec![m, hi]);
+    let small = pred(kb, Opcode::Less, vec![m, lo]);
+    let (down, up, one) = (f(kb, 2f64.powi(-64)), f(kb, 2f64.powi(64)), f(kb, 1.0));
+    let k = sel(kb, small, up, one);
+    let k = sel(kb, big, down, k);
+    let (a, b) = (mul(kb, a, k), mul(kb, b, k));
     op2(kb, Opcode::Divide, a, b)
 }
 fn and(kb: &mut KBuild, a: u32, b: u32) -> u32 {

@@ -124,6 +124,15 @@ pub struct FusionOptions {
     /// Scans become kernels (`scan.*` nodes, fused with their elementwise
     /// producers and consumers); off, they are library ops.
     pub scan_kernels: bool,
+    /// Scatters that assign (`scatter` and `scatter_axis` with reduce
+    /// `none`) become kernels. Off (the GPU backends), they stay library
+    /// ops, so duplicate indices apply in order and the last one wins, as
+    /// on the CPU, in the interpreter and in MLX's CPU backend: a GPU
+    /// kernel would apply them in no fixed order. Reducing scatters
+    /// (atomics: the order changes only rounding) and
+    /// `dynamic_slice_update` (each element written once) are kernels
+    /// either way.
+    pub set_scatter_kernels: bool,
 }
 
 impl Default for FusionOptions {
@@ -133,6 +142,7 @@ impl Default for FusionOptions {
             matmul_epilogues: true,
             wide_int_kernels: false,
             scan_kernels: true,
+            set_scatter_kernels: true,
         }
     }
 }
@@ -570,8 +580,14 @@ fn scatter_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
         .iter()
         .chain(&op.results)
         .all(|&v| f.ty(v).static_shape().is_some());
-    if scatter_kind(op, x.dtype).is_none() {
-        return false;
+    match scatter_kind(op, x.dtype) {
+        None => return false,
+        Some(ScatterKind::Set)
+            if !opts.set_scatter_kernels && op.opcode != Opcode::DynamicSliceUpdate =>
+        {
+            return false
+        }
+        Some(_) => {}
     }
     let dst_ok = !x.dtype.is_complex()
         && (opts.wide_int_kernels || !is_wide_int(x.dtype))
