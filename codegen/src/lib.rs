@@ -12,5 +12,6 @@ pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod fault;
+pub mod sort_rows;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;

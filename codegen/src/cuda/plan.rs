@@ -439,14 +439,10 @@ pub fn plan_program(p: &KProgram, opts: &CudaOptions) -> Result<CudaPlan, String
         match it {
             Item::Kernel(k) => emit(k, k.name.clone(), &scratch, &mut steps, faults.as_mut())?,
             Item::LibOp(l) => {
-                let ty_of = |b: BufId| {
-                    let t = &p.buffer(b).ty;
-                    (t.dtype, t.static_shape().unwrap_or_default())
-                };
                 // `$` never appears in the entries `emit` names (it
                 // sanitizes names to alphanumerics and `_`).
                 let entry = format!("psi$sort{}", sorts.len());
-                match super::sort::sort_kernel(l, &entry, &ty_of) {
+                match super::sort::sort_kernel(p, l, &entry) {
                     Some(kp) => {
                         steps.push(Step::Launch(LaunchSpec {
                             name: format!("{}_sort", l.opcode),

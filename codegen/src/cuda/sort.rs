@@ -19,8 +19,9 @@
 //! share storage with the input.
 
 use super::ptx::{KernelPtx, Shape};
-use psionic_ir::kernel::{BufId, LibOp};
-use psionic_ir::{DType, Opcode};
+use crate::sort_rows::sort_rows;
+use psionic_ir::kernel::{KProgram, LibOp};
+use psionic_ir::DType;
 use std::fmt::Write;
 
 /// Longest row sorted on the device: `P = 2048` pairs take 40 KiB of the
@@ -28,65 +29,27 @@ use std::fmt::Write;
 /// value, 4-byte index each).
 pub const MAX_SORT_ROW: usize = 2048;
 
-/// The device sort of a library op, if it is one this backend sorts on the
-/// device: a sort-class op on a static, non-complex, non-empty input whose
-/// axis is at most [`MAX_SORT_ROW`] long. `dtype_of` gives each buffer's
-/// type.
-pub fn sort_kernel(
-    l: &LibOp,
-    entry: &str,
-    ty_of: &dyn Fn(BufId) -> (DType, Vec<usize>),
-) -> Option<KernelPtx> {
-    let indices = match l.opcode {
-        Opcode::Sort | Opcode::Partition => false,
-        Opcode::Argsort | Opcode::Argpartition => true,
-        _ => return None,
-    };
-    let (&[input], &[output]) = (l.inputs.as_slice(), l.outputs.as_slice()) else {
-        return None;
-    };
-    // Complex values are f32 pair buffers here (`pairs`): their order is
-    // not a sort of the words, so they stay with the interpreter.
-    if l.attrs.get(psionic_ir::kernel::pairs::ATTR).is_some() {
-        return None;
-    }
-    let (dtype, shape) = ty_of(input);
-    let (out_dtype, out_shape) = ty_of(output);
-    if dtype == DType::C64 || shape != out_shape || shape.contains(&0) {
-        return None;
-    }
-    if out_dtype != if indices { DType::U32 } else { dtype } {
-        return None;
-    }
-    let rank = shape.len() as i64;
-    let axis = l.attrs.int("axis").ok()?;
-    let axis = if axis < 0 { axis + rank } else { axis };
-    if !(0..rank).contains(&axis) {
-        return None;
-    }
-    let axis = axis as usize;
-    let n = shape[axis];
-    if n > MAX_SORT_ROW {
-        return None;
-    }
-    let inner: usize = shape[axis + 1..].iter().product();
-    let outer: usize = shape[..axis].iter().product();
+/// The device sort of a library op this backend sorts on the device (see
+/// [`crate::sort_rows`], rows of at most [`MAX_SORT_ROW`]), or `None`: a
+/// host round trip.
+pub fn sort_kernel(p: &KProgram, l: &LibOp, entry: &str) -> Option<KernelPtx> {
+    let r = sort_rows(p, l, MAX_SORT_ROW)?;
     let geom = Geometry {
-        rows: (outer * inner) as u64,
-        n: n as u64,
-        inner: inner as u64,
-        pow2: n.next_power_of_two() as u64,
+        rows: r.rows,
+        n: r.n,
+        inner: r.inner,
+        pow2: r.pow2(),
     };
-    let text = emit(entry, dtype, indices, &geom);
+    let text = emit(entry, r.dtype, r.indices, &geom);
     Some(KernelPtx {
         entry: entry.to_string(),
         text,
-        params: vec![input, output],
+        params: vec![r.input, r.output],
         shape: Shape::Rows {
             rows: geom.rows,
             row_len: geom.n,
             block: geom.block(),
-            cached_bytes: geom.shared_bytes(indices),
+            cached_bytes: geom.shared_bytes(r.indices),
         },
     })
 }

@@ -6,7 +6,7 @@
 //! pairs that sort last and runs a bitonic network, one
 //! `workgroupBarrier` per step.
 //!
-//! Every dtype this backend holds is one 32-bit word a element (f16 and
+//! Every dtype this backend holds is one 32-bit word per element (f16 and
 //! bf16 as f32, narrow integers as i32/u32, bool as 0/1), so the key is a
 //! `u32` whose unsigned order is the interpreter's: floats with `-0.0`
 //! made `+0.0`, every NaN the largest key, signed integers with the sign bit
@@ -15,8 +15,8 @@
 //! row's original words, so the output may share storage with the input.
 
 use super::kernel::{ShaderKernel, MAX_GROUPS};
-use psionic_ir::kernel::{BufId, KProgram, LibOp};
-use psionic_ir::{DType, Opcode};
+use crate::sort_rows::sort_rows;
+use psionic_ir::kernel::{KProgram, LibOp};
 use std::fmt::Write;
 
 /// Longest row sorted on the device: 3 words a slot of workgroup memory,
@@ -32,38 +32,13 @@ pub fn sort_shader(
     l: &LibOp,
     name: &str,
 ) -> Option<ShaderKernel> {
-    let indices = match l.opcode {
-        Opcode::Sort | Opcode::Partition => false,
-        Opcode::Argsort | Opcode::Argpartition => true,
-        _ => return None,
-    };
-    let (&[input], &[output]) = (l.inputs.as_slice(), l.outputs.as_slice()) else {
-        return None;
-    };
-    // Complex values are f32 pair buffers here (`pairs`): their order is
-    // not a sort of the words, so they stay with the interpreter.
-    if l.attrs.get(psionic_ir::kernel::pairs::ATTR).is_some() {
-        return None;
-    }
-    let ty = |b: BufId| {
-        let t = &p.buffer(b).ty;
-        Some((t.dtype, t.static_shape()?))
-    };
-    let ((dtype, shape), (out_dtype, out_shape)) = (ty(input)?, ty(output)?);
-    if shape != out_shape || shape.contains(&0) || super::scalar::dev_type(dtype).is_err() {
-        return None;
-    }
-    if out_dtype != if indices { DType::U32 } else { dtype } {
-        return None;
-    }
-    let axis = usize::try_from(l.attrs.int("axis").ok()?).ok()?;
-    let n = *shape.get(axis)?;
-    if n > MAX_SORT_ROW {
-        return None;
-    }
-    let inner: usize = shape[axis + 1..].iter().product();
-    let rows = (shape.iter().product::<usize>() / n) as u64;
-    let pow2 = n.next_power_of_two();
+    let r = sort_rows(p, l, MAX_SORT_ROW)?;
+    let (indices, dtype, input, output) = (r.indices, r.dtype, r.input, r.output);
+    let (n, inner, rows) = (r.n, r.inner, r.rows);
+    // f64 and 64-bit integers have no WGSL type: such programs run on the
+    // interpreter as a whole (see `scalar::dev_type`).
+    super::scalar::dev_type(dtype).ok()?;
+    let pow2 = r.pow2();
     let block = (pow2 / 2).clamp(32, 256);
     let (si, so) = (storage_of[input.index()], storage_of[output.index()]);
     // One binding per storage: an in-place sort binds its storage once.
