@@ -513,21 +513,28 @@ fn kind_of(op: &Op, f: &Func, opts: &FusionOptions) -> Kind {
 /// axes and slices of at least one element. Anything else (including what
 /// the reference interpreter rejects, such as repeated axes) stays a
 /// library op, so its error is the interpreter's.
-fn gather_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
+/// The shape of a gather's source or a scatter's destination (operand 0)
+/// when kernels can address it: every operand and result of static shape,
+/// operand 0 non-empty and of a dtype kernels hold (not complex; 64-bit
+/// integers only with `wide_int_kernels`).
+fn addressed_shape(op: &Op, f: &Func, opts: &FusionOptions) -> Option<Vec<usize>> {
     let x = f.ty(op.operands[0]);
-    let Some(xs) = x.static_shape() else {
-        return false;
-    };
+    let xs = x.static_shape()?;
     let statics = op
         .operands
         .iter()
         .chain(&op.results)
         .all(|&v| f.ty(v).static_shape().is_some());
-    let src_ok = !x.dtype.is_complex()
-        && (opts.wide_int_kernels || !is_wide_int(x.dtype))
-        && !xs.contains(&0)
-        && op.operands[1..].iter().all(|&i| f.ty(i).dtype.is_integer());
-    if !statics || !src_ok || op.operands.len() < 2 {
+    let held = !x.dtype.is_complex() && (opts.wide_int_kernels || !is_wide_int(x.dtype));
+    (statics && held && !xs.contains(&0)).then_some(xs)
+}
+
+fn gather_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
+    let Some(xs) = addressed_shape(op, f, opts) else {
+        return false;
+    };
+    let indices_ok = op.operands[1..].iter().all(|&i| f.ty(i).dtype.is_integer());
+    if !indices_ok || op.operands.len() < 2 {
         return false;
     }
     match op.opcode {
@@ -571,16 +578,10 @@ fn scatter_kind(op: &Op, dtype: DType) -> Option<ScatterKind> {
 /// reference interpreter accepts. Anything else stays a library op, so
 /// its error is the interpreter's.
 fn scatter_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
-    let x = f.ty(op.operands[0]);
-    let Some(xs) = x.static_shape() else {
+    let Some(xs) = addressed_shape(op, f, opts) else {
         return false;
     };
-    let statics = op
-        .operands
-        .iter()
-        .chain(&op.results)
-        .all(|&v| f.ty(v).static_shape().is_some());
-    match scatter_kind(op, x.dtype) {
+    match scatter_kind(op, f.ty(op.operands[0]).dtype) {
         None => return false,
         Some(ScatterKind::Set)
             if !opts.set_scatter_kernels && op.opcode != Opcode::DynamicSliceUpdate =>
@@ -588,12 +589,6 @@ fn scatter_fusable(op: &Op, f: &Func, opts: &FusionOptions) -> bool {
             return false
         }
         Some(_) => {}
-    }
-    let dst_ok = !x.dtype.is_complex()
-        && (opts.wide_int_kernels || !is_wide_int(x.dtype))
-        && !xs.contains(&0);
-    if !statics || !dst_ok {
-        return false;
     }
     let shape = |i: usize| f.ty(op.operands[i]).static_shape().unwrap_or_default();
     let n = op.operands.len();
