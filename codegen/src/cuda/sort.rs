@@ -19,7 +19,7 @@
 //! share storage with the input.
 
 use super::ptx::{KernelPtx, Shape};
-use crate::sort_rows::sort_rows;
+use crate::sort_rows::{sort_rows, SortRows};
 use psionic_ir::kernel::{KProgram, LibOp};
 use psionic_ir::DType;
 use std::fmt::Write;
@@ -34,52 +34,33 @@ pub const MAX_SORT_ROW: usize = 2048;
 /// host round trip.
 pub fn sort_kernel(p: &KProgram, l: &LibOp, entry: &str) -> Option<KernelPtx> {
     let r = sort_rows(p, l, MAX_SORT_ROW)?;
-    let geom = Geometry {
-        rows: r.rows,
-        n: r.n,
-        inner: r.inner,
-        pow2: r.pow2(),
-    };
-    let text = emit(entry, r.dtype, r.indices, &geom);
+    let shared_bytes = (r.pow2() * if r.indices { 12 } else { 20 }) as usize;
     Some(KernelPtx {
         entry: entry.to_string(),
-        text,
+        text: emit(entry, &r),
         params: vec![r.input, r.output],
         shape: Shape::Rows {
-            rows: geom.rows,
-            row_len: geom.n,
-            block: geom.block(),
-            cached_bytes: geom.shared_bytes(r.indices),
+            rows: r.rows,
+            row_len: r.n,
+            block: block(&r),
+            cached_bytes: shared_bytes,
         },
     })
 }
 
-struct Geometry {
-    rows: u64,
-    n: u64,
-    inner: u64,
-    /// `n` rounded up to a power of two: the network's width.
-    pow2: u64,
-}
-
-impl Geometry {
-    /// Threads a block: one per compare-exchange pair, at least a warp.
-    fn block(&self) -> u32 {
-        ((self.pow2 / 2).clamp(32, 1024)) as u32
-    }
-    fn shared_bytes(&self, indices: bool) -> usize {
-        let per = if indices { 12 } else { 20 };
-        (self.pow2 * per) as usize
-    }
+/// Threads a block: one per compare-exchange pair, at least a warp.
+fn block(r: &SortRows) -> u32 {
+    (r.pow2() / 2).clamp(32, 1024) as u32
 }
 
 /// The `.entry` text. Registers: `%rd1`/`%rd2` input/output base, `%rd3`
 /// row, `%rd4` grid size, `%rd5` the row's first element, `%r1` thread,
 /// `%r4` element loop, `%r5` k, `%r6` j, `%r7` pair loop.
-fn emit(entry: &str, dtype: DType, indices: bool, g: &Geometry) -> String {
+fn emit(entry: &str, r: &SortRows) -> String {
+    let (dtype, indices) = (r.dtype, r.indices);
     let es = dtype.size() as u64;
-    let (p, half, t) = (g.pow2, g.pow2 / 2, g.block());
-    let (n, inner, rows) = (g.n, g.inner, g.rows);
+    let (p, half, t) = (r.pow2(), r.pow2() / 2, block(r));
+    let (n, inner, rows) = (r.n, r.inner, r.rows);
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(
