@@ -98,6 +98,24 @@ fn golden(f: &Func) -> String {
     text
 }
 
+/// An f32 constant `v` broadcast to `shape`, as a tracer records a scalar.
+fn splat(f: &mut Func, v: f64, shape: &[i64]) -> psionic_ir::Value {
+    let c = Literal::from_f64(DType::F32, vec![], &[v]).unwrap();
+    let c = f
+        .push1(
+            Opcode::Constant,
+            &[],
+            Attrs::new().with("value", Attr::Dense(c)),
+        )
+        .unwrap();
+    f.push1(
+        Opcode::Broadcast,
+        &[c],
+        Attrs::new().with("shape", ints(shape)),
+    )
+    .unwrap()
+}
+
 #[test]
 fn golden_exp_of_pad_plus_one() {
     let t = TensorType::from_dims(DType::F32, &[2, 3]);
@@ -121,21 +139,7 @@ fn golden_exp_of_pad_plus_one() {
         )
         .unwrap();
     let e = f.push1(Opcode::Exp, &[p], Attrs::new()).unwrap();
-    let one = Literal::from_f64(DType::F32, vec![], &[1.0]).unwrap();
-    let one = f
-        .push1(
-            Opcode::Constant,
-            &[],
-            Attrs::new().with("value", Attr::Dense(one)),
-        )
-        .unwrap();
-    let one = f
-        .push1(
-            Opcode::Broadcast,
-            &[one],
-            Attrs::new().with("shape", ints(&[3, 5])),
-        )
-        .unwrap();
+    let one = splat(&mut f, 1.0, &[3, 5]);
     let y = f.push1(Opcode::Add, &[e, one], Attrs::new()).unwrap();
     f.results = vec![y];
     let want = "\
@@ -176,21 +180,7 @@ fn golden_concat_times_two() {
             Attrs::new().with("axis", Attr::Int(1)),
         )
         .unwrap();
-    let two = Literal::from_f64(DType::F32, vec![], &[2.0]).unwrap();
-    let two = f
-        .push1(
-            Opcode::Constant,
-            &[],
-            Attrs::new().with("value", Attr::Dense(two)),
-        )
-        .unwrap();
-    let two = f
-        .push1(
-            Opcode::Broadcast,
-            &[two],
-            Attrs::new().with("shape", ints(&[2, 5])),
-        )
-        .unwrap();
+    let two = splat(&mut f, 2.0, &[2, 5]);
     let y = f.push1(Opcode::Multiply, &[c, two], Attrs::new()).unwrap();
     f.results = vec![y];
     let want = "\
